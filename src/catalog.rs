@@ -1,0 +1,171 @@
+//! Names and sidecar metadata of backup files, shared by every command.
+//!
+//! A backup is `etcd-snapshot-YYYY-MM-DD_HH-MM-SS[_LABEL].db` (UTC), the pattern the old cron
+//! script used, so its files are recognised too. Beside it, `<file>.json` records where and how it
+//! was taken. While being written, a file is `<final name>.part`.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub const PREFIX: &str = "etcd-snapshot-";
+pub const SUFFIX: &str = ".db";
+pub const SIDECAR_SUFFIX: &str = ".json";
+const TIME_FORMAT: &str = "%Y-%m-%d_%H-%M-%S";
+/// Longest label accepted; keeps file names well under NAME_MAX.
+pub const MAX_LABEL_LEN: usize = 64;
+
+/// Checks a user-supplied label: `[A-Za-z0-9._-]`, 1..=64 characters, not starting with `.` or
+/// `-` (no hidden files, nothing that looks like a flag, no path separators).
+pub fn validate_label(label: &str) -> Result<(), String> {
+    if label.is_empty() || label.len() > MAX_LABEL_LEN {
+        return Err(format!(
+            "label must be 1 to {MAX_LABEL_LEN} characters, got {}",
+            label.len()
+        ));
+    }
+    if let Some(c) = label
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "label {label:?} contains {c:?}; only letters, digits, '.', '_' and '-' are allowed"
+        ));
+    }
+    if label.starts_with(['.', '-']) {
+        return Err(format!("label {label:?} must not start with '.' or '-'"));
+    }
+    Ok(())
+}
+
+/// The file name of a backup taken at `at` with an optional (already validated) label.
+pub fn backup_file_name(at: DateTime<Utc>, label: Option<&str>) -> String {
+    let stamp = at.format(TIME_FORMAT);
+    match label {
+        Some(l) => format!("{PREFIX}{stamp}_{l}{SUFFIX}"),
+        None => format!("{PREFIX}{stamp}{SUFFIX}"),
+    }
+}
+
+/// A backup file name taken apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupName {
+    pub taken_at: DateTime<Utc>,
+    pub label: Option<String>,
+}
+
+/// Parses a backup file name; `None` for anything that is not exactly our pattern.
+pub fn parse_backup_name(name: &str) -> Option<BackupName> {
+    let rest = name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
+    // "YYYY-MM-DD_HH-MM-SS" is 19 ASCII bytes.
+    let stamp = rest.get(..19)?;
+    let taken_at = NaiveDateTime::parse_from_str(stamp, TIME_FORMAT)
+        .ok()?
+        .and_utc();
+    let label = match &rest[19..] {
+        "" => None,
+        tail => {
+            let l = tail.strip_prefix('_')?;
+            validate_label(l).ok()?;
+            Some(l.to_string())
+        }
+    };
+    Some(BackupName { taken_at, label })
+}
+
+/// The sidecar name of a backup file name.
+pub fn sidecar_name(backup_file_name: &str) -> String {
+    format!("{backup_file_name}{SIDECAR_SUFFIX}")
+}
+
+/// Current sidecar format; bump on incompatible changes only.
+pub const SIDECAR_FORMAT_VERSION: u32 = 1;
+
+/// What `save` records beside each backup (`<file>.json`). A stable interface: fields are only
+/// ever added.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sidecar {
+    pub format_version: u32,
+    pub tool: String,
+    pub tool_version: String,
+    /// File name of the backup, relative to the sidecar's directory.
+    pub file: String,
+    pub label: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub duration_seconds: f64,
+    pub endpoint: String,
+    pub member_name: String,
+    /// Hex, as etcdctl prints member IDs.
+    pub member_id: String,
+    pub cluster_id: String,
+    pub server_version: String,
+    /// Store revision the server reported when the snapshot started.
+    pub revision: i64,
+    pub raft_index: u64,
+    pub raft_term: u64,
+    /// Database size the server reported before the snapshot (`endpoint status` DB SIZE).
+    pub db_size: i64,
+    /// Bytes of bbolt data in the snapshot stream (the file minus its 32-byte trailer).
+    pub snapshot_db_size: u64,
+    pub file_size: u64,
+    /// SHA-256 of the whole file, trailer included (`sha256sum` of the file).
+    pub sha256: String,
+    /// The 32-byte trailer: SHA-256 of the bbolt data, as sent by etcd and checked by restore.
+    pub db_sha256: String,
+}
+
+/// Formats a member or cluster ID the way etcdctl does (`%x`).
+pub fn id_hex(id: u64) -> String {
+    format!("{id:x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn name_round_trips() {
+        let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let n = backup_file_name(at, None);
+        assert_eq!(n, "etcd-snapshot-2026-01-02_03-04-05.db");
+        assert_eq!(
+            parse_backup_name(&n),
+            Some(BackupName {
+                taken_at: at,
+                label: None
+            })
+        );
+        let n = backup_file_name(at, Some("pre-upgrade-1.31"));
+        assert_eq!(n, "etcd-snapshot-2026-01-02_03-04-05_pre-upgrade-1.31.db");
+        assert_eq!(
+            parse_backup_name(&n).unwrap().label.as_deref(),
+            Some("pre-upgrade-1.31")
+        );
+    }
+
+    #[test]
+    fn foreign_names_are_not_ours() {
+        for n in [
+            "etcd-snapshot-2026-01-02_03-04-05.db.part",
+            "etcd-snapshot-2026-01-02_03-04-05.db.json",
+            "etcd-snapshot-2026-13-02_03-04-05.db",
+            "etcd-snapshot-2026-01-02_03-04-05-x.db",
+            "etcd-snapshot-2026-01-02_03-04-05_.db",
+            "etcd-snapshot-2026-01-02_03-04-05_a/b.db",
+            "etcd-snapshot-2026-01-02.db",
+            "snapshot.db",
+            "etcd-snapshot-2026-01-02_03-04-05é.db",
+        ] {
+            assert_eq!(parse_backup_name(n), None, "{n}");
+        }
+    }
+
+    #[test]
+    fn labels_are_restricted() {
+        assert!(validate_label("pre-upgrade_1.31").is_ok());
+        for bad in ["", "../x", "a/b", "a b", ".hidden", "-x", "é", &"x".repeat(65)] {
+            assert!(validate_label(bad).is_err(), "{bad:?}");
+        }
+    }
+}

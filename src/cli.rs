@@ -1,0 +1,172 @@
+//! The command line. `///` comments are the help text.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    success
+  1    the answer is \"no\" (a check found a problem)
+  2    error: nothing was changed, or what was half-written was removed
+  3    a restore stopped part-way (the journal path is printed)
+  130  interrupted (SIGINT or SIGTERM)";
+
+/// Back up the etcd database of a kubeadm control plane, safely.
+///
+/// On a kubeadm node no flag is needed: endpoint and certificates are read from the etcd static
+/// pod manifest. Flags and environment variables override what the manifest says.
+#[derive(Debug, Parser)]
+#[command(name = "etcd-backup", version, after_long_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]
+    #[arg(
+        long,
+        env = "ETCDCTL_ENDPOINTS",
+        value_delimiter = ',',
+        global = true,
+        value_name = "URL[,URL..]"
+    )]
+    pub endpoints: Option<Vec<String>>,
+
+    /// CA bundle that signed etcd's serving certificate
+    /// [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]
+    #[arg(long, env = "ETCDCTL_CACERT", global = true, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]
+    #[arg(long, env = "ETCDCTL_CERT", global = true, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+
+    /// Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]
+    #[arg(long, env = "ETCDCTL_KEY", global = true, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+
+    /// Directory holding the backups
+    #[arg(
+        long,
+        env = "ETCD_BACKUP_DIR",
+        global = true,
+        value_name = "DIR",
+        default_value = "/var/lib/etcd-backups"
+    )]
+    pub backup_dir: PathBuf,
+
+    /// kubeadm's etcd static pod manifest, read when it exists
+    #[arg(
+        long,
+        env = "ETCD_BACKUP_MANIFEST",
+        global = true,
+        value_name = "FILE",
+        default_value = "/etc/kubernetes/manifests/etcd.yaml"
+    )]
+    pub manifest: PathBuf,
+
+    /// Output format on stdout
+    #[arg(
+        short = 'w',
+        long = "write-out",
+        env = "ETCD_BACKUP_WRITE_OUT",
+        global = true,
+        value_enum,
+        default_value_t = OutputFormat::Table
+    )]
+    pub write_out: OutputFormat,
+
+    /// Only print errors on stderr
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// More detail on stderr (-vv for debug logs; RUST_LOG overrides)
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Stream a snapshot from etcd into a new, checked backup file
+    ///
+    /// Writes <backup-dir>/etcd-snapshot-YYYY-MM-DD_HH-MM-SS[_LABEL].db (UTC) and a sidecar
+    /// <file>.json, atomically, and prints the path on stdout.
+    Save(SaveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// Label appended to the file name, e.g. pre-upgrade-1.31 ([A-Za-z0-9._-])
+    #[arg(long, env = "ETCD_BACKUP_LABEL", value_name = "NAME")]
+    pub label: Option<String>,
+
+    /// Give up connecting to an endpoint after this long
+    #[arg(long, env = "ETCD_BACKUP_DIAL_TIMEOUT", value_name = "D", default_value = "5s",
+          value_parser = parse_duration)]
+    pub dial_timeout: Duration,
+
+    /// Give up when etcd sends nothing for this long
+    #[arg(long, env = "ETCD_BACKUP_STALL_TIMEOUT", value_name = "D", default_value = "60s",
+          value_parser = parse_duration)]
+    pub stall_timeout: Duration,
+
+    /// Give up when the whole run takes longer than this
+    #[arg(long, env = "ETCD_BACKUP_TIMEOUT", value_name = "D", default_value = "30m",
+          value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+/// Durations as etcdctl and systemd users write them: `5s`, `1m30s`, `2h`, `500ms`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("{e} (write durations like 5s, 1m30s, 2h)"))?;
+    if d.is_zero() {
+        return Err("must be greater than zero".to_string());
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_parse_like_etcdctl() {
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn endpoints_split_on_commas() {
+        let cli = Cli::try_parse_from([
+            "etcd-backup",
+            "--endpoints",
+            "https://127.0.0.1:2379,https://127.0.0.2:2379",
+            "save",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.endpoints.unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,124 @@
+//! Errors as the operator sees them: `error: …`, each `Caused by: …`, and a `hint: …` saying what
+//! to do. Exit codes are decided here, from the error chain.
+
+use std::fmt;
+
+use crate::etcd::EtcdError;
+
+/// Exit codes, documented in `--help` and the README.
+pub mod exit {
+    pub const SUCCESS: u8 = 0;
+    /// The answer is "no": a check found a problem.
+    pub const NO: u8 = 1;
+    pub const ERROR: u8 = 2;
+    /// A restore stopped part-way.
+    pub const PARTIAL: u8 = 3;
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// An error with advice attached. Displays as the error it wraps, so the chain reads unchanged.
+#[derive(Debug)]
+pub struct Hinted {
+    pub hint: String,
+    inner: anyhow::Error,
+}
+
+impl fmt::Display for Hinted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.inner, f)
+    }
+}
+
+impl std::error::Error for Hinted {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner.source()
+    }
+}
+
+/// Attaches a hint to an error.
+pub fn with_hint(err: impl Into<anyhow::Error>, hint: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Hinted {
+        hint: hint.into(),
+        inner: err.into(),
+    })
+}
+
+/// `.hint("…")` on results.
+pub trait HintExt<T> {
+    fn hint(self, hint: impl Into<String>) -> anyhow::Result<T>;
+}
+
+impl<T, E: Into<anyhow::Error>> HintExt<T> for Result<T, E> {
+    fn hint(self, hint: impl Into<String>) -> anyhow::Result<T> {
+        self.map_err(|e| with_hint(e, hint))
+    }
+}
+
+/// The exit code for an error: 130 if it was an interruption, else 2.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    let interrupted = err.chain().any(|c| {
+        matches!(c.downcast_ref::<EtcdError>(), Some(EtcdError::Interrupted(_)))
+            || c
+                .downcast_ref::<Hinted>()
+                .is_some_and(|h| exit_code(&h.inner) == exit::INTERRUPTED)
+    });
+    if interrupted {
+        exit::INTERRUPTED
+    } else {
+        exit::ERROR
+    }
+}
+
+/// Renders an error for stderr.
+pub fn render(err: &anyhow::Error) -> String {
+    let mut out = format!("error: {err}\n");
+    let mut hints = Vec::new();
+    let mut last = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        // Some libraries repeat their source in their own message; print each text once.
+        if text != last && !last.ends_with(&text) {
+            out.push_str(&format!("  Caused by: {text}\n"));
+        }
+        last = text;
+    }
+    for cause in err.chain() {
+        if let Some(h) = cause.downcast_ref::<Hinted>() {
+            hints.push(h.hint.clone());
+        }
+    }
+    for h in hints {
+        out.push_str(&format!("  hint: {h}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn hints_and_causes_are_shown() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let err: anyhow::Result<()> = Err(io);
+        let err = err
+            .context("cannot read client key /k")
+            .hint("pass --key")
+            .context("save failed")
+            .unwrap_err();
+        let text = render(&err);
+        assert_eq!(
+            text,
+            "error: save failed\n  Caused by: cannot read client key /k\n  \
+             Caused by: No such file or directory\n  hint: pass --key\n"
+        );
+        assert_eq!(exit_code(&err), exit::ERROR);
+    }
+
+    #[test]
+    fn interruption_exits_130() {
+        let err = with_hint(EtcdError::Interrupted("SIGINT"), "run it again");
+        assert_eq!(exit_code(&err), exit::INTERRUPTED);
+    }
+}

@@ -1,0 +1,462 @@
+//! Talking to etcd: connect over (m)TLS, member status, alarms, and the snapshot stream.
+//!
+//! etcd-client and tokio stay inside this module: [`Session`] owns a current-thread runtime and
+//! offers blocking calls, each bounded by the run's deadline and interruptible by SIGINT/SIGTERM.
+
+pub mod stream;
+
+use std::fmt;
+use std::future::Future;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use etcd_client::{AlarmAction, AlarmType, Client, ConnectOptions};
+use tokio::runtime::Runtime;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::time::Instant;
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+
+pub use stream::{Received, StreamError};
+
+/// HTTP/2 flow-control windows we advertise. Larger than the 64 KiB default so that etcd can keep
+/// streaming 32 KiB chunks without waiting for window updates.
+const STREAM_WINDOW: u32 = 4 << 20;
+const CONNECTION_WINDOW: u32 = 8 << 20;
+
+/// Paths of the client's TLS material.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cacert: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// How to connect and how long to wait.
+#[derive(Debug, Clone)]
+pub struct ConnectConfig {
+    pub tls: TlsFiles,
+    /// TCP + TLS + HTTP/2 handshake.
+    pub dial_timeout: Duration,
+    /// Longest wait for any answer: a unary reply or the next snapshot message.
+    pub stall_timeout: Duration,
+}
+
+/// What went wrong talking to etcd. Every variant names the endpoint or the file.
+#[derive(Debug, thiserror::Error)]
+pub enum EtcdError {
+    #[error("cannot read {what} {path}")]
+    ReadTls {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what} {path} does not hold a PEM {expected}")]
+    BadPem {
+        what: &'static str,
+        path: PathBuf,
+        expected: &'static str,
+    },
+    #[error("invalid endpoint {endpoint:?}: {reason}")]
+    BadEndpoint { endpoint: String, reason: String },
+    #[error("cannot connect to {endpoint}")]
+    Connect {
+        endpoint: String,
+        #[source]
+        source: tonic::transport::Error,
+    },
+    #[error("cannot connect to {endpoint}: no answer within {after:?} (--dial-timeout)")]
+    ConnectTimeout { endpoint: String, after: Duration },
+    #[error("{what} on {endpoint} failed")]
+    Rpc {
+        endpoint: String,
+        what: &'static str,
+        #[source]
+        source: etcd_client::Error,
+    },
+    #[error("{what} on {endpoint}: no answer within {after:?} (--stall-timeout)")]
+    Stalled {
+        endpoint: String,
+        what: &'static str,
+        after: Duration,
+    },
+    #[error("snapshot stream from {endpoint} broke after {received} of {total} bytes")]
+    StreamBroken {
+        endpoint: String,
+        received: u64,
+        total: u64,
+        #[source]
+        source: etcd_client::Error,
+    },
+    #[error("snapshot stream from {endpoint} is not valid")]
+    Protocol {
+        endpoint: String,
+        #[source]
+        source: StreamError,
+    },
+    #[error("cannot write the snapshot")]
+    Sink(#[source] std::io::Error),
+    #[error("whole run exceeded {after:?} (--timeout)")]
+    Deadline { after: Duration },
+    #[error("interrupted by {0}")]
+    Interrupted(&'static str),
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// One member's answer to `endpoint status`.
+#[derive(Debug, Clone)]
+pub struct MemberStatus {
+    pub endpoint: String,
+    pub member_id: u64,
+    pub cluster_id: u64,
+    pub revision: i64,
+    pub raft_term: u64,
+    pub raft_index: u64,
+    pub leader: u64,
+    pub version: String,
+    pub db_size: i64,
+    pub is_learner: bool,
+    pub errors: Vec<String>,
+}
+
+/// An active alarm: which member raised which alarm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alarm {
+    pub member_id: u64,
+    pub kind: String,
+}
+
+impl fmt::Display for Alarm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} on member {:x}", self.kind, self.member_id)
+    }
+}
+
+/// A connection to one endpoint, with its own runtime.
+pub struct Session {
+    rt: Runtime,
+    endpoint: String,
+    client: Client,
+    config: ConnectConfig,
+    deadline: Instant,
+    run_timeout: Duration,
+    sigint: Signal,
+    sigterm: Signal,
+}
+
+/// Reads the TLS files once; a missing or wrong file is reported before any network traffic.
+pub fn load_tls(files: &TlsFiles) -> Result<ClientTlsConfig, EtcdError> {
+    let read = |what, path: &Path, expected, marker: &str| {
+        let pem = std::fs::read(path).map_err(|source| EtcdError::ReadTls {
+            what,
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let text = String::from_utf8_lossy(&pem);
+        if !(text.contains("-----BEGIN ") && text.contains(marker)) {
+            return Err(EtcdError::BadPem {
+                what,
+                path: path.to_path_buf(),
+                expected,
+            });
+        }
+        Ok(pem)
+    };
+    let ca = read("CA certificate", &files.cacert, "certificate", "CERTIFICATE-----")?;
+    let cert = read(
+        "client certificate",
+        &files.cert,
+        "certificate",
+        "CERTIFICATE-----",
+    )?;
+    let key = read("client key", &files.key, "private key", "PRIVATE KEY-----")?;
+    Ok(ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(ca))
+        .identity(Identity::from_pem(cert, key)))
+}
+
+/// Normalises an endpoint the way etcdctl accepts it: `https://h:p`, `http://h:p` or bare `h:p`
+/// (taken as https, since we always have TLS material).
+pub fn normalize_endpoint(raw: &str) -> Result<String, EtcdError> {
+    let bad = |reason: &str| EtcdError::BadEndpoint {
+        endpoint: raw.to_string(),
+        reason: reason.to_string(),
+    };
+    let trimmed = raw.trim().trim_end_matches('/');
+    let url = if trimmed.starts_with("https://") || trimmed.starts_with("http://") {
+        trimmed.to_string()
+    } else if trimmed.contains("://") {
+        return Err(bad("only http:// and https:// endpoints are supported"));
+    } else {
+        format!("https://{trimmed}")
+    };
+    let uri: tonic::codegen::http::Uri = url
+        .parse()
+        .map_err(|e: tonic::codegen::http::uri::InvalidUri| bad(&e.to_string()))?;
+    if uri.host().is_none_or(str::is_empty) || uri.port_u16().is_none() {
+        return Err(bad("expected scheme://host:port, e.g. https://127.0.0.1:2379"));
+    }
+    Ok(url)
+}
+
+impl Session {
+    /// Connects to `endpoint` (already normalised). `deadline` bounds every later call.
+    pub fn connect(
+        endpoint: &str,
+        tls: Option<&ClientTlsConfig>,
+        config: &ConnectConfig,
+        run_timeout: Duration,
+        deadline: std::time::Instant,
+    ) -> Result<Session, EtcdError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(EtcdError::Runtime)?;
+        let deadline = Instant::from_std(deadline);
+        let (sigint, sigterm) = rt
+            .block_on(async {
+                Ok::<_, std::io::Error>((
+                    signal(SignalKind::interrupt())?,
+                    signal(SignalKind::terminate())?,
+                ))
+            })
+            .map_err(EtcdError::Runtime)?;
+        let mut ep = Endpoint::from_shared(endpoint.to_string())
+            .map_err(|e| EtcdError::BadEndpoint {
+                endpoint: endpoint.to_string(),
+                reason: e.to_string(),
+            })?
+            .connect_timeout(config.dial_timeout)
+            .tcp_nodelay(true)
+            .initial_stream_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            .http2_keep_alive_interval(Duration::from_secs(10))
+            .keep_alive_timeout(config.stall_timeout);
+        if endpoint.starts_with("https://") {
+            let tls = tls.cloned().unwrap_or_default();
+            ep = ep.tls_config(tls).map_err(|source| EtcdError::Connect {
+                endpoint: endpoint.to_string(),
+                source,
+            })?;
+        }
+        let dial = config.dial_timeout;
+        let client = rt.block_on(async {
+            let channel = match tokio::time::timeout(dial, ep.connect()).await {
+                Err(_) => {
+                    return Err(EtcdError::ConnectTimeout {
+                        endpoint: endpoint.to_string(),
+                        after: dial,
+                    })
+                }
+                Ok(Err(source)) => {
+                    return Err(EtcdError::Connect {
+                        endpoint: endpoint.to_string(),
+                        source,
+                    })
+                }
+                Ok(Ok(c)) => c,
+            };
+            Client::from_channel(etcd_client::Channel::Tonic(channel), Some(ConnectOptions::new()))
+                .await
+                .map_err(|source| EtcdError::Rpc {
+                    endpoint: endpoint.to_string(),
+                    what: "client setup",
+                    source,
+                })
+        })?;
+        Ok(Session {
+            rt,
+            endpoint: endpoint.to_string(),
+            client,
+            config: config.clone(),
+            deadline,
+            run_timeout,
+            sigint,
+            sigterm,
+        })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Runs a unary call with the stall timeout, the run deadline and signals applied.
+    fn unary<T, F>(&mut self, what: &'static str, fut: F) -> Result<T, EtcdError>
+    where
+        F: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let limits = self.limits();
+        let endpoint = self.endpoint.clone();
+        let (sigint, sigterm) = (&mut self.sigint, &mut self.sigterm);
+        self.rt.block_on(async move {
+            match guarded(fut, &limits, sigint, sigterm).await {
+                Err(cut) => Err(cut.into_error(&limits, endpoint, what)),
+                Ok(Err(source)) => Err(EtcdError::Rpc {
+                    endpoint,
+                    what,
+                    source,
+                }),
+                Ok(Ok(v)) => Ok(v),
+            }
+        })
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            stall: self.config.stall_timeout,
+            deadline: self.deadline,
+            run_timeout: self.run_timeout,
+        }
+    }
+
+    /// `endpoint status` of the member behind this endpoint.
+    pub fn status(&mut self) -> Result<MemberStatus, EtcdError> {
+        let mut client = self.client.clone();
+        let r = self.unary("endpoint status", async move { client.status().await })?;
+        let h = r.header();
+        Ok(MemberStatus {
+            endpoint: self.endpoint.clone(),
+            member_id: h.map_or(0, |h| h.member_id()),
+            cluster_id: h.map_or(0, |h| h.cluster_id()),
+            revision: h.map_or(0, |h| h.revision()),
+            raft_term: r.raft_term(),
+            raft_index: r.raft_index(),
+            leader: r.leader(),
+            version: r.version().to_string(),
+            db_size: r.db_size(),
+            is_learner: r.is_learner(),
+            errors: r.errors().to_vec(),
+        })
+    }
+
+    /// Active alarms in the whole cluster.
+    pub fn alarms(&mut self) -> Result<Vec<Alarm>, EtcdError> {
+        let mut client = self.client.clone();
+        let r = self.unary("alarm list", async move {
+            client.alarm(AlarmAction::Get, AlarmType::None, None).await
+        })?;
+        Ok(r.alarms()
+            .iter()
+            .map(|a| Alarm {
+                member_id: a.member_id(),
+                kind: match a.alarm() {
+                    AlarmType::Nospace => "NOSPACE".to_string(),
+                    AlarmType::Corrupt => "CORRUPT".to_string(),
+                    other => format!("{other:?}").to_uppercase(),
+                },
+            })
+            .collect())
+    }
+
+    /// Name of the member with `id`, from `member list` (empty if it has not started yet).
+    pub fn member_name(&mut self, id: u64) -> Result<Option<String>, EtcdError> {
+        let mut client = self.client.clone();
+        let r = self.unary("member list", async move { client.member_list().await })?;
+        Ok(r.members()
+            .iter()
+            .find(|m| m.id() == id)
+            .map(|m| m.name().to_string()))
+    }
+
+    /// Streams a snapshot into `out`, checking the protocol and the digest. `progress` is called
+    /// with (bytes received, total) after each message.
+    pub fn snapshot(
+        &mut self,
+        out: &mut dyn Write,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Received, EtcdError> {
+        let limits = self.limits();
+        let endpoint = self.endpoint.clone();
+        let mut client = self.client.clone();
+        let (sigint, sigterm) = (&mut self.sigint, &mut self.sigterm);
+        self.rt.block_on(async move {
+            let mut stream = match guarded(client.snapshot(), &limits, sigint, sigterm).await {
+                Err(cut) => return Err(cut.into_error(&limits, endpoint, "snapshot")),
+                Ok(Err(source)) => {
+                    return Err(EtcdError::Rpc {
+                        endpoint,
+                        what: "snapshot",
+                        source,
+                    })
+                }
+                Ok(Ok(s)) => s,
+            };
+            let mut receiver = stream::Receiver::new();
+            loop {
+                let msg = match guarded(stream.message(), &limits, sigint, sigterm).await {
+                    Err(cut) => return Err(cut.into_error(&limits, endpoint, "snapshot stream")),
+                    Ok(Err(source)) => {
+                        let (received, total) = receiver.progress();
+                        return Err(EtcdError::StreamBroken {
+                            endpoint,
+                            received,
+                            total,
+                            source,
+                        });
+                    }
+                    Ok(Ok(None)) => break,
+                    Ok(Ok(Some(m))) => m,
+                };
+                receiver
+                    .push(msg.remaining_bytes(), msg.blob())
+                    .map_err(|source| EtcdError::Protocol {
+                        endpoint: endpoint.clone(),
+                        source,
+                    })?;
+                out.write_all(msg.blob()).map_err(EtcdError::Sink)?;
+                let (received, total) = receiver.progress();
+                progress(received, total);
+            }
+            receiver
+                .finish()
+                .map_err(|source| EtcdError::Protocol { endpoint, source })
+        })
+    }
+}
+
+/// The bounds every call runs under.
+struct Limits {
+    stall: Duration,
+    deadline: Instant,
+    run_timeout: Duration,
+}
+
+/// Why a guarded call was cut short.
+enum Cut {
+    Stalled,
+    Deadline,
+    Signal(&'static str),
+}
+
+impl Cut {
+    fn into_error(self, limits: &Limits, endpoint: String, what: &'static str) -> EtcdError {
+        match self {
+            Cut::Stalled => EtcdError::Stalled {
+                endpoint,
+                what,
+                after: limits.stall,
+            },
+            Cut::Deadline => EtcdError::Deadline {
+                after: limits.run_timeout,
+            },
+            Cut::Signal(name) => EtcdError::Interrupted(name),
+        }
+    }
+}
+
+/// Awaits `fut` unless it stalls, the run deadline passes, or SIGINT/SIGTERM arrives.
+async fn guarded<T>(
+    fut: impl Future<Output = T>,
+    limits: &Limits,
+    sigint: &mut Signal,
+    sigterm: &mut Signal,
+) -> Result<T, Cut> {
+    tokio::select! {
+        r = tokio::time::timeout(limits.stall, fut) => r.map_err(|_| Cut::Stalled),
+        _ = tokio::time::sleep_until(limits.deadline) => Err(Cut::Deadline),
+        _ = sigint.recv() => Err(Cut::Signal("SIGINT")),
+        _ = sigterm.recv() => Err(Cut::Signal("SIGTERM")),
+    }
+}

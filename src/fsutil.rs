@@ -1,0 +1,262 @@
+//! Durable file operations: every file that matters is written through here.
+//!
+//! The pattern is always the same: a temp file in the destination directory, created
+//! exclusively with mode 0600, written, `fsync`ed, renamed over the final name with
+//! `RENAME_NOREPLACE` (never clobbering an existing backup), then the directory is `fsync`ed so the
+//! rename itself survives a crash.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// A file-system failure, always naming the path it happened on.
+#[derive(Debug, thiserror::Error)]
+pub enum FsError {
+    #[error("{what} {path}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path} already exists; refusing to overwrite it")]
+    Exists { path: PathBuf },
+    #[error("{path} is locked by another etcd-backup run (pid {holder})")]
+    Locked { path: PathBuf, holder: String },
+}
+
+impl FsError {
+    pub fn io(what: &'static str, path: &Path, source: io::Error) -> Self {
+        FsError::Io {
+            what,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, FsError>;
+
+/// Creates `dir` (and missing parents) with mode 0700, as backups hold every secret of the cluster.
+/// An existing directory keeps its mode.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(_) => {
+            return Err(FsError::io(
+                "cannot use as a directory",
+                dir,
+                io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
+            ))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(FsError::io("cannot read", dir, e)),
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| FsError::io("cannot create directory", dir, e))?;
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fsync_dir(parent)?;
+    }
+    Ok(())
+}
+
+/// Opens a new file exclusively (`O_CREAT|O_EXCL`) with mode 0600.
+pub fn create_new_private(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .read(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                FsError::Exists {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                FsError::io("cannot create", path, e)
+            }
+        })
+}
+
+/// `fsync` on a directory, so that entries created or renamed in it are durable.
+pub fn fsync_dir(dir: &Path) -> Result<()> {
+    let d = File::open(dir).map_err(|e| FsError::io("cannot open directory", dir, e))?;
+    d.sync_all()
+        .map_err(|e| FsError::io("cannot fsync directory", dir, e))
+}
+
+/// Renames `from` to `to` without ever replacing an existing `to` (`renameat2(RENAME_NOREPLACE)`).
+/// On file systems without that flag it falls back to a check followed by `rename`, which is safe
+/// here because every writer in the backup directory holds the directory lock.
+pub fn rename_noreplace(from: &Path, to: &Path) -> Result<()> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::EXIST) => Err(FsError::Exists {
+            path: to.to_path_buf(),
+        }),
+        Err(rustix::io::Errno::INVAL) | Err(rustix::io::Errno::NOSYS) => {
+            if to.symlink_metadata().is_ok() {
+                return Err(FsError::Exists {
+                    path: to.to_path_buf(),
+                });
+            }
+            fs::rename(from, to).map_err(|e| FsError::io("cannot rename into", to, e))
+        }
+        Err(e) => Err(FsError::io("cannot rename into", to, e.into())),
+    }
+}
+
+/// Writes `bytes` to `path` atomically: temp file beside it (0600), fsync, rename, fsync dir.
+/// An existing `path` is replaced only when `replace` is true.
+pub fn write_atomic(path: &Path, bytes: &[u8], replace: bool) -> Result<()> {
+    let dir = parent_dir(path);
+    let tmp = temp_name(path);
+    let mut f = create_new_private(&tmp)?;
+    let written = f
+        .write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| FsError::io("cannot write", &tmp, e));
+    drop(f);
+    let renamed = written.and_then(|()| {
+        if replace {
+            fs::rename(&tmp, path).map_err(|e| FsError::io("cannot rename into", path, e))
+        } else {
+            rename_noreplace(&tmp, path)
+        }
+    });
+    if let Err(e) = renamed {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    fsync_dir(&dir)
+}
+
+/// The temp name used for `path` while it is being written: `<name>.part`.
+pub fn temp_name(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".part");
+    PathBuf::from(s)
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+pub fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Bytes available to an unprivileged writer on the file system holding `dir`.
+pub fn available_space(dir: &Path) -> Result<u64> {
+    let st = rustix::fs::statvfs(dir)
+        .map_err(|e| FsError::io("cannot read free space of", dir, e.into()))?;
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
+/// Mode bits (permission part) of `path`, without following a final symlink.
+pub fn mode_of(path: &Path) -> Result<u32> {
+    let m = fs::symlink_metadata(path).map_err(|e| FsError::io("cannot read", path, e))?;
+    Ok(m.permissions().mode() & 0o7777)
+}
+
+/// An exclusive advisory lock (flock) on `<dir>/.etcd-backup.lock`, held until dropped.
+///
+/// The lock file is never deleted: removing it while another process waits on it would let two
+/// holders exist at once. It holds the holder's pid so that a refused run can say who holds it.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: File,
+    path: PathBuf,
+}
+
+pub const LOCK_FILE: &str = ".etcd-backup.lock";
+
+impl DirLock {
+    /// Takes the lock or fails at once (never waits) naming the holder's pid.
+    pub fn acquire(dir: &Path) -> Result<DirLock> {
+        let path = dir.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| FsError::io("cannot open lock file", &path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.split_whitespace().next().unwrap_or("unknown");
+                return Err(FsError::Locked {
+                    path,
+                    holder: holder.to_string(),
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(FsError::io("cannot lock", &path, e));
+            }
+        }
+        let stamp = format!("{} {}\n", std::process::id(), chrono::Utc::now().to_rfc3339());
+        file.set_len(0)
+            .and_then(|()| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(stamp.as_bytes()))
+            .map_err(|e| FsError::io("cannot write lock file", &path, e))?;
+        Ok(DirLock { _file: file, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_atomic_never_replaces_unless_asked() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a.json");
+        write_atomic(&p, b"one", false).unwrap();
+        assert!(matches!(
+            write_atomic(&p, b"two", false),
+            Err(FsError::Exists { .. })
+        ));
+        assert_eq!(fs::read(&p).unwrap(), b"one");
+        assert!(!temp_name(&p).exists(), "temp file left behind");
+        write_atomic(&p, b"three", true).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"three");
+        assert_eq!(mode_of(&p).unwrap(), 0o600);
+    }
+
+    #[test]
+    fn lock_is_exclusive_and_names_holder() {
+        let d = tempfile::tempdir().unwrap();
+        let held = DirLock::acquire(d.path()).unwrap();
+        match DirLock::acquire(d.path()) {
+            Err(FsError::Locked { holder, .. }) => {
+                assert_eq!(holder, std::process::id().to_string())
+            }
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        drop(held);
+        DirLock::acquire(d.path()).unwrap();
+    }
+
+    #[test]
+    fn private_dir_is_0700() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x/y");
+        create_private_dir(&p).unwrap();
+        assert_eq!(mode_of(&p).unwrap(), 0o700);
+        assert_eq!(mode_of(&d.path().join("x")).unwrap(), 0o700);
+    }
+}

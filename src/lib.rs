@@ -1,0 +1,74 @@
+//! etcd-backup: back up, verify, prune and restore the etcd database of a kubeadm control plane.
+//!
+//! This library exists to structure the `etcd-backup` binary. It has **no public API
+//! guarantee**: anything here may change in any release.
+
+pub mod catalog;
+pub mod cli;
+pub mod commands;
+pub mod diagnostics;
+pub mod etcd;
+pub mod fsutil;
+pub mod node;
+pub mod output;
+pub mod settings;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+use diagnostics::exit;
+use output::Printer;
+use settings::Settings;
+
+/// Parses the command line, runs the command, prints any error, and returns the exit code.
+pub fn run() -> u8 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    exit::SUCCESS
+                }
+                _ => exit::ERROR,
+            };
+        }
+    };
+    init_tracing(cli.global.quiet, cli.global.verbose);
+    let printer = Printer::new(cli.global.quiet, cli.global.verbose, cli.global.write_out);
+    let result = Settings::resolve(&cli.global)
+        .map_err(|e| {
+            diagnostics::with_hint(
+                e,
+                "fix the manifest, point --manifest at the right file, or pass --manifest '' \
+                 to skip kubeadm discovery",
+            )
+        })
+        .and_then(|settings| match &cli.command {
+            Command::Save(args) => commands::save::run(&settings, &printer, args),
+        });
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprint!("{}", diagnostics::render(&err));
+            diagnostics::exit_code(&err)
+        }
+    }
+}
+
+/// Library logs (tonic, h2, rustls) go to stderr at warn, or debug with `-vv`; `RUST_LOG` wins.
+fn init_tracing(quiet: bool, verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (_, 0 | 1) => "warn",
+        (_, 2) => "etcd_backup=debug,info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}

@@ -1,0 +1,3 @@
+//! kubeadm node knowledge: where the etcd static pod keeps its data, certificates and URLs.
+
+pub mod manifest;

@@ -164,7 +164,16 @@ mod tests {
     #[test]
     fn labels_are_restricted() {
         assert!(validate_label("pre-upgrade_1.31").is_ok());
-        for bad in ["", "../x", "a/b", "a b", ".hidden", "-x", "é", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "../x",
+            "a/b",
+            "a b",
+            ".hidden",
+            "-x",
+            "é",
+            &"x".repeat(65),
+        ] {
             assert!(validate_label(bad).is_err(), "{bad:?}");
         }
     }

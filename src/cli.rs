@@ -1,4 +1,7 @@
 //! The command line. `///` comments are the help text.
+//!
+//! These doc comments are written for `--help`, not rustdoc, so its markup lints are off here.
+#![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,7 +21,8 @@ Exit codes:
 /// On a kubeadm node no flag is needed: endpoint and certificates are read from the etcd static
 /// pod manifest. Flags and environment variables override what the manifest says.
 #[derive(Debug, Parser)]
-#[command(name = "etcd-backup", version, after_long_help = EXIT_CODES)]
+// A repeated flag takes its last value, as with etcdctl.
+#[command(name = "etcd-backup", version, after_long_help = EXIT_CODES, args_override_self = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -71,6 +75,11 @@ pub struct GlobalArgs {
         default_value = "/etc/kubernetes/manifests/etcd.yaml"
     )]
     pub manifest: PathBuf,
+
+    /// Do not read the kubeadm manifest, even where it exists
+    #[arg(long, env = "ETCD_BACKUP_NO_MANIFEST", global = true, action = ArgAction::SetTrue,
+          value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_manifest: bool,
 
     /// Output format on stdout
     #[arg(

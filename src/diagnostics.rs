@@ -57,10 +57,12 @@ impl<T, E: Into<anyhow::Error>> HintExt<T> for Result<T, E> {
 /// The exit code for an error: 130 if it was an interruption, else 2.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     let interrupted = err.chain().any(|c| {
-        matches!(c.downcast_ref::<EtcdError>(), Some(EtcdError::Interrupted(_)))
-            || c
-                .downcast_ref::<Hinted>()
-                .is_some_and(|h| exit_code(&h.inner) == exit::INTERRUPTED)
+        matches!(
+            c.downcast_ref::<EtcdError>(),
+            Some(EtcdError::Interrupted(_))
+        ) || c
+            .downcast_ref::<Hinted>()
+            .is_some_and(|h| exit_code(&h.inner) == exit::INTERRUPTED)
     });
     if interrupted {
         exit::INTERRUPTED
@@ -101,7 +103,7 @@ mod tests {
     #[test]
     fn hints_and_causes_are_shown() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
-        let err: anyhow::Result<()> = Err(io);
+        let err: anyhow::Result<()> = Err(io.into());
         let err = err
             .context("cannot read client key /k")
             .hint("pass --key")

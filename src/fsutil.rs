@@ -204,7 +204,11 @@ impl DirLock {
                 return Err(FsError::io("cannot lock", &path, e));
             }
         }
-        let stamp = format!("{} {}\n", std::process::id(), chrono::Utc::now().to_rfc3339());
+        let stamp = format!(
+            "{} {}\n",
+            std::process::id(),
+            chrono::Utc::now().to_rfc3339()
+        );
         file.set_len(0)
             .and_then(|()| file.seek(SeekFrom::Start(0)))
             .and_then(|_| file.write_all(stamp.as_bytes()))

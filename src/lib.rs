@@ -40,7 +40,7 @@ pub fn run() -> u8 {
         .map_err(|e| {
             diagnostics::with_hint(
                 e,
-                "fix the manifest, point --manifest at the right file, or pass --manifest '' \
+                "fix the manifest, point --manifest at the right file, or pass --no-manifest \
                  to skip kubeadm discovery",
             )
         })

@@ -51,9 +51,9 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Resolves the global flags. An empty `--manifest ''` turns discovery off.
+    /// Resolves the global flags; `--no-manifest` turns kubeadm discovery off.
     pub fn resolve(args: &GlobalArgs) -> Result<Settings, ManifestError> {
-        let manifest = if args.manifest.as_os_str().is_empty() {
+        let manifest = if args.no_manifest {
             None
         } else {
             EtcdManifest::load(&args.manifest)?
@@ -82,7 +82,11 @@ impl Settings {
         let endpoints = args
             .endpoints
             .clone()
-            .map(|v| v.into_iter().filter(|e| !e.trim().is_empty()).collect::<Vec<_>>())
+            .map(|v| {
+                v.into_iter()
+                    .filter(|e| !e.trim().is_empty())
+                    .collect::<Vec<_>>()
+            })
             .filter(|v| !v.is_empty());
         Settings {
             endpoints: pick(
@@ -112,7 +116,9 @@ impl Settings {
 
     /// The etcd data dir on the host, from the manifest (used by restore and reports).
     pub fn data_dir(&self) -> Option<PathBuf> {
-        self.manifest.as_ref().and_then(|m| m.host_path_flag("data-dir"))
+        self.manifest
+            .as_ref()
+            .and_then(|m| m.host_path_flag("data-dir"))
     }
 }
 

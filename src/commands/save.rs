@@ -290,8 +290,9 @@ fn preflight(
             .iter()
             .map(|e| format!("\n    {}", one_line(e)))
             .collect::<String>();
-        return Err(anyhow!("no endpoint answered:{all}"))
-            .hint("check that etcd is running and that --endpoints and the certificates are right");
+        return Err(anyhow!("no endpoint answered:{all}")).hint(
+            "check that etcd is running and that --endpoints and the certificates are right",
+        );
     }
     let learners: Vec<String> = answered
         .iter()
@@ -335,9 +336,7 @@ fn preflight(
                 printer.warn(format!("active alarm {a}{advice}"));
             }
         }
-        Err(e @ (EtcdError::Interrupted(_) | EtcdError::Deadline { .. })) => {
-            return Err(e.into())
-        }
+        Err(e @ (EtcdError::Interrupted(_) | EtcdError::Deadline { .. })) => return Err(e.into()),
         Err(e) => printer.warn(format!("cannot list alarms: {}", one_line(&e.into()))),
     }
     let why = if endpoints.len() > 1 {
@@ -365,7 +364,10 @@ fn connect_error(e: EtcdError) -> anyhow::Error {
             "etcd did not answer: check that it is running and not overloaded, and that \
              --endpoints is right (raise --dial-timeout for slow links)"
         }
-        _ if text.contains("UnknownIssuer") || text.contains("certificate verify failed") => {
+        _ if text.contains("UnknownIssuer")
+            || text.contains("BadSignature")
+            || text.contains("certificate verify failed") =>
+        {
             "etcd's serving certificate is not signed by --cacert; on a kubeadm node use \
              /etc/kubernetes/pki/etcd/ca.crt"
         }
@@ -379,6 +381,17 @@ fn connect_error(e: EtcdError) -> anyhow::Error {
             || text.contains("bad certificate") =>
         {
             "etcd rejected the client certificate; use a certificate signed by etcd's CA \
+             (--cert/--key), e.g. /etc/kubernetes/pki/etcd/server.crt and server.key"
+        }
+        // With TLS 1.3 the server checks the client certificate after the handshake and just
+        // drops the connection, so a rejected certificate shows up on the first request.
+        EtcdError::Rpc { .. }
+            if text.contains("broken pipe")
+                || text.contains("BrokenPipe")
+                || text.contains("ConnectionReset") =>
+        {
+            "etcd closed the connection on the first request, which is what it does when it \
+             rejected the client certificate; use a certificate signed by etcd's CA \
              (--cert/--key), e.g. /etc/kubernetes/pki/etcd/server.crt and server.key"
         }
         _ if text.contains("Connection refused") || text.contains("connection refused") => {

@@ -164,7 +164,12 @@ pub fn load_tls(files: &TlsFiles) -> Result<ClientTlsConfig, EtcdError> {
         }
         Ok(pem)
     };
-    let ca = read("CA certificate", &files.cacert, "certificate", "CERTIFICATE-----")?;
+    let ca = read(
+        "CA certificate",
+        &files.cacert,
+        "certificate",
+        "CERTIFICATE-----",
+    )?;
     let cert = read(
         "client certificate",
         &files.cert,
@@ -196,7 +201,9 @@ pub fn normalize_endpoint(raw: &str) -> Result<String, EtcdError> {
         .parse()
         .map_err(|e: tonic::codegen::http::uri::InvalidUri| bad(&e.to_string()))?;
     if uri.host().is_none_or(str::is_empty) || uri.port_u16().is_none() {
-        return Err(bad("expected scheme://host:port, e.g. https://127.0.0.1:2379"));
+        return Err(bad(
+            "expected scheme://host:port, e.g. https://127.0.0.1:2379",
+        ));
     }
     Ok(url)
 }
@@ -258,13 +265,16 @@ impl Session {
                 }
                 Ok(Ok(c)) => c,
             };
-            Client::from_channel(etcd_client::Channel::Tonic(channel), Some(ConnectOptions::new()))
-                .await
-                .map_err(|source| EtcdError::Rpc {
-                    endpoint: endpoint.to_string(),
-                    what: "client setup",
-                    source,
-                })
+            Client::from_channel(
+                etcd_client::Channel::Tonic(channel),
+                Some(ConnectOptions::new()),
+            )
+            .await
+            .map_err(|source| EtcdError::Rpc {
+                endpoint: endpoint.to_string(),
+                what: "client setup",
+                source,
+            })
         })?;
         Ok(Session {
             rt,

@@ -200,7 +200,10 @@ mod tests {
         let db = vec![1u8; 70_000];
         let mut msgs = messages(&db);
         msgs.pop();
-        assert_eq!(run(&msgs), Err(StreamError::MissingDigest { total: 70_000 }));
+        assert_eq!(
+            run(&msgs),
+            Err(StreamError::MissingDigest { total: 70_000 })
+        );
     }
 
     #[test]

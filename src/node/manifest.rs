@@ -93,7 +93,9 @@ impl EtcdManifest {
         argv.extend(words(container, "args")?);
         let flags = parse_flags(&argv);
         if flags.is_empty() {
-            return Err(err("the etcd container has no --flags in command/args".to_string()));
+            return Err(err(
+                "the etcd container has no --flags in command/args".to_string()
+            ));
         }
 
         let host_paths: BTreeMap<String, PathBuf> = spec
@@ -167,7 +169,10 @@ impl EtcdManifest {
         };
         let listen: Vec<String> = list("listen-client-urls")
             .into_iter()
-            .map(|u| u.replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://[::1]:"))
+            .map(|u| {
+                u.replace("://0.0.0.0:", "://127.0.0.1:")
+                    .replace("://[::]:", "://[::1]:")
+            })
             .collect();
         listen
             .iter()
@@ -277,7 +282,10 @@ spec:
             m.to_host(Path::new("/var/lib/etcd/member/snap")),
             PathBuf::from("/mnt/disk1/etcd/member/snap")
         );
-        assert_eq!(m.to_host(Path::new("/var/lib/etcdx")), PathBuf::from("/var/lib/etcdx"));
+        assert_eq!(
+            m.to_host(Path::new("/var/lib/etcdx")),
+            PathBuf::from("/var/lib/etcdx")
+        );
     }
 
     #[test]
@@ -307,11 +315,15 @@ spec:
             mounts: Vec::new(),
         };
         assert_eq!(
-            m("https://10.0.0.5:2379", "https://10.0.0.5:2379").client_url().unwrap(),
+            m("https://10.0.0.5:2379", "https://10.0.0.5:2379")
+                .client_url()
+                .unwrap(),
             "https://10.0.0.5:2379"
         );
         assert_eq!(
-            m("https://0.0.0.0:2379", "https://10.0.0.5:2379").client_url().unwrap(),
+            m("https://0.0.0.0:2379", "https://10.0.0.5:2379")
+                .client_url()
+                .unwrap(),
             "https://127.0.0.1:2379"
         );
     }
@@ -322,8 +334,14 @@ spec:
             ("kind: [", "not valid YAML"),
             ("kind: Deployment\n", "expected \"Pod\""),
             ("kind: Pod\nspec: {}\n", "spec.containers"),
-            ("kind: Pod\nspec:\n  containers:\n  - name: other\n", "no container named etcd"),
-            ("kind: Pod\nspec:\n  containers:\n  - name: etcd\n    command: [etcd]\n", "no --flags"),
+            (
+                "kind: Pod\nspec:\n  containers:\n  - name: other\n",
+                "no container named etcd",
+            ),
+            (
+                "kind: Pod\nspec:\n  containers:\n  - name: etcd\n    command: [etcd]\n",
+                "no --flags",
+            ),
         ] {
             let e = EtcdManifest::parse(Path::new("/x/etcd.yaml"), text).unwrap_err();
             let msg = e.to_string();
@@ -333,6 +351,9 @@ spec:
 
     #[test]
     fn missing_manifest_is_not_an_error() {
-        assert_eq!(EtcdManifest::load(Path::new("/nonexistent/etcd.yaml")).unwrap(), None);
+        assert_eq!(
+            EtcdManifest::load(Path::new("/nonexistent/etcd.yaml")).unwrap(),
+            None
+        );
     }
 }

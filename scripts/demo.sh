@@ -6,6 +6,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# shellcheck source=scripts/lib/rig.sh
+. scripts/lib/rig.sh
 bash scripts/install-deps.sh >/dev/null 2>&1 || bash scripts/install-deps.sh
 cargo build --release --quiet
 BIN="$root/target/release/etcd-backup"
@@ -13,32 +15,18 @@ ETCD_BIN=${ETCD_BIN:-$root/.deps/etcd-v3.5.1/etcd}
 ETCDCTL=$(dirname "$ETCD_BIN")/etcdctl
 
 work=$(mktemp -d /tmp/etcd-backup-demo.XXXXXX)
-etcd_pid=""
 cleanup() {
-    if [ -n "$etcd_pid" ]; then kill "$etcd_pid" 2>/dev/null || true; wait "$etcd_pid" 2>/dev/null || true; fi
+    rig_stop
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-pki="$work/etc/kubernetes/pki/etcd"
-mkdir -p "$pki" "$work/etc/kubernetes/manifests"
 # kubeadm-style PKI: an etcd CA, a server cert that is also a client cert, a peer cert;
 # RSA keys in PKCS#1 ("BEGIN RSA PRIVATE KEY"), as kubeadm writes them.
-openssl genrsa -traditional -out "$pki/ca.key" 2048 2>/dev/null
-openssl req -x509 -new -key "$pki/ca.key" -subj "/CN=etcd-ca" -days 2 -out "$pki/ca.crt" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature"
-for c in server peer; do
-    openssl genrsa -traditional -out "$pki/$c.key" 2048 2>/dev/null
-    openssl req -new -key "$pki/$c.key" -subj "/CN=demo-node" -out "$work/$c.csr"
-    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n' > "$work/$c.ext"
-    openssl x509 -req -in "$work/$c.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
-        -days 2 -extfile "$work/$c.ext" -out "$pki/$c.crt" 2>/dev/null
-done
-chmod 0600 "$pki"/*.key
-
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cport=$(port); pport=$(port); mport=$(port)
+rig_pki "$work"
 data="$work/var/lib/etcd"
+rig_etcd_args demo-node "$data"
+mkdir -p "$work/etc/kubernetes/manifests"
 cat > "$work/etc/kubernetes/manifests/etcd.yaml" <<YAML
 apiVersion: v1
 kind: Pod
@@ -52,23 +40,7 @@ spec:
     image: registry.k8s.io/etcd:3.5.1-0
     command:
     - etcd
-    - --advertise-client-urls=https://127.0.0.1:$cport
-    - --cert-file=$pki/server.crt
-    - --client-cert-auth=true
-    - --data-dir=$data
-    - --initial-advertise-peer-urls=https://127.0.0.1:$pport
-    - --initial-cluster=demo-node=https://127.0.0.1:$pport
-    - --key-file=$pki/server.key
-    - --listen-client-urls=https://127.0.0.1:$cport
-    - --listen-metrics-urls=http://127.0.0.1:$mport
-    - --listen-peer-urls=https://127.0.0.1:$pport
-    - --name=demo-node
-    - --peer-cert-file=$pki/peer.crt
-    - --peer-client-cert-auth=true
-    - --peer-key-file=$pki/peer.key
-    - --peer-trusted-ca-file=$pki/ca.crt
-    - --snapshot-count=10000
-    - --trusted-ca-file=$pki/ca.crt
+$(printf '    - %s\n' "${etcd_args[@]}")
     volumeMounts:
     - {mountPath: $data, name: etcd-data}
     - {mountPath: $pki, name: etcd-certs}
@@ -78,11 +50,8 @@ spec:
   - {hostPath: {path: $data, type: DirectoryOrCreate}, name: etcd-data}
 YAML
 # Start etcd with exactly the manifest's command, as the kubelet would.
-mapfile -t args < <(sed -n 's/^    - \(--.*\)$/\1/p' "$work/etc/kubernetes/manifests/etcd.yaml")
-"$ETCD_BIN" "${args[@]}" > "$work/etcd.log" 2>&1 &
-etcd_pid=$!
-ctl() { ETCDCTL_API=3 "$ETCDCTL" --endpoints "https://127.0.0.1:$cport" --cacert "$pki/ca.crt" --cert "$pki/server.crt" --key "$pki/server.key" "$@"; }
-for _ in $(seq 100); do ctl endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
+rig_start "$ETCD_BIN" "$work/etcd.log"
+ctl() { rig_ctl "$ETCDCTL" "$@"; }
 ctl endpoint health
 echo "== some Kubernetes-like data"
 for i in $(seq 1 50); do ctl put "/registry/configmaps/default/cm-$i" "$(head -c 2000 /dev/urandom | base64 -w0)" >/dev/null; done

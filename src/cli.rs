@@ -1,7 +1,11 @@
 //! The command line. `///` comments are the help text.
 //!
 //! These doc comments are written for `--help`, not rustdoc, so its markup lints are off here.
-#![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
+#![allow(
+    rustdoc::invalid_html_tags,
+    rustdoc::broken_intra_doc_links,
+    rustdoc::bare_urls
+)]
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -85,6 +89,7 @@ pub struct GlobalArgs {
     #[arg(
         short = 'w',
         long = "write-out",
+        value_name = "FORMAT",
         env = "ETCD_BACKUP_WRITE_OUT",
         global = true,
         value_enum,

@@ -12,6 +12,7 @@ pub mod fsutil;
 pub mod node;
 pub mod output;
 pub mod settings;
+pub mod spool;
 
 use clap::Parser;
 

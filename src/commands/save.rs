@@ -10,7 +10,6 @@
 //! The final rename is the commit point: every `.db` that exists is complete and has its sidecar.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -24,11 +23,11 @@ use crate::etcd::{self, ConnectConfig, EtcdError, MemberStatus, Session, TlsFile
 use crate::fsutil::{self, DirLock, FsError};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
+use crate::spool::{self, Spool};
 
 /// Room left free beyond the snapshot itself, so a backup never fills the disk it shares with
 /// etcd or the system.
 const FREE_SPACE_RESERVE: u64 = 64 << 20;
-const WRITE_BUFFER: usize = 1 << 20;
 
 pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
@@ -144,21 +143,31 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
         part_path.display()
     ));
     let bar = printer.progress("snapshot");
-    let received = {
-        let mut out = BufWriter::with_capacity(WRITE_BUFFER, part.file());
-        let mut on_progress = |got: u64, total: u64| {
-            if bar.length() != Some(total) {
-                bar.set_length(total);
-            }
-            bar.set_position(got);
-        };
-        let received = session
-            .snapshot(&mut out, &mut on_progress)
-            .map_err(|e| stream_error(e, &part_path))?;
-        out.flush()
-            .map_err(|e| FsError::io("cannot write", &part_path, e))?;
-        received
+    let mut spool = Spool::new(
+        part.file()
+            .try_clone()
+            .map_err(|e| FsError::io("cannot open", &part_path, e))?,
+        &part_path,
+        spool::Mode::Auto,
+    )
+    .map_err(|e| FsError::io("cannot open for writing", &part_path, e))?;
+    printer.detail(format!(
+        "writing {} (page cache bypassed: {})",
+        part_path.display(),
+        spool.is_direct()
+    ));
+    let mut on_progress = |got: u64, total: u64| {
+        if bar.length() != Some(total) {
+            bar.set_length(total);
+        }
+        bar.set_position(got);
     };
+    let received = session
+        .snapshot(&mut spool, &mut on_progress)
+        .map_err(|e| stream_error(e, &part_path))?;
+    spool
+        .finish()
+        .map_err(|e| stream_error(EtcdError::Sink(e), &part_path))?;
     bar.finish_and_clear();
     part.file()
         .sync_all()

@@ -517,3 +517,97 @@ fn stalled_stream_fails_after_stall_timeout_and_concurrent_save_is_refused() {
     assert_eq!(finished_looking(&backups), done);
     assert!(list_dir(&backups).iter().all(|n| !n.ends_with(".part")));
 }
+
+#[test]
+fn nospace_alarm_is_reported_and_the_snapshot_still_taken() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = Pki::generate(tmp.path(), KeyKind::RsaPkcs1);
+    let mut spec = Member::single("node1");
+    spec.extra_args
+        .push(format!("--quota-backend-bytes={}", 4 << 20));
+    let etcd = Etcd::start_with(&v34(), &pki, tmp.path(), &spec);
+    // Fill past the 4 MiB quota until etcd raises NOSPACE and refuses writes.
+    let value = "x".repeat(100 * 1024);
+    let mut refused = false;
+    for i in 0..200 {
+        let out = etcd.ctl(&["put", &format!("/registry/fill/{i}"), &value]);
+        if !out.status.success() {
+            assert!(
+                stderr(&out).contains("database space exceeded"),
+                "{}",
+                describe(&out)
+            );
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "etcd never raised NOSPACE");
+    let backups = tmp.path().join("b");
+    let out = save_cmd(&etcd, &backups).arg("save").output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning: active alarm NOSPACE on member"),
+        "{err}"
+    );
+    assert!(err.contains("alarm disarm"), "{err}");
+    let path = String::from_utf8(out.stdout).unwrap();
+    upstream_status(&v34(), Path::new(path.trim_end()));
+}
+
+#[test]
+fn a_learner_is_never_snapshotted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = Pki::generate(tmp.path(), KeyKind::EcSec1);
+    let dist = v35();
+    let leader = Etcd::start(&dist, &pki, tmp.path());
+    let peer_port = free_port();
+    let peer_url = format!("https://127.0.0.1:{peer_port}");
+    let out = leader.ctl(&[
+        "member",
+        "add",
+        "node2",
+        "--learner",
+        "--peer-urls",
+        &peer_url,
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let learner = Etcd::start_with(
+        &dist,
+        &pki,
+        tmp.path(),
+        &Member {
+            name: "node2".to_string(),
+            initial_cluster: Some(format!(
+                "{}={},node2={peer_url}",
+                leader.name, leader.peer_url
+            )),
+            peer_port: Some(peer_port),
+            extra_args: Vec::new(),
+        },
+    );
+    let backups = tmp.path().join("b");
+
+    // Only the learner: refused, with advice.
+    let out = save_cmd(&learner, &backups).arg("save").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(err.contains("refusing to snapshot from a learner"), "{err}");
+    assert!(err.contains(&learner.client_url), "{err}");
+    assert!(finished_looking(&backups).is_empty());
+
+    // Learner listed first: the voting member is chosen instead.
+    let out = save_cmd(&learner, &backups)
+        .arg("--endpoints")
+        .arg(format!("{},{}", learner.client_url, leader.client_url))
+        .arg("save")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("using {}", leader.client_url)),
+        "{err}"
+    );
+    assert_eq!(finished_looking(&backups).len(), 2);
+}

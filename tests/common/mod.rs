@@ -196,6 +196,26 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// How to start one member.
+#[derive(Debug, Clone, Default)]
+pub struct Member {
+    pub name: String,
+    /// Join an existing cluster with this `--initial-cluster` (state `existing`).
+    pub initial_cluster: Option<String>,
+    /// A fixed peer port (needed when the member was announced with `member add`).
+    pub peer_port: Option<u16>,
+    pub extra_args: Vec<String>,
+}
+
+impl Member {
+    pub fn single(name: &str) -> Member {
+        Member {
+            name: name.to_string(),
+            ..Member::default()
+        }
+    }
+}
+
 /// A running etcd member. Dropping it kills the process (by PID) and reaps it.
 pub struct Etcd {
     pub dist: Dist,
@@ -211,15 +231,27 @@ pub struct Etcd {
 impl Etcd {
     /// Starts a single-member etcd with kubeadm's TLS flags under `dir` and waits for a leader.
     pub fn start(dist: &Dist, pki: &Pki, dir: &Path) -> Etcd {
+        Self::start_with(dist, pki, dir, &Member::single("node1"))
+    }
+
+    /// Starts a member as `spec` says and waits until it answers.
+    pub fn start_with(dist: &Dist, pki: &Pki, dir: &Path, spec: &Member) -> Etcd {
         let mut last_log = String::new();
         for attempt in 0..3 {
-            let (c, p, m) = (free_port(), free_port(), free_port());
-            let name = "node1".to_string();
+            let (c, m) = (free_port(), free_port());
+            let p = spec.peer_port.unwrap_or_else(free_port);
+            let name = spec.name.clone();
             let client_url = format!("https://127.0.0.1:{c}");
             let peer_url = format!("https://127.0.0.1:{p}");
-            let data_dir = dir.join(format!("etcd-data-{attempt}"));
-            let log = dir.join(format!("etcd-{attempt}.log"));
-            let args = Self::kubeadm_args(&name, &client_url, &peer_url, m, &data_dir, pki);
+            let data_dir = dir.join(format!("etcd-data-{name}-{attempt}"));
+            let log = dir.join(format!("etcd-{name}-{attempt}.log"));
+            let mut args = Self::kubeadm_args(&name, &client_url, &peer_url, m, &data_dir, pki);
+            if let Some(cluster) = &spec.initial_cluster {
+                args.retain(|a| !a.starts_with("--initial-cluster="));
+                args.push(format!("--initial-cluster={cluster}"));
+                args.push("--initial-cluster-state=existing".to_string());
+            }
+            args.extend(spec.extra_args.iter().cloned());
             let log_file = fs::File::create(&log).unwrap();
             let child = Command::new(&dist.etcd)
                 .args(&args)
@@ -238,11 +270,21 @@ impl Etcd {
                 log: log.clone(),
                 child: Some(child),
             };
-            if etcd.wait_ready(Duration::from_secs(30)) {
+            // A learner refuses the health check's read, so for a joining member "ready" means
+            // it answers endpoint status.
+            let probe: &[&str] = if spec.initial_cluster.is_some() {
+                &["endpoint", "status"]
+            } else {
+                &["endpoint", "health"]
+            };
+            if etcd.wait_ready(probe, Duration::from_secs(30)) {
                 return etcd;
             }
             last_log = fs::read_to_string(&log).unwrap_or_default();
             drop(etcd);
+            if spec.peer_port.is_some() {
+                break; // the peer URL is registered in the cluster: no retry on other ports
+            }
         }
         panic!("etcd {} did not start:\n{last_log}", dist.version);
     }
@@ -282,13 +324,13 @@ impl Etcd {
         self.child.as_ref().map(Child::id).unwrap_or(0)
     }
 
-    fn wait_ready(&mut self, limit: Duration) -> bool {
+    fn wait_ready(&mut self, probe: &[&str], limit: Duration) -> bool {
         let t = Instant::now();
         while t.elapsed() < limit {
             if let Some(Ok(Some(_))) = self.child.as_mut().map(Child::try_wait) {
                 return false;
             }
-            let out = self.ctl(&["endpoint", "health"]);
+            let out = self.ctl(probe);
             if out.status.success() {
                 return true;
             }

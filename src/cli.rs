@@ -110,6 +110,10 @@ pub struct GlobalArgs {
 pub enum OutputFormat {
     Table,
     Json,
+    /// One line, comma-separated (etcdutl's `simple`)
+    Simple,
+    /// One `"Name" : value` line per field (etcdutl's `fields`)
+    Fields,
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +123,20 @@ pub enum Command {
     /// Writes <backup-dir>/etcd-snapshot-YYYY-MM-DD_HH-MM-SS[_LABEL].db (UTC) and a sidecar
     /// <file>.json, atomically, and prints the path on stdout.
     Save(SaveArgs),
+
+    /// Show hash, revision, keys and size of a snapshot, exactly as `etcdutl snapshot status`
+    ///
+    /// The file is opened read-only and checked as bbolt's tx.Check() does first; a damaged file
+    /// is an error (exit 2), as with etcdutl. Files with a SHA-256 trailer and raw member/snap/db
+    /// copies are both accepted; the trailer is not checked here (use `verify`).
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Snapshot file (or a raw member/snap/db)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,8 @@
 //! This library exists to structure the `etcd-backup` binary. It has **no public API
 //! guarantee**: anything here may change in any release.
 
+pub mod backend;
+pub mod bbolt;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
@@ -47,6 +49,7 @@ pub fn run() -> u8 {
         })
         .and_then(|settings| match &cli.command {
             Command::Save(args) => commands::save::run(&settings, &printer, args),
+            Command::Status(args) => commands::status::run(&printer, args),
         });
     match result {
         Ok(code) => code,

@@ -239,7 +239,9 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
         sidecar.duration_seconds
     ));
     match printer.format {
-        OutputFormat::Table => printer.data(final_path.display().to_string()),
+        OutputFormat::Table | OutputFormat::Simple | OutputFormat::Fields => {
+            printer.data(final_path.display().to_string())
+        }
         OutputFormat::Json => {
             let mut v = serde_json::to_value(&sidecar)?;
             v["path"] = serde_json::Value::String(final_path.display().to_string());

@@ -52,6 +52,8 @@ pub struct Report {
     /// etcd schema problems (only collected when asked for).
     pub schema: Vec<String>,
     pub consistent_index: Option<u64>,
+    /// A meta page that was unusable while the other one was used (see `Db::damaged_meta`).
+    pub damaged_meta: Option<String>,
     pub page_size: u32,
     pub file_len: u64,
 }
@@ -89,9 +91,12 @@ fn storage_version(raw: &[u8]) -> String {
 /// Walks `path` once: bbolt check, status numbers and (with `schema`) etcd schema checks.
 pub fn inspect(path: &Path, schema: bool) -> Result<Report, BboltError> {
     let db = Db::open(path)?;
-    let version = db
-        .get(b"meta", b"storageVersion")?
-        .map(|v| storage_version(&v));
+    // A damaged tree makes this lookup fail; the walk below then reports the damage in context.
+    let version = match db.get(b"meta", b"storageVersion") {
+        Ok(v) => v.map(|v| storage_version(&v)),
+        Err(e @ BboltError::Io { .. }) => return Err(e),
+        Err(_) => None,
+    };
     let v36 = version.is_some();
 
     let mut crc = 0u32;
@@ -174,10 +179,18 @@ pub fn inspect(path: &Path, schema: bool) -> Result<Report, BboltError> {
         if !saw_key_bucket {
             problems.insert(0, "no `key` bucket: not an etcd v3 backend".to_string());
         }
+        // etcd 3.4 writes the consistent index with the first key-value write: a fresh 3.4
+        // server's snapshot (revision 1) has none, and that is fine (seen with 3.4.23).
         match consistent_index {
-            None => problems.push("meta/consistent_index is missing".to_string()),
-            Some(0) => problems.push("meta/consistent_index is 0".to_string()),
-            Some(_) => {}
+            None | Some(0) if revision > 1 => problems.push(format!(
+                "meta/consistent_index is {} although the store is at revision {revision}",
+                if consistent_index.is_none() {
+                    "missing"
+                } else {
+                    "0"
+                }
+            )),
+            _ => {}
         }
     }
     if v36 && decode_errors > 0 && problems.len() < MAX_SCHEMA_PROBLEMS {
@@ -197,6 +210,7 @@ pub fn inspect(path: &Path, schema: bool) -> Result<Report, BboltError> {
         corruption,
         schema: problems,
         consistent_index,
+        damaged_meta: db.damaged_meta().map(str::to_string),
         page_size: meta.page_size,
         file_len: db.file_len(),
     })

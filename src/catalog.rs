@@ -99,7 +99,7 @@ pub struct Sidecar {
     pub member_id: String,
     pub cluster_id: String,
     pub server_version: String,
-    /// Store revision the server reported when the snapshot started.
+    /// Revision in the file (what `etcdutl snapshot status` prints).
     pub revision: i64,
     pub raft_index: u64,
     pub raft_term: u64,
@@ -112,6 +112,48 @@ pub struct Sidecar {
     pub sha256: String,
     /// The 32-byte trailer: SHA-256 of the bbolt data, as sent by etcd and checked by restore.
     pub db_sha256: String,
+    /// When the file last passed `verify` (save verifies before the final rename).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_at: Option<DateTime<Utc>>,
+}
+
+/// A backup file found in a backup directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backup {
+    pub name: String,
+    pub path: std::path::PathBuf,
+    pub taken_at: DateTime<Utc>,
+    pub label: Option<String>,
+}
+
+/// The backups in `dir`, newest first. Only regular files whose names match our pattern count;
+/// symlinks and everything else are ignored.
+pub fn list_backups(dir: &std::path::Path) -> std::io::Result<Vec<Backup>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        let Some(parsed) = parse_backup_name(&name) else {
+            continue;
+        };
+        if !entry.file_type()?.is_file() {
+            continue;
+        }
+        out.push(Backup {
+            path: entry.path(),
+            name,
+            taken_at: parsed.taken_at,
+            label: parsed.label,
+        });
+    }
+    out.sort_by(|a, b| {
+        b.taken_at
+            .cmp(&a.taken_at)
+            .then_with(|| b.name.cmp(&a.name))
+    });
+    Ok(out)
 }
 
 /// Formats a member or cluster ID the way etcdctl does (`%x`).

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod diagnostics;
 pub mod etcd;
 pub mod fsutil;
+pub mod integrity;
 pub mod node;
 pub mod output;
 pub mod settings;
@@ -50,6 +51,7 @@ pub fn run() -> u8 {
         .and_then(|settings| match &cli.command {
             Command::Save(args) => commands::save::run(&settings, &printer, args),
             Command::Status(args) => commands::status::run(&printer, args),
+            Command::Verify(args) => commands::verify::run(&settings, &printer, args),
         });
     match result {
         Ok(code) => code,

@@ -170,6 +170,9 @@ pub struct Db {
     path: PathBuf,
     len: u64,
     meta: Meta,
+    /// A meta page that did not validate while the other one did (bbolt uses the other one
+    /// silently; a snapshot should have both).
+    damaged_meta: Option<String>,
 }
 
 impl Db {
@@ -218,6 +221,7 @@ impl Db {
                 break;
             }
         }
+        let mut damaged_meta = None;
         let meta = match (meta0, meta1) {
             (Ok(a), Ok(b)) => {
                 if b.txid > a.txid {
@@ -226,8 +230,14 @@ impl Db {
                     a
                 }
             }
-            (Ok(a), Err(_)) => a,
-            (Err(_), Ok(b)) => b,
+            (Ok(a), Err(why)) => {
+                damaged_meta = Some(format!("meta page 1 is invalid ({why}); using meta page 0"));
+                a
+            }
+            (Err(why), Ok(b)) => {
+                damaged_meta = Some(format!("meta page 0 is invalid ({why}); using meta page 1"));
+                b
+            }
             (Err(meta0), Err(meta1)) => {
                 return Err(invalid(Corruption::NoValidMeta { meta0, meta1 }))
             }
@@ -245,11 +255,17 @@ impl Db {
             path: path.to_path_buf(),
             len,
             meta,
+            damaged_meta,
         })
     }
 
     pub fn meta(&self) -> &Meta {
         &self.meta
+    }
+
+    /// Why one meta page was unusable, when the other one was used instead.
+    pub fn damaged_meta(&self) -> Option<&str> {
+        self.damaged_meta.as_deref()
     }
 
     pub fn path(&self) -> &Path {

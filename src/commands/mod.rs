@@ -2,3 +2,4 @@
 
 pub mod save;
 pub mod status;
+pub mod verify;

@@ -21,6 +21,7 @@ use crate::cli::{OutputFormat, SaveArgs};
 use crate::diagnostics::{exit, with_hint, HintExt};
 use crate::etcd::{self, ConnectConfig, EtcdError, MemberStatus, Session, TlsFiles};
 use crate::fsutil::{self, DirLock, FsError};
+use crate::integrity;
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 use crate::spool::{self, Spool};
@@ -186,10 +187,39 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
         .hint("the file system lost data; check the disk and run save again");
     }
     printer.phase(format!(
-        "received {} ({} bytes), SHA-256 matches etcd's digest",
+        "received {} ({} bytes), SHA-256 matches etcd's digest; verifying the file",
         human_bytes(received.db_size),
         received.db_size
     ));
+    // The same checks as `verify`, on what reached the disk, before the file gets a final name.
+    let verdict = integrity::verify_file(&part_path, false, false)?;
+    if verdict.sha256 != received.file_sha256 {
+        return Err(anyhow!(
+            "{} on disk hashes to {}, but {} was received",
+            part_path.display(),
+            hex::encode(verdict.sha256),
+            hex::encode(received.file_sha256)
+        ))
+        .hint("the disk returned different bytes than were written; check the disk");
+    }
+    let file_status = match (verdict.ok(), &verdict.status) {
+        (true, Some(s)) => s.clone(),
+        _ => {
+            let list = verdict
+                .problems
+                .iter()
+                .map(|p| format!("\n    {p}"))
+                .collect::<String>();
+            return Err(anyhow!(
+                "the snapshot from {} failed verification; it was not kept:{list}",
+                session.endpoint()
+            ))
+            .hint(
+                "etcd sent a damaged database; check etcd's logs and run `etcdctl check` \
+                   / defragment, then save again",
+            );
+        }
+    };
 
     let member_name = session.member_name(status.member_id).unwrap_or_else(|e| {
         printer.warn(format!("cannot read the member name: {e}"));
@@ -210,7 +240,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
         member_id: catalog::id_hex(status.member_id),
         cluster_id: catalog::id_hex(status.cluster_id),
         server_version: status.version.clone(),
-        revision: status.revision,
+        revision: file_status.revision,
         raft_index: status.raft_index,
         raft_term: status.raft_term,
         db_size: status.db_size,
@@ -218,6 +248,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
         file_size,
         sha256: hex::encode(received.file_sha256),
         db_sha256: hex::encode(received.db_sha256),
+        verified_at: Some(Utc::now()),
     };
     let mut sidecar_json = serde_json::to_vec_pretty(&sidecar)?;
     sidecar_json.push(b'\n');

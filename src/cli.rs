@@ -124,11 +124,15 @@ pub enum Command {
     /// <file>.json, atomically, and prints the path on stdout.
     Save(SaveArgs),
 
-    /// Show hash, revision, keys and size of a snapshot, exactly as `etcdutl snapshot status`
+    /// Show a snapshot's hash, revision, keys and size, or the state of the backup set
     ///
-    /// The file is opened read-only and checked as bbolt's tx.Check() does first; a damaged file
-    /// is an error (exit 2), as with etcdutl. Files with a SHA-256 trailer and raw member/snap/db
-    /// copies are both accepted; the trailer is not checked here (use `verify`).
+    /// With FILE: exactly what `etcdutl snapshot status` prints for it. The file is opened
+    /// read-only and checked as bbolt's tx.Check() does first; a damaged file is an error (exit
+    /// 2), as with etcdutl. The SHA-256 trailer is not checked here (use `verify`).
+    ///
+    /// Without FILE: every backup in --backup-dir, newest first, with its age, label, size,
+    /// revision and when it was last verified, and totals. With --max-age, exits 1 when the
+    /// newest verified backup is older than that (or there is none), for monitoring.
     Status(StatusArgs),
 
     /// Prove snapshot files intact and restorable
@@ -161,9 +165,14 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Snapshot file (or a raw member/snap/db)
+    /// Snapshot file (or a raw member/snap/db); without it, report on --backup-dir
     #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    pub file: Option<PathBuf>,
+
+    /// Exit 1 when the newest verified backup is older than this (e.g. 5h)
+    #[arg(long, value_name = "D", value_parser = parse_duration, conflicts_with = "file",
+          env = "ETCD_BACKUP_MAX_AGE")]
+    pub max_age: Option<Duration>,
 }
 
 #[derive(Debug, Args)]

@@ -50,7 +50,7 @@ pub fn run() -> u8 {
         })
         .and_then(|settings| match &cli.command {
             Command::Save(args) => commands::save::run(&settings, &printer, args),
-            Command::Status(args) => commands::status::run(&printer, args),
+            Command::Status(args) => commands::status::run(&settings, &printer, args),
             Command::Verify(args) => commands::verify::run(&settings, &printer, args),
         });
     match result {

@@ -360,3 +360,63 @@ fn truncated_files_are_caught() {
         assert_caught(&path, expect);
     }
 }
+
+#[test]
+fn backup_set_status_lists_newest_first_and_max_age_catches_stopped_backups() {
+    let (tmp, good) = snapshot();
+    let dir = tmp.path().join("set");
+    fs::create_dir_all(&dir).unwrap();
+    // A backup written by save (with its verified sidecar), a file left by the old cron script
+    // (same naming, no sidecar), and a file that is not ours.
+    let name = good.file_name().unwrap().to_str().unwrap();
+    fs::copy(good, dir.join(name)).unwrap();
+    fs::copy(
+        format!("{}.json", good.display()),
+        dir.join(format!("{name}.json")),
+    )
+    .unwrap();
+    let old = "etcd-snapshot-2020-01-01_00-00-00.db";
+    fs::copy(good, dir.join(old)).unwrap();
+    fs::write(dir.join("notes.txt"), "keep me").unwrap();
+
+    let status = |args: &[&str]| {
+        backup_cmd()
+            .arg("--backup-dir")
+            .arg(&dir)
+            .arg("status")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = status(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("BACKUP "), "{text}");
+    assert!(lines[1].starts_with(name), "newest first: {text}");
+    assert!(
+        lines[2].starts_with(old) && lines[2].contains("no sidecar"),
+        "{text}"
+    );
+    assert!(lines[3].starts_with("2 backup(s), ") && lines[3].contains("newest verified: "));
+    assert!(!text.contains("notes.txt"));
+
+    let out = status(&["--max-age", "1h", "-w", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["count"], 2);
+    assert_eq!(doc["newest_good"], name);
+    assert_eq!(doc["backups"][1]["good"], false);
+    assert_eq!(doc["max_age_exceeded"], false);
+
+    // Backups stopped happening: only the old cron file is left.
+    fs::remove_file(dir.join(name)).unwrap();
+    fs::remove_file(dir.join(format!("{name}.json"))).unwrap();
+    let out = status(&["--max-age", "5h"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("there is no verified backup"),
+        "{}",
+        describe(&out)
+    );
+}

@@ -1,15 +1,31 @@
-//! `etcd-backup status FILE`: the numbers `etcdutl snapshot status` prints, byte for byte.
+//! `etcd-backup status [FILE]`: the numbers `etcdutl snapshot status` prints, byte for byte, or
+//! the state of the backup set.
+
+use std::path::Path;
+use std::time::Duration;
 
 use anyhow::anyhow;
+use chrono::Utc;
 
 use crate::backend;
 use crate::bbolt::BboltError;
+use crate::catalog::{self, Backup, Sidecar};
 use crate::cli::{OutputFormat, StatusArgs};
-use crate::diagnostics::{exit, with_hint};
-use crate::output::Printer;
+use crate::diagnostics::{exit, with_hint, HintExt};
+use crate::fsutil::FsError;
+use crate::integrity::read_sidecar;
+use crate::output::{human_bytes, Printer};
+use crate::settings::Settings;
 
-pub fn run(printer: &Printer, args: &StatusArgs) -> anyhow::Result<u8> {
-    let report = backend::inspect(&args.file, false).map_err(|e| match e {
+pub fn run(settings: &Settings, printer: &Printer, args: &StatusArgs) -> anyhow::Result<u8> {
+    match &args.file {
+        Some(file) => file_status(printer, file),
+        None => set_status(settings, printer, args.max_age),
+    }
+}
+
+fn file_status(printer: &Printer, file: &Path) -> anyhow::Result<u8> {
+    let report = backend::inspect(file, false).map_err(|e| match e {
         BboltError::Io { .. } => with_hint(e, "check the path and that this user may read it"),
         e => with_hint(
             e,
@@ -25,7 +41,7 @@ pub fn run(printer: &Printer, args: &StatusArgs) -> anyhow::Result<u8> {
             .collect::<String>();
         return Err(anyhow!(
             "snapshot file integrity check failed on {}: {} problem(s) found:{list}",
-            args.file.display(),
+            file.display(),
             report.corruption.len()
         ))
         .map_err(|e| with_hint(e, "this snapshot is damaged; use another backup"));
@@ -38,4 +54,203 @@ pub fn run(printer: &Printer, args: &StatusArgs) -> anyhow::Result<u8> {
         OutputFormat::Fields => s.to_fields(),
     });
     Ok(exit::SUCCESS)
+}
+
+/// One backup as the set report shows it.
+struct Row {
+    backup: Backup,
+    size: u64,
+    sidecar: Option<Sidecar>,
+    /// Why the sidecar could not be used, if it exists but is unreadable or stale.
+    sidecar_problem: Option<String>,
+}
+
+impl Row {
+    /// Verified, and still the file that was verified (same size).
+    fn good(&self) -> bool {
+        self.sidecar_problem.is_none()
+            && self
+                .sidecar
+                .as_ref()
+                .is_some_and(|s| s.verified_at.is_some() && s.file_size == self.size)
+    }
+}
+
+/// `3d 4h`, `4h 2m`, `12m`, `40s`: age for people.
+fn age(d: chrono::Duration) -> String {
+    let s = d.num_seconds().max(0);
+    let (days, hours, mins) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
+    match (days, hours, mins) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, m) => format!("{m}m"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
+fn set_status(
+    settings: &Settings,
+    printer: &Printer,
+    max_age: Option<Duration>,
+) -> anyhow::Result<u8> {
+    let dir = &settings.backup_dir;
+    let backups = catalog::list_backups(dir)
+        .map_err(|e| FsError::io("cannot list backups in", dir, e))
+        .hint("check --backup-dir (or ETCD_BACKUP_DIR)")?;
+    let now = Utc::now();
+    let mut rows = Vec::new();
+    for b in backups {
+        let size = std::fs::metadata(&b.path)
+            .map_err(|e| FsError::io("cannot read", &b.path, e))?
+            .len();
+        let (sidecar, mut sidecar_problem) = match read_sidecar(&b.path) {
+            Ok(s) => (s, None),
+            Err(p) => (None, Some(p)),
+        };
+        if let Some(sc) = &sidecar {
+            if sc.file_size != size {
+                sidecar_problem = Some(format!(
+                    "sidecar says {} bytes, the file has {size}",
+                    sc.file_size
+                ));
+            }
+        }
+        rows.push(Row {
+            backup: b,
+            size,
+            sidecar,
+            sidecar_problem,
+        });
+    }
+    let total: u64 = rows.iter().map(|r| r.size).sum();
+    let newest_good = rows.iter().find(|r| r.good());
+    let newest_good_age = newest_good.map(|r| now - r.backup.taken_at);
+    let too_old = match (max_age, newest_good_age) {
+        (Some(limit), Some(a)) => a.to_std().unwrap_or_default() > limit,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+
+    if printer.format == OutputFormat::Json {
+        let list: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "file": r.backup.name,
+                    "path": r.backup.path.display().to_string(),
+                    "taken_at": r.backup.taken_at,
+                    "age_seconds": (now - r.backup.taken_at).num_seconds(),
+                    "label": r.backup.label,
+                    "size": r.size,
+                    "revision": r.sidecar.as_ref().map(|s| s.revision),
+                    "verified_at": r.sidecar.as_ref().and_then(|s| s.verified_at),
+                    "good": r.good(),
+                    "problem": r.sidecar_problem,
+                })
+            })
+            .collect();
+        printer.json(&serde_json::json!({
+            "backup_dir": dir.display().to_string(),
+            "backups": list,
+            "count": rows.len(),
+            "total_size": total,
+            "newest_good": newest_good.map(|r| r.backup.name.clone()),
+            "newest_good_age_seconds": newest_good_age.map(|a| a.num_seconds()),
+            "max_age_seconds": max_age.map(|d| d.as_secs()),
+            "max_age_exceeded": too_old,
+        }));
+    } else {
+        let verified = |r: &Row| -> String {
+            match (&r.sidecar_problem, &r.sidecar) {
+                (Some(p), _) => format!("no: {p}"),
+                (None, None) => "no sidecar".to_string(),
+                (None, Some(s)) => match s.verified_at {
+                    Some(t) => format!("{} ago", age(now - t)),
+                    None => "never".to_string(),
+                },
+            }
+        };
+        let table: Vec<[String; 6]> = rows
+            .iter()
+            .map(|r| {
+                [
+                    r.backup.name.clone(),
+                    age(now - r.backup.taken_at),
+                    r.backup.label.clone().unwrap_or_else(|| "-".to_string()),
+                    human_bytes(r.size),
+                    r.sidecar
+                        .as_ref()
+                        .map_or("-".to_string(), |s| s.revision.to_string()),
+                    verified(r),
+                ]
+            })
+            .collect();
+        let head = ["BACKUP", "AGE", "LABEL", "SIZE", "REVISION", "VERIFIED"];
+        let mut widths = head.map(str::len);
+        for row in &table {
+            for (w, c) in widths.iter_mut().zip(row) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let line = |cells: &[String]| {
+            cells
+                .iter()
+                .zip(widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_string()
+        };
+        if !rows.is_empty() {
+            printer.data(line(&head.map(str::to_string)));
+            for row in &table {
+                printer.data(line(row));
+            }
+        }
+        let newest = match newest_good {
+            Some(r) => format!(
+                "newest verified: {} ({} ago)",
+                r.backup.name,
+                age(now - r.backup.taken_at)
+            ),
+            None => "no verified backup".to_string(),
+        };
+        printer.data(format!(
+            "{} backup(s), {} in {}; {newest}",
+            rows.len(),
+            human_bytes(total),
+            dir.display()
+        ));
+    }
+    if too_old {
+        let limit = max_age
+            .map(humantime::format_duration)
+            .map(|d| d.to_string());
+        printer.warn(match newest_good_age {
+            Some(a) => format!(
+                "the newest verified backup is {} old, more than --max-age {}",
+                age(a),
+                limit.unwrap_or_default()
+            ),
+            None => format!("there is no verified backup in {}", dir.display()),
+        });
+        return Ok(exit::NO);
+    }
+    Ok(exit::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::age;
+
+    #[test]
+    fn ages_read_well() {
+        let d = chrono::Duration::seconds;
+        assert_eq!(age(d(40)), "40s");
+        assert_eq!(age(d(12 * 60 + 5)), "12m");
+        assert_eq!(age(d(4 * 3600 + 2 * 60)), "4h 2m");
+        assert_eq!(age(d(3 * 86_400 + 4 * 3600 + 59)), "3d 4h");
+        assert_eq!(age(d(-5)), "0s");
+    }
 }

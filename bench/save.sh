@@ -11,6 +11,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 # shellcheck source=scripts/lib/rig.sh
 . scripts/lib/rig.sh
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 ROUNDS=${ROUNDS:-3}
 SIZES_MIB=${SIZES_MIB:-"256 1024"}
 bash scripts/install-deps.sh >/dev/null 2>&1 || bash scripts/install-deps.sh
@@ -29,16 +31,6 @@ rig_start "$ETCD_BIN" "$work/etcd.log" --quota-backend-bytes=8589934592
 endpoint="https://127.0.0.1:$cport"
 results="$work/results.tsv"
 
-# measure NAME CMD..: one run under GNU time; appends "size name wall cpu rss_kib".
-measure() {
-    local name=$1
-    shift
-    /usr/bin/time -f "%e %U %S %M" -o "$work/time.out" "$@" >/dev/null 2>"$work/cmd.err" || {
-        echo "bench: $name failed:" >&2; cat "$work/cmd.err" >&2; exit 2; }
-    read -r wall user sys rss < "$work/time.out"
-    echo "$size_mib $name $wall $(awk "BEGIN{print $user + $sys}") $rss" >> "$results"
-}
-
 loaded=0
 for size_mib in $SIZES_MIB; do
     size=$((size_mib << 20))
@@ -49,32 +41,13 @@ for size_mib in $SIZES_MIB; do
     db=$(rig_ctl "$ETCDCTL" endpoint status -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["dbSize"])')
     echo "bench: db is $((db >> 20)) MiB; $ROUNDS rounds of each tool" >&2
     for r in $(seq "$ROUNDS"); do
-        measure etcdctl "$ETCDCTL" --endpoints "$endpoint" --cacert "$pki/ca.crt" \
+        measure "${size_mib}MiB" etcdctl "$ETCDCTL" --endpoints "$endpoint" --cacert "$pki/ca.crt" \
             --cert "$pki/server.crt" --key "$pki/server.key" snapshot save "$work/etcdctl.db"
         rm -f "$work/etcdctl.db"
-        measure etcd-backup "$BIN" --no-manifest -q --endpoints "$endpoint" --cacert "$pki/ca.crt" \
+        measure "${size_mib}MiB" etcd-backup "$BIN" --no-manifest -q --endpoints "$endpoint" --cacert "$pki/ca.crt" \
             --cert "$pki/server.crt" --key "$pki/server.key" --backup-dir "$work/backups" save
         rm -rf "$work/backups"
     done
 done
 
-python3 - "$results" <<'PY'
-import statistics, sys
-rows = [l.split() for l in open(sys.argv[1])]
-sizes = sorted({int(r[0]) for r in rows})
-print(f"{'db MiB':>7} {'tool':<12} {'wall s':>7} {'cpu s':>7} {'peak RSS MiB':>13}")
-summary = {}
-for s in sizes:
-    for tool in ("etcdctl", "etcd-backup"):
-        rs = [r for r in rows if int(r[0]) == s and r[1] == tool]
-        wall = statistics.median(float(r[2]) for r in rs)
-        cpu = statistics.median(float(r[3]) for r in rs)
-        rss = max(int(r[4]) for r in rs) / 1024
-        summary[(s, tool)] = (wall, cpu, rss)
-        print(f"{s:>7} {tool:<12} {wall:>7.2f} {cpu:>7.2f} {rss:>13.1f}")
-print()
-print(f"{'db MiB':>7} {'wall ratio':>11} {'cpu ratio':>10} {'RSS ratio':>10}   (etcd-backup / etcdctl)")
-for s in sizes:
-    a, b = summary[(s, "etcd-backup")], summary[(s, "etcdctl")]
-    print(f"{s:>7} {a[0]/b[0]:>11.2f} {a[1]/b[1]:>10.2f} {a[2]/b[2]:>10.2f}")
-PY
+summarize etcdctl etcd-backup

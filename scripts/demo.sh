@@ -62,9 +62,18 @@ export ETCD_BACKUP_DIR="$work/backups"
 run() { echo; echo "\$ etcd-backup $*"; "$BIN" "$@"; }
 run save
 run save --label pre-upgrade-1.31 -w json
-echo; echo "\$ ls -l $ETCD_BACKUP_DIR"; ls -l "$ETCD_BACKUP_DIR"
-echo; echo "== upstream check: etcdutl/etcdctl snapshot status on what we wrote"
-for f in "$ETCD_BACKUP_DIR"/*.db; do
-    if [ -x "$(dirname "$ETCD_BIN")/etcdutl" ]; then "$(dirname "$ETCD_BIN")/etcdutl" snapshot status -w table "$f"; else ETCDCTL_API=3 "$ETCDCTL" snapshot status -w table "$f"; fi
-done
+latest=$(ls -1 "$ETCD_BACKUP_DIR"/*.db | tail -1)
+run status "$latest"
+run verify --all
+run status --max-age 1h
+echo; echo "== upstream agrees: etcdutl/etcdctl snapshot status on the same file"
+if [ -x "$(dirname "$ETCD_BIN")/etcdutl" ]; then
+    "$(dirname "$ETCD_BIN")/etcdutl" snapshot status -w table "$latest"
+else
+    ETCDCTL_API=3 "$ETCDCTL" snapshot status -w table "$latest"
+fi
+echo; echo "== a damaged copy is caught"
+cp "$latest" "$work/damaged.db"
+printf '\xff' | dd of="$work/damaged.db" bs=1 seek=$((4096 * 3 + 20)) conv=notrunc status=none
+run verify "$work/damaged.db" || echo "(exit $?: verify found the damage)"
 echo; echo "demo done; etcd (pid $etcd_pid) is stopped and $work removed on exit"

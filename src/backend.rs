@@ -12,7 +12,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use crate::bbolt::{BboltError, Db, Entry};
+use crate::bbolt::{BboltError, Db, Entry, ReadAt};
 
 /// `mvccpb.KeyValue` (etcd `api/mvccpb/kv.proto`).
 #[derive(Clone, PartialEq, prost::Message)]
@@ -90,7 +90,11 @@ fn storage_version(raw: &[u8]) -> String {
 
 /// Walks `path` once: bbolt check, status numbers and (with `schema`) etcd schema checks.
 pub fn inspect(path: &Path, schema: bool) -> Result<Report, BboltError> {
-    let db = Db::open(path)?;
+    inspect_db(&Db::open(path)?, schema)
+}
+
+/// [`inspect`] on an open database (a file or an image in memory).
+pub fn inspect_db<S: ReadAt + ?Sized>(db: &Db<S>, schema: bool) -> Result<Report, BboltError> {
     // A damaged tree makes this lookup fail; the walk below then reports the damage in context.
     let version = match db.get(b"meta", b"storageVersion") {
         Ok(v) => v.map(|v| storage_version(&v)),

@@ -20,6 +20,41 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+/// Where pages come from: a file (positioned reads) or, for tests and fuzzing, bytes in memory.
+pub trait ReadAt {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()>;
+    /// Bytes available.
+    fn size(&self) -> std::io::Result<u64>;
+}
+
+impl ReadAt for File {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        FileExt::read_exact_at(self, buf, offset)
+    }
+    fn size(&self) -> std::io::Result<u64> {
+        Ok(self.metadata()?.len())
+    }
+}
+
+impl ReadAt for [u8] {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        match start
+            .checked_add(buf.len())
+            .and_then(|end| self.get(start..end))
+        {
+            Some(src) => {
+                buf.copy_from_slice(src);
+                Ok(())
+            }
+            None => Err(std::io::ErrorKind::UnexpectedEof.into()),
+        }
+    }
+    fn size(&self) -> std::io::Result<u64> {
+        Ok(self.len() as u64)
+    }
+}
+
 pub use meta::Meta;
 use page::{Header, BRANCH, BUCKET_LEAF, FREELIST, LEAF};
 
@@ -163,10 +198,10 @@ pub struct Entry<'a> {
     pub is_bucket: bool,
 }
 
-/// An open bbolt file.
+/// An open bbolt file (or image in memory).
 #[derive(Debug)]
-pub struct Db {
-    file: File,
+pub struct Db<S: ReadAt + ?Sized = File> {
+    file: Box<S>,
     path: PathBuf,
     len: u64,
     meta: Meta,
@@ -175,9 +210,27 @@ pub struct Db {
     damaged_meta: Option<String>,
 }
 
-impl Db {
+impl Db<File> {
     /// Opens `path` read-only and picks the valid meta page with the higher txid.
-    pub fn open(path: &Path) -> Result<Db, BboltError> {
+    pub fn open(path: &Path) -> Result<Db<File>, BboltError> {
+        let file = File::open(path).map_err(|source| BboltError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Db::from_source(Box::new(file), path)
+    }
+}
+
+impl Db<[u8]> {
+    /// Reads a bbolt image held in memory; `name` is used in messages.
+    pub fn from_bytes(bytes: &[u8], name: &Path) -> Result<Db<[u8]>, BboltError> {
+        Db::from_source(bytes.into(), name)
+    }
+}
+
+impl<S: ReadAt + ?Sized> Db<S> {
+    /// Opens a source and picks the valid meta page with the higher txid.
+    pub fn from_source(file: Box<S>, path: &Path) -> Result<Db<S>, BboltError> {
         let io = |source| BboltError::Io {
             path: path.to_path_buf(),
             source,
@@ -186,8 +239,7 @@ impl Db {
             path: path.to_path_buf(),
             corruption,
         };
-        let file = File::open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
+        let len = file.size().map_err(io)?;
         let mut first = vec![0u8; meta::META_END];
         if len < meta::META_END as u64 {
             return Err(invalid(Corruption::TooSmall { len }));
@@ -417,8 +469,8 @@ enum WalkError {
     Corrupt(Corruption),
 }
 
-struct Walker<'d, 'v> {
-    db: &'d Db,
+struct Walker<'d, 'v, S: ReadAt + ?Sized> {
+    db: &'d Db<S>,
     reachable: Vec<u64>,
     problems: Vec<Corruption>,
     visit: &'v mut dyn FnMut(Entry<'_>),
@@ -431,7 +483,7 @@ struct Bounds<'a> {
     upper: Option<&'a [u8]>,
 }
 
-impl Walker<'_, '_> {
+impl<S: ReadAt + ?Sized> Walker<'_, '_, S> {
     fn problem(&mut self, c: Corruption) {
         if self.problems.len() < MAX_CORRUPTIONS {
             self.problems.push(c);

@@ -117,8 +117,8 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
             human_bytes(FREE_SPACE_RESERVE)
         ))
         .hint(format!(
-            "free space in {} (older backups: etcd-backup prune) or point --backup-dir at a \
-             larger file system",
+            "free space in {} (remove old backups) or point --backup-dir at a larger \
+             file system",
             dir.display()
         ));
     }

@@ -19,6 +19,17 @@ use crate::backend::{self, Report, Status};
 use crate::bbolt::BboltError;
 use crate::catalog::Sidecar;
 
+/// How the bytes of the file are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    /// `verify`: SHA-256 of the data must equal the trailer; the file's SHA-256 is reported.
+    Sha256,
+    /// `save`: the stream's SHA-256 was already checked in memory, so what remains is proving
+    /// the disk holds exactly the bytes that arrived: CRC-32C of the file read back must equal
+    /// the CRC-32C of the stream (about a tenth of the cost of SHA-256).
+    MatchesCrc32c(u32),
+}
+
 /// The outcome for one file. `problems` empty means good.
 #[derive(Debug, Clone)]
 pub struct Verdict {
@@ -26,7 +37,7 @@ pub struct Verdict {
     pub problems: Vec<String>,
     pub status: Option<Status>,
     pub file_size: u64,
-    /// SHA-256 of the whole file.
+    /// SHA-256 of the whole file (`Content::Sha256` only; zero otherwise).
     pub sha256: [u8; 32],
     /// The trailer, when the file has one and it matches.
     pub db_sha256: Option<[u8; 32]>,
@@ -45,18 +56,37 @@ impl Verdict {
 struct Hashes {
     file_size: u64,
     file: [u8; 32],
-    /// (computed over the data, stored trailer) when the file has a trailer.
+    /// (computed over the data, stored trailer) when the file has a trailer (SHA-256 mode).
     trailer: Option<([u8; 32], [u8; 32])>,
+    /// CRC-32C of the whole file (CRC mode).
+    crc: u32,
 }
 
-/// Hashes the file in one read: SHA-256 of the data before the trailer, and of the whole file.
-fn hash_file(path: &Path) -> std::io::Result<Hashes> {
+/// Reads the file once: SHA-256 of the data before the trailer and of the whole file, or just
+/// CRC-32C of the whole file.
+fn hash_file(path: &Path, content: Content) -> std::io::Result<Hashes> {
     let mut f = File::open(path)?;
     let size = f.metadata()?.len();
     let has_trailer = size % 512 == 32;
+    let mut buf = vec![0u8; 1 << 20];
+    if let Content::MatchesCrc32c(_) = content {
+        let mut crc = 0u32;
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            crc = crc32c::crc32c_append(crc, &buf[..n]);
+        }
+        return Ok(Hashes {
+            file_size: size,
+            file: [0; 32],
+            trailer: None,
+            crc,
+        });
+    }
     let data_len = if has_trailer { size - 32 } else { size };
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
     let mut left = data_len;
     while left > 0 {
         let n = (left.min(buf.len() as u64)) as usize;
@@ -77,6 +107,7 @@ fn hash_file(path: &Path) -> std::io::Result<Hashes> {
         file_size: size,
         file: hasher.finalize().into(),
         trailer,
+        crc: 0,
     })
 }
 
@@ -101,6 +132,7 @@ pub fn read_sidecar(path: &Path) -> Result<Option<Sidecar>, String> {
 /// its contents is a problem in the verdict (exit 1).
 pub fn verify_file(
     path: &Path,
+    content: Content,
     allow_no_hash: bool,
     sidecar_check: bool,
 ) -> Result<Verdict, BboltError> {
@@ -111,7 +143,7 @@ pub fn verify_file(
     // Fail fast and clearly on a missing or unreadable file.
     File::open(path).map_err(io)?;
     let (hashes, inspected) = std::thread::scope(|s| {
-        let hashing = s.spawn(|| hash_file(path));
+        let hashing = s.spawn(|| hash_file(path, content));
         let inspected = backend::inspect(path, true);
         let hashes = hashing
             .join()
@@ -122,19 +154,30 @@ pub fn verify_file(
     let mut problems = Vec::new();
 
     let mut db_sha256 = None;
-    match hashes.trailer {
-        Some((computed, stored)) if computed == stored => db_sha256 = Some(stored),
-        Some((computed, stored)) => problems.push(format!(
-            "SHA-256 trailer mismatch: file says {}, data hashes to {}",
-            hex::encode(stored),
-            hex::encode(computed)
-        )),
-        None if allow_no_hash => {}
-        None => problems.push(format!(
-            "no SHA-256 trailer (size {} is not 32 past a multiple of 512): not a complete \
-             snapshot; a raw member/snap/db copy needs --allow-no-hash",
-            hashes.file_size
-        )),
+    match content {
+        Content::MatchesCrc32c(expected) => {
+            if expected != hashes.crc {
+                problems.push(format!(
+                    "the file on disk differs from what was received (CRC-32C {:08x}, \
+                     received {expected:08x})",
+                    hashes.crc
+                ));
+            }
+        }
+        Content::Sha256 => match hashes.trailer {
+            Some((computed, stored)) if computed == stored => db_sha256 = Some(stored),
+            Some((computed, stored)) => problems.push(format!(
+                "SHA-256 trailer mismatch: file says {}, data hashes to {}",
+                hex::encode(stored),
+                hex::encode(computed)
+            )),
+            None if allow_no_hash => {}
+            None => problems.push(format!(
+                "no SHA-256 trailer (size {} is not 32 past a multiple of 512): not a \
+                 complete snapshot; a raw member/snap/db copy needs --allow-no-hash",
+                hashes.file_size
+            )),
+        },
     }
 
     let report: Option<Report> = match inspected {
@@ -149,7 +192,8 @@ pub fn verify_file(
         problems.extend(r.damaged_meta.iter().map(|m| format!("bbolt: {m}")));
         problems.extend(r.corruption.iter().map(|c| format!("bbolt: {c}")));
         problems.extend(r.schema.iter().map(|p| format!("etcd: {p}")));
-        if hashes.trailer.is_some() && r.file_len.saturating_sub(32) != r.status.total_size {
+        let trailer = hashes.file_size % 512 == 32;
+        if trailer && r.file_len.saturating_sub(32) != r.status.total_size {
             problems.push(format!(
                 "{} bytes of data before the trailer, but the bbolt high-water mark says {}",
                 r.file_len.saturating_sub(32),
@@ -196,7 +240,7 @@ pub fn verify_file(
         file_size: hashes.file_size,
         sha256: hashes.file,
         db_sha256,
-        has_trailer: hashes.trailer.is_some(),
+        has_trailer: hashes.file_size % 512 == 32,
         sidecar,
     })
 }

@@ -36,7 +36,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &VerifyArgs) -> anyhow:
     let mut json_files = Vec::new();
     for path in &files {
         printer.detail(format!("verifying {}", path.display()));
-        match integrity::verify_file(path, args.allow_no_hash, true) {
+        match integrity::verify_file(path, integrity::Content::Sha256, args.allow_no_hash, true) {
             Ok(v) if v.ok() => {
                 good += 1;
                 record_verified(&v, printer);

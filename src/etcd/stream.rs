@@ -54,6 +54,8 @@ pub struct Received {
     pub db_sha256: [u8; 32],
     /// SHA-256 of data ‖ trailer: the whole file as written.
     pub file_sha256: [u8; 32],
+    /// CRC-32C of the whole file: a cheap way to prove what reached the disk is what arrived.
+    pub file_crc32c: u32,
 }
 
 /// Follows the stream message by message, hashing the data as it passes.
@@ -64,6 +66,7 @@ pub struct Receiver {
     data_done: bool,
     digest: Option<[u8; 32]>,
     hasher: Sha256,
+    crc: u32,
 }
 
 impl Receiver {
@@ -94,6 +97,7 @@ impl Receiver {
                 });
             }
             self.digest = Some(digest);
+            self.crc = crc32c::crc32c_append(self.crc, blob);
             return Ok(Part::Digest);
         }
         let len = blob.len() as u64;
@@ -110,6 +114,7 @@ impl Receiver {
         }
         self.received = received;
         self.hasher.update(blob);
+        self.crc = crc32c::crc32c_append(self.crc, blob);
         if remaining == 0 {
             self.data_done = true;
         }
@@ -139,6 +144,7 @@ impl Receiver {
             db_size: self.received,
             db_sha256: computed,
             file_sha256: file_hasher.finalize().into(),
+            file_crc32c: self.crc,
         })
     }
 }
@@ -184,6 +190,7 @@ mod tests {
         let mut file = db.clone();
         file.extend_from_slice(&sha(&db));
         assert_eq!(got.file_sha256, sha(&file));
+        assert_eq!(got.file_crc32c, crc32c::crc32c(&file));
     }
 
     #[test]

@@ -745,6 +745,15 @@ impl<S: ReadAt + ?Sized> Walker<'_, '_, S> {
         if !self.keys_in_order("leaf", id, elems.iter().map(|e| e.key), bounds) {
             return Ok(());
         }
+        self.visit_elements(&elems, depth)
+    }
+
+    /// Hands each element of a leaf (page or inline) to the visitor, descending into buckets.
+    fn visit_elements(
+        &mut self,
+        elems: &[page::LeafElement<'_>],
+        depth: usize,
+    ) -> std::io::Result<()> {
         for e in elems {
             let is_bucket = e.flags & BUCKET_LEAF != 0;
             (self.visit)(Entry {
@@ -829,18 +838,6 @@ impl<S: ReadAt + ?Sized> Walker<'_, '_, S> {
             }
             prev = Some(e.key);
         }
-        for e in elems {
-            let is_bucket = e.flags & BUCKET_LEAF != 0;
-            (self.visit)(Entry {
-                depth,
-                key: e.key,
-                value: e.value,
-                is_bucket,
-            });
-            if is_bucket {
-                self.bucket(e.key, e.value, depth + 1)?;
-            }
-        }
-        Ok(())
+        self.visit_elements(&elems, depth)
     }
 }

@@ -425,10 +425,12 @@ fn connect_error(e: EtcdError) -> anyhow::Error {
         }
         // With TLS 1.3 the server checks the client certificate after the handshake and just
         // drops the connection, so a rejected certificate shows up on the first request.
+        // Which of these the client sees depends on a race with the server's close.
         EtcdError::Rpc { .. }
             if text.contains("broken pipe")
                 || text.contains("BrokenPipe")
-                || text.contains("ConnectionReset") =>
+                || text.contains("ConnectionReset")
+                || text.contains("connection closed") =>
         {
             "etcd closed the connection on the first request, which is what it does when it \
              rejected the client certificate; use a certificate signed by etcd's CA \

@@ -77,6 +77,13 @@ pub fn sidecar_name(backup_file_name: &str) -> String {
     format!("{backup_file_name}{SIDECAR_SUFFIX}")
 }
 
+/// The sidecar path of a backup file path (`<file>.json` beside it).
+pub fn sidecar_path(backup: &std::path::Path) -> std::path::PathBuf {
+    let mut name = backup.as_os_str().to_owned();
+    name.push(SIDECAR_SUFFIX);
+    name.into()
+}
+
 /// Current sidecar format; bump on incompatible changes only.
 pub const SIDECAR_FORMAT_VERSION: u32 = 1;
 
@@ -115,6 +122,22 @@ pub struct Sidecar {
     /// When the file last passed `verify` (save verifies before the final rename).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_at: Option<DateTime<Utc>>,
+}
+
+impl Sidecar {
+    /// Writes the sidecar atomically (pretty JSON and a final newline), replacing an existing
+    /// one only when `replace` is true.
+    pub fn write(
+        &self,
+        path: &std::path::Path,
+        replace: bool,
+    ) -> Result<(), crate::fsutil::FsError> {
+        let mut bytes = serde_json::to_vec_pretty(self).map_err(|e| {
+            crate::fsutil::FsError::io("cannot encode", path, std::io::Error::other(e))
+        })?;
+        bytes.push(b'\n');
+        crate::fsutil::write_atomic(path, &bytes, replace)
+    }
 }
 
 /// A backup file found in a backup directory.

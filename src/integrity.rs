@@ -113,9 +113,7 @@ fn hash_file(path: &Path, content: Content) -> std::io::Result<Hashes> {
 
 /// Reads the sidecar beside `path`: `Ok(None)` when there is none.
 pub fn read_sidecar(path: &Path) -> Result<Option<Sidecar>, String> {
-    let mut name = path.as_os_str().to_owned();
-    name.push(crate::catalog::SIDECAR_SUFFIX);
-    let sidecar_path = PathBuf::from(name);
+    let sidecar_path = crate::catalog::sidecar_path(path);
     match std::fs::read(&sidecar_path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)

@@ -549,14 +549,21 @@ impl<S: ReadAt + ?Sized> Walker<'_, '_, S> {
         ok
     }
 
-    fn read_freelist(&mut self, id: u64) -> std::io::Result<Vec<u64>> {
-        let buf = match self.db.read_page(id, &|| "meta freelist".to_string()) {
-            Ok(b) => b,
-            Err(WalkError::Io(e)) => return Err(e),
+    /// Reads a page for the walk: `None` (with the problem recorded) when it is damaged.
+    fn load(&mut self, id: u64, from: &dyn Fn() -> String) -> std::io::Result<Option<Vec<u8>>> {
+        match self.db.read_page(id, from) {
+            Ok(b) => Ok(Some(b)),
+            Err(WalkError::Io(e)) => Err(e),
             Err(WalkError::Corrupt(c)) => {
                 self.problem(c);
-                return Ok(Vec::new());
+                Ok(None)
             }
+        }
+    }
+
+    fn read_freelist(&mut self, id: u64) -> std::io::Result<Vec<u64>> {
+        let Some(buf) = self.load(id, &|| "meta freelist".to_string())? else {
+            return Ok(Vec::new());
         };
         let h = Header::parse(&buf);
         if h.flags != FREELIST {
@@ -615,13 +622,8 @@ impl<S: ReadAt + ?Sized> Walker<'_, '_, S> {
             self.problem(Corruption::TooDeep { page: id });
             return Ok(());
         }
-        let buf = match self.db.read_page(id, from) {
-            Ok(b) => b,
-            Err(WalkError::Io(e)) => return Err(e),
-            Err(WalkError::Corrupt(c)) => {
-                self.problem(c);
-                return Ok(());
-            }
+        let Some(buf) = self.load(id, from)? else {
+            return Ok(());
         };
         let h = Header::parse(&buf);
         if !self.mark(id, h.overflow) {

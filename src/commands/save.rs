@@ -173,19 +173,6 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
     part.file()
         .sync_all()
         .map_err(|e| FsError::io("cannot fsync", &part_path, e))?;
-    let file_size = part
-        .file()
-        .metadata()
-        .map_err(|e| FsError::io("cannot read", &part_path, e))?
-        .len();
-    if file_size != received.db_size + 32 {
-        return Err(anyhow!(
-            "{} holds {file_size} bytes after writing {} bytes of snapshot and digest",
-            part_path.display(),
-            received.db_size + 32
-        ))
-        .hint("the file system lost data; check the disk and run save again");
-    }
     printer.phase(format!(
         "received {} ({} bytes), SHA-256 matches etcd's digest; verifying the file",
         human_bytes(received.db_size),
@@ -200,6 +187,15 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
         false,
         false,
     )?;
+    let file_size = verdict.file_size;
+    if file_size != received.db_size + 32 {
+        return Err(anyhow!(
+            "{} holds {file_size} bytes after writing {} bytes of snapshot and digest",
+            part_path.display(),
+            received.db_size + 32
+        ))
+        .hint("the file system lost data; check the disk and run save again");
+    }
     let file_status = match (verdict.ok(), &verdict.status) {
         (true, Some(s)) => s.clone(),
         _ => {
@@ -248,9 +244,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
         db_sha256: hex::encode(received.db_sha256),
         verified_at: Some(Utc::now()),
     };
-    let mut sidecar_json = serde_json::to_vec_pretty(&sidecar)?;
-    sidecar_json.push(b'\n');
-    fsutil::write_atomic(&sidecar_path, &sidecar_json, false)?;
+    sidecar.write(&sidecar_path, false)?;
     if let Err(e) = part.commit(&final_path) {
         let _ = std::fs::remove_file(&sidecar_path);
         return Err(e.into());

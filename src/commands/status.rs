@@ -9,9 +9,9 @@ use chrono::Utc;
 
 use crate::backend;
 use crate::bbolt::BboltError;
-use crate::catalog::{self, Backup, Sidecar};
+use crate::catalog::{Backup, Sidecar};
 use crate::cli::{OutputFormat, StatusArgs};
-use crate::diagnostics::{exit, with_hint, HintExt};
+use crate::diagnostics::{exit, with_hint};
 use crate::fsutil::FsError;
 use crate::integrity::read_sidecar;
 use crate::output::{human_bytes, Printer};
@@ -66,13 +66,13 @@ struct Row {
 }
 
 impl Row {
-    /// Verified, and still the file that was verified (same size).
+    /// Verified, and still the file that was verified (a size mismatch is a sidecar problem).
     fn good(&self) -> bool {
         self.sidecar_problem.is_none()
             && self
                 .sidecar
                 .as_ref()
-                .is_some_and(|s| s.verified_at.is_some() && s.file_size == self.size)
+                .is_some_and(|s| s.verified_at.is_some())
     }
 }
 
@@ -94,9 +94,7 @@ fn set_status(
     max_age: Option<Duration>,
 ) -> anyhow::Result<u8> {
     let dir = &settings.backup_dir;
-    let backups = catalog::list_backups(dir)
-        .map_err(|e| FsError::io("cannot list backups in", dir, e))
-        .hint("check --backup-dir (or ETCD_BACKUP_DIR)")?;
+    let backups = super::backups_in(dir)?;
     let now = Utc::now();
     let mut rows = Vec::new();
     for b in backups {

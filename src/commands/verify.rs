@@ -1,6 +1,6 @@
 //! `etcd-backup verify`: prove snapshot files intact and restorable.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::anyhow;
 use chrono::Utc;
@@ -8,7 +8,7 @@ use chrono::Utc;
 use crate::catalog;
 use crate::cli::{OutputFormat, VerifyArgs};
 use crate::diagnostics::{exit, HintExt};
-use crate::fsutil::{self, DirLock, FsError};
+use crate::fsutil::{self, DirLock};
 use crate::integrity::{self, Verdict};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
@@ -16,9 +16,7 @@ use crate::settings::Settings;
 pub fn run(settings: &Settings, printer: &Printer, args: &VerifyArgs) -> anyhow::Result<u8> {
     let files: Vec<PathBuf> = if args.latest || args.all {
         let dir = &settings.backup_dir;
-        let backups = catalog::list_backups(dir)
-            .map_err(|e| FsError::io("cannot list backups in", dir, e))
-            .hint("check --backup-dir (or ETCD_BACKUP_DIR)")?;
+        let backups = super::backups_in(dir)?;
         if backups.is_empty() {
             printer.data(format!("no backups in {}", dir.display()));
             return Ok(exit::NO);
@@ -130,11 +128,7 @@ fn record_verified(v: &Verdict, printer: &Printer) {
     let dir = fsutil::parent_dir(&v.path);
     let result = DirLock::acquire(&dir).and_then(|_lock| {
         sidecar.verified_at = Some(Utc::now());
-        let mut bytes = serde_json::to_vec_pretty(&sidecar).unwrap_or_default();
-        bytes.push(b'\n');
-        let mut name = v.path.as_os_str().to_owned();
-        name.push(catalog::SIDECAR_SUFFIX);
-        fsutil::write_atomic(Path::new(&name), &bytes, true)
+        sidecar.write(&catalog::sidecar_path(&v.path), true)
     });
     if let Err(e) = result {
         printer.detail(format!("not recording the verification: {e}"));

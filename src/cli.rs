@@ -17,7 +17,8 @@ Exit codes:
   0    success
   1    the answer is \"no\" (a check found a problem)
   2    error: nothing was changed, or what was half-written was removed
-  3    a restore stopped part-way (the journal path is printed)
+  3    done part-way: save --prune saved the backup but could not prune, or a restore
+       stopped part-way (the journal path is printed)
   130  interrupted (SIGINT or SIGTERM)";
 
 /// Back up the etcd database of a kubeadm control plane, safely.
@@ -142,6 +143,108 @@ pub enum Command {
     /// sidecar .json, when present, agrees on size, SHA-256 and revision. One line per file, then
     /// a summary. Exit 0 when all are good, 1 when any is bad, 2 on a usage or I/O error.
     Verify(VerifyArgs),
+
+    /// Delete old backups by retention rules; never the newest good one
+    ///
+    /// A backup is kept when any rule keeps it. With no keep flag, --keep-days 7 (what the old
+    /// `find -mtime +7 -delete` did). Times come from the file names (UTC), not from mtimes.
+    /// Labeled backups are kept unless --prune-labeled. Whatever the rules say, the newest
+    /// backup that passes `verify` is kept; when none passes, nothing is deleted (exit 1).
+    ///
+    /// Only etcd-snapshot-*.db files, their .json sidecars, orphaned sidecars and temp files of
+    /// interrupted saves older than an hour are ever deleted; symlinks and every other file are
+    /// left alone and listed. Holds the same lock as `save`. Prints one line per file on stdout.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub keep: KeepArgs,
+
+    /// Change nothing; list every file with "keep (rule)" or "delete"
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+}
+
+/// Retention rules, shared by `prune` and `save --prune`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Retention (a backup is kept when any rule keeps it)")]
+pub struct KeepArgs {
+    /// Keep the N newest backups
+    #[arg(long, env = "ETCD_BACKUP_KEEP_LAST", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_last: Option<u32>,
+
+    /// Keep backups taken in the last N days (N×24h) [default when no keep flag is given: 7]
+    #[arg(long, env = "ETCD_BACKUP_KEEP_DAYS", value_name = "N", conflicts_with = "keep_within",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_days: Option<u32>,
+
+    /// Keep backups taken within this long before now, e.g. 36h or 2w
+    #[arg(long, env = "ETCD_BACKUP_KEEP_WITHIN", value_name = "D", value_parser = parse_duration)]
+    pub keep_within: Option<Duration>,
+
+    /// Keep the newest backup of each of the last N hours (UTC) that have one
+    #[arg(long, env = "ETCD_BACKUP_KEEP_HOURLY", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_hourly: Option<u32>,
+
+    /// Keep the newest backup of each of the last N days (UTC) that have one
+    #[arg(long, env = "ETCD_BACKUP_KEEP_DAILY", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_daily: Option<u32>,
+
+    /// Keep the newest backup of each of the last N ISO weeks (UTC) that have one
+    #[arg(long, env = "ETCD_BACKUP_KEEP_WEEKLY", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_weekly: Option<u32>,
+
+    /// Keep the newest backup of each of the last N months (UTC) that have one
+    #[arg(long, env = "ETCD_BACKUP_KEEP_MONTHLY", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_monthly: Option<u32>,
+
+    /// Keep every labeled backup (save --label), whatever the rules say [the default]
+    #[arg(long, conflicts_with = "prune_labeled")]
+    pub keep_labeled: bool,
+
+    /// Apply the rules to labeled backups too
+    #[arg(long, env = "ETCD_BACKUP_PRUNE_LABELED", action = ArgAction::SetTrue,
+          value_parser = clap::builder::FalseyValueParser::new())]
+    pub prune_labeled: bool,
+}
+
+impl KeepArgs {
+    /// True when any retention flag was given (for `save`, where they need `--prune`).
+    pub fn any_given(&self) -> bool {
+        self.keep_last.is_some()
+            || self.keep_days.is_some()
+            || self.keep_within.is_some()
+            || self.keep_hourly.is_some()
+            || self.keep_daily.is_some()
+            || self.keep_weekly.is_some()
+            || self.keep_monthly.is_some()
+            || self.keep_labeled
+            || self.prune_labeled
+    }
+
+    /// The retention policy, with `--keep-days 7` when no keep rule was given.
+    pub fn policy(&self) -> crate::retention::Policy {
+        crate::retention::Policy {
+            last: self.keep_last,
+            within: self.keep_within.or_else(|| {
+                self.keep_days
+                    .map(|d| Duration::from_secs(u64::from(d) * 86_400))
+            }),
+            hourly: self.keep_hourly,
+            daily: self.keep_daily,
+            weekly: self.keep_weekly,
+            monthly: self.keep_monthly,
+            prune_labeled: self.prune_labeled,
+        }
+        .or_default()
+    }
 }
 
 #[derive(Debug, Args)]
@@ -195,6 +298,14 @@ pub struct SaveArgs {
     #[arg(long, env = "ETCD_BACKUP_TIMEOUT", value_name = "D", default_value = "30m",
           value_parser = parse_duration)]
     pub timeout: Duration,
+
+    /// After a successful save, prune the backup dir by the retention flags below
+    #[arg(long, env = "ETCD_BACKUP_PRUNE", action = ArgAction::SetTrue,
+          value_parser = clap::builder::FalseyValueParser::new())]
+    pub prune: bool,
+
+    #[command(flatten)]
+    pub keep: KeepArgs,
 }
 
 /// Durations as etcdctl and systemd users write them: `5s`, `1m30s`, `2h`, `500ms`.

@@ -14,6 +14,7 @@ pub mod fsutil;
 pub mod integrity;
 pub mod node;
 pub mod output;
+pub mod retention;
 pub mod settings;
 pub mod spool;
 
@@ -52,6 +53,7 @@ pub fn run() -> u8 {
             Command::Save(args) => commands::save::run(&settings, &printer, args),
             Command::Status(args) => commands::status::run(&settings, &printer, args),
             Command::Verify(args) => commands::verify::run(&settings, &printer, args),
+            Command::Prune(args) => commands::prune::run(&settings, &printer, args),
         });
     match result {
         Ok(code) => code,

@@ -61,6 +61,19 @@ impl Printer {
         let _ = out.flush();
     }
 
+    /// A line reporting what was done (the path saved, the files pruned) on stdout; left out
+    /// with `-q`, so that cron mails only failures.
+    pub fn result(&self, line: impl AsRef<str>) {
+        if self.level >= Level::Normal {
+            self.data(line);
+        }
+    }
+
+    /// An error with its causes and hint, for a command that goes on or ends part-way.
+    pub fn error(&self, err: &anyhow::Error) {
+        eprint!("{}", crate::diagnostics::render(err));
+    }
+
     /// A JSON document on stdout.
     pub fn json(&self, value: &serde_json::Value) {
         let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "{}".to_string());

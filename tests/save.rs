@@ -412,7 +412,7 @@ fn etcd_killed_mid_stream_leaves_nothing_that_looks_finished() {
     let good_bytes = fs::read(backups.join(&good[0])).unwrap();
 
     let child = save_cmd(&etcd, &backups)
-        .args(["-q", "save"])
+        .arg("save")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -47,7 +47,7 @@ fn ctl_ok(etcd: &Etcd, args: &[&str]) -> String {
 
 fn snapshot(etcd: &Etcd, dir: &Path, label: &str) -> PathBuf {
     let out = save_cmd(etcd, dir)
-        .args(["-q", "save", "--label", label])
+        .args(["save", "--label", label])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", describe(&out));

@@ -23,7 +23,7 @@ fn snapshot() -> &'static (tempfile::TempDir, PathBuf) {
         etcd.put_bulk(400, 2048);
         etcd.put_bulk(3, 12_000);
         let out = save_cmd(&etcd, &tmp.path().join("b"))
-            .args(["-q", "save"])
+            .arg("save")
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", describe(&out));

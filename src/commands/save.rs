@@ -20,7 +20,7 @@ use crate::catalog::{self, Sidecar};
 use crate::cli::{OutputFormat, SaveArgs};
 use crate::diagnostics::{exit, with_hint, HintExt};
 use crate::etcd::{self, ConnectConfig, EtcdError, MemberStatus, Session, TlsFiles};
-use crate::fsutil::{self, DirLock, FsError};
+use crate::fsutil::{self, FsError};
 use crate::integrity;
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
@@ -34,6 +34,12 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
     let started = Instant::now();
     let deadline = started + args.timeout;
     let started_at = Utc::now();
+    if args.keep.any_given() && !args.prune {
+        return Err(anyhow!(
+            "retention flags (--keep-*, --prune-labeled) were given without --prune"
+        ))
+        .hint("add --prune to prune after saving, or run `etcd-backup prune` with them");
+    }
     if let Some(label) = &args.label {
         catalog::validate_label(label)
             .map_err(|e| anyhow!("invalid --label: {e}"))
@@ -79,16 +85,11 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
         "make {} writable by this user, or choose another --backup-dir",
         dir.display()
     ))?;
-    let lock = DirLock::acquire(dir).map_err(|e| match &e {
-        FsError::Locked { holder, .. } => {
-            let hint = format!(
-                "another etcd-backup run (pid {holder}) is using {}; wait for it to finish",
-                dir.display()
-            );
-            with_hint(e, hint)
-        }
-        _ => with_hint(e, format!("make {} writable by this user", dir.display())),
-    })?;
+    if args.prune {
+        // Refuse before streaming what could not be pruned afterwards.
+        super::prune::check_dir(dir)?;
+    }
+    let lock = super::lock_dir(dir)?;
     printer.detail(format!("holding {}", lock.path().display()));
 
     let config = ConnectConfig {
@@ -250,7 +251,6 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
         return Err(e.into());
     }
     fsutil::fsync_dir(dir)?;
-    drop(lock);
 
     printer.phase(format!(
         "saved {} ({} bytes, revision {}, member {} {}) in {:.1}s",
@@ -261,16 +261,45 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
         sidecar.member_id,
         sidecar.duration_seconds
     ));
+    // Still under the lock: no other save or prune can come between.
+    let pruned = args
+        .prune
+        .then(|| super::prune::prune_locked(dir, &args.keep.policy(), false, Some(&name), printer));
+    drop(lock);
+    let (pruned, prune_error) = match pruned {
+        Some(Ok(p)) => match p.exit_code() {
+            Ok(_) => (Some(p), None),
+            Err(e) => (Some(p), Some(e)),
+        },
+        Some(Err(e)) => (None, Some(e)),
+        None => (None, None),
+    };
     match printer.format {
         OutputFormat::Table | OutputFormat::Simple | OutputFormat::Fields => {
-            printer.data(final_path.display().to_string())
+            printer.result(final_path.display().to_string());
+            if let Some(p) = &pruned {
+                p.print(printer);
+            }
         }
         OutputFormat::Json => {
             let mut v = serde_json::to_value(&sidecar)?;
             v["path"] = serde_json::Value::String(final_path.display().to_string());
             v["sidecar"] = serde_json::Value::String(sidecar_path.display().to_string());
+            if args.prune {
+                v["prune"] = pruned
+                    .as_ref()
+                    .map_or(serde_json::Value::Null, |p| p.to_json());
+            }
             printer.json(&v);
         }
+    }
+    if let Some(e) = prune_error {
+        printer.error(&e);
+        printer.warn(format!(
+            "the backup {} was saved, but pruning failed",
+            final_path.display()
+        ));
+        return Ok(exit::PARTIAL);
     }
     Ok(exit::SUCCESS)
 }

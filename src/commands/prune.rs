@@ -1,0 +1,1112 @@
+//! `etcd-backup prune`: delete old backups by retention rules, never the newest good one.
+//!
+//! Order of work:
+//! 1. refuse a backup dir that is, or is a symlink to, a world-writable directory (anyone could
+//!    plant a "newer" backup there and have the real ones pruned);
+//! 2. take the directory lock, the same one `save` holds, so a prune never races a save
+//!    (a dry run, which writes nothing, does not);
+//! 3. read the directory without following symlinks and sort every entry into ours or not;
+//! 4. apply the retention rules (`retention::decide`); when they would delete a backup, verify
+//!    backups newest first until one passes and keep that one; when none passes, delete none;
+//! 5. unless `--dry-run`, delete each file, a backup before its sidecar, after checking that the
+//!    name still points at the same regular file it did in step 3; then fsync the directory.
+//!
+//! Only names we generate are ever deleted: `etcd-snapshot-….db`, its `.json` sidecar, and the
+//! `.part` temp files of both. A symlink is never followed and never deleted.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use chrono::{DateTime, Utc};
+
+use crate::catalog::{self, BackupName};
+use crate::cli::{OutputFormat, PruneArgs};
+use crate::diagnostics::{exit, HintExt};
+use crate::fsutil::{FsError, LOCK_FILE};
+use crate::integrity;
+use crate::output::{human_bytes, Printer};
+use crate::retention::{self, Item, Policy, Reason};
+use crate::settings::Settings;
+
+/// A temp file not written to for this long belongs to a save that died: no save runs longer
+/// than its `--timeout` (30m by default) and every running save holds the lock we hold.
+pub const STALE_TEMP: Duration = Duration::from_secs(3600);
+
+pub fn run(settings: &Settings, printer: &Printer, args: &PruneArgs) -> anyhow::Result<u8> {
+    let dir = &settings.backup_dir;
+    check_dir(dir)?;
+    // A dry run writes nothing, not even the lock file; what it reads is safe without it.
+    let lock = if args.dry_run {
+        None
+    } else {
+        let lock = super::lock_dir(dir)?;
+        printer.detail(format!("holding {}", lock.path().display()));
+        Some(lock)
+    };
+    let pruned = prune_locked(dir, &args.keep.policy(), args.dry_run, None, printer)?;
+    drop(lock);
+    match printer.format {
+        OutputFormat::Json => printer.json(&pruned.to_json()),
+        _ => pruned.print(printer),
+    }
+    pruned.exit_code()
+}
+
+/// Refuses a backup directory that anyone may write to, directly or through a symlink.
+pub fn check_dir(dir: &Path) -> anyhow::Result<()> {
+    let hint = "check --backup-dir (or ETCD_BACKUP_DIR); `save` creates it, mode 0700";
+    let link = dir
+        .symlink_metadata()
+        .map_err(|e| FsError::io("cannot use backup dir", dir, e))
+        .hint(hint)?;
+    let meta = dir
+        .metadata()
+        .map_err(|e| FsError::io("cannot follow the symlink", dir, e))
+        .hint(hint)?;
+    if !meta.is_dir() {
+        return Err(anyhow!("{} is not a directory", dir.display())).hint(hint);
+    }
+    if meta.permissions().mode() & 0o002 != 0 {
+        let what = if link.file_type().is_symlink() {
+            let target = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+            format!(
+                "{} is a symlink to {}, which is world-writable",
+                dir.display(),
+                target.display()
+            )
+        } else {
+            format!("{} is world-writable", dir.display())
+        };
+        return Err(anyhow!("{what}; refusing to prune there")).hint(
+            "anyone could plant or swap backups in it; point --backup-dir at a directory only \
+             root can write (save creates it with mode 0700)",
+        );
+    }
+    Ok(())
+}
+
+/// Prunes `dir`, whose lock the caller holds, and says what happened (the caller prints it).
+/// `known_good` names a backup that has just passed verification (the one `save --prune`
+/// wrote), which is then not verified again.
+pub(crate) fn prune_locked(
+    dir: &Path,
+    policy: &Policy,
+    dry_run: bool,
+    known_good: Option<&str>,
+    printer: &Printer,
+) -> anyhow::Result<Pruned> {
+    let now = Utc::now();
+    let entries = scan(dir)?;
+    printer.detail(format!("rules: {}", policy.describe()));
+    let mut plan = plan(entries, policy, now, known_good.map(OsStr::new), |e| {
+        let path = dir.join(&e.name);
+        printer.phase(format!(
+            "verifying {} before deleting anything",
+            path.display()
+        ));
+        match integrity::verify_file(&path, integrity::Content::Sha256, false, true) {
+            Ok(v) if v.ok() => Ok(()),
+            Ok(v) => Err(v.problems.join("; ")),
+            Err(e) => Err(e.to_string()),
+        }
+    });
+    for row in &plan.rows {
+        if let Some(p) = &row.failed_verification {
+            printer.warn(format!(
+                "{} fails verification: {p}",
+                dir.join(&row.entry.name).display()
+            ));
+        }
+    }
+    if plan.withheld {
+        printer.warn(format!(
+            "no backup in {} passes verification, so no backup is deleted; run `etcd-backup \
+             verify --all` to see why, and take a new backup",
+            dir.display()
+        ));
+    }
+    if !dry_run {
+        execute(dir, &mut plan)?;
+    }
+    Ok(Pruned {
+        dir: dir.to_path_buf(),
+        policy: policy.clone(),
+        dry_run,
+        plan,
+    })
+}
+
+/// The outcome of a prune, to print and to turn into an exit code.
+#[derive(Debug)]
+pub struct Pruned {
+    pub dir: std::path::PathBuf,
+    pub policy: Policy,
+    pub dry_run: bool,
+    pub plan: Plan,
+}
+
+impl Pruned {
+    /// 0, or 1 when no backup passes verification (so none was deleted); an error when a file
+    /// could not be deleted.
+    pub fn exit_code(&self) -> anyhow::Result<u8> {
+        let failed = self
+            .plan
+            .rows
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Failed(_)))
+            .count();
+        if failed > 0 {
+            return Err(anyhow!(
+                "could not delete {failed} file(s) in {} (marked FAILED above)",
+                self.dir.display()
+            ))
+            .hint("check the permissions of the backup dir and run prune again");
+        }
+        Ok(if self.plan.withheld {
+            exit::NO
+        } else {
+            exit::SUCCESS
+        })
+    }
+}
+
+/// What a directory entry is to us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// `etcd-snapshot-….db`, a regular file.
+    Backup,
+    /// `etcd-snapshot-….db.json`, a regular file.
+    Sidecar,
+    /// `etcd-snapshot-….db.part` or `….db.json.part`, a regular file.
+    Temp,
+    /// Any symlink: never followed, never deleted.
+    Symlink,
+    /// Our lock file.
+    Lock,
+    /// Anything else, including our names on something that is not a regular file.
+    Other,
+}
+
+/// The type of a directory entry, not following symlinks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileType {
+    File,
+    Symlink,
+    Other,
+}
+
+/// One directory entry as scanned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub name: OsString,
+    pub kind: Kind,
+    pub size: u64,
+    pub modified: DateTime<Utc>,
+    /// (device, inode), to check before deleting that the name still means the same file.
+    pub id: (u64, u64),
+    /// The backup this entry is or belongs to (backups, sidecars and temp files).
+    pub backup: Option<(String, BackupName)>,
+}
+
+impl Entry {
+    pub fn display_name(&self) -> String {
+        self.name.to_string_lossy().into_owned()
+    }
+}
+
+/// Sorts a name into our kinds. `backup` is the backup file name the entry is or belongs to.
+pub fn classify(name: &OsStr, ft: FileType) -> (Kind, Option<(String, BackupName)>) {
+    if ft == FileType::Symlink {
+        return (Kind::Symlink, None);
+    }
+    let Some(name) = name.to_str() else {
+        return (Kind::Other, None);
+    };
+    if name == LOCK_FILE {
+        return (Kind::Lock, None);
+    }
+    let (kind, base) = if let Some(base) = name.strip_suffix(".part") {
+        (
+            Kind::Temp,
+            base.strip_suffix(catalog::SIDECAR_SUFFIX).unwrap_or(base),
+        )
+    } else if let Some(base) = name.strip_suffix(catalog::SIDECAR_SUFFIX) {
+        (Kind::Sidecar, base)
+    } else {
+        (Kind::Backup, name)
+    };
+    match catalog::parse_backup_name(base) {
+        Some(parsed) if ft == FileType::File => (kind, Some((base.to_string(), parsed))),
+        _ => (Kind::Other, None),
+    }
+}
+
+/// Reads `dir` without following symlinks.
+pub fn scan(dir: &Path) -> anyhow::Result<Vec<Entry>> {
+    let list_err = |e| FsError::io("cannot list backups in", dir, e);
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(list_err)? {
+        let entry = entry.map_err(list_err)?;
+        let name = entry.file_name();
+        // DirEntry::metadata does not follow symlinks.
+        let meta = entry
+            .metadata()
+            .map_err(|e| FsError::io("cannot read", &entry.path(), e))?;
+        let ft = if meta.file_type().is_symlink() {
+            FileType::Symlink
+        } else if meta.file_type().is_file() {
+            FileType::File
+        } else {
+            FileType::Other
+        };
+        let (kind, backup) = classify(&name, ft);
+        let modified = meta
+            .modified()
+            .map(DateTime::<Utc>::from)
+            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+        out.push(Entry {
+            name,
+            kind,
+            size: meta.len(),
+            modified,
+            id: (meta.dev(), meta.ino()),
+            backup,
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Keep,
+    Delete,
+    /// Not ours to judge (foreign files, symlinks, fresh temp files): left alone.
+    Ignore,
+}
+
+/// What happened to a row when the plan was carried out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Planned,
+    Deleted,
+    Failed(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub entry: Entry,
+    pub action: Action,
+    /// Why it is kept, deleted or ignored, in words.
+    pub why: Vec<String>,
+    /// The retention reasons of a backup (empty for other kinds, and for deleted backups).
+    pub reasons: Vec<Reason>,
+    pub failed_verification: Option<String>,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Backups (each followed by its sidecar and temp files) newest first, then other entries
+    /// by name. Deleting in this order removes a backup before its sidecar.
+    pub rows: Vec<Row>,
+    /// The rules would delete backups but none passes verification, so none is deleted.
+    pub withheld: bool,
+    /// The backup kept as the newest that passes verification, when one was looked for.
+    pub newest_verified: Option<OsString>,
+}
+
+/// Decides what happens to every entry. `check` verifies a backup (`Err` says why it fails); it
+/// is called only when the rules would delete a backup, newest first, until one passes.
+pub fn plan(
+    entries: Vec<Entry>,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    known_good: Option<&OsStr>,
+    mut check: impl FnMut(&Entry) -> Result<(), String>,
+) -> Plan {
+    let mut entries = entries;
+    entries.retain(|e| e.kind != Kind::Lock);
+    // Newest first by the time in the name, then by name; a backup before its sidecar and temps.
+    entries.sort_by(|a, b| match (&a.backup, &b.backup) {
+        (Some((an, ab)), Some((bn, bb))) => bb
+            .taken_at
+            .cmp(&ab.taken_at)
+            .then_with(|| bn.cmp(an))
+            .then_with(|| a.kind.cmp(&b.kind))
+            .then_with(|| a.name.cmp(&b.name)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.name.cmp(&b.name),
+    });
+
+    let backups: Vec<usize> = (0..entries.len())
+        .filter(|&i| entries[i].kind == Kind::Backup)
+        .collect();
+    let items: Vec<Item> = backups
+        .iter()
+        .map(|&i| {
+            let (_, b) = entries[i].backup.as_ref().expect("backups have names");
+            Item {
+                taken_at: b.taken_at,
+                labeled: b.label.is_some(),
+            }
+        })
+        .collect();
+    let mut reasons = retention::decide(&items, policy, now);
+    let mut failed_verification: Vec<Option<String>> = vec![None; backups.len()];
+    let mut withheld = false;
+    let mut newest_verified = None;
+    if reasons.iter().any(Vec::is_empty) {
+        // `backups` is newest first already.
+        let good = (0..backups.len()).find(|&k| {
+            let e = &entries[backups[k]];
+            if known_good == Some(e.name.as_os_str()) {
+                return true;
+            }
+            match check(e) {
+                Ok(()) => true,
+                Err(p) => {
+                    failed_verification[k] = Some(p);
+                    false
+                }
+            }
+        });
+        match good {
+            Some(k) => {
+                reasons[k].insert(0, Reason::NewestVerified);
+                newest_verified = Some(entries[backups[k]].name.clone());
+            }
+            None => {
+                withheld = true;
+                for r in reasons.iter_mut().filter(|r| r.is_empty()) {
+                    r.push(Reason::NoVerifiedBackup);
+                }
+            }
+        }
+    }
+
+    // The action of each backup, by file name, for its sidecar and temp files.
+    let mut backup_action = std::collections::HashMap::new();
+    let mut rows: Vec<Row> = Vec::with_capacity(entries.len());
+    let mut next_backup = 0;
+    for entry in entries {
+        let mut row = Row {
+            action: Action::Ignore,
+            why: Vec::new(),
+            reasons: Vec::new(),
+            failed_verification: None,
+            outcome: Outcome::Planned,
+            entry,
+        };
+        match row.entry.kind {
+            Kind::Backup => {
+                let k = next_backup;
+                next_backup += 1;
+                row.reasons = std::mem::take(&mut reasons[k]);
+                row.failed_verification = failed_verification[k].take();
+                if row.reasons.is_empty() {
+                    row.action = Action::Delete;
+                    row.why.push("no rule keeps it".to_string());
+                } else {
+                    row.action = Action::Keep;
+                    row.why = row.reasons.iter().map(Reason::to_string).collect();
+                }
+                if let Some(p) = &row.failed_verification {
+                    row.why.push(format!("fails verification: {p}"));
+                }
+                backup_action.insert(row.entry.display_name(), row.action);
+            }
+            Kind::Temp => {
+                let age = now.signed_duration_since(row.entry.modified);
+                let stale = chrono::Duration::from_std(STALE_TEMP).unwrap_or(chrono::Duration::MAX);
+                if age > stale {
+                    row.action = Action::Delete;
+                    row.why.push(format!(
+                        "temp file of an interrupted save, last written {} ago",
+                        ago(age)
+                    ));
+                } else {
+                    row.why.push(format!(
+                        "temp file last written {} ago; removed once an hour old",
+                        ago(age)
+                    ));
+                }
+            }
+            Kind::Sidecar => {
+                // Sidecars sort right after their backup, so its action is known by now.
+                let base = &row.entry.backup.as_ref().expect("sidecars have names").0;
+                match backup_action.get(base) {
+                    Some(Action::Delete) => {
+                        row.action = Action::Delete;
+                        row.why.push("sidecar, with its backup".to_string());
+                    }
+                    Some(_) => {
+                        row.action = Action::Keep;
+                        row.why.push("sidecar, with its backup".to_string());
+                    }
+                    None => {}
+                }
+            }
+            Kind::Symlink => row
+                .why
+                .push("symlink: never followed or deleted".to_string()),
+            Kind::Other => row
+                .why
+                .push("not an etcd-backup file: left alone".to_string()),
+            Kind::Lock => unreachable!("removed above"),
+        }
+        rows.push(row);
+    }
+    settle_sidecars_without_backup(&mut rows);
+    Plan {
+        rows,
+        withheld,
+        newest_verified,
+    }
+}
+
+/// A sidecar whose backup is not a regular file here: deleted with the temp file of an
+/// interrupted save; deleted when nothing of its backup is left (a prune stopped between the
+/// two deletions, or the backup was removed by hand); otherwise left alone.
+fn settle_sidecars_without_backup(rows: &mut [Row]) {
+    let names: std::collections::HashMap<OsString, Action> = rows
+        .iter()
+        .map(|r| (r.entry.name.clone(), r.action))
+        .collect();
+    for row in rows.iter_mut() {
+        if row.entry.kind != Kind::Sidecar || !row.why.is_empty() {
+            continue;
+        }
+        let base = row
+            .entry
+            .backup
+            .as_ref()
+            .expect("sidecars have names")
+            .0
+            .clone();
+        let part = format!("{base}.part");
+        if let Some(action) = names.get(OsStr::new(&part)) {
+            if *action == Action::Delete {
+                row.action = Action::Delete;
+                row.why
+                    .push("sidecar of an interrupted save, with its temp file".to_string());
+            } else {
+                row.why
+                    .push("sidecar of a save in progress or just interrupted".to_string());
+            }
+        } else if names.contains_key(OsStr::new(&base)) {
+            row.why
+                .push(format!("sidecar of {base}, which is left alone"));
+        } else {
+            row.action = Action::Delete;
+            row.why.push(format!("orphaned sidecar: {base} is gone"));
+        }
+    }
+}
+
+/// `3h`, `25m`, `2d`.
+fn ago(d: chrono::Duration) -> String {
+    let s = d.num_seconds().max(0);
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m", s / 60),
+        7200..=172_799 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// Deletes what the plan says, each name only if it is still the regular file that was
+/// scanned. Failures are recorded per row; the caller reports them.
+fn execute(dir: &Path, plan: &mut Plan) -> anyhow::Result<()> {
+    use rustix::fs::{openat, statat, unlinkat, AtFlags, Mode, OFlags, CWD};
+    if !plan.rows.iter().any(|r| r.action == Action::Delete) {
+        return Ok(());
+    }
+    let dirfd = openat(
+        CWD,
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| FsError::io("cannot open directory", dir, e.into()))?;
+    for row in plan.rows.iter_mut().filter(|r| r.action == Action::Delete) {
+        let name = row.entry.name.as_bytes();
+        let outcome = match statat(&dirfd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st)
+                if rustix::fs::FileType::from_raw_mode(st.st_mode)
+                    == rustix::fs::FileType::RegularFile
+                    && (st.st_dev, st.st_ino) == row.entry.id =>
+            {
+                match unlinkat(&dirfd, name, AtFlags::empty()) {
+                    Ok(()) => Outcome::Deleted,
+                    Err(e) => Outcome::Failed(e.to_string()),
+                }
+            }
+            Ok(_) => Outcome::Failed("replaced since it was listed; left alone".to_string()),
+            Err(e) => Outcome::Failed(e.to_string()),
+        };
+        row.outcome = outcome;
+    }
+    rustix::fs::fsync(&dirfd).map_err(|e| FsError::io("cannot fsync directory", dir, e.into()))?;
+    Ok(())
+}
+
+fn kind_word(k: Kind) -> &'static str {
+    match k {
+        Kind::Backup => "backup",
+        Kind::Sidecar => "sidecar",
+        Kind::Temp => "temp",
+        Kind::Symlink => "symlink",
+        Kind::Lock => "lock",
+        Kind::Other => "other",
+    }
+}
+
+fn action_word(row: &Row, dry_run: bool) -> &'static str {
+    match (&row.action, &row.outcome, dry_run) {
+        (Action::Keep, _, _) => "keep",
+        (Action::Ignore, _, _) => "ignore",
+        (Action::Delete, _, true) | (Action::Delete, Outcome::Planned, _) => "delete",
+        (Action::Delete, Outcome::Deleted, false) => "deleted",
+        (Action::Delete, Outcome::Failed(_), false) => "FAILED",
+    }
+}
+
+/// Counts for the summary.
+struct Totals {
+    deleted_backups: usize,
+    deleted_files: usize,
+    freed: u64,
+    kept_backups: usize,
+}
+
+impl Pruned {
+    fn totals(&self) -> Totals {
+        let gone = |r: &&Row| {
+            r.action == Action::Delete && (self.dry_run || r.outcome == Outcome::Deleted)
+        };
+        let rows = &self.plan.rows;
+        Totals {
+            deleted_backups: rows
+                .iter()
+                .filter(gone)
+                .filter(|r| r.entry.kind == Kind::Backup)
+                .count(),
+            deleted_files: rows.iter().filter(gone).count(),
+            freed: rows.iter().filter(gone).map(|r| r.entry.size).sum(),
+            kept_backups: rows
+                .iter()
+                .filter(|r| r.entry.kind == Kind::Backup && r.action == Action::Keep)
+                .count(),
+        }
+    }
+
+    /// The stable JSON form (`-w json`).
+    pub fn to_json(&self) -> serde_json::Value {
+        let files: Vec<serde_json::Value> = self
+            .plan
+            .rows
+            .iter()
+            .map(|r| {
+                let (taken_at, label) = match &r.entry.backup {
+                    Some((_, b)) => (Some(b.taken_at), b.label.clone()),
+                    None => (None, None),
+                };
+                let mut why = r.why.clone();
+                if let Outcome::Failed(e) = &r.outcome {
+                    why.push(format!("could not delete: {e}"));
+                }
+                serde_json::json!({
+                    "name": r.entry.display_name(),
+                    "kind": kind_word(r.entry.kind),
+                    "action": action_word(r, self.dry_run),
+                    "why": why,
+                    "size": r.entry.size,
+                    "taken_at": taken_at,
+                    "label": label,
+                })
+            })
+            .collect();
+        let t = self.totals();
+        serde_json::json!({
+            "dir": self.dir.display().to_string(),
+            "dry_run": self.dry_run,
+            "rules": self.policy.describe(),
+            "files": files,
+            "newest_verified": self.plan.newest_verified.as_ref().map(|n| n.to_string_lossy()),
+            "withheld": self.plan.withheld,
+            "deleted_backups": t.deleted_backups,
+            "deleted_files": t.deleted_files,
+            "freed_bytes": t.freed,
+            "kept_backups": t.kept_backups,
+        })
+    }
+
+    /// One line per file, then a summary, on stdout (left out with `-q`).
+    pub fn print(&self, printer: &Printer) {
+        let width = self
+            .plan
+            .rows
+            .iter()
+            .map(|r| r.entry.display_name().chars().count())
+            .max()
+            .unwrap_or(0);
+        for r in &self.plan.rows {
+            let why = match &r.outcome {
+                Outcome::Failed(e) => format!("could not delete: {e}"),
+                _ => r.why.join(", "),
+            };
+            printer.result(format!(
+                "{:<8} {:<width$}  {:>10}  {why}",
+                action_word(r, self.dry_run),
+                r.entry.display_name(),
+                human_bytes(r.entry.size),
+            ));
+        }
+        let t = self.totals();
+        let summary = format!(
+            "{} backup(s) and {} other file(s), {}; keeping {} backup(s) ({})",
+            t.deleted_backups,
+            t.deleted_files - t.deleted_backups,
+            human_bytes(t.freed),
+            t.kept_backups,
+            self.policy.describe()
+        );
+        if self.dry_run {
+            printer.result(format!("dry run, nothing changed: would delete {summary}"));
+        } else {
+            printer.result(format!("deleted {summary}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(d: u32, h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap()
+    }
+
+    fn entry(name: &str, ft: FileType, modified: DateTime<Utc>) -> Entry {
+        let (kind, backup) = classify(OsStr::new(name), ft);
+        Entry {
+            name: name.into(),
+            kind,
+            size: 100,
+            modified,
+            id: (1, 1),
+            backup,
+        }
+    }
+
+    fn actions(plan: &Plan) -> Vec<(String, Action)> {
+        plan.rows
+            .iter()
+            .map(|r| (r.entry.display_name(), r.action))
+            .collect()
+    }
+
+    #[test]
+    fn names_are_classified() {
+        let b = "etcd-snapshot-2026-11-21_04-00-00.db";
+        let cases = [
+            (b.to_string(), FileType::File, Kind::Backup),
+            (format!("{b}.json"), FileType::File, Kind::Sidecar),
+            (format!("{b}.part"), FileType::File, Kind::Temp),
+            (format!("{b}.json.part"), FileType::File, Kind::Temp),
+            (b.to_string(), FileType::Symlink, Kind::Symlink),
+            (b.to_string(), FileType::Other, Kind::Other),
+            (
+                "etcd-snapshot-2026-11-21.db".into(),
+                FileType::File,
+                Kind::Other,
+            ),
+            (
+                "etcd-snapshot-2026-11-21_04-00-00_x y.db".into(),
+                FileType::File,
+                Kind::Other,
+            ),
+            (format!("{b}.bak"), FileType::File, Kind::Other),
+            (format!("{b}.part.part"), FileType::File, Kind::Other),
+            (".etcd-backup.lock".into(), FileType::File, Kind::Lock),
+            ("snapshot.db".into(), FileType::File, Kind::Other),
+        ];
+        for (name, ft, want) in cases {
+            assert_eq!(classify(OsStr::new(&name), ft).0, want, "{name}");
+        }
+        assert_eq!(
+            classify(OsStr::from_bytes(b"etcd-snapshot-\xff.db"), FileType::File).0,
+            Kind::Other
+        );
+    }
+
+    #[test]
+    fn plan_keeps_newest_verified_when_rules_keep_nothing_good() {
+        let now = at(21, 12);
+        let names = [
+            "etcd-snapshot-2026-11-21_08-00-00.db", // bad
+            "etcd-snapshot-2026-11-21_04-00-00.db", // good
+            "etcd-snapshot-2026-11-01_00-00-00.db",
+        ];
+        let entries: Vec<Entry> = names
+            .iter()
+            .map(|n| entry(n, FileType::File, now))
+            .collect();
+        let policy = Policy {
+            last: Some(1),
+            ..Policy::default()
+        };
+        let mut checked = Vec::new();
+        let plan = plan(entries, &policy, now, None, |e| {
+            checked.push(e.display_name());
+            if e.display_name() == names[0] {
+                Err("trailer mismatch".into())
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!(
+            checked,
+            vec![names[0], names[1]],
+            "newest first, until one passes"
+        );
+        assert_eq!(
+            actions(&plan),
+            vec![
+                (names[0].into(), Action::Keep),
+                (names[1].into(), Action::Keep),
+                (names[2].into(), Action::Delete),
+            ]
+        );
+        assert_eq!(plan.rows[1].why, vec!["newest verified"]);
+        assert!(plan.rows[0].why[1].contains("fails verification: trailer mismatch"));
+        assert!(!plan.withheld);
+    }
+
+    #[test]
+    fn nothing_verified_means_no_backup_deleted() {
+        let now = at(21, 12);
+        let entries = vec![
+            entry("etcd-snapshot-2026-11-01_00-00-00.db", FileType::File, now),
+            entry("etcd-snapshot-2026-11-02_00-00-00.db", FileType::File, now),
+            entry(
+                "etcd-snapshot-2026-11-01_00-00-00.db.part",
+                FileType::File,
+                at(1, 0),
+            ),
+        ];
+        let plan = plan(entries, &Policy::default().or_default(), now, None, |_| {
+            Err("bad".into())
+        });
+        assert!(plan.withheld);
+        let a = actions(&plan);
+        assert_eq!(a[0].1, Action::Keep);
+        assert_eq!(a[1].1, Action::Keep);
+        assert_eq!(a[2].1, Action::Delete, "stale temp files still go: {a:?}");
+    }
+
+    #[test]
+    fn no_verification_when_nothing_is_deleted() {
+        let now = at(21, 12);
+        let entries = vec![entry(
+            "etcd-snapshot-2026-11-21_00-00-00.db",
+            FileType::File,
+            now,
+        )];
+        let plan = plan(entries, &Policy::default().or_default(), now, None, |_| {
+            panic!("verified although nothing is deleted")
+        });
+        assert_eq!(plan.newest_verified, None);
+    }
+
+    #[test]
+    fn known_good_is_not_verified_again() {
+        let now = at(21, 12);
+        let newest = "etcd-snapshot-2026-11-21_00-00-00.db";
+        let entries = vec![
+            entry(newest, FileType::File, now),
+            entry("etcd-snapshot-2026-11-01_00-00-00.db", FileType::File, now),
+        ];
+        let plan = plan(
+            entries,
+            &Policy::default().or_default(),
+            now,
+            Some(OsStr::new(newest)),
+            |_| panic!("verified the file save just verified"),
+        );
+        assert_eq!(plan.newest_verified.as_deref(), Some(OsStr::new(newest)));
+    }
+
+    #[test]
+    fn sidecars_temps_and_foreign_files() {
+        let now = at(21, 12);
+        let old = "etcd-snapshot-2026-11-01_00-00-00.db";
+        let new = "etcd-snapshot-2026-11-21_00-00-00.db";
+        let dead = "etcd-snapshot-2026-11-10_00-00-00.db";
+        let fresh = "etcd-snapshot-2026-11-21_11-50-00.db";
+        let orphan = "etcd-snapshot-2026-11-05_00-00-00.db";
+        let link = "etcd-snapshot-2026-11-06_00-00-00.db";
+        let entries = vec![
+            entry(old, FileType::File, now),
+            entry(&format!("{old}.json"), FileType::File, now),
+            entry(new, FileType::File, now),
+            entry(&format!("{new}.json"), FileType::File, now),
+            entry(&format!("{dead}.part"), FileType::File, at(10, 0)),
+            entry(&format!("{dead}.json"), FileType::File, at(10, 0)),
+            entry(&format!("{fresh}.part"), FileType::File, at(21, 11)),
+            entry(&format!("{fresh}.json"), FileType::File, at(21, 11)),
+            entry(&format!("{orphan}.json"), FileType::File, at(5, 0)),
+            entry(link, FileType::Symlink, now),
+            entry(&format!("{link}.json"), FileType::File, now),
+            entry("notes.txt", FileType::File, now),
+            entry(".etcd-backup.lock", FileType::File, now),
+        ];
+        let plan = plan(entries, &Policy::default().or_default(), now, None, |_| {
+            Ok(())
+        });
+        let a: std::collections::HashMap<String, Action> = actions(&plan).into_iter().collect();
+        let want = [
+            (new.to_string(), Action::Keep),
+            (format!("{new}.json"), Action::Keep),
+            (old.to_string(), Action::Delete),
+            (format!("{old}.json"), Action::Delete),
+            (format!("{dead}.part"), Action::Delete),
+            (format!("{dead}.json"), Action::Delete),
+            (format!("{fresh}.part"), Action::Ignore),
+            (format!("{fresh}.json"), Action::Ignore),
+            (format!("{orphan}.json"), Action::Delete),
+            (link.to_string(), Action::Ignore),
+            (format!("{link}.json"), Action::Ignore),
+            ("notes.txt".to_string(), Action::Ignore),
+        ];
+        for (name, action) in want {
+            assert_eq!(a.get(&name), Some(&action), "{name}: {:?}", plan.rows);
+        }
+        assert!(
+            !a.contains_key(".etcd-backup.lock"),
+            "the lock is not listed"
+        );
+        // A backup comes right before its sidecar, so it is deleted first.
+        let pos = |n: &str| plan.rows.iter().position(|r| r.entry.name == n).unwrap();
+        assert_eq!(pos(&format!("{old}.json")), pos(old) + 1);
+    }
+}
+
+/// Properties of the plan over random backup sets, rules, verification verdicts, foreign files
+/// and symlinks. The integration test `tests/prune.rs` checks the same invariants on real files.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    /// One generated directory entry: (name, file type, modified, verifies).
+    type Gen = (String, FileType, DateTime<Utc>, bool);
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap()
+    }
+
+    fn backup_name() -> impl Strategy<Value = String> {
+        // Minutes before now, from 5 minutes in the future to about 15 months back.
+        (
+            -5i64..650_000,
+            prop::option::of(prop::sample::select(vec!["pre-upgrade", "x.1"])),
+        )
+            .prop_map(|(mins, label)| {
+                let at = now() - chrono::Duration::minutes(mins);
+                catalog::backup_file_name(at, label)
+            })
+    }
+
+    fn entries() -> impl Strategy<Value = Vec<Gen>> {
+        let one = prop_oneof![
+            6 => (backup_name(), any::<bool>(), any::<bool>()).prop_map(|(n, sidecar, good)| {
+                let mut v = vec![(n.clone(), FileType::File, now(), good)];
+                if sidecar {
+                    v.push((format!("{n}.json"), FileType::File, now(), false));
+                }
+                v
+            }),
+            1 => (backup_name(), 0i64..300).prop_map(|(n, mins)| vec![(
+                format!("{n}.part"), FileType::File, now() - chrono::Duration::minutes(mins), false,
+            )]),
+            1 => backup_name().prop_map(|n| vec![(format!("{n}.json"), FileType::File, now(), false)]),
+            1 => backup_name().prop_map(|n| vec![(n, FileType::Symlink, now(), true)]),
+            1 => backup_name().prop_map(|n| vec![(n, FileType::Other, now(), true)]),
+            1 => "[a-z._-]{1,12}".prop_map(|n| vec![(n, FileType::File, now(), true)]),
+        ];
+        prop::collection::vec(one, 0..24).prop_map(|groups| {
+            let mut seen = std::collections::HashSet::new();
+            groups
+                .into_iter()
+                .flatten()
+                .filter(|(n, ..)| seen.insert(n.clone()))
+                .collect()
+        })
+    }
+
+    fn policy() -> impl Strategy<Value = Policy> {
+        let n = || prop::option::of(1u32..6);
+        (
+            n(),
+            prop::option::of(1u64..400),
+            n(),
+            n(),
+            n(),
+            n(),
+            any::<bool>(),
+        )
+            .prop_map(
+                |(last, within_h, hourly, daily, weekly, monthly, prune_labeled)| {
+                    Policy {
+                        last,
+                        within: within_h.map(|h| std::time::Duration::from_secs(h * 3600)),
+                        hourly,
+                        daily,
+                        weekly,
+                        monthly,
+                        prune_labeled,
+                    }
+                    .or_default()
+                },
+            )
+    }
+
+    fn to_entries(gens: &[Gen]) -> Vec<Entry> {
+        gens.iter()
+            .enumerate()
+            .map(|(i, (name, ft, modified, _))| {
+                let (kind, backup) = classify(OsStr::new(name), *ft);
+                Entry {
+                    name: name.into(),
+                    kind,
+                    size: 1000 + i as u64,
+                    modified: *modified,
+                    id: (1, i as u64),
+                    backup,
+                }
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn plan_invariants(gens in entries(), policy in policy()) {
+            let good: std::collections::HashMap<String, bool> =
+                gens.iter().map(|(n, _, _, g)| (n.clone(), *g)).collect();
+            let mut checked = Vec::new();
+            let plan = plan(to_entries(&gens), &policy, now(), None, |e| {
+                checked.push(e.display_name());
+                if good[&e.display_name()] { Ok(()) } else { Err("bad".into()) }
+            });
+            let action: std::collections::HashMap<String, Action> =
+                plan.rows.iter().map(|r| (r.entry.display_name(), r.action)).collect();
+            // Every entry is listed once.
+            prop_assert_eq!(plan.rows.len(), gens.len());
+            prop_assert_eq!(action.len(), gens.len());
+
+            // Backups newest first, as the floor must see them.
+            let mut backups: Vec<(DateTime<Utc>, String)> = gens
+                .iter()
+                .filter(|(n, ft, ..)| *ft == FileType::File && catalog::parse_backup_name(n).is_some())
+                .map(|(n, ..)| (catalog::parse_backup_name(n).unwrap().taken_at, n.clone()))
+                .collect();
+            backups.sort_by(|a, b| b.cmp(a));
+            let newest_good = backups.iter().find(|(_, n)| good[n]).map(|(_, n)| n.clone());
+            let any_deleted = backups.iter().any(|(_, n)| action[n] == Action::Delete);
+
+            // 1. The newest backup that passes verification is never deleted.
+            if let Some(n) = &newest_good {
+                prop_assert_eq!(action[n], Action::Keep);
+            }
+            // 2. With no backup that passes, no backup is deleted.
+            if newest_good.is_none() {
+                prop_assert!(!any_deleted);
+            }
+            // 3. Verification runs newest first and stops at the first good one; it runs at
+            //    all only when the rules would delete something.
+            let want: Vec<String> = backups.iter().map(|(_, n)| n.clone()).collect();
+            prop_assert_eq!(&checked[..], &want[..checked.len()]);
+            if let Some((last, rest)) = checked.split_last() {
+                prop_assert!(rest.iter().all(|n| !good[n]));
+                prop_assert!(good[last] || checked.len() == backups.len());
+            }
+
+            let rule_reasons = retention::decide(
+                &backups.iter().map(|(t, n)| Item {
+                    taken_at: *t,
+                    labeled: catalog::parse_backup_name(n).unwrap().label.is_some(),
+                }).collect::<Vec<_>>(),
+                &policy,
+                now(),
+            );
+            for (k, (_, n)) in backups.iter().enumerate() {
+                // 4. The floor only ever adds: what a rule keeps is kept.
+                if !rule_reasons[k].is_empty() {
+                    prop_assert_eq!(action[n], Action::Keep);
+                }
+                // 5. Labeled backups are kept unless --prune-labeled.
+                if !policy.prune_labeled && catalog::parse_backup_name(n).unwrap().label.is_some() {
+                    prop_assert_eq!(action[n], Action::Keep);
+                }
+                // 6. A backup and its sidecar go together.
+                if let Some(a) = action.get(&format!("{n}.json")) {
+                    prop_assert_eq!(*a, action[n]);
+                }
+            }
+
+            for (name, ft, modified, _) in &gens {
+                let a = action[name];
+                let (kind, _) = classify(OsStr::new(name), *ft);
+                // 7. Only regular files with our names are ever deleted; symlinks never.
+                if a == Action::Delete {
+                    prop_assert_eq!(*ft, FileType::File);
+                    prop_assert!(matches!(kind, Kind::Backup | Kind::Sidecar | Kind::Temp));
+                }
+                if matches!(kind, Kind::Symlink | Kind::Other) {
+                    prop_assert_eq!(a, Action::Ignore);
+                }
+                // 8. Temp files go once they are more than an hour old, and only then.
+                if kind == Kind::Temp {
+                    let stale = now().signed_duration_since(*modified) > chrono::Duration::hours(1);
+                    prop_assert_eq!(a == Action::Delete, stale);
+                }
+            }
+        }
+
+        /// The union: what a policy keeps is exactly what its rules keep one at a time.
+        #[test]
+        fn rules_are_a_union(gens in entries(), policy in policy()) {
+            let items: Vec<Item> = gens
+                .iter()
+                .filter_map(|(n, ..)| catalog::parse_backup_name(n))
+                .map(|b| Item { taken_at: b.taken_at, labeled: b.label.is_some() })
+                .collect();
+            let whole = retention::decide(&items, &policy, now());
+            let base = Policy { prune_labeled: policy.prune_labeled, ..Policy::default() };
+            let singles = [
+                Policy { last: policy.last, ..base.clone() },
+                Policy { within: policy.within, ..base.clone() },
+                Policy { hourly: policy.hourly, ..base.clone() },
+                Policy { daily: policy.daily, ..base.clone() },
+                Policy { weekly: policy.weekly, ..base.clone() },
+                Policy { monthly: policy.monthly, ..base.clone() },
+            ];
+            let parts: Vec<Vec<Vec<Reason>>> =
+                singles.iter().map(|p| retention::decide(&items, p, now())).collect();
+            for i in 0..items.len() {
+                let any = parts.iter().any(|p| !p[i].is_empty());
+                prop_assert_eq!(!whole[i].is_empty(), any);
+            }
+        }
+    }
+}

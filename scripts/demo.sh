@@ -76,4 +76,17 @@ echo; echo "== a damaged copy is caught"
 cp "$latest" "$work/damaged.db"
 printf '\xff' | dd of="$work/damaged.db" bs=1 seek=$((4096 * 3 + 20)) conv=notrunc status=none
 run verify "$work/damaged.db" || echo "(exit $?: verify found the damage)"
+echo; echo "== retention: the old cron script's files (8 to 20 days old) and a save that died"
+for d in 8 12 20; do
+    cp "$latest" "$ETCD_BACKUP_DIR/etcd-snapshot-$(date -u -d "-$d days" +%Y-%m-%d_%H-%M-%S).db"
+done
+part="$ETCD_BACKUP_DIR/etcd-snapshot-$(date -u -d '-3 hours' +%Y-%m-%d_%H-%M-%S).db.part"
+head -c 100000 "$latest" > "$part"
+touch -d '-2 hours' "$part"
+echo "notes about this node" > "$ETCD_BACKUP_DIR/notes.txt"
+run prune --dry-run
+echo; echo "== the cron line: save, then prune by the default 7 days, under one lock"
+sleep 1  # a new second, so a new file name
+run save --prune
+echo; echo "\$ ls $ETCD_BACKUP_DIR"; ls -1 "$ETCD_BACKUP_DIR"
 echo; echo "demo done; etcd (pid $etcd_pid) is stopped and $work removed on exit"

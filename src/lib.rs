@@ -6,6 +6,7 @@
 pub mod backend;
 pub mod bbolt;
 pub mod catalog;
+pub mod datadir;
 pub mod cli;
 pub mod commands;
 pub mod diagnostics;

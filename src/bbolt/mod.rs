@@ -14,6 +14,7 @@
 
 pub mod meta;
 pub mod page;
+pub mod write;
 
 use std::fmt;
 use std::fs::File;

@@ -26,7 +26,7 @@ rig_etcd_args bench "$work/data"
 rig_start "$root/.deps/etcd-v3.5.1/etcd" "$work/etcd.log" --quota-backend-bytes=8589934592
 "$root/target/release/examples/load_etcd" "https://127.0.0.1:$cport" "$pki/ca.crt" \
     "$pki/server.crt" "$pki/server.key" $((SIZE_MIB << 20))
-file=$("$BIN" --no-manifest -q --endpoints "https://127.0.0.1:$cport" --cacert "$pki/ca.crt" \
+file=$("$BIN" --no-manifest --endpoints "https://127.0.0.1:$cport" --cacert "$pki/ca.crt" \
     --cert "$pki/server.crt" --key "$pki/server.key" --backup-dir "$work/b" save)
 rig_stop
 size=$(stat -c %s "$file")

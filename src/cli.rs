@@ -155,6 +155,77 @@ pub enum Command {
     /// interrupted saves older than an hour are ever deleted; symlinks and every other file are
     /// left alone and listed. Holds the same lock as `save`. Prints one line per file on stdout.
     Prune(PruneArgs),
+
+    /// Build a new etcd data dir from a snapshot, natively (no etcdutl needed)
+    ///
+    /// Does what `etcdutl snapshot restore` does, into --output-dir (which must not exist or be
+    /// empty): checks the SHA-256 trailer and the bbolt structure, rewrites the db as a fresh
+    /// compact file with the new cluster's membership, and writes the WAL and .snap files for
+    /// the new member. Everything is built in a temp dir beside the target and renamed into place
+    /// at the end, so a failed restore leaves nothing behind.
+    ///
+    /// By default the revision is bumped by 1,000,000,000 and marked compacted, so that
+    /// Kubernetes clients relist instead of trusting caches newer than the snapshot. Stored
+    /// alarms (e.g. NOSPACE), which would block writes after the restore, are cleared.
+    ///
+    /// On a kubeadm node, --name, --initial-cluster, --initial-advertise-peer-urls and
+    /// --initial-cluster-token default to the etcd manifest's values; elsewhere to etcdutl's
+    /// defaults, except that --name X alone means --initial-cluster X=<advertise URLs>.
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The snapshot file (as written by save or etcdctl snapshot save)
+    #[arg(value_name = "SNAPSHOT")]
+    pub snapshot: PathBuf,
+
+    /// The data dir to create; must not exist, or be an empty directory
+    #[arg(long, visible_alias = "data-dir", value_name = "DIR")]
+    pub output_dir: PathBuf,
+
+    /// This member's name [default: from the manifest, else "default"]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Every member of the new cluster, NAME=URL[,NAME=URL..]
+    /// [default: from the manifest, else NAME=<advertise URLs>]
+    #[arg(long, value_name = "N=URL,..")]
+    pub initial_cluster: Option<String>,
+
+    /// This member's peer URLs [default: from the manifest, else http://localhost:2380]
+    #[arg(long, value_name = "URL[,URL..]")]
+    pub initial_advertise_peer_urls: Option<String>,
+
+    /// The new cluster's token [default: from the manifest, else etcd-cluster]
+    #[arg(long, value_name = "TOKEN")]
+    pub initial_cluster_token: Option<String>,
+
+    /// Put the WAL here instead of <output-dir>/member/wal (start etcd with the same --wal-dir)
+    #[arg(long, value_name = "DIR")]
+    pub wal_dir: Option<PathBuf>,
+
+    /// Accept a file without a SHA-256 trailer (a raw member/snap/db copy); a trailer that is
+    /// present is still checked
+    #[arg(long)]
+    pub skip_hash_check: bool,
+
+    /// Bump the revision by N instead of 1,000,000,000 (needs --mark-compacted, as with etcdutl)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..),
+          conflicts_with = "no_bump_revision")]
+    pub bump_revision: Option<u64>,
+
+    /// Mark every revision up to the bumped one compacted (goes with --bump-revision)
+    #[arg(long, conflicts_with = "no_bump_revision")]
+    pub mark_compacted: bool,
+
+    /// Keep the snapshot's revision (clients with newer cached revisions may misbehave)
+    #[arg(long)]
+    pub no_bump_revision: bool,
+
+    /// Keep alarms stored in the snapshot (a NOSPACE alarm blocks writes until disarmed)
+    #[arg(long)]
+    pub keep_alarms: bool,
 }
 
 #[derive(Debug, Args)]

@@ -111,6 +111,26 @@ fn hash_file(path: &Path, content: Content) -> std::io::Result<Hashes> {
     })
 }
 
+/// What the SHA-256 trailer of a snapshot file says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trailer {
+    /// The size is not 32 past a multiple of 512: a raw db copy, or a damaged file.
+    Missing { size: u64 },
+    Matches { sha256: [u8; 32] },
+    Mismatch { stored: [u8; 32], computed: [u8; 32] },
+}
+
+/// Checks the SHA-256 trailer alone, reading the file once (restore runs this beside the bbolt
+/// walk that rewrites the db).
+pub fn check_trailer(path: &Path) -> std::io::Result<Trailer> {
+    let h = hash_file(path, Content::Sha256)?;
+    Ok(match h.trailer {
+        None => Trailer::Missing { size: h.file_size },
+        Some((computed, stored)) if computed == stored => Trailer::Matches { sha256: stored },
+        Some((computed, stored)) => Trailer::Mismatch { stored, computed },
+    })
+}
+
 /// Reads the sidecar beside `path`: `Ok(None)` when there is none.
 pub fn read_sidecar(path: &Path) -> Result<Option<Sidecar>, String> {
     let sidecar_path = crate::catalog::sidecar_path(path);

@@ -55,6 +55,7 @@ pub fn run() -> u8 {
             Command::Status(args) => commands::status::run(&settings, &printer, args),
             Command::Verify(args) => commands::verify::run(&settings, &printer, args),
             Command::Prune(args) => commands::prune::run(&settings, &printer, args),
+            Command::Restore(args) => commands::restore::run(&settings, &printer, args),
         });
     match result {
         Ok(code) => code,

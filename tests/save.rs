@@ -583,7 +583,7 @@ fn a_learner_is_never_snapshotted() {
                 leader.name, leader.peer_url
             )),
             peer_port: Some(peer_port),
-            extra_args: Vec::new(),
+            ..Member::default()
         },
     );
     let backups = tmp.path().join("b");

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod prune;
+pub mod restore;
 pub mod save;
 pub mod status;
 pub mod verify;

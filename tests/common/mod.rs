@@ -205,6 +205,11 @@ pub struct Member {
     /// A fixed peer port (needed when the member was announced with `member add`).
     pub peer_port: Option<u16>,
     pub extra_args: Vec<String>,
+    /// Start on this existing data dir (a restored one) instead of a new one.
+    pub data_dir: Option<PathBuf>,
+    /// Return right after spawning (members of a new multi-member cluster answer only once a
+    /// quorum runs); see `Etcd::wait_healthy`.
+    pub no_wait: bool,
 }
 
 impl Member {
@@ -243,7 +248,10 @@ impl Etcd {
             let name = spec.name.clone();
             let client_url = format!("https://127.0.0.1:{c}");
             let peer_url = format!("https://127.0.0.1:{p}");
-            let data_dir = dir.join(format!("etcd-data-{name}-{attempt}"));
+            let data_dir = spec
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| dir.join(format!("etcd-data-{name}-{attempt}")));
             let log = dir.join(format!("etcd-{name}-{attempt}.log"));
             let mut args = Self::kubeadm_args(&name, &client_url, &peer_url, m, &data_dir, pki);
             if let Some(cluster) = &spec.initial_cluster {
@@ -270,6 +278,9 @@ impl Etcd {
                 log: log.clone(),
                 child: Some(child),
             };
+            if spec.no_wait {
+                return etcd;
+            }
             // A learner refuses the health check's read, so for a joining member "ready" means
             // it answers endpoint status.
             let probe: &[&str] = if spec.initial_cluster.is_some() {
@@ -322,6 +333,11 @@ impl Etcd {
 
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
+    /// Waits until `endpoint health` passes; false if etcd exited or `limit` passed.
+    pub fn wait_healthy(&mut self, limit: Duration) -> bool {
+        self.wait_ready(&["endpoint", "health"], limit)
     }
 
     fn wait_ready(&mut self, probe: &[&str], limit: Duration) -> bool {

@@ -1,0 +1,416 @@
+//! `etcd-backup restore SNAPSHOT --output-dir DIR`: build a new etcd data dir natively.
+//!
+//! Order of work, chosen so that a failure at any point leaves nothing behind:
+//! 1. the new cluster from flags, the kubeadm manifest or etcdutl's defaults, validated as
+//!    etcdutl validates it (etcd-formats.md §5.2);
+//! 2. the snapshot opened read-only; the output dir must not exist or be empty, the WAL dir must
+//!    not exist, and there must be room for the db and the 64 MB WAL;
+//! 3. in `.<dir>.restoring` beside the target (0700): the db rewritten (`datadir::db`) while
+//!    another thread checks the SHA-256 trailer, then the `.snap` and the WAL;
+//! 4. fsync everything, rename the WAL dir (if separate) and then the data dir into place, fsync
+//!    the parents. Until then, any failure removes the temp dirs.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+
+use crate::bbolt::Db;
+use crate::cli::{OutputFormat, RestoreArgs};
+use crate::datadir::{db, member, snap, wal};
+use crate::diagnostics::{exit, HintExt};
+use crate::fsutil::{self, FsError};
+use crate::integrity::{self, Trailer};
+use crate::output::{human_bytes, Printer};
+use crate::settings::Settings;
+
+/// The bump etcd's disaster-recovery guide suggests: about a week of writes at 1,500/s.
+pub const DEFAULT_BUMP: u64 = 1_000_000_000;
+
+/// Room left free beyond the db and the WAL.
+const FREE_SPACE_RESERVE: u64 = 64 << 20;
+
+pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow::Result<u8> {
+    let bump = bump_of(args)?;
+    let cluster = cluster_of(settings, args, printer)?;
+    let local = &cluster.members[cluster.local];
+
+    let src = &args.snapshot;
+    let source = Db::open(src).hint(format!(
+        "check the path; `etcd-backup verify {}` says what is wrong with a damaged file",
+        src.display()
+    ))?;
+    let out_dir = &args.output_dir;
+    check_target(out_dir, true)?;
+    let wal_dir = match &args.wal_dir {
+        Some(w) if w != &out_dir.join("member").join("wal") => {
+            check_target(w, false)?;
+            Some(w.clone())
+        }
+        _ => None,
+    };
+    let parent = fsutil::parent_dir(out_dir);
+    fsutil::create_private_dir(&parent)
+        .hint("make the parent directory writable, or choose another --output-dir")?;
+    let need = source.file_len() + wal::SEGMENT_SIZE + FREE_SPACE_RESERVE;
+    let free = fsutil::available_space(&parent)?;
+    if free < need {
+        return Err(anyhow!(
+            "not enough free space in {}: {} available, need {} (snapshot {} + 64 MB WAL + {} \
+             reserve)",
+            parent.display(),
+            human_bytes(free),
+            human_bytes(need),
+            human_bytes(source.file_len()),
+            human_bytes(FREE_SPACE_RESERVE)
+        ))
+        .hint("free space there, or choose another --output-dir");
+    }
+
+    let mut temps = TempDirs::default();
+    let tmp = temp_dir_for(out_dir)?;
+    temps.create(&tmp)?;
+    let snap_dir = tmp.join("member").join("snap");
+    for d in [tmp.join("member"), snap_dir.clone()] {
+        temps.mkdir(&d)?;
+    }
+    let db_path = snap_dir.join("db");
+    let db_file = fsutil::create_new_private(&db_path)?;
+
+    printer.phase(format!(
+        "restoring {} ({}) as member {} ({:x}) of {} into {}",
+        src.display(),
+        human_bytes(source.file_len()),
+        local.name,
+        local.id,
+        cluster_words(&cluster),
+        out_dir.display()
+    ));
+    let opts = db::Options {
+        members: &cluster.members,
+        bump,
+        keep_alarms: args.keep_alarms,
+    };
+    let (trailer, rewritten) = std::thread::scope(|s| {
+        let hashing = s.spawn(|| integrity::check_trailer(src));
+        let rewritten = db::rewrite(&source, db_file, &opts);
+        let trailer = hashing
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("hash thread panicked")));
+        (trailer, rewritten)
+    });
+    match trailer.map_err(|e| FsError::io("cannot read", src, e))? {
+        Trailer::Matches { .. } => {}
+        Trailer::Missing { .. } if args.skip_hash_check => printer.warn(format!(
+            "{} has no SHA-256 trailer; restoring without a hash check (--skip-hash-check)",
+            src.display()
+        )),
+        Trailer::Missing { size } => {
+            return Err(anyhow!(
+                "{} has no SHA-256 trailer (size {size} is not 32 past a multiple of 512), so \
+                 it is not a complete snapshot",
+                src.display()
+            ))
+            .hint(
+                "restore a file written by `etcd-backup save` or `etcdctl snapshot save`; a raw \
+                 member/snap/db copy can be restored with --skip-hash-check",
+            )
+        }
+        Trailer::Mismatch { stored, computed } => {
+            return Err(anyhow!(
+                "{} is damaged: its SHA-256 trailer says {}, its data hashes to {}",
+                src.display(),
+                hex::encode(stored),
+                hex::encode(computed)
+            ))
+            .hint("restore an older backup (`etcd-backup verify --all` lists the good ones)")
+        }
+    }
+    let rewritten = rewritten.map_err(|e| match e {
+        db::RewriteError::Write(io) => anyhow::Error::from(FsError::io("cannot write", &db_path, io)),
+        other => anyhow::Error::from(other),
+    })
+    .hint("restore an older backup (`etcd-backup verify --all` lists the good ones)")?;
+
+    snap::write_snap(&snap_dir, &cluster)
+        .map_err(|e| FsError::io("cannot write the .snap file in", &snap_dir, e))?;
+    let wal_target = wal_dir.clone().unwrap_or_else(|| out_dir.join("member").join("wal"));
+    let wal_build = match &wal_dir {
+        Some(w) => {
+            let t = temp_dir_for(w)?;
+            fsutil::create_private_dir(&fsutil::parent_dir(w))?;
+            temps.track(&t);
+            t
+        }
+        None => tmp.join("member").join("wal"),
+    };
+    wal::write_wal(&wal_build, &cluster)
+        .map_err(|e| FsError::io("cannot write the WAL in", &wal_build, e))?;
+    for d in [&snap_dir, &tmp.join("member"), &tmp] {
+        fsutil::fsync_dir(d)?;
+    }
+
+    // The commit: the WAL dir first (if separate), then the data dir.
+    if let Some(w) = &wal_dir {
+        fsutil::rename_noreplace(&wal_build, w)?;
+        fsutil::fsync_dir(&fsutil::parent_dir(w))?;
+        temps.untrack(&wal_build);
+        temps.track_committed(w);
+    }
+    move_into_place(&tmp, out_dir)?;
+    fsutil::fsync_dir(&parent)?;
+    temps.disarm();
+
+    report(printer, args, &cluster, &rewritten, out_dir, &wal_target);
+    Ok(exit::SUCCESS)
+}
+
+/// `--bump-revision N --mark-compacted` together, neither (the default bump), or
+/// `--no-bump-revision`; one of the pair alone is refused, as etcdutl refuses it.
+fn bump_of(args: &RestoreArgs) -> anyhow::Result<Option<u64>> {
+    match (args.bump_revision, args.mark_compacted, args.no_bump_revision) {
+        (_, _, true) => Ok(None),
+        (Some(n), true, _) => Ok(Some(n)),
+        (None, false, _) => Ok(Some(DEFAULT_BUMP)),
+        (Some(_), false, _) => Err(anyhow!("--mark-compacted required if --bump-revision > 0"))
+            .hint("add --mark-compacted (or leave both out for the default bump of 1000000000)"),
+        (None, true, _) => Err(anyhow!("--mark-compacted needs --bump-revision N"))
+            .hint("leave both out for the default bump of 1000000000 with compaction"),
+    }
+}
+
+/// The new cluster: each setting from its flag, else the kubeadm manifest, else etcdutl's default.
+fn cluster_of(
+    settings: &Settings,
+    args: &RestoreArgs,
+    printer: &Printer,
+) -> anyhow::Result<member::Cluster> {
+    let manifest = settings.manifest.as_ref();
+    let from = |flag: &Option<String>, name: &str| -> Option<(String, String)> {
+        if let Some(v) = flag {
+            return Some((v.clone(), format!("--{name}")));
+        }
+        let m = manifest?;
+        m.flag(name)
+            .map(|v| (v.to_string(), format!("manifest {}", m.path.display())))
+    };
+    let (name, name_src) =
+        from(&args.name, "name").unwrap_or_else(|| ("default".into(), "default".into()));
+    let (advertise, adv_src) = from(&args.initial_advertise_peer_urls, "initial-advertise-peer-urls")
+        .unwrap_or_else(|| ("http://localhost:2380".into(), "default".into()));
+    let (initial, init_src) = from(&args.initial_cluster, "initial-cluster").unwrap_or_else(|| {
+        // etcdutl's default is default=http://localhost:2380 whatever --name says, which makes
+        // `--name X` alone fail; X=<advertise URLs> is what such a user means.
+        let items: Vec<String> = advertise
+            .split(',')
+            .map(|u| format!("{name}={}", u.trim()))
+            .collect();
+        (items.join(","), "--name and the advertise URLs".into())
+    });
+    let (token, token_src) = from(&args.initial_cluster_token, "initial-cluster-token")
+        .unwrap_or_else(|| ("etcd-cluster".into(), "default".into()));
+    printer.detail(format!(
+        "--name {name} ({name_src}), --initial-cluster {initial} ({init_src}), \
+         --initial-advertise-peer-urls {advertise} ({adv_src}), --initial-cluster-token \
+         {token} ({token_src})"
+    ));
+    member::build_cluster(&name, &initial, &advertise, &token)
+        .map_err(|e| anyhow!("invalid cluster: {e}"))
+        .hint(format!(
+            "--name must be one of the --initial-cluster names, with the same URLs as \
+             --initial-advertise-peer-urls (here: --name from {name_src}, --initial-cluster from \
+             {init_src}, --initial-advertise-peer-urls from {adv_src})"
+        ))
+}
+
+fn cluster_words(c: &member::Cluster) -> String {
+    match c.members.len() {
+        1 => format!("a new 1-member cluster {:x}", c.cluster_id),
+        n => format!("a new {n}-member cluster {:x}", c.cluster_id),
+    }
+}
+
+/// The data dir may not exist or be an empty directory (`empty_ok`, as etcdutl 3.5 allows); the
+/// WAL dir may not exist.
+fn check_target(dir: &Path, empty_ok: bool) -> anyhow::Result<()> {
+    let what = if empty_ok { "data dir" } else { "WAL dir" };
+    match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(FsError::io("cannot check", dir, e).into()),
+        Ok(m) if empty_ok && m.is_dir() => {
+            let mut entries =
+                std::fs::read_dir(dir).map_err(|e| FsError::io("cannot read", dir, e))?;
+            if entries.next().is_none() {
+                Ok(())
+            } else {
+                Err(anyhow!("{what} {} exists and is not empty", dir.display())).hint(
+                    "restore into a new directory; an old data dir is never overwritten (move \
+                     it aside first if it must be replaced)",
+                )
+            }
+        }
+        Ok(_) => Err(anyhow!("{what} {} exists", dir.display()))
+            .hint("restore into a new directory; an existing one is never overwritten"),
+    }
+}
+
+/// `<parent>/.<name>.restoring`, refused when a crashed restore left one behind.
+fn temp_dir_for(target: &Path) -> anyhow::Result<PathBuf> {
+    let name = target
+        .file_name()
+        .ok_or_else(|| anyhow!("{} has no directory name", target.display()))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(".restoring");
+    let tmp = fsutil::parent_dir(target).join(tmp_name);
+    if tmp.symlink_metadata().is_ok() {
+        return Err(anyhow!(
+            "{} exists: an earlier restore into {} did not finish",
+            tmp.display(),
+            target.display()
+        ))
+        .hint(format!(
+            "no etcd uses it; remove it (rm -r {}) and run restore again",
+            tmp.display()
+        ));
+    }
+    Ok(tmp)
+}
+
+/// Renames the finished tree onto `target`, which does not exist or is an empty directory
+/// (rename(2) replaces an empty directory atomically and fails on a non-empty one).
+fn move_into_place(tmp: &Path, target: &Path) -> anyhow::Result<()> {
+    if target.symlink_metadata().is_ok() {
+        std::fs::rename(tmp, target).map_err(|e| FsError::io("cannot rename into", target, e))?;
+        Ok(())
+    } else {
+        Ok(fsutil::rename_noreplace(tmp, target)?)
+    }
+}
+
+/// Directories this run created, removed on drop unless the restore finished.
+#[derive(Default)]
+struct TempDirs {
+    dirs: Vec<PathBuf>,
+    armed: bool,
+}
+
+impl TempDirs {
+    fn create(&mut self, dir: &Path) -> anyhow::Result<()> {
+        self.mkdir(dir)?;
+        self.track(dir);
+        Ok(())
+    }
+
+    fn mkdir(&mut self, dir: &Path) -> anyhow::Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| FsError::io("cannot create directory", dir, e))?;
+        Ok(())
+    }
+
+    fn track(&mut self, dir: &Path) {
+        self.dirs.push(dir.to_path_buf());
+        self.armed = true;
+    }
+
+    fn untrack(&mut self, dir: &Path) {
+        self.dirs.retain(|d| d != dir);
+    }
+
+    /// A WAL dir already renamed into place: removed too if the data dir cannot follow, since
+    /// nothing else uses it yet.
+    fn track_committed(&mut self, dir: &Path) {
+        self.dirs.push(dir.to_path_buf());
+    }
+
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for TempDirs {
+    fn drop(&mut self) {
+        if self.armed {
+            for d in &self.dirs {
+                let _ = std::fs::remove_dir_all(d);
+            }
+        }
+    }
+}
+
+fn report(
+    printer: &Printer,
+    args: &RestoreArgs,
+    cluster: &member::Cluster,
+    r: &db::Rewritten,
+    out_dir: &Path,
+    wal_dir: &Path,
+) {
+    let local = &cluster.members[cluster.local];
+    match r.bumped_to {
+        Some(to) => printer.phase(format!(
+            "revision {} bumped to {to} and marked compacted: clients holding newer revisions \
+             relist instead of trusting stale caches (--no-bump-revision keeps {})",
+            r.revision.max(r.compacted),
+            r.revision
+        )),
+        None => printer.warn(format!(
+            "the revision stays at {}: Kubernetes clients that saw newer revisions may serve \
+             stale data until restarted",
+            r.revision
+        )),
+    }
+    for a in &r.alarms {
+        if r.alarms_cleared {
+            printer.warn(format!(
+                "the snapshot held a {} alarm (member {:x}); it was cleared (--keep-alarms \
+                 keeps it)",
+                a.kind, a.member_id
+            ));
+        } else {
+            printer.warn(format!(
+                "the snapshot holds a {} alarm (member {:x}); the restored cluster keeps it: \
+                 `etcdctl alarm disarm` once resolved",
+                a.kind, a.member_id
+            ));
+        }
+    }
+    let wal_flag = if args.wal_dir.is_some() {
+        format!(" --wal-dir {}", wal_dir.display())
+    } else {
+        String::new()
+    };
+    printer.phase(format!(
+        "restored {} (db {}); start etcd with --name {} --data-dir {}{wal_flag} and the peer \
+         URLs {}",
+        out_dir.display(),
+        human_bytes(r.size),
+        local.name,
+        out_dir.display(),
+        local.peer_urls.join(",")
+    ));
+    match printer.format {
+        OutputFormat::Json => printer.json(&serde_json::json!({
+            "data_dir": out_dir.display().to_string(),
+            "wal_dir": wal_dir.display().to_string(),
+            "snapshot": args.snapshot.display().to_string(),
+            "name": local.name,
+            "member_id": format!("{:x}", local.id),
+            "cluster_id": format!("{:x}", cluster.cluster_id),
+            "initial_cluster_token": cluster.token,
+            "members": cluster.members.iter().map(|m| serde_json::json!({
+                "name": m.name, "id": format!("{:x}", m.id), "peer_urls": m.peer_urls,
+            })).collect::<Vec<_>>(),
+            "revision": r.revision,
+            "bumped_to": r.bumped_to,
+            "alarms": r.alarms.iter().map(|a| serde_json::json!({
+                "member_id": format!("{:x}", a.member_id), "alarm": a.kind,
+            })).collect::<Vec<_>>(),
+            "alarms_cleared": r.alarms_cleared,
+            "db_size": r.size,
+        })),
+        _ => printer.result(out_dir.display().to_string()),
+    }
+}

@@ -122,25 +122,29 @@ impl Meta {
     }
 }
 
+/// A whole meta page as etcd's bbolt writes it (`Tx.WriteTo`, etcd-formats.md §2.10): header
+/// `id = page`, `flags = 0x04`; flags 0, root sequence 0, no freelist page (etcd's
+/// `NoFreelistSync`), the checksum over offsets 16..72; zeros after offset 80 up to `page_size`
+/// bytes (at least [`META_END`]).
+pub fn meta_page(page: u64, page_size: u32, root: u64, pgid: u64, txid: u64) -> Vec<u8> {
+    let mut b = vec![0u8; (page_size as usize).max(META_END)];
+    b[0..8].copy_from_slice(&page.to_le_bytes());
+    b[8..10].copy_from_slice(&META.to_le_bytes());
+    b[16..20].copy_from_slice(&MAGIC.to_le_bytes());
+    b[20..24].copy_from_slice(&VERSION.to_le_bytes());
+    b[24..28].copy_from_slice(&page_size.to_le_bytes());
+    b[32..40].copy_from_slice(&root.to_le_bytes());
+    b[48..56].copy_from_slice(&NO_FREELIST.to_le_bytes());
+    b[56..64].copy_from_slice(&pgid.to_le_bytes());
+    b[64..72].copy_from_slice(&txid.to_le_bytes());
+    let sum = fnv1a64(&b[16..72]);
+    b[72..80].copy_from_slice(&sum.to_le_bytes());
+    b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    pub fn meta_page(page: u64, page_size: u32, root: u64, pgid: u64, txid: u64) -> Vec<u8> {
-        let mut b = vec![0u8; page_size as usize];
-        b[0..8].copy_from_slice(&page.to_le_bytes());
-        b[8..10].copy_from_slice(&META.to_le_bytes());
-        b[16..20].copy_from_slice(&MAGIC.to_le_bytes());
-        b[20..24].copy_from_slice(&VERSION.to_le_bytes());
-        b[24..28].copy_from_slice(&page_size.to_le_bytes());
-        b[32..40].copy_from_slice(&root.to_le_bytes());
-        b[48..56].copy_from_slice(&NO_FREELIST.to_le_bytes());
-        b[56..64].copy_from_slice(&pgid.to_le_bytes());
-        b[64..72].copy_from_slice(&txid.to_le_bytes());
-        let sum = fnv1a64(&b[16..72]);
-        b[72..80].copy_from_slice(&sum.to_le_bytes());
-        b
-    }
 
     #[test]
     fn fnv_matches_go() {

@@ -17,6 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::io::BufWriter;
 
 use prost::Message;
 
@@ -126,7 +127,7 @@ struct Open {
 }
 
 struct Rewriter<'o> {
-    w: Writer<File>,
+    w: Writer<BufWriter<File>>,
     opts: &'o Options<'o>,
     open: Option<Open>,
     /// Ensured buckets not met yet, in name order.
@@ -146,7 +147,8 @@ pub fn rewrite(src: &Db<File>, out: File, opts: &Options<'_>) -> Result<Rewritte
     let compacted =
         compact_mark(b"finishedCompactRev")?.max(compact_mark(b"scheduledCompactRev")?);
     let mut r = Rewriter {
-        w: Writer::new(out, page_size).map_err(RewriteError::Write)?,
+        w: Writer::new(BufWriter::with_capacity(1 << 20, out), page_size)
+            .map_err(RewriteError::Write)?,
         opts,
         open: None,
         missing: ENSURED.to_vec(),
@@ -181,7 +183,10 @@ pub fn rewrite(src: &Db<File>, out: File, opts: &Options<'_>) -> Result<Rewritte
         r.emit_missing(name)?;
     }
     let Rewriter { w, mut out, .. } = r;
-    let (file, pgid) = w.finish().map_err(RewriteError::Write)?;
+    let (buffered, pgid) = w.finish().map_err(RewriteError::Write)?;
+    let file = buffered
+        .into_inner()
+        .map_err(|e| RewriteError::Write(e.into_error()))?;
     file.sync_all().map_err(RewriteError::Write)?;
     out.size = pgid * u64::from(page_size);
     Ok(out)

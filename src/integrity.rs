@@ -115,9 +115,16 @@ fn hash_file(path: &Path, content: Content) -> std::io::Result<Hashes> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trailer {
     /// The size is not 32 past a multiple of 512: a raw db copy, or a damaged file.
-    Missing { size: u64 },
-    Matches { sha256: [u8; 32] },
-    Mismatch { stored: [u8; 32], computed: [u8; 32] },
+    Missing {
+        size: u64,
+    },
+    Matches {
+        sha256: [u8; 32],
+    },
+    Mismatch {
+        stored: [u8; 32],
+        computed: [u8; 32],
+    },
 }
 
 /// Checks the SHA-256 trailer alone, reading the file once (restore runs this beside the bbolt

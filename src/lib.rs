@@ -6,9 +6,9 @@
 pub mod backend;
 pub mod bbolt;
 pub mod catalog;
-pub mod datadir;
 pub mod cli;
 pub mod commands;
+pub mod datadir;
 pub mod diagnostics;
 pub mod etcd;
 pub mod fsutil;

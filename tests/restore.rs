@@ -50,18 +50,30 @@ fn populate(etcd: &Etcd) -> String {
     let granted = ctl_ok(etcd, &["lease", "grant", "3600"]);
     let lease = granted.split_whitespace().nth(1).unwrap().to_string();
     for i in 0..5 {
-        ctl_ok(etcd, &["put", &format!("/leased/k{i}"), "v", &format!("--lease={lease}")]);
+        ctl_ok(
+            etcd,
+            &[
+                "put",
+                &format!("/leased/k{i}"),
+                "v",
+                &format!("--lease={lease}"),
+            ],
+        );
     }
     etcd.put_bulk(300, 700);
     etcd.put_bulk(40, 900);
     ctl_ok(etcd, &["put", "/big", &"b".repeat(12_000)]);
     ctl_ok(etcd, &["del", "/registry/bulk/00050"]);
     ctl_ok(etcd, &["del", "--prefix", "/registry/bulk/0010"]);
-    let rev = ctl_json(etcd, &["get", "/big"])["header"]["revision"].as_i64().unwrap();
+    let rev = ctl_json(etcd, &["get", "/big"])["header"]["revision"]
+        .as_i64()
+        .unwrap();
     ctl_ok(etcd, &["compact", &(rev - 5).to_string()]);
     ctl_ok(etcd, &["put", "/gone", "x"]);
     ctl_ok(etcd, &["del", "/gone"]);
-    let rev = ctl_json(etcd, &["get", "/big"])["header"]["revision"].as_i64().unwrap();
+    let rev = ctl_json(etcd, &["get", "/big"])["header"]["revision"]
+        .as_i64()
+        .unwrap();
     ctl_ok(etcd, &["compact", &rev.to_string()]);
     lease
 }
@@ -140,12 +152,23 @@ fn round_trip(src: &Source) {
     let out = restore(
         &src.snapshot,
         &dir,
-        &["--name", "node1", "--initial-advertise-peer-urls", &peer(port)],
+        &[
+            "--name",
+            "node1",
+            "--initial-advertise-peer-urls",
+            &peer(port),
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), dir.display().to_string());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim_end(),
+        dir.display().to_string()
+    );
     let err = stderr(&out);
-    assert!(err.contains("bumped to") && err.contains("marked compacted"), "{err}");
+    assert!(
+        err.contains("bumped to") && err.contains("marked compacted"),
+        "{err}"
+    );
     for (p, mode) in [
         (dir.clone(), 0o700),
         (dir.join("member"), 0o700),
@@ -160,9 +183,15 @@ fn round_trip(src: &Source) {
 
     let etcd = start_restored(src, &dir, "node1", port, false);
     let all = ctl_json(&etcd, &["get", "", "--prefix"]);
-    assert_eq!(all["kvs"], src.all["kvs"], "keys, values, revisions, versions, leases");
+    assert_eq!(
+        all["kvs"], src.all["kvs"],
+        "keys, values, revisions, versions, leases"
+    );
     assert_eq!(all["count"], src.all["count"]);
-    assert_eq!(all["header"]["revision"].as_i64(), Some(src.revision + BUMP));
+    assert_eq!(
+        all["header"]["revision"].as_i64(),
+        Some(src.revision + BUMP)
+    );
     let leases = ctl_ok(&etcd, &["lease", "list"]);
     assert!(leases.contains(&src.lease), "{leases}");
     // Old revisions are compacted: reads and watches there fail, so clients relist.
@@ -180,10 +209,17 @@ fn round_trip(src: &Source) {
         .output()
         .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
-    assert!(text.contains("compacted"), "watch at an old revision: {}", describe(&out));
+    assert!(
+        text.contains("compacted"),
+        "watch at an old revision: {}",
+        describe(&out)
+    );
     // New writes continue from the bumped revision.
     let put = ctl_json(&etcd, &["put", "/after", "1"]);
-    assert_eq!(put["header"]["revision"].as_i64(), Some(src.revision + BUMP + 1));
+    assert_eq!(
+        put["header"]["revision"].as_i64(),
+        Some(src.revision + BUMP + 1)
+    );
 }
 
 #[test]
@@ -228,7 +264,11 @@ fn three_members(src: &Source) {
         members.push(start_restored(src, &dir, n, *p, true));
     }
     for m in &mut members {
-        assert!(m.wait_healthy(Duration::from_secs(60)), "{} never became healthy", m.name);
+        assert!(
+            m.wait_healthy(Duration::from_secs(60)),
+            "{} never became healthy",
+            m.name
+        );
     }
     let list = ctl_json(&members[0], &["member", "list"]);
     let mut got: Vec<(String, String)> = list["members"]
@@ -252,7 +292,10 @@ fn three_members(src: &Source) {
     ctl_ok(&members[0], &["put", "/written-after-restore", "yes"]);
     let got = ctl_json(&members[2], &["get", "/written-after-restore"]);
     assert_eq!(got["count"], 1);
-    let all = ctl_json(&members[1], &["get", "/registry", "--prefix", "--keys-only"]);
+    let all = ctl_json(
+        &members[1],
+        &["get", "/registry", "--prefix", "--keys-only"],
+    );
     assert_eq!(
         all["count"],
         ctl_json_count(src, "/registry"),
@@ -349,8 +392,16 @@ fn parity(src: &Source, args: &[&str]) {
     assert_eq!(tree(&ours), tree(&theirs));
     for f in tree(&ours) {
         if f.ends_with(".wal") || f.ends_with(".snap") {
-            let (a, b) = (fs::read(ours.join(&f)).unwrap(), fs::read(theirs.join(&f)).unwrap());
-            assert!(a == b, "{f} differs from etcdutl's ({} vs {} bytes)", a.len(), b.len());
+            let (a, b) = (
+                fs::read(ours.join(&f)).unwrap(),
+                fs::read(theirs.join(&f)).unwrap(),
+            );
+            assert!(
+                a == b,
+                "{f} differs from etcdutl's ({} vs {} bytes)",
+                a.len(),
+                b.len()
+            );
         }
     }
     // The db: same buckets, keys and values (the status hash covers them all), and upstream
@@ -359,7 +410,10 @@ fn parity(src: &Source, args: &[&str]) {
         status_json(&ours.join("member/snap/db")),
         status_json(&theirs.join("member/snap/db")),
     );
-    assert_eq!(s_ours["hash"], s_theirs["hash"], "db content differs from etcdutl's");
+    assert_eq!(
+        s_ours["hash"], s_theirs["hash"],
+        "db content differs from etcdutl's"
+    );
     assert_eq!(s_ours["revision"], s_theirs["revision"]);
     assert_eq!(s_ours["totalKey"], s_theirs["totalKey"]);
     let out = std::process::Command::new(etcdutl())
@@ -367,7 +421,11 @@ fn parity(src: &Source, args: &[&str]) {
         .arg(ours.join("member/snap/db"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "etcdutl reads our db: {}", describe(&out));
+    assert!(
+        out.status.success(),
+        "etcdutl reads our db: {}",
+        describe(&out)
+    );
     let up: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(up["hash"], s_theirs["hash"]);
 }
@@ -417,7 +475,12 @@ fn invalid_restores_leave_nothing() {
         (
             "name not in the cluster",
             snap,
-            vec!["--name", "x", "--initial-cluster", "y=http://127.0.0.1:2380"],
+            vec![
+                "--name",
+                "x",
+                "--initial-cluster",
+                "y=http://127.0.0.1:2380",
+            ],
             "couldn't find local name \"x\"",
         ),
         (
@@ -479,7 +542,11 @@ fn invalid_restores_leave_nothing() {
     let out = restore(snap, &full, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(stderr(&out).contains("is not empty"), "{}", describe(&out));
-    assert_eq!(list_dir(&full), vec!["x"], "a non-empty dir is never touched");
+    assert_eq!(
+        list_dir(&full),
+        vec!["x"],
+        "a non-empty dir is never touched"
+    );
 
     // A raw db copy restores with --skip-hash-check; an empty existing dir is accepted.
     let empty = work.path().join("empty");

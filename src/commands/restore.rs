@@ -125,15 +125,20 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
             .hint("restore an older backup (`etcd-backup verify --all` lists the good ones)")
         }
     }
-    let rewritten = rewritten.map_err(|e| match e {
-        db::RewriteError::Write(io) => anyhow::Error::from(FsError::io("cannot write", &db_path, io)),
-        other => anyhow::Error::from(other),
-    })
-    .hint("restore an older backup (`etcd-backup verify --all` lists the good ones)")?;
+    let rewritten = rewritten
+        .map_err(|e| match e {
+            db::RewriteError::Write(io) => {
+                anyhow::Error::from(FsError::io("cannot write", &db_path, io))
+            }
+            other => anyhow::Error::from(other),
+        })
+        .hint("restore an older backup (`etcd-backup verify --all` lists the good ones)")?;
 
     snap::write_snap(&snap_dir, &cluster)
         .map_err(|e| FsError::io("cannot write the .snap file in", &snap_dir, e))?;
-    let wal_target = wal_dir.clone().unwrap_or_else(|| out_dir.join("member").join("wal"));
+    let wal_target = wal_dir
+        .clone()
+        .unwrap_or_else(|| out_dir.join("member").join("wal"));
     let wal_build = match &wal_dir {
         Some(w) => {
             let t = temp_dir_for(w)?;
@@ -167,7 +172,11 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
 /// `--bump-revision N --mark-compacted` together, neither (the default bump), or
 /// `--no-bump-revision`; one of the pair alone is refused, as etcdutl refuses it.
 fn bump_of(args: &RestoreArgs) -> anyhow::Result<Option<u64>> {
-    match (args.bump_revision, args.mark_compacted, args.no_bump_revision) {
+    match (
+        args.bump_revision,
+        args.mark_compacted,
+        args.no_bump_revision,
+    ) {
         (_, _, true) => Ok(None),
         (Some(n), true, _) => Ok(Some(n)),
         (None, false, _) => Ok(Some(DEFAULT_BUMP)),
@@ -195,8 +204,11 @@ fn cluster_of(
     };
     let (name, name_src) =
         from(&args.name, "name").unwrap_or_else(|| ("default".into(), "default".into()));
-    let (advertise, adv_src) = from(&args.initial_advertise_peer_urls, "initial-advertise-peer-urls")
-        .unwrap_or_else(|| ("http://localhost:2380".into(), "default".into()));
+    let (advertise, adv_src) = from(
+        &args.initial_advertise_peer_urls,
+        "initial-advertise-peer-urls",
+    )
+    .unwrap_or_else(|| ("http://localhost:2380".into(), "default".into()));
     let (initial, init_src) = from(&args.initial_cluster, "initial-cluster").unwrap_or_else(|| {
         // etcdutl's default is default=http://localhost:2380 whatever --name says, which makes
         // `--name X` alone fail; X=<advertise URLs> is what such a user means.
@@ -351,9 +363,10 @@ fn report(
     let local = &cluster.members[cluster.local];
     match r.bumped_to {
         Some(to) => printer.phase(format!(
-            "revision {} bumped to {to} and marked compacted: clients holding newer revisions \
+            "revision {} bumped by {} to {to} and marked compacted: clients holding newer revisions \
              relist instead of trusting stale caches (--no-bump-revision keeps {})",
             r.revision.max(r.compacted),
+            args.bump_revision.unwrap_or(DEFAULT_BUMP),
             r.revision
         )),
         None => printer.warn(format!(

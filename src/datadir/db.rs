@@ -142,10 +142,12 @@ struct Rewriter<'o> {
 pub fn rewrite(src: &Db<File>, out: File, opts: &Options<'_>) -> Result<Rewritten, RewriteError> {
     let page_size = src.meta().page_size;
     let compact_mark = |key: &[u8]| -> Result<i64, RewriteError> {
-        Ok(src.get(b"meta", key)?.and_then(|v| main_of(&v)).unwrap_or(0))
+        Ok(src
+            .get(b"meta", key)?
+            .and_then(|v| main_of(&v))
+            .unwrap_or(0))
     };
-    let compacted =
-        compact_mark(b"finishedCompactRev")?.max(compact_mark(b"scheduledCompactRev")?);
+    let compacted = compact_mark(b"finishedCompactRev")?.max(compact_mark(b"scheduledCompactRev")?);
     let mut r = Rewriter {
         w: Writer::new(BufWriter::with_capacity(1 << 20, out), page_size)
             .map_err(RewriteError::Write)?,
@@ -318,7 +320,10 @@ impl Rewriter<'_> {
         let mut items = BTreeMap::new();
         if name == b"members" {
             for m in self.opts.members {
-                items.insert(format!("{:x}", m.id).into_bytes(), member_json(m).into_bytes());
+                items.insert(
+                    format!("{:x}", m.id).into_bytes(),
+                    member_json(m).into_bytes(),
+                );
             }
         }
         items

@@ -37,13 +37,27 @@ echo "bench: snapshot is $((size >> 20)) MiB; $ROUNDS rounds" >&2
 cluster=(--name bench --initial-cluster "bench=https://127.0.0.1:$pport"
     --initial-advertise-peer-urls "https://127.0.0.1:$pport")
 cat "$file" > /dev/null
-for r in $(seq "$ROUNDS"); do
-    rm -rf "$work/up" "$work/ours" "$work/bumped"
+run_up() {
     measure restore etcdutl "$ETCDUTL" snapshot restore "$file" --data-dir "$work/up" "${cluster[@]}"
-    measure restore etcd-backup "$BIN" --no-manifest restore "$file" --output-dir "$work/ours" \
+}
+run_ours() {
+    measure restore etcd-backup "$BIN" --no-manifest -q restore "$file" --output-dir "$work/ours" \
         "${cluster[@]}" --no-bump-revision
+}
+run_bumped() {
     measure bumped etcd-backup "$BIN" --no-manifest restore "$file" --output-dir "$work/bumped" \
         "${cluster[@]}"
+}
+# Each run writes about as much as the snapshot and fsyncs it; the order rotates so that no tool
+# always pays for the write-back or cache eviction the previous one caused.
+orders=("run_up run_ours run_bumped" "run_ours run_bumped run_up" "run_bumped run_up run_ours")
+for r in $(seq "$ROUNDS"); do
+    rm -rf "$work/up" "$work/ours" "$work/bumped"
+    sync
+    for step in ${orders[$(( (r - 1) % 3 ))]}; do
+        "$step"
+        sync
+    done
 done
 summarize etcdutl etcd-backup
 
@@ -55,8 +69,8 @@ healthy() {
     rig_start "$ETCD" "$work/etcd-$2.log" --quota-backend-bytes=8589934592
     t1=$(date +%s.%N)
     local keys
-    keys=$(rig_ctl "$(dirname "$ETCD")/etcdctl" get "" --prefix --count-only -w json |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')
+    keys=$(rig_ctl "$(dirname "$ETCD")/etcdctl" get "" --prefix --count-only -w fields |
+        awk '/"Count"/ {print $3}')
     rig_stop
     python3 -c "print(f'{\"$2\":>12}: healthy after {$t1 - $t0:.2f} s, {$keys} keys')"
 }

@@ -89,4 +89,18 @@ echo; echo "== the cron line: save, then prune by the default 7 days, under one 
 sleep 1  # a new second, so a new file name
 run save --prune
 echo; echo "\$ ls $ETCD_BACKUP_DIR"; ls -1 "$ETCD_BACKUP_DIR"
+echo; echo "== restore: a new data dir from the newest backup, member settings from the manifest"
+newest=$(ls -1 "$ETCD_BACKUP_DIR"/etcd-snapshot-*.db | grep -v _pre-upgrade | tail -1)
+before=$(ctl endpoint status -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])')
+rig_stop
+run restore "$newest" --output-dir "$work/var/lib/etcd-restored"
+echo; echo "== etcd 3.5.1 on the restored dir (the manifest's flags, the new --data-dir)"
+for i in "${!etcd_args[@]}"; do
+    case ${etcd_args[$i]} in --data-dir=*) etcd_args[$i]="--data-dir=$work/var/lib/etcd-restored" ;; esac
+done
+rig_start "$ETCD_BIN" "$work/etcd-restored.log"
+ctl get /registry/namespaces/demo
+after=$(ctl endpoint status -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])')
+echo "revision before: $before, after restore: $after (bumped: clients relist)"
+ctl get /registry/namespaces/demo --rev "$before" 2>&1 | grep "^Error" | sed "s/^/old revision read: /" || true
 echo; echo "demo done; etcd (pid $etcd_pid) is stopped and $work removed on exit"

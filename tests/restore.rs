@@ -166,7 +166,10 @@ fn round_trip(src: &Source) {
     );
     let err = stderr(&out);
     assert!(
-        err.contains("bumped to") && err.contains("marked compacted"),
+        err.contains(&format!(
+            "revision {} bumped by 1000000000 to",
+            src.revision
+        )) && err.contains("marked compacted"),
         "{err}"
     );
     for (p, mode) in [
@@ -554,4 +557,207 @@ fn invalid_restores_leave_nothing() {
     let out = restore(&no_trailer, &empty, &["--skip-hash-check"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(empty.join("member/snap/db").exists());
+}
+
+/// A snapshot taken while NOSPACE was raised: restored, the alarm is cleared and writes work;
+/// with --keep-alarms the restored cluster still refuses writes, as etcdutl's would.
+#[test]
+fn stored_alarms_are_cleared_unless_kept() {
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let pki = Pki::generate(tmp.path(), KeyKind::RsaPkcs1);
+    let mut spec = Member::single("node1");
+    spec.extra_args
+        .push(format!("--quota-backend-bytes={}", 4 << 20));
+    let etcd = Etcd::start_with(&v35(), &pki, tmp.path(), &spec);
+    let value = "x".repeat(100 * 1024);
+    for i in 0..200 {
+        if !etcd
+            .ctl(&["put", &format!("/fill/{i}"), &value])
+            .status
+            .success()
+        {
+            break;
+        }
+    }
+    assert!(ctl_ok(&etcd, &["alarm", "list"]).contains("NOSPACE"));
+    let out = save_cmd(&etcd, &tmp.path().join("b"))
+        .arg("save")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let snapshot = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim_end());
+    drop(etcd);
+    let src = Source {
+        tmp,
+        dist: v35(),
+        pki,
+        snapshot,
+        all: Value::Null,
+        revision: 0,
+        lease: String::new(),
+    };
+
+    for (keep, dir) in [(false, "cleared"), (true, "kept")] {
+        let dir = src.tmp.path().join(dir);
+        let port = free_port();
+        let mut args = vec!["--name", "node1", "--initial-advertise-peer-urls"];
+        let url = peer(port);
+        args.push(&url);
+        if keep {
+            args.push("--keep-alarms");
+        }
+        let out = restore(&src.snapshot, &dir, &args);
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        let err = stderr(&out);
+        assert!(err.contains("NOSPACE alarm"), "{err}");
+        assert_eq!(err.contains("it was cleared"), !keep, "{err}");
+        // `endpoint health` fails while an alarm is active, so wait for `endpoint status`
+        // (what `initial_cluster` selects; the flag itself is ignored on an existing WAL).
+        let etcd = Etcd::start_with(
+            &src.dist,
+            &src.pki,
+            src.tmp.path(),
+            &Member {
+                name: "node1".into(),
+                peer_port: Some(port),
+                data_dir: Some(dir.clone()),
+                initial_cluster: Some(format!("node1={url}")),
+                ..Member::default()
+            },
+        );
+        let alarms = ctl_ok(&etcd, &["alarm", "list"]);
+        assert_eq!(alarms.contains("NOSPACE"), keep, "{alarms}");
+        let put = etcd.ctl(&["put", "/after-restore", "1"]);
+        assert_eq!(put.status.success(), !keep, "{}", describe(&put));
+    }
+}
+
+/// On a kubeadm node the member settings come from the etcd manifest; flags win over it.
+#[test]
+fn member_settings_come_from_the_kubeadm_manifest() {
+    let src = src35();
+    let work = tempfile::tempdir().unwrap();
+    let manifest = work.path().join("etcd.yaml");
+    let url = "https://127.0.0.1:23380";
+    let mut yaml = String::from(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: etcd\n  namespace: kube-system\n\
+         spec:\n  containers:\n  - name: etcd\n    image: registry.k8s.io/etcd:3.5.1-0\n\
+         \x20   command:\n    - etcd\n",
+    );
+    for a in [
+        "--name=cp1".to_string(),
+        format!("--initial-advertise-peer-urls={url}"),
+        format!("--initial-cluster=cp1={url}"),
+        "--data-dir=/var/lib/etcd".to_string(),
+    ] {
+        yaml.push_str(&format!("    - {a}\n"));
+    }
+    fs::write(&manifest, yaml).unwrap();
+    let run = |extra: &[&str], out: &Path| {
+        backup_cmd()
+            .env_remove("ETCD_BACKUP_NO_MANIFEST")
+            .env("ETCD_BACKUP_MANIFEST", &manifest)
+            .args(["-w", "json", "restore"])
+            .arg(&src.snapshot)
+            .arg("--output-dir")
+            .arg(out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[], &work.path().join("a"));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["name"], "cp1");
+    assert_eq!(doc["members"][0]["peer_urls"][0], url);
+    assert_eq!(doc["initial_cluster_token"], "etcd-cluster");
+
+    let out = run(&["--name", "other"], &work.path().join("b"));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(err.contains("couldn't find local name \"other\""), "{err}");
+    assert!(err.contains("--initial-cluster from manifest"), "{err}");
+    assert!(!work.path().join("b").exists());
+}
+
+/// `--wal-dir`: the WAL goes there (built beside it and renamed too), and etcd started with the
+/// same flag serves the data.
+#[test]
+fn separate_wal_dir() {
+    let src = src35();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("data");
+    let wal = work.path().join("wal-disk").join("wal");
+    let port = free_port();
+    let url = peer(port);
+    let out = restore(
+        &src.snapshot,
+        &dir,
+        &[
+            "--name",
+            "node1",
+            "--initial-advertise-peer-urls",
+            &url,
+            "--wal-dir",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--wal-dir needs a value: {}",
+        describe(&out)
+    );
+    let out = backup_cmd()
+        .arg("restore")
+        .arg(&src.snapshot)
+        .arg("--output-dir")
+        .arg(&dir)
+        .args([
+            "--name",
+            "node1",
+            "--initial-advertise-peer-urls",
+            &url,
+            "--wal-dir",
+        ])
+        .arg(&wal)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(wal.join("0000000000000000-0000000000000000.wal").exists());
+    assert!(!dir.join("member/wal").exists());
+    assert!(list_dir(wal.parent().unwrap())
+        .iter()
+        .all(|n| !n.contains("restoring")));
+    let etcd = Etcd::start_with(
+        &src.dist,
+        &src.pki,
+        src.tmp.path(),
+        &Member {
+            name: "node1".into(),
+            peer_port: Some(port),
+            data_dir: Some(dir.clone()),
+            extra_args: vec![format!("--wal-dir={}", wal.display())],
+            ..Member::default()
+        },
+    );
+    let all = ctl_json(&etcd, &["get", "", "--prefix"]);
+    assert_eq!(all["kvs"], src.all["kvs"]);
+
+    // A WAL dir inside the data dir, other than member/wal, is refused before any work.
+    let out = backup_cmd()
+        .arg("restore")
+        .arg(&src.snapshot)
+        .arg("--output-dir")
+        .arg(work.path().join("d2"))
+        .arg("--wal-dir")
+        .arg(work.path().join("d2/wal"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("is inside --output-dir"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!work.path().join("d2").exists());
 }

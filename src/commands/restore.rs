@@ -43,6 +43,17 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
     check_target(out_dir, true)?;
     let wal_dir = match &args.wal_dir {
         Some(w) if w != &out_dir.join("member").join("wal") => {
+            if w.starts_with(out_dir) {
+                return Err(anyhow!(
+                    "--wal-dir {} is inside --output-dir {}",
+                    w.display(),
+                    out_dir.display()
+                ))
+                .hint(
+                    "leave --wal-dir out (the WAL goes to <output-dir>/member/wal) or put it \
+                       outside the data dir",
+                );
+            }
             check_target(w, false)?;
             Some(w.clone())
         }
@@ -367,12 +378,12 @@ fn report(
              relist instead of trusting stale caches (--no-bump-revision keeps {})",
             r.revision.max(r.compacted),
             args.bump_revision.unwrap_or(DEFAULT_BUMP),
-            r.revision
+            r.revision.max(r.compacted)
         )),
         None => printer.warn(format!(
             "the revision stays at {}: Kubernetes clients that saw newer revisions may serve \
              stale data until restarted",
-            r.revision
+            r.revision.max(r.compacted)
         )),
     }
     for a in &r.alarms {

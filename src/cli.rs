@@ -156,10 +156,20 @@ pub enum Command {
     /// left alone and listed. Holds the same lock as `save`. Prints one line per file on stdout.
     Prune(PruneArgs),
 
-    /// Build a new etcd data dir from a snapshot, natively (no etcdutl needed)
+    /// Restore a snapshot: this kubeadm node's etcd, or a new data dir (--output-dir)
     ///
-    /// Does what `etcdutl snapshot restore` does, into --output-dir (which must not exist or be
-    /// empty): checks the SHA-256 trailer and the bbolt structure, rewrites the db as a fresh
+    /// Node mode (no --output-dir): on a kubeadm control-plane node, builds the new data dir
+    /// beside the live one, stops etcd and kube-apiserver by moving their manifests out (and
+    /// waits until etcd has really let go of its data), stops the kubelet, moves the old data
+    /// dir aside to <data-dir>.before-restore-<time> (never deleted), puts the new one in place
+    /// with the old owner and mode, starts everything again and waits until etcd is healthy with
+    /// the restored data. Every step is journaled beside the data dir; a failure rolls back, and
+    /// --resume / --rollback finish or undo an interrupted run. Membership defaults to the
+    /// members recorded in the snapshot, so every node of an HA cluster restored from the same
+    /// file agrees. Asks for the node name on a terminal; needs --yes otherwise.
+    ///
+    /// Data-dir mode does what `etcdutl snapshot restore` does, into --output-dir (which must
+    /// not exist or be empty): checks the SHA-256 trailer and the bbolt structure, rewrites the db as a fresh
     /// compact file with the new cluster's membership, and writes the WAL and .snap files for
     /// the new member. Everything is built in a temp dir beside the target and renamed into place
     /// at the end, so a failed restore leaves nothing behind.
@@ -177,12 +187,54 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
     /// The snapshot file (as written by save or etcdctl snapshot save)
-    #[arg(value_name = "SNAPSHOT")]
-    pub snapshot: PathBuf,
+    #[arg(value_name = "SNAPSHOT", required_unless_present_any = ["resume", "rollback"])]
+    pub snapshot: Option<PathBuf>,
 
-    /// The data dir to create; must not exist, or be an empty directory
-    #[arg(long, visible_alias = "data-dir", value_name = "DIR")]
-    pub output_dir: PathBuf,
+    /// Data-dir mode: the data dir to create; must not exist, or be an empty directory.
+    /// Without it, the node mode replaces the data dir of this kubeadm node's etcd
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+
+    /// Node mode: the live data dir to replace [default: from the manifest]
+    #[arg(long, value_name = "DIR", conflicts_with = "output_dir")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Node mode: the static pod manifests dir
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "ETCD_BACKUP_MANIFESTS_DIR",
+        default_value = "/etc/kubernetes/manifests"
+    )]
+    pub manifests_dir: PathBuf,
+
+    /// Node mode: the kubelet's systemd unit
+    #[arg(long, value_name = "UNIT", default_value = "kubelet")]
+    pub kubelet_service: String,
+
+    /// Node mode: print the plan with every path and value, change nothing
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+
+    /// Node mode: do not ask (required without a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Node mode: continue an interrupted restore from its journal
+    #[arg(long, conflicts_with_all = ["rollback", "output_dir"])]
+    pub resume: bool,
+
+    /// Node mode: undo an interrupted restore from its journal (the old data dir back in place)
+    #[arg(long, conflicts_with = "output_dir")]
+    pub rollback: bool,
+
+    /// Node mode: how long to wait for the old etcd to let go of its data dir
+    #[arg(long, value_name = "D", default_value = "2m", value_parser = parse_duration)]
+    pub stop_timeout: Duration,
+
+    /// Node mode: how long to wait for the restored etcd to become healthy
+    #[arg(long, value_name = "D", default_value = "5m", value_parser = parse_duration)]
+    pub start_timeout: Duration,
 
     /// This member's name [default: from the manifest, else "default"]
     #[arg(long, value_name = "NAME")]

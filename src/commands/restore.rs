@@ -30,19 +30,56 @@ pub const DEFAULT_BUMP: u64 = 1_000_000_000;
 const FREE_SPACE_RESERVE: u64 = 64 << 20;
 
 pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow::Result<u8> {
+    let Some(out_dir) = &args.output_dir else {
+        return crate::node::restore::run(settings, printer, args);
+    };
+    let Some(snapshot) = &args.snapshot else {
+        return Err(anyhow!("no snapshot file given")).hint("name the snapshot to restore");
+    };
     let bump = bump_of(args)?;
     let cluster = cluster_of(settings, args, printer)?;
-    let local = &cluster.members[cluster.local];
+    let spec = Build {
+        snapshot,
+        out_dir,
+        wal_dir: args.wal_dir.as_deref(),
+        cluster: &cluster,
+        bump,
+        keep_alarms: args.keep_alarms,
+        skip_hash_check: args.skip_hash_check,
+    };
+    let rewritten = build(&spec, printer)?;
+    let wal_target = args
+        .wal_dir
+        .clone()
+        .unwrap_or_else(|| out_dir.join("member").join("wal"));
+    report(printer, args, &cluster, &rewritten, out_dir, &wal_target);
+    Ok(exit::SUCCESS)
+}
 
-    let src = &args.snapshot;
+/// What to build where.
+pub struct Build<'a> {
+    pub snapshot: &'a Path,
+    pub out_dir: &'a Path,
+    pub wal_dir: Option<&'a Path>,
+    pub cluster: &'a member::Cluster,
+    pub bump: Option<u64>,
+    pub keep_alarms: bool,
+    pub skip_hash_check: bool,
+}
+
+/// Builds a complete data dir at `spec.out_dir` (and the WAL at `spec.wal_dir`), or nothing.
+pub fn build(spec: &Build<'_>, printer: &Printer) -> anyhow::Result<db::Rewritten> {
+    let cluster = spec.cluster;
+    let local = &cluster.members[cluster.local];
+    let src = spec.snapshot;
+    let out_dir = spec.out_dir;
     let source = Db::open(src).hint(format!(
         "check the path; `etcd-backup verify {}` says what is wrong with a damaged file",
         src.display()
     ))?;
-    let out_dir = &args.output_dir;
     check_target(out_dir, true)?;
-    let wal_dir = match &args.wal_dir {
-        Some(w) if w != &out_dir.join("member").join("wal") => {
+    let wal_dir = match spec.wal_dir {
+        Some(w) if w != out_dir.join("member").join("wal") => {
             if w.starts_with(out_dir) {
                 return Err(anyhow!(
                     "--wal-dir {} is inside --output-dir {}",
@@ -55,7 +92,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
                 );
             }
             check_target(w, false)?;
-            Some(w.clone())
+            Some(w.to_path_buf())
         }
         _ => None,
     };
@@ -98,8 +135,8 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
     ));
     let opts = db::Options {
         members: &cluster.members,
-        bump,
-        keep_alarms: args.keep_alarms,
+        bump: spec.bump,
+        keep_alarms: spec.keep_alarms,
     };
     let (trailer, rewritten) = std::thread::scope(|s| {
         let hashing = s.spawn(|| integrity::check_trailer(src));
@@ -111,7 +148,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
     });
     match trailer.map_err(|e| FsError::io("cannot read", src, e))? {
         Trailer::Matches { .. } => {}
-        Trailer::Missing { .. } if args.skip_hash_check => printer.warn(format!(
+        Trailer::Missing { .. } if spec.skip_hash_check => printer.warn(format!(
             "{} has no SHA-256 trailer; restoring without a hash check (--skip-hash-check)",
             src.display()
         )),
@@ -145,11 +182,8 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
         })
         .hint("restore an older backup (`etcd-backup verify --all` lists the good ones)")?;
 
-    snap::write_snap(&snap_dir, &cluster)
+    snap::write_snap(&snap_dir, cluster)
         .map_err(|e| FsError::io("cannot write the .snap file in", &snap_dir, e))?;
-    let wal_target = wal_dir
-        .clone()
-        .unwrap_or_else(|| out_dir.join("member").join("wal"));
     let wal_build = match &wal_dir {
         Some(w) => {
             let t = temp_dir_for(w)?;
@@ -159,7 +193,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
         }
         None => tmp.join("member").join("wal"),
     };
-    wal::write_wal(&wal_build, &cluster)
+    wal::write_wal(&wal_build, cluster)
         .map_err(|e| FsError::io("cannot write the WAL in", &wal_build, e))?;
     for d in [&snap_dir, &tmp.join("member"), &tmp] {
         fsutil::fsync_dir(d)?;
@@ -175,14 +209,12 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
     move_into_place(&tmp, out_dir)?;
     fsutil::fsync_dir(&parent)?;
     temps.disarm();
-
-    report(printer, args, &cluster, &rewritten, out_dir, &wal_target);
-    Ok(exit::SUCCESS)
+    Ok(rewritten)
 }
 
 /// `--bump-revision N --mark-compacted` together, neither (the default bump), or
 /// `--no-bump-revision`; one of the pair alone is refused, as etcdutl refuses it.
-fn bump_of(args: &RestoreArgs) -> anyhow::Result<Option<u64>> {
+pub fn bump_of(args: &RestoreArgs) -> anyhow::Result<Option<u64>> {
     match (
         args.bump_revision,
         args.mark_compacted,
@@ -199,7 +231,7 @@ fn bump_of(args: &RestoreArgs) -> anyhow::Result<Option<u64>> {
 }
 
 /// The new cluster: each setting from its flag, else the kubeadm manifest, else etcdutl's default.
-fn cluster_of(
+pub fn cluster_of(
     settings: &Settings,
     args: &RestoreArgs,
     printer: &Printer,
@@ -254,7 +286,7 @@ fn cluster_words(c: &member::Cluster) -> String {
 
 /// The data dir may not exist or be an empty directory (`empty_ok`, as etcdutl 3.5 allows); the
 /// WAL dir may not exist.
-fn check_target(dir: &Path, empty_ok: bool) -> anyhow::Result<()> {
+pub fn check_target(dir: &Path, empty_ok: bool) -> anyhow::Result<()> {
     let what = if empty_ok { "data dir" } else { "WAL dir" };
     match std::fs::symlink_metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -419,7 +451,7 @@ fn report(
         OutputFormat::Json => printer.json(&serde_json::json!({
             "data_dir": out_dir.display().to_string(),
             "wal_dir": wal_dir.display().to_string(),
-            "snapshot": args.snapshot.display().to_string(),
+            "snapshot": args.snapshot.as_ref().map(|p| p.display().to_string()),
             "name": local.name,
             "member_id": format!("{:x}", local.id),
             "cluster_id": format!("{:x}", cluster.cluster_id),

@@ -138,16 +138,22 @@ struct Rewriter<'o> {
     error: Option<RewriteError>,
 }
 
-/// Rewrites `src` into `out` (an empty file), as described in the module docs.
-pub fn rewrite(src: &Db<File>, out: File, opts: &Options<'_>) -> Result<Rewritten, RewriteError> {
-    let page_size = src.meta().page_size;
-    let compact_mark = |key: &[u8]| -> Result<i64, RewriteError> {
+/// The newest compaction mark in the snapshot (`meta/finishedCompactRev`,
+/// `meta/scheduledCompactRev`), 0 when there is none.
+pub fn compacted(src: &Db<File>) -> Result<i64, BboltError> {
+    let mark = |key: &[u8]| -> Result<i64, BboltError> {
         Ok(src
             .get(b"meta", key)?
             .and_then(|v| main_of(&v))
             .unwrap_or(0))
     };
-    let compacted = compact_mark(b"finishedCompactRev")?.max(compact_mark(b"scheduledCompactRev")?);
+    Ok(mark(b"finishedCompactRev")?.max(mark(b"scheduledCompactRev")?))
+}
+
+/// Rewrites `src` into `out` (an empty file), as described in the module docs.
+pub fn rewrite(src: &Db<File>, out: File, opts: &Options<'_>) -> Result<Rewritten, RewriteError> {
+    let page_size = src.meta().page_size;
+    let compacted = compacted(src)?;
     let mut r = Rewriter {
         w: Writer::new(BufWriter::with_capacity(1 << 20, out), page_size)
             .map_err(RewriteError::Write)?,

@@ -370,6 +370,20 @@ impl Session {
             .map(|m| m.name().to_string()))
     }
 
+    /// `member list`: (name, sorted peer URLs) of every member.
+    pub fn members(&mut self) -> Result<Vec<(String, Vec<String>)>, EtcdError> {
+        let mut client = self.client.clone();
+        let r = self.unary("member list", async move { client.member_list().await })?;
+        Ok(r.members()
+            .iter()
+            .map(|m| {
+                let mut urls = m.peer_urls().to_vec();
+                urls.sort();
+                (m.name().to_string(), urls)
+            })
+            .collect())
+    }
+
     /// Streams a snapshot into `out`, checking the protocol and the digest. `progress` is called
     /// with (bytes received, total) after each message.
     pub fn snapshot(

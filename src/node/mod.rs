@@ -1,3 +1,4 @@
 //! kubeadm node knowledge: where the etcd static pod keeps its data, certificates and URLs.
 
 pub mod manifest;
+pub mod restore;

@@ -1,0 +1,934 @@
+//! `etcd-backup restore SNAPSHOT` on a kubeadm control-plane node: a restore that really takes
+//! effect and can always be undone.
+//!
+//! Steps, each journaled before and after in `<data-dir>.restore-journal.json`, each idempotent
+//! (it looks at the disk to see what is already done), so `--resume` can run any of them again:
+//!
+//! 1. `build`: the new data dir, natively, at `<data-dir>.restored-<time>` (same file system);
+//! 2. `stop-control-plane`: `etcd.yaml` and `kube-apiserver.yaml` moved out of the manifests dir
+//!    into a staging dir; wait until etcd has let go of `member/snap/db` (a non-blocking flock
+//!    probe, etcd-formats.md §7.2) and its client port is closed; `systemctl stop kubelet`.
+//!    Stopping the kubelet alone would leave the static pods running on the old data;
+//! 3. `move-aside`: the old data dir to `<data-dir>.before-restore-<time>`, never deleted;
+//! 4. `move-into-place`: the new dir gets the old one's owner, group and mode, and its name;
+//! 5. `start-control-plane`: the manifests back, `systemctl start kubelet`;
+//! 6. `wait-healthy`: etcd answers over TLS with at least the snapshot's revision plus the bump
+//!    and the planned members.
+//!
+//! A failure in steps 2-6 rolls back on its own: control plane stopped again, the new dir moved
+//! to `<data-dir>.failed-restore-<time>`, the old dir back, manifests back, kubelet started, etcd
+//! waited for. `--rollback` does the same for an interrupted run; `--resume` finishes it.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::bbolt::Db;
+use crate::cli::RestoreArgs;
+use crate::commands::restore::{self as data_restore, Build};
+use crate::datadir::member;
+use crate::diagnostics::{exit, HintExt};
+use crate::etcd::{self, ConnectConfig, Session, TlsFiles};
+use crate::fsutil::{self, FsError};
+use crate::integrity;
+use crate::output::Printer;
+use crate::settings::Settings;
+
+/// The steps, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    Build,
+    StopControlPlane,
+    MoveAside,
+    MoveIntoPlace,
+    StartControlPlane,
+    WaitHealthy,
+}
+
+pub const STEPS: [Step; 6] = [
+    Step::Build,
+    Step::StopControlPlane,
+    Step::MoveAside,
+    Step::MoveIntoPlace,
+    Step::StartControlPlane,
+    Step::WaitHealthy,
+];
+
+impl Step {
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Build => "build",
+            Step::StopControlPlane => "stop-control-plane",
+            Step::MoveAside => "move-aside",
+            Step::MoveIntoPlace => "move-into-place",
+            Step::StartControlPlane => "start-control-plane",
+            Step::WaitHealthy => "wait-healthy",
+        }
+    }
+}
+
+/// Everything the steps need, fixed before the first one runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub snapshot: PathBuf,
+    pub node_name: String,
+    pub manifests_dir: PathBuf,
+    pub staging_dir: PathBuf,
+    /// Manifest file names moved out and back (`etcd.yaml`, `kube-apiserver.yaml` if present).
+    pub manifests: Vec<String>,
+    pub data_dir: PathBuf,
+    pub new_dir: PathBuf,
+    pub aside_dir: PathBuf,
+    pub failed_dir: PathBuf,
+    pub kubelet_service: String,
+    pub endpoint: String,
+    pub cacert: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// The new cluster: (name, peer URLs), sorted by name.
+    pub members: Vec<(String, Vec<String>)>,
+    pub token: String,
+    pub bump: Option<u64>,
+    pub keep_alarms: bool,
+    pub skip_hash_check: bool,
+    /// The snapshot's revision (newest of its keys and compaction marks).
+    pub snapshot_revision: i64,
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+    pub stop_timeout_secs: u64,
+    pub start_timeout_secs: u64,
+}
+
+impl Plan {
+    /// The revision etcd must serve at least once restored.
+    pub fn expect_revision(&self) -> i64 {
+        self.snapshot_revision
+            .saturating_add(self.bump.map_or(0, |b| b as i64))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    Running,
+    Finished,
+    RolledBack,
+    /// A rollback did not finish either: the operator must look (exit 3).
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Journal {
+    pub format_version: u32,
+    pub tool_version: String,
+    pub started_at: DateTime<Utc>,
+    pub plan: Plan,
+    pub state: State,
+    pub done: Vec<Step>,
+    /// The step under way (started, not recorded as done).
+    pub current: Option<Step>,
+    /// When the control plane went down (step 2 began).
+    pub down_at: Option<DateTime<Utc>>,
+    pub events: Vec<String>,
+    #[serde(skip)]
+    path: PathBuf,
+}
+
+/// `<data-dir>.restore-journal.json`.
+pub fn journal_path(data_dir: &Path) -> PathBuf {
+    let mut p = data_dir.as_os_str().to_owned();
+    p.push(".restore-journal.json");
+    PathBuf::from(p)
+}
+
+impl Journal {
+    fn load(path: &Path) -> anyhow::Result<Journal> {
+        let bytes = std::fs::read(path).map_err(|e| FsError::io("cannot read journal", path, e))?;
+        let mut j: Journal = serde_json::from_slice(&bytes)
+            .with_context(|| format!("journal {} is not valid", path.display()))?;
+        j.path = path.to_path_buf();
+        Ok(j)
+    }
+
+    fn save(&self) -> anyhow::Result<()> {
+        let mut bytes = serde_json::to_vec_pretty(self)?;
+        bytes.push(b'\n');
+        fsutil::write_atomic(&self.path, &bytes, true)?;
+        Ok(())
+    }
+
+    fn event(&mut self, printer: &Printer, msg: String) {
+        printer.phase(&msg);
+        self.events
+            .push(format!("{} {msg}", Utc::now().to_rfc3339()));
+    }
+}
+
+/// A failure the tests can inject: `ETCD_BACKUP_FAILPOINT=<step>` fails that step before it
+/// starts; `<step>:hang` hangs right after it is journaled as done (to be killed).
+fn failpoint(step: Step, after: bool) -> anyhow::Result<()> {
+    let Ok(fp) = std::env::var("ETCD_BACKUP_FAILPOINT") else {
+        return Ok(());
+    };
+    let (name, hang) = match fp.split_once(':') {
+        Some((n, "hang")) => (n, true),
+        _ => (fp.as_str(), false),
+    };
+    if name != step.name() {
+        return Ok(());
+    }
+    if hang && after {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+    if !hang && !after {
+        return Err(anyhow!(
+            "injected failure at step {name} (ETCD_BACKUP_FAILPOINT)"
+        ));
+    }
+    Ok(())
+}
+
+pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow::Result<u8> {
+    let Some(manifest) = settings.manifest.as_ref() else {
+        return Err(anyhow!(
+            "no kubeadm etcd manifest here, so there is no node to restore"
+        ))
+        .hint(
+            "on a kubeadm node point --manifest at etcd.yaml; to build a data dir anywhere, \
+             use --output-dir DIR",
+        );
+    };
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or_else(|| settings.data_dir())
+        .ok_or_else(|| anyhow!("{} has no --data-dir", manifest.path.display()))
+        .hint("pass --data-dir")?;
+    let jpath = journal_path(&data_dir);
+
+    if args.resume || args.rollback {
+        let mut j = Journal::load(&jpath).hint(format!(
+            "there is no restore to {} here; the journal of a restore is {}",
+            if args.resume { "resume" } else { "roll back" },
+            jpath.display()
+        ))?;
+        if j.state != State::Running && j.state != State::Failed {
+            return Err(anyhow!(
+                "the restore journaled in {} is {:?}, not interrupted",
+                jpath.display(),
+                j.state
+            ))
+            .hint("nothing to do");
+        }
+        return if args.rollback {
+            finish_rollback(&mut j, printer)
+        } else {
+            printer.phase(format!(
+                "resuming the restore journaled in {}",
+                jpath.display()
+            ));
+            execute(&mut j, printer)
+        };
+    }
+
+    if let Ok(j) = Journal::load(&jpath) {
+        if matches!(j.state, State::Running | State::Failed) {
+            return Err(anyhow!(
+                "another restore is open on this node (journal {}, started {})",
+                jpath.display(),
+                j.started_at
+            ))
+            .hint("finish it with `etcd-backup restore --resume --yes` or undo it with `etcd-backup restore --rollback --yes`");
+        }
+    }
+    let Some(snapshot) = &args.snapshot else {
+        return Err(anyhow!("no snapshot file given")).hint("name the snapshot to restore");
+    };
+    let plan = plan(settings, args, snapshot, &data_dir, printer)?;
+    print_plan(&plan, &jpath, printer);
+    if args.dry_run {
+        printer.result("dry run: nothing was changed");
+        return Ok(exit::SUCCESS);
+    }
+    confirm(&plan, args.yes)?;
+    let mut j = Journal {
+        format_version: 1,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: Utc::now(),
+        plan,
+        state: State::Running,
+        done: Vec::new(),
+        current: None,
+        down_at: None,
+        events: Vec::new(),
+        path: jpath,
+    };
+    j.save()?;
+    execute(&mut j, printer)
+}
+
+/// Pre-flight: the snapshot verified, the node's settings read, the new cluster decided.
+fn plan(
+    settings: &Settings,
+    args: &RestoreArgs,
+    snapshot: &Path,
+    data_dir: &Path,
+    printer: &Printer,
+) -> anyhow::Result<Plan> {
+    let manifest = settings.manifest.as_ref().expect("checked by the caller");
+    printer.phase(format!("verifying {}", snapshot.display()));
+    let verdict = integrity::verify_file(
+        snapshot,
+        integrity::Content::Sha256,
+        args.skip_hash_check,
+        true,
+    )?;
+    if !verdict.ok() {
+        let list: String = verdict
+            .problems
+            .iter()
+            .map(|p| format!("\n    {p}"))
+            .collect();
+        return Err(anyhow!("{} fails verification:{list}", snapshot.display()))
+            .hint("restore an older backup (`etcd-backup verify --all` lists the good ones)");
+    }
+    // The revision etcd starts from: the newest key or compaction mark.
+    let revision = verdict
+        .status
+        .as_ref()
+        .map_or(0, |s| s.revision)
+        .max(crate::datadir::db::compacted(&Db::open(snapshot)?)?);
+    let meta = std::fs::metadata(data_dir)
+        .map_err(|e| FsError::io("cannot read the data dir", data_dir, e))
+        .hint("check --data-dir (or the manifest's --data-dir and its hostPath volume)")?;
+    let node_name = args
+        .name
+        .clone()
+        .or_else(|| manifest.flag("name").map(str::to_string))
+        .unwrap_or_else(|| "default".into());
+    let token = args
+        .initial_cluster_token
+        .clone()
+        .or_else(|| manifest.flag("initial-cluster-token").map(str::to_string))
+        .unwrap_or_else(|| "etcd-cluster".into());
+
+    // Membership: flags if given, else the members recorded in the snapshot, so that every
+    // node restored from the same file computes the same cluster.
+    let cluster = if args.initial_cluster.is_some() {
+        data_restore::cluster_of(settings, args, printer)?
+    } else {
+        let recorded = members_in(snapshot)?;
+        let Some((_, urls)) = recorded.iter().find(|(n, _)| *n == node_name) else {
+            let names: Vec<&str> = recorded.iter().map(|(n, _)| n.as_str()).collect();
+            return Err(anyhow!(
+                "this node's member name {node_name:?} is not among the members recorded in the \
+                 snapshot ({})",
+                names.join(", ")
+            ))
+            .hint("pass --initial-cluster NAME=URL,.. (and --name) for the new cluster");
+        };
+        let initial: Vec<String> = recorded
+            .iter()
+            .flat_map(|(n, us)| us.iter().map(move |u| format!("{n}={u}")))
+            .collect();
+        member::build_cluster(&node_name, &initial.join(","), &urls.join(","), &token)
+            .map_err(|e| anyhow!("the snapshot's members do not make a valid cluster: {e}"))
+            .hint("pass --initial-cluster NAME=URL,.. for the new cluster")?
+    };
+    let mut members: Vec<(String, Vec<String>)> = cluster
+        .members
+        .iter()
+        .map(|m| (m.name.clone(), m.peer_urls.clone()))
+        .collect();
+    members.sort();
+
+    let stamp = Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let sibling = |suffix: &str| {
+        let mut p = data_dir.as_os_str().to_owned();
+        p.push(format!(".{suffix}-{stamp}"));
+        PathBuf::from(p)
+    };
+    let manifests_dir = args.manifests_dir.clone();
+    let staging_dir =
+        fsutil::parent_dir(&manifests_dir).join(format!("etcd-backup-staging-{stamp}"));
+    let mut manifests = vec!["etcd.yaml".to_string()];
+    if manifests_dir.join("kube-apiserver.yaml").exists() {
+        manifests.push("kube-apiserver.yaml".to_string());
+    }
+    if !manifests_dir.join("etcd.yaml").exists() {
+        return Err(anyhow!("{} has no etcd.yaml", manifests_dir.display()))
+            .hint("pass --manifests-dir (kubeadm's is /etc/kubernetes/manifests)");
+    }
+    let endpoint = etcd::normalize_endpoint(
+        &manifest
+            .client_url()
+            .unwrap_or_else(|| "https://127.0.0.1:2379".to_string()),
+    )?;
+    let bump = data_restore::bump_of(args)?;
+    Ok(Plan {
+        snapshot: std::fs::canonicalize(snapshot).unwrap_or_else(|_| snapshot.to_path_buf()),
+        node_name,
+        manifests_dir,
+        staging_dir,
+        manifests,
+        data_dir: data_dir.to_path_buf(),
+        new_dir: sibling("restored"),
+        aside_dir: sibling("before-restore"),
+        failed_dir: sibling("failed-restore"),
+        kubelet_service: args.kubelet_service.clone(),
+        endpoint,
+        cacert: settings.cacert.value.clone(),
+        cert: settings.cert.value.clone(),
+        key: settings.key.value.clone(),
+        members,
+        token,
+        bump,
+        keep_alarms: args.keep_alarms,
+        skip_hash_check: args.skip_hash_check,
+        snapshot_revision: revision,
+        uid: meta.uid(),
+        gid: meta.gid(),
+        mode: meta.mode() & 0o7777,
+        stop_timeout_secs: args.stop_timeout.as_secs().max(1),
+        start_timeout_secs: args.start_timeout.as_secs().max(1),
+    })
+}
+
+/// (name, sorted peer URLs) of the voting members in the snapshot's `members` bucket.
+fn members_in(snapshot: &Path) -> anyhow::Result<Vec<(String, Vec<String>)>> {
+    #[derive(Deserialize)]
+    struct M {
+        #[serde(default)]
+        name: String,
+        #[serde(rename = "peerURLs", default)]
+        peer_urls: Vec<String>,
+        #[serde(rename = "isLearner", default)]
+        is_learner: bool,
+    }
+    let db = Db::open(snapshot)?;
+    let mut out = Vec::new();
+    let mut in_members = false;
+    db.walk(&mut |e| {
+        if e.depth == 0 {
+            in_members = e.key == b"members";
+        } else if in_members && !e.is_bucket {
+            if let Ok(m) = serde_json::from_slice::<M>(e.value) {
+                if !m.is_learner {
+                    let mut urls = m.peer_urls;
+                    urls.sort();
+                    out.push((m.name, urls));
+                }
+            }
+        }
+    })?;
+    out.sort();
+    if out.is_empty() {
+        return Err(anyhow!("{} records no members", snapshot.display()))
+            .hint("pass --initial-cluster NAME=URL,.. for the new cluster");
+    }
+    Ok(out)
+}
+
+fn print_plan(p: &Plan, journal: &Path, printer: &Printer) {
+    let members: Vec<String> = p
+        .members
+        .iter()
+        .map(|(n, u)| format!("{n}={}", u.join(",")))
+        .collect();
+    let bump = match p.bump {
+        Some(b) => format!(
+            "revision {} bumped by {b} to {}",
+            p.snapshot_revision,
+            p.expect_revision()
+        ),
+        None => format!("revision {} (no bump)", p.snapshot_revision),
+    };
+    let lines = [
+        format!(
+            "restore plan for node {} from {}:",
+            p.node_name,
+            p.snapshot.display()
+        ),
+        format!(
+            "  1 build                new data dir {} (members {}, token {}, {bump})",
+            p.new_dir.display(),
+            members.join(","),
+            p.token
+        ),
+        format!(
+            "  2 stop-control-plane   move {} from {} to {}; wait until etcd lets go of {} and {} \
+             is closed (at most {}s); systemctl stop {}",
+            p.manifests.join(" and "),
+            p.manifests_dir.display(),
+            p.staging_dir.display(),
+            p.data_dir.join("member/snap/db").display(),
+            p.endpoint,
+            p.stop_timeout_secs,
+            p.kubelet_service
+        ),
+        format!(
+            "  3 move-aside           {} -> {} (kept)",
+            p.data_dir.display(),
+            p.aside_dir.display()
+        ),
+        format!(
+            "  4 move-into-place      owner {}:{} mode {:o}; {} -> {}",
+            p.uid,
+            p.gid,
+            p.mode,
+            p.new_dir.display(),
+            p.data_dir.display()
+        ),
+        format!(
+            "  5 start-control-plane  manifests back to {}; systemctl start {}",
+            p.manifests_dir.display(),
+            p.kubelet_service
+        ),
+        format!(
+            "  6 wait-healthy         {} healthy with revision >= {} and members {} (at most {}s)",
+            p.endpoint,
+            p.expect_revision(),
+            members.join(","),
+            p.start_timeout_secs
+        ),
+        format!("  journal: {}", journal.display()),
+    ];
+    for l in lines {
+        printer.result(l);
+    }
+}
+
+/// On a terminal, the operator types the node name; without one, `--yes` is required.
+fn confirm(p: &Plan, yes: bool) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(anyhow!(
+            "refusing to restore node {} without confirmation",
+            p.node_name
+        ))
+        .hint("add --yes (there is no terminal to ask on); --dry-run shows the plan");
+    }
+    eprint!(
+        "This stops etcd and kube-apiserver on this node and replaces {}.\nType the node name \
+         ({}) to go on: ",
+        p.data_dir.display(),
+        p.node_name
+    );
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    if line.trim() != p.node_name {
+        return Err(anyhow!("not confirmed; nothing was changed"))
+            .hint("run again and type the node name");
+    }
+    Ok(())
+}
+
+/// Runs the steps not yet done; on a failure after the control plane was touched, rolls back.
+fn execute(j: &mut Journal, printer: &Printer) -> anyhow::Result<u8> {
+    for step in STEPS {
+        if j.done.contains(&step) {
+            continue;
+        }
+        j.current = Some(step);
+        j.event(printer, format!("step {}: starting", step.name()));
+        j.save()?;
+        let result = failpoint(step, false).and_then(|()| run_step(j, step, printer));
+        match result {
+            Ok(()) => {
+                j.done.push(step);
+                j.current = None;
+                j.event(printer, format!("step {}: done", step.name()));
+                j.save()?;
+                failpoint(step, true)?;
+            }
+            Err(e) => return fail(j, step, e, printer),
+        }
+    }
+    j.state = State::Finished;
+    let down = j
+        .down_at
+        .map(|t| (Utc::now() - t).num_milliseconds() as f64 / 1000.0);
+    if let Some(d) = down {
+        j.event(printer, format!("control plane was down for {d:.1}s"));
+    }
+    j.save()?;
+    printer.phase(format!(
+        "restored {}: etcd serves the snapshot at {}; the old data dir is kept at {}",
+        j.plan.data_dir.display(),
+        j.plan.endpoint,
+        j.plan.aside_dir.display()
+    ));
+    printer.result(format!(
+        "restored {} from {} (old data: {}; downtime {})",
+        j.plan.data_dir.display(),
+        j.plan.snapshot.display(),
+        j.plan.aside_dir.display(),
+        down.map_or("unknown".into(), |d| format!("{d:.1}s"))
+    ));
+    Ok(exit::SUCCESS)
+}
+
+fn fail(j: &mut Journal, step: Step, e: anyhow::Error, printer: &Printer) -> anyhow::Result<u8> {
+    j.event(printer, format!("step {} failed: {e:#}", step.name()));
+    if step == Step::Build {
+        // Nothing live was touched; `build` leaves no new dir behind.
+        j.state = State::RolledBack;
+        j.save()?;
+        return Err(e.context("the restore failed before touching the node; nothing was changed"));
+    }
+    printer.warn(format!("step {} failed: {e:#}; rolling back", step.name()));
+    match rollback(j, printer) {
+        Ok(()) => Err(e.context(format!(
+            "the restore failed at step {} and was rolled back: etcd serves the old data again",
+            step.name()
+        ))),
+        Err(r) => {
+            j.state = State::Failed;
+            j.event(printer, format!("rollback failed: {r:#}"));
+            j.save()?;
+            printer.error(&e);
+            printer.warn(format!(
+                "the rollback failed too: {r:#}. The node is part-way; journal {}. Fix the \
+                 cause, then `etcd-backup restore --rollback --yes` (or --resume)",
+                j.path.display()
+            ));
+            Ok(exit::PARTIAL)
+        }
+    }
+}
+
+/// `--rollback`: undo, and say how it went.
+fn finish_rollback(j: &mut Journal, printer: &Printer) -> anyhow::Result<u8> {
+    match rollback(j, printer) {
+        Ok(()) => {
+            printer.result(format!(
+                "rolled back: {} holds the data it had before the restore",
+                j.plan.data_dir.display()
+            ));
+            Ok(exit::SUCCESS)
+        }
+        Err(e) => {
+            j.state = State::Failed;
+            j.save()?;
+            printer.error(&e);
+            printer.warn(format!(
+                "the rollback did not finish; journal {}",
+                j.path.display()
+            ));
+            Ok(exit::PARTIAL)
+        }
+    }
+}
+
+/// Puts the node back as it was: old data dir in place, manifests back, kubelet running.
+fn rollback(j: &mut Journal, printer: &Printer) -> anyhow::Result<()> {
+    let p = j.plan.clone();
+    j.event(printer, "rollback: starting".into());
+    if p.aside_dir.exists() || p.new_dir.exists() {
+        // Whatever runs on the data dir now must stop before it moves.
+        stop_control_plane(j, printer)?;
+        if p.aside_dir.exists() {
+            if p.data_dir.exists() {
+                fsutil::rename_noreplace(&p.data_dir, &p.failed_dir)?;
+                j.event(
+                    printer,
+                    format!("rollback: restored dir moved to {}", p.failed_dir.display()),
+                );
+            }
+            fsutil::rename_noreplace(&p.aside_dir, &p.data_dir)?;
+            j.event(
+                printer,
+                format!("rollback: {} is back", p.data_dir.display()),
+            );
+        }
+        if p.new_dir.exists() {
+            fsutil::rename_noreplace(&p.new_dir, &p.failed_dir)?;
+        }
+        fsutil::fsync_dir(&fsutil::parent_dir(&p.data_dir))?;
+    }
+    start_control_plane(j, printer)?;
+    wait_healthy(&p, None, printer)?;
+    j.state = State::RolledBack;
+    j.current = None;
+    j.event(printer, "rollback: done; etcd serves the old data".into());
+    j.save()?;
+    Ok(())
+}
+
+fn run_step(j: &mut Journal, step: Step, printer: &Printer) -> anyhow::Result<()> {
+    let p = j.plan.clone();
+    match step {
+        Step::Build => {
+            if p.new_dir.exists() {
+                return Ok(()); // built before an interruption; builds are all-or-nothing
+            }
+            let members: Vec<String> = p
+                .members
+                .iter()
+                .flat_map(|(n, us)| us.iter().map(move |u| format!("{n}={u}")))
+                .collect();
+            let local = p
+                .members
+                .iter()
+                .find(|(n, _)| *n == p.node_name)
+                .map(|(_, u)| u.join(","))
+                .unwrap_or_default();
+            let cluster = member::build_cluster(&p.node_name, &members.join(","), &local, &p.token)
+                .map_err(|e| anyhow!("invalid cluster: {e}"))?;
+            data_restore::build(
+                &Build {
+                    snapshot: &p.snapshot,
+                    out_dir: &p.new_dir,
+                    wal_dir: None,
+                    cluster: &cluster,
+                    bump: p.bump,
+                    keep_alarms: p.keep_alarms,
+                    skip_hash_check: p.skip_hash_check,
+                },
+                printer,
+            )?;
+            Ok(())
+        }
+        Step::StopControlPlane => {
+            if j.down_at.is_none() {
+                j.down_at = Some(Utc::now());
+                j.save()?;
+            }
+            stop_control_plane(j, printer)
+        }
+        Step::MoveAside => {
+            if p.aside_dir.exists() && !p.data_dir.exists() {
+                return Ok(());
+            }
+            fsutil::rename_noreplace(&p.data_dir, &p.aside_dir)?;
+            fsutil::fsync_dir(&fsutil::parent_dir(&p.data_dir))?;
+            Ok(())
+        }
+        Step::MoveIntoPlace => {
+            if p.data_dir.exists() && !p.new_dir.exists() {
+                return Ok(());
+            }
+            chown_tree(&p.new_dir, p.uid, p.gid)?;
+            std::fs::set_permissions(
+                &p.new_dir,
+                std::os::unix::fs::PermissionsExt::from_mode(p.mode),
+            )
+            .map_err(|e| FsError::io("cannot set the mode of", &p.new_dir, e))?;
+            fsutil::rename_noreplace(&p.new_dir, &p.data_dir)?;
+            fsutil::fsync_dir(&fsutil::parent_dir(&p.data_dir))?;
+            Ok(())
+        }
+        Step::StartControlPlane => start_control_plane(j, printer),
+        Step::WaitHealthy => wait_healthy(&p, Some(p.expect_revision()), printer),
+    }
+}
+
+/// Manifests out to the staging dir, etcd gone from the data dir and its port, kubelet stopped.
+fn stop_control_plane(j: &mut Journal, printer: &Printer) -> anyhow::Result<()> {
+    let p = j.plan.clone();
+    fsutil::create_private_dir(&p.staging_dir)?;
+    for m in &p.manifests {
+        let (from, to) = (p.manifests_dir.join(m), p.staging_dir.join(m));
+        if from.exists() {
+            fsutil::rename_noreplace(&from, &to)?;
+            j.event(
+                printer,
+                format!("moved {} to {}", from.display(), to.display()),
+            );
+        }
+    }
+    fsutil::fsync_dir(&p.manifests_dir)?;
+    let limit = Duration::from_secs(p.stop_timeout_secs);
+    let t = Instant::now();
+    let db = p.data_dir.join("member").join("snap").join("db");
+    loop {
+        let held = db_locked(&db)?;
+        let open = port_open(&p.endpoint);
+        if !held && !open {
+            break;
+        }
+        if t.elapsed() > limit {
+            return Err(anyhow!(
+                "etcd did not stop within {}s after its manifest was moved out ({})",
+                p.stop_timeout_secs,
+                if held {
+                    format!("{} is still locked", db.display())
+                } else {
+                    format!("{} still accepts connections", p.endpoint)
+                }
+            ))
+            .hint("check the kubelet and the container runtime (crictl ps); raise --stop-timeout");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    j.event(
+        printer,
+        format!("etcd has let go of {}", p.data_dir.display()),
+    );
+    systemctl("stop", &p.kubelet_service)?;
+    j.event(printer, format!("systemctl stop {}", p.kubelet_service));
+    Ok(())
+}
+
+/// Manifests back from the staging dir, kubelet started.
+fn start_control_plane(j: &mut Journal, printer: &Printer) -> anyhow::Result<()> {
+    let p = j.plan.clone();
+    for m in &p.manifests {
+        let (from, to) = (p.staging_dir.join(m), p.manifests_dir.join(m));
+        if from.exists() {
+            fsutil::rename_noreplace(&from, &to)?;
+            j.event(printer, format!("moved {} back", to.display()));
+        }
+    }
+    fsutil::fsync_dir(&p.manifests_dir)?;
+    let _ = std::fs::remove_dir(&p.staging_dir);
+    systemctl("start", &p.kubelet_service)?;
+    j.event(printer, format!("systemctl start {}", p.kubelet_service));
+    Ok(())
+}
+
+fn systemctl(verb: &str, unit: &str) -> anyhow::Result<()> {
+    let out = std::process::Command::new("systemctl")
+        .args([verb, unit])
+        .output()
+        .map_err(|e| anyhow!("cannot run systemctl {verb} {unit}: {e}"))
+        .hint("systemctl must be on PATH")?;
+    if !out.status.success() {
+        return Err(anyhow!(
+            "systemctl {verb} {unit} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+        .hint(format!(
+            "check `systemctl status {unit}` and `journalctl -u {unit}`"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a process holds bbolt's flock on the db (etcd does while it has it open).
+fn db_locked(db: &Path) -> anyhow::Result<bool> {
+    use rustix::fs::{flock, FlockOperation};
+    let f = match std::fs::File::open(db) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(FsError::io("cannot open", db, e).into()),
+    };
+    match flock(&f, FlockOperation::NonBlockingLockShared) {
+        Ok(()) => {
+            let _ = flock(&f, FlockOperation::Unlock);
+            Ok(false)
+        }
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(true),
+        Err(e) => Err(FsError::io("cannot probe the lock of", db, e.into()).into()),
+    }
+}
+
+/// Whether something accepts TCP connections at the endpoint's address.
+fn port_open(endpoint: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    let hostport = endpoint
+        .split_once("://")
+        .map_or(endpoint, |(_, r)| r)
+        .trim_end_matches('/');
+    let Ok(addrs) = hostport.to_socket_addrs() else {
+        return false;
+    };
+    addrs
+        .into_iter()
+        .any(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_millis(300)).is_ok())
+}
+
+/// Waits until etcd answers over TLS with at least `min_revision` and the planned members.
+fn wait_healthy(p: &Plan, min_revision: Option<i64>, printer: &Printer) -> anyhow::Result<()> {
+    let files = TlsFiles {
+        cacert: p.cacert.clone(),
+        cert: p.cert.clone(),
+        key: p.key.clone(),
+    };
+    let tls = if p.endpoint.starts_with("https://") {
+        Some(etcd::load_tls(&files)?)
+    } else {
+        None
+    };
+    let config = ConnectConfig {
+        tls: files,
+        dial_timeout: Duration::from_secs(2),
+        stall_timeout: Duration::from_secs(5),
+    };
+    let limit = Duration::from_secs(p.start_timeout_secs);
+    let t = Instant::now();
+    let mut last = String::from("no answer yet");
+    while t.elapsed() < limit {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let attempt = Session::connect(
+            &p.endpoint,
+            tls.as_ref(),
+            &config,
+            Duration::from_secs(10),
+            deadline,
+        )
+        .and_then(|mut s| Ok((s.status()?, s.members()?)));
+        match attempt {
+            Ok((st, mut members)) => {
+                members.sort();
+                let rev_ok = min_revision.is_none_or(|m| st.revision >= m);
+                let members_ok = min_revision.is_none() || members == p.members;
+                if st.leader != 0 && rev_ok && members_ok {
+                    printer.phase(format!(
+                        "{} is healthy: revision {}, {} member(s)",
+                        p.endpoint,
+                        st.revision,
+                        members.len()
+                    ));
+                    return Ok(());
+                }
+                last = format!(
+                    "revision {} (want >= {}), leader {:x}, members {:?}",
+                    st.revision,
+                    min_revision.unwrap_or(0),
+                    st.leader,
+                    members
+                );
+            }
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    Err(anyhow!(
+        "etcd at {} did not become healthy within {}s: {last}",
+        p.endpoint,
+        p.start_timeout_secs
+    ))
+    .hint("check the etcd container's log (crictl logs) and raise --start-timeout if it is slow")
+}
+
+/// `chown -R uid:gid dir` without following symlinks.
+fn chown_tree(dir: &Path, uid: u32, gid: u32) -> anyhow::Result<()> {
+    std::os::unix::fs::lchown(dir, Some(uid), Some(gid))
+        .map_err(|e| FsError::io("cannot chown", dir, e))?;
+    for entry in std::fs::read_dir(dir).map_err(|e| FsError::io("cannot read", dir, e))? {
+        let entry = entry.map_err(|e| FsError::io("cannot read", dir, e))?;
+        let path = entry.path();
+        let ft = entry
+            .file_type()
+            .map_err(|e| FsError::io("cannot read", &path, e))?;
+        if ft.is_dir() {
+            chown_tree(&path, uid, gid)?;
+        } else {
+            std::os::unix::fs::lchown(&path, Some(uid), Some(gid))
+                .map_err(|e| FsError::io("cannot chown", &path, e))?;
+        }
+    }
+    Ok(())
+}

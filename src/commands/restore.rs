@@ -130,7 +130,7 @@ pub fn build(spec: &Build<'_>, printer: &Printer) -> anyhow::Result<db::Rewritte
         human_bytes(source.file_len()),
         local.name,
         local.id,
-        cluster_words(&cluster),
+        cluster_words(cluster),
         out_dir.display()
     ));
     let opts = db::Options {

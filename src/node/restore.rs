@@ -1,7 +1,8 @@
 //! `etcd-backup restore SNAPSHOT` on a kubeadm control-plane node: a restore that really takes
 //! effect and can always be undone.
 //!
-//! Steps, each journaled before and after in `<data-dir>.restore-journal.json`, each idempotent
+//! Steps, each journaled before and after in `/etc/kubernetes/etcd-backup-restore-journal.json`
+//! (beside the manifests dir), each idempotent
 //! (it looks at the disk to see what is already done), so `--resume` can run any of them again:
 //!
 //! 1. `build`: the new data dir, natively, at `<data-dir>.restored-<time>` (same file system);
@@ -141,11 +142,9 @@ pub struct Journal {
     path: PathBuf,
 }
 
-/// `<data-dir>.restore-journal.json`.
-pub fn journal_path(data_dir: &Path) -> PathBuf {
-    let mut p = data_dir.as_os_str().to_owned();
-    p.push(".restore-journal.json");
-    PathBuf::from(p)
+/// `etcd-backup-restore-journal.json` beside the manifests dir (`/etc/kubernetes/`).
+pub fn journal_path(manifests_dir: &Path) -> PathBuf {
+    fsutil::parent_dir(manifests_dir).join("etcd-backup-restore-journal.json")
 }
 
 impl Journal {
@@ -196,26 +195,12 @@ fn failpoint(step: Step, after: bool) -> anyhow::Result<()> {
 }
 
 pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow::Result<u8> {
-    let Some(manifest) = settings.manifest.as_ref() else {
-        return Err(anyhow!(
-            "no kubeadm etcd manifest here, so there is no node to restore"
-        ))
-        .hint(
-            "on a kubeadm node point --manifest at etcd.yaml; to build a data dir anywhere, \
-             use --output-dir DIR",
-        );
-    };
-    let data_dir = args
-        .data_dir
-        .clone()
-        .or_else(|| settings.data_dir())
-        .ok_or_else(|| anyhow!("{} has no --data-dir", manifest.path.display()))
-        .hint("pass --data-dir")?;
-    let jpath = journal_path(&data_dir);
-
+    // The journal lives beside the manifests dir, so that it is found while etcd.yaml is
+    // moved out.
+    let jpath = journal_path(&args.manifests_dir);
     if args.resume || args.rollback {
         let mut j = Journal::load(&jpath).hint(format!(
-            "there is no restore to {} here; the journal of a restore is {}",
+            "there is no restore to {} here (its journal would be {}; see --manifests-dir)",
             if args.resume { "resume" } else { "roll back" },
             jpath.display()
         ))?;
@@ -237,7 +222,6 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
             execute(&mut j, printer)
         };
     }
-
     if let Ok(j) = Journal::load(&jpath) {
         if matches!(j.state, State::Running | State::Failed) {
             return Err(anyhow!(
@@ -248,6 +232,22 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
             .hint("finish it with `etcd-backup restore --resume --yes` or undo it with `etcd-backup restore --rollback --yes`");
         }
     }
+    let Some(manifest) = settings.manifest.as_ref() else {
+        return Err(anyhow!(
+            "no kubeadm etcd manifest here, so there is no node to restore"
+        ))
+        .hint(
+            "on a kubeadm node point --manifest at etcd.yaml; to build a data dir anywhere, \
+             use --output-dir DIR",
+        );
+    };
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or_else(|| settings.data_dir())
+        .ok_or_else(|| anyhow!("{} has no --data-dir", manifest.path.display()))
+        .hint("pass --data-dir")?;
+
     let Some(snapshot) = &args.snapshot else {
         return Err(anyhow!("no snapshot file given")).hint("name the snapshot to restore");
     };
@@ -257,7 +257,10 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
         printer.result("dry run: nothing was changed");
         return Ok(exit::SUCCESS);
     }
-    confirm(&plan, args.yes)?;
+    if !confirm(&plan, args.yes)? {
+        printer.warn("not confirmed; nothing was changed");
+        return Ok(exit::NO);
+    }
     let mut j = Journal {
         format_version: 1,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -313,11 +316,13 @@ fn plan(
         .clone()
         .or_else(|| manifest.flag("name").map(str::to_string))
         .unwrap_or_else(|| "default".into());
+    // A new token, the same on every node restored from this file: the new cluster then has a
+    // new cluster ID, and members of the old cluster still running elsewhere (an HA node not
+    // yet restored) are refused by the restored ones instead of replicating old data to them.
     let token = args
         .initial_cluster_token
         .clone()
-        .or_else(|| manifest.flag("initial-cluster-token").map(str::to_string))
-        .unwrap_or_else(|| "etcd-cluster".into());
+        .unwrap_or_else(|| format!("etcd-backup-restore-{}", &hex::encode(verdict.sha256)[..16]));
 
     // Membership: flags if given, else the members recorded in the snapshot, so that every
     // node restored from the same file computes the same cluster.
@@ -349,7 +354,7 @@ fn plan(
         .collect();
     members.sort();
 
-    let stamp = Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let stamp = Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
     let sibling = |suffix: &str| {
         let mut p = data_dir.as_os_str().to_owned();
         p.push(format!(".{suffix}-{stamp}"));
@@ -506,9 +511,9 @@ fn print_plan(p: &Plan, journal: &Path, printer: &Printer) {
 }
 
 /// On a terminal, the operator types the node name; without one, `--yes` is required.
-fn confirm(p: &Plan, yes: bool) -> anyhow::Result<()> {
+fn confirm(p: &Plan, yes: bool) -> anyhow::Result<bool> {
     if yes {
-        return Ok(());
+        return Ok(true);
     }
     if !std::io::stdin().is_terminal() {
         return Err(anyhow!(
@@ -526,11 +531,7 @@ fn confirm(p: &Plan, yes: bool) -> anyhow::Result<()> {
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
-    if line.trim() != p.node_name {
-        return Err(anyhow!("not confirmed; nothing was changed"))
-            .hint("run again and type the node name");
-    }
-    Ok(())
+    Ok(line.trim() == p.node_name)
 }
 
 /// Runs the steps not yet done; on a failure after the control plane was touched, rolls back.

@@ -1,0 +1,375 @@
+//! `restore SNAPSHOT` on a simulated kubeadm node (tests/common/node.rs): the real etcd run by a
+//! stand-in kubelet that, like the real one, leaves static pods running when it is stopped.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::node::Node;
+use common::*;
+use serde_json::Value;
+
+const BUMP: i64 = 1_000_000_000;
+
+fn revision(node: &Node) -> i64 {
+    let out = node.ctl(&["get", "/", "-w", "json"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["header"]["revision"].as_i64().unwrap()
+}
+
+/// A node serving `/before`, a backup of it, then `/after` written: returns the snapshot and the
+/// revision the snapshot holds.
+fn node_with_backup(root: &Path, dist: &Dist) -> (Node, PathBuf, i64) {
+    let node = Node::start(root, dist, "cp1");
+    node.put("/before", "1");
+    let out = node.backup_cmd().arg("save").output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let snap = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim_end());
+    let rev = revision(&node);
+    node.put("/after", "1");
+    (node, snap, rev)
+}
+
+fn restore(node: &Node, args: &[&str]) -> Output {
+    node.backup_cmd()
+        .arg("restore")
+        .args(args)
+        .arg("--manifests-dir")
+        .arg(&node.manifests_dir)
+        .args(["--stop-timeout", "30s", "--start-timeout", "60s"])
+        .output()
+        .unwrap()
+}
+
+/// Siblings of the data dir whose names contain `what` (before-restore, failed-restore, ..).
+fn siblings(node: &Node, what: &str) -> Vec<PathBuf> {
+    let parent = node.data_dir.parent().unwrap();
+    let base = node
+        .data_dir
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    list_dir(parent)
+        .into_iter()
+        .filter(|n| n.starts_with(&base) && n.contains(what))
+        .map(|n| parent.join(n))
+        .collect()
+}
+
+fn journal_path(node: &Node) -> PathBuf {
+    node.manifests_dir
+        .parent()
+        .unwrap()
+        .join("etcd-backup-restore-journal.json")
+}
+
+fn journal(node: &Node) -> Value {
+    serde_json::from_slice(&fs::read(journal_path(node)).unwrap()).unwrap()
+}
+
+/// The restored data is served: the key written after the backup is gone, the revision bumped.
+fn assert_restored(node: &Node, snap_rev: i64) {
+    assert!(
+        node.wait_healthy(Duration::from_secs(30)),
+        "{}",
+        node.logs()
+    );
+    assert_eq!(node.get("/before").as_deref(), Some("1"));
+    assert_eq!(node.get("/after"), None, "the restore did not take effect");
+    assert!(revision(node) >= snap_rev + BUMP);
+}
+
+/// The original data is served again.
+fn assert_original(node: &Node) {
+    assert!(
+        node.wait_healthy(Duration::from_secs(30)),
+        "{}",
+        node.logs()
+    );
+    assert_eq!(
+        node.get("/after").as_deref(),
+        Some("1"),
+        "not the original data"
+    );
+    assert!(revision(node) < BUMP);
+}
+
+fn restore_takes_effect(dist: Dist) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (node, snap, rev) = node_with_backup(tmp.path(), &dist);
+    let before = fs::metadata(&node.data_dir).unwrap();
+    let t = Instant::now();
+    let out = restore(&node, &[snap.to_str().unwrap(), "--yes"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        describe(&out),
+        node.logs()
+    );
+    eprintln!("node restore took {:?}", t.elapsed());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("downtime"), "{stdout}");
+    assert_restored(&node, rev);
+    let aside = siblings(&node, "before-restore");
+    assert_eq!(
+        aside.len(),
+        1,
+        "the old data dir is kept beside the new one"
+    );
+    assert!(aside[0].join("member/snap/db").exists());
+    let after = fs::metadata(&node.data_dir).unwrap();
+    assert_eq!(
+        (after.uid(), after.gid(), after.mode() & 0o7777),
+        (before.uid(), before.gid(), before.mode() & 0o7777)
+    );
+    let log = node.systemctl_log();
+    assert!(
+        log.contains("stop kubelet") && log.contains("start kubelet"),
+        "{log}"
+    );
+    assert!(node.manifest.exists());
+    assert_eq!(journal(&node)["state"], "finished");
+}
+
+#[test]
+fn restore_takes_effect_3_5_1() {
+    restore_takes_effect(v35());
+}
+
+#[test]
+fn restore_takes_effect_3_4_23() {
+    restore_takes_effect(v34());
+}
+
+#[test]
+fn dry_run_and_confirmation_change_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (node, snap, _) = node_with_backup(tmp.path(), &v35());
+    let calls = node.systemctl_log();
+    let out = restore(&node, &[snap.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for step in [
+        "build",
+        "stop-control-plane",
+        "move-aside",
+        "move-into-place",
+        "wait-healthy",
+    ] {
+        assert!(stdout.contains(step), "{stdout}");
+    }
+    assert!(
+        stdout.contains(&node.data_dir.display().to_string()),
+        "{stdout}"
+    );
+    // No terminal and no --yes: refused.
+    let out = node
+        .backup_cmd()
+        .arg("restore")
+        .arg(&snap)
+        .arg("--manifests-dir")
+        .arg(&node.manifests_dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(stderr(&out).contains("--yes"), "{}", describe(&out));
+    assert_eq!(node.systemctl_log(), calls);
+    assert!(siblings(&node, "restore").is_empty());
+    assert_eq!(node.get("/after").as_deref(), Some("1"));
+}
+
+#[test]
+fn a_failure_at_any_step_rolls_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (node, snap, _) = node_with_backup(tmp.path(), &v35());
+    for step in [
+        "build",
+        "stop-control-plane",
+        "move-aside",
+        "move-into-place",
+        "start-control-plane",
+        "wait-healthy",
+    ] {
+        let out = node
+            .backup_cmd()
+            .env("ETCD_BACKUP_FAILPOINT", step)
+            .arg("restore")
+            .arg(&snap)
+            .arg("--yes")
+            .arg("--manifests-dir")
+            .arg(&node.manifests_dir)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{step}: {}", describe(&out));
+        let err = stderr(&out);
+        assert!(err.contains("injected failure"), "{step}: {err}");
+        if step != "build" {
+            assert!(err.contains("rolled back"), "{step}: {err}");
+        }
+        assert_original(&node);
+        assert!(node.manifest.exists(), "{step}: manifest not back");
+        assert!(siblings(&node, "before-restore").is_empty(), "{step}");
+        assert!(siblings(&node, "restored-").is_empty(), "{step}");
+        assert_eq!(journal(&node)["state"], "rolled-back", "{step}");
+    }
+
+    // systemctl start fails: the restore cannot start etcd, and neither can its rollback, so
+    // the node is left part-way (exit 3); once systemctl works, --rollback puts it back.
+    node.fail_systemctl("start", true);
+    let out = restore(&node, &[snap.to_str().unwrap(), "--yes"]);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("restore-journal.json"),
+        "{}",
+        describe(&out)
+    );
+    node.fail_systemctl("start", false);
+    let out = restore(&node, &["--rollback", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_original(&node);
+}
+
+/// Waits until the journal records `step` as done.
+fn wait_done(node: &Node, step: &str) {
+    let t = Instant::now();
+    let p = journal_path(node);
+    while t.elapsed() < Duration::from_secs(60) {
+        if let Ok(bytes) = fs::read(&p) {
+            if let Ok(j) = serde_json::from_slice::<Value>(&bytes) {
+                if j["done"]
+                    .as_array()
+                    .is_some_and(|d| d.iter().any(|s| s == step))
+                {
+                    return;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("step {step} never done:\n{}", node.logs());
+}
+
+#[test]
+fn kill_9_at_any_step_then_resume_or_rollback() {
+    let steps = [
+        "build",
+        "stop-control-plane",
+        "move-aside",
+        "move-into-place",
+        "start-control-plane",
+    ];
+    for (i, step) in steps.iter().enumerate() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (node, snap, rev) = node_with_backup(tmp.path(), &v35());
+        let mut child = node
+            .backup_cmd()
+            .env("ETCD_BACKUP_FAILPOINT", format!("{step}:hang"))
+            .arg("restore")
+            .arg(&snap)
+            .arg("--yes")
+            .arg("--manifests-dir")
+            .arg(&node.manifests_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_done(&node, step);
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        // Never a node with neither the old nor the new data in place.
+        let old_kept = node.data_dir.exists() || !siblings(&node, "before-restore").is_empty();
+        assert!(old_kept, "after kill at {step}: the old data is nowhere");
+        // A new restore is refused while the journal is open.
+        let out = restore(&node, &[snap.to_str().unwrap(), "--yes"]);
+        assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+        assert!(stderr(&out).contains("--resume"), "{}", describe(&out));
+
+        if i % 2 == 0 {
+            let out = restore(&node, &["--resume", "--yes"]);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "resume after {step}: {}",
+                describe(&out)
+            );
+            assert_restored(&node, rev);
+            assert_eq!(journal(&node)["state"], "finished");
+        } else {
+            let out = restore(&node, &["--rollback", "--yes"]);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "rollback after {step}: {}",
+                describe(&out)
+            );
+            assert_original(&node);
+            assert_eq!(journal(&node)["state"], "rolled-back");
+        }
+        assert!(node.manifest.exists());
+    }
+}
+
+/// Three control-plane nodes, the same snapshot restored on each with no membership flag:
+/// one healthy cluster with the original members and the snapshot's data.
+#[test]
+fn ha_cluster_from_one_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let nodes = Node::cluster(tmp.path(), &v35(), &["cp1", "cp2", "cp3"]);
+    nodes[0].put("/before", "1");
+    let out = nodes[0].backup_cmd().arg("save").output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let snap = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim_end());
+    let rev = revision(&nodes[0]);
+    nodes[0].put("/after", "1");
+    // Restore all three at once, as an operator would in three terminals.
+    let children: Vec<_> = nodes
+        .iter()
+        .map(|n| {
+            n.backup_cmd()
+                .arg("restore")
+                .arg(&snap)
+                .arg("--yes")
+                .arg("--manifests-dir")
+                .arg(&n.manifests_dir)
+                .args(["--start-timeout", "90s"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (n, c) in nodes.iter().zip(children) {
+        let out = c.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}\n{}",
+            n.name,
+            describe(&out),
+            n.logs()
+        );
+    }
+    for n in &nodes {
+        assert_restored(n, rev);
+    }
+    let out = nodes[1].ctl(&["member", "list", "-w", "json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut names: Vec<String> = v["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["cp1", "cp2", "cp3"]);
+    nodes[2].put("/written-after", "yes");
+    assert_eq!(nodes[0].get("/written-after").as_deref(), Some("yes"));
+}

@@ -378,6 +378,34 @@ pub(crate) fn push_go_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Clusters of etcd-formats.md §5.3, shared by the WAL and `.snap` tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::{build_cluster, Cluster};
+
+    /// etcdutl's defaults: `default=http://localhost:2380`, token `etcd-cluster`.
+    pub fn default_cluster() -> Cluster {
+        build_cluster(
+            "default",
+            "default=http://localhost:2380",
+            "http://localhost:2380",
+            "etcd-cluster",
+        )
+        .unwrap()
+    }
+
+    /// m1..m3 on 127.0.0.1:23381..23383, token `tok-3`, local m1.
+    pub fn three_member_cluster() -> Cluster {
+        build_cluster(
+            "m1",
+            "m1=http://127.0.0.1:23381,m2=http://127.0.0.1:23382,m3=http://127.0.0.1:23383",
+            "http://127.0.0.1:23381",
+            "tok-3",
+        )
+        .unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -200,28 +200,9 @@ pub fn write_snap(dir: &Path, cluster: &Cluster) -> io::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::datadir::member::{build_cluster, Member};
+    use crate::datadir::member::fixtures::{default_cluster, three_member_cluster};
+    use crate::datadir::member::Member;
     use sha2::{Digest, Sha256};
-
-    fn default_cluster() -> Cluster {
-        build_cluster(
-            "default",
-            "default=http://localhost:2380",
-            "http://localhost:2380",
-            "etcd-cluster",
-        )
-        .unwrap()
-    }
-
-    fn three_member_cluster() -> Cluster {
-        build_cluster(
-            "m1",
-            "m1=http://127.0.0.1:23381,m2=http://127.0.0.1:23382,m3=http://127.0.0.1:23383",
-            "http://127.0.0.1:23381",
-            "tok-3",
-        )
-        .unwrap()
-    }
 
     fn sha256_hex(b: &[u8]) -> String {
         hex::encode(Sha256::digest(b))

@@ -277,7 +277,7 @@ pub(crate) fn with_path(what: &str, path: &Path, e: io::Error) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::datadir::member::build_cluster;
+    use crate::datadir::member::fixtures::{default_cluster, three_member_cluster};
     use sha2::{Digest, Sha256};
 
     /// §5.5 golden vector (xxd of the first 288 bytes): the default single-member restore of
@@ -310,26 +310,6 @@ mod tests {
             .flat_map(|(_, bytes)| bytes.chars().filter(|c| !c.is_whitespace()))
             .collect();
         hex::decode(hex).unwrap()
-    }
-
-    fn default_cluster() -> Cluster {
-        build_cluster(
-            "default",
-            "default=http://localhost:2380",
-            "http://localhost:2380",
-            "etcd-cluster",
-        )
-        .unwrap()
-    }
-
-    fn three_member_cluster() -> Cluster {
-        build_cluster(
-            "m1",
-            "m1=http://127.0.0.1:23381,m2=http://127.0.0.1:23382,m3=http://127.0.0.1:23383",
-            "http://127.0.0.1:23381",
-            "tok-3",
-        )
-        .unwrap()
     }
 
     fn sha256_hex(b: &[u8]) -> String {

@@ -182,8 +182,7 @@ pub fn build(spec: &Build<'_>, printer: &Printer) -> anyhow::Result<db::Rewritte
         })
         .hint("restore an older backup (`etcd-backup verify --all` lists the good ones)")?;
 
-    snap::write_snap(&snap_dir, cluster)
-        .map_err(|e| FsError::io("cannot write the .snap file in", &snap_dir, e))?;
+    snap::write_snap(&snap_dir, cluster)?;
     let wal_build = match &wal_dir {
         Some(w) => {
             let t = temp_dir_for(w)?;
@@ -193,8 +192,7 @@ pub fn build(spec: &Build<'_>, printer: &Printer) -> anyhow::Result<db::Rewritte
         }
         None => tmp.join("member").join("wal"),
     };
-    wal::write_wal(&wal_build, cluster)
-        .map_err(|e| FsError::io("cannot write the WAL in", &wal_build, e))?;
+    wal::write_wal(&wal_build, cluster)?;
     for d in [&snap_dir, &tmp.join("member"), &tmp] {
         fsutil::fsync_dir(d)?;
     }

@@ -11,13 +11,14 @@
 //! etcdutl 3.5.
 
 use std::fmt::Write as _;
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use prost::Message;
 
 use super::member::{push_go_json_string, raft_attributes_json, Cluster};
-use super::wal::{create_exclusive, fsync_dir, with_path, ConfState};
+use super::wal::ConfState;
+use crate::fsutil::{self, FsError};
 
 /// `snappb.Snapshot`.
 #[derive(Clone, PartialEq, Message)]
@@ -186,14 +187,14 @@ fn open_node(s: &mut String, path: &str, index: usize, value: &str) {
 
 /// Writes `dir/`[`snap_file_name`] (mode 0600, created exclusively) with [`snap_bytes`], fsyncs
 /// it and `dir`. Returns the file's path. (etcdutl writes 0666 & ~umask; etcd does not check.)
-pub fn write_snap(dir: &Path, cluster: &Cluster) -> io::Result<PathBuf> {
+pub fn write_snap(dir: &Path, cluster: &Cluster) -> Result<PathBuf, FsError> {
     let path = dir.join(snap_file_name(cluster.members.len()));
-    let mut f = create_exclusive(&path)?;
+    let mut f = fsutil::create_new_private(&path)?;
     f.write_all(&snap_bytes(cluster))
         .and_then(|()| f.sync_all())
-        .map_err(|e| with_path("cannot write", &path, e))?;
+        .map_err(|e| FsError::io("cannot write", &path, e))?;
     drop(f);
-    fsync_dir(dir)?;
+    fsutil::fsync_dir(dir)?;
     Ok(path)
 }
 
@@ -412,7 +413,7 @@ mod tests {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let err = write_snap(tmp.path(), &c).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert!(matches!(&err, FsError::Exists { .. }), "{err:?}");
         assert!(
             err.to_string().contains(&path.display().to_string()),
             "{err}"

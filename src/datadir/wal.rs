@@ -12,14 +12,15 @@
 //! The messages are proto2 (gogoproto, non-nullable): scalar fields are written even when zero,
 //! which is what prost's `required` does; `bytes` fields are written only when non-nil.
 
-use std::fs::{DirBuilder, File, OpenOptions};
+use std::fs::{DirBuilder, File};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use prost::Message;
 
 use super::member::{member_json, Cluster};
+use crate::fsutil::{self, FsError};
 
 /// `wal.SegmentSizeBytes`: every segment is preallocated to this size.
 pub const SEGMENT_SIZE: u64 = 64_000_000;
@@ -217,21 +218,21 @@ pub fn wal_records(cluster: &Cluster, conf_state_in_last_snapshot: bool) -> Vec<
 /// created exclusively) holding [`wal_records`] in the 3.5 form, preallocated to
 /// [`SEGMENT_SIZE`] bytes; fsyncs the file, `dir` and its parent. Returns the segment's path.
 /// On error, whatever was created is left for the caller (which builds in a temporary dir).
-pub fn write_wal(dir: &Path, cluster: &Cluster) -> io::Result<PathBuf> {
+pub fn write_wal(dir: &Path, cluster: &Cluster) -> Result<PathBuf, FsError> {
     DirBuilder::new()
         .mode(0o700)
         .create(dir)
-        .map_err(|e| with_path("cannot create WAL directory", dir, e))?;
+        .map_err(|e| FsError::io("cannot create WAL directory", dir, e))?;
     let path = dir.join(SEGMENT_NAME);
-    let mut f = create_exclusive(&path)?;
-    preallocate(&f, SEGMENT_SIZE).map_err(|e| with_path("cannot preallocate", &path, e))?;
+    let mut f = fsutil::create_new_private(&path)?;
+    preallocate(&f, SEGMENT_SIZE).map_err(|e| FsError::io("cannot preallocate", &path, e))?;
     f.write_all(&wal_records(cluster, true))
         .and_then(|()| f.sync_all())
-        .map_err(|e| with_path("cannot write", &path, e))?;
+        .map_err(|e| FsError::io("cannot write", &path, e))?;
     drop(f);
-    fsync_dir(dir)?;
+    fsutil::fsync_dir(dir)?;
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fsync_dir(parent)?;
+        fsutil::fsync_dir(parent)?;
     }
     Ok(path)
 }
@@ -250,28 +251,6 @@ fn preallocate(f: &File, len: u64) -> io::Result<()> {
         }
     }
     f.set_len(len)
-}
-
-/// Opens a new file with `O_CREAT|O_EXCL` and mode 0600.
-pub(crate) fn create_exclusive(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| with_path("cannot create", path, e))
-}
-
-/// `fsync` of a directory, so the entries created in it are durable.
-pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| with_path("cannot fsync directory", dir, e))
-}
-
-/// The same error kind, with a message naming the path.
-pub(crate) fn with_path(what: &str, path: &Path, e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -415,7 +394,10 @@ mod tests {
     fn write_wal_refuses_an_existing_dir() {
         let tmp = tempfile::tempdir().unwrap();
         let err = write_wal(tmp.path(), &default_cluster()).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert!(
+            matches!(&err, FsError::Io { source, .. } if source.kind() == io::ErrorKind::AlreadyExists),
+            "{err:?}"
+        );
         let msg = err.to_string();
         assert!(msg.contains("cannot create WAL directory"), "{msg}");
         assert!(msg.contains(&tmp.path().display().to_string()), "{msg}");

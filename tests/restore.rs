@@ -707,21 +707,18 @@ fn separate_wal_dir() {
         "--wal-dir needs a value: {}",
         describe(&out)
     );
-    let out = backup_cmd()
-        .arg("restore")
-        .arg(&src.snapshot)
-        .arg("--output-dir")
-        .arg(&dir)
-        .args([
+    let out = restore(
+        &src.snapshot,
+        &dir,
+        &[
             "--name",
             "node1",
             "--initial-advertise-peer-urls",
             &url,
             "--wal-dir",
-        ])
-        .arg(&wal)
-        .output()
-        .unwrap();
+            wal.to_str().unwrap(),
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(wal.join("0000000000000000-0000000000000000.wal").exists());
     assert!(!dir.join("member/wal").exists());
@@ -744,15 +741,12 @@ fn separate_wal_dir() {
     assert_eq!(all["kvs"], src.all["kvs"]);
 
     // A WAL dir inside the data dir, other than member/wal, is refused before any work.
-    let out = backup_cmd()
-        .arg("restore")
-        .arg(&src.snapshot)
-        .arg("--output-dir")
-        .arg(work.path().join("d2"))
-        .arg("--wal-dir")
-        .arg(work.path().join("d2/wal"))
-        .output()
-        .unwrap();
+    let d2 = work.path().join("d2");
+    let out = restore(
+        &src.snapshot,
+        &d2,
+        &["--wal-dir", d2.join("wal").to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(
         stderr(&out).contains("is inside --output-dir"),

@@ -371,63 +371,105 @@ impl<S: ReadAt + ?Sized> Db<S> {
         Ok(buf)
     }
 
+    fn corrupt(&self, c: Corruption) -> BboltError {
+        BboltError::Corrupt {
+            path: self.path.clone(),
+            problems: vec![c],
+        }
+    }
+
+    /// Descends the tree at page `root` to `key`: its leaf flags and value, if present.
+    fn lookup(&self, root: u64, key: &[u8]) -> Result<Option<(u32, Vec<u8>)>, BboltError> {
+        let mut id = root;
+        for _ in 0..=MAX_TREE_DEPTH {
+            let buf = match self.read_page(id, &|| "lookup".to_string()) {
+                Ok(b) => b,
+                Err(WalkError::Io(source)) => {
+                    return Err(BboltError::Io {
+                        path: self.path.clone(),
+                        source,
+                    })
+                }
+                Err(WalkError::Corrupt(c)) => return Err(self.corrupt(c)),
+            };
+            match Header::parse(&buf).flags {
+                BRANCH => {
+                    let elems = page::branch_elements(&buf, id).map_err(|c| self.corrupt(c))?;
+                    let next = elems.iter().take_while(|e| e.key <= key).last();
+                    match next.or(elems.first()) {
+                        Some(e) => id = e.child,
+                        None => return Ok(None),
+                    }
+                }
+                LEAF => {
+                    let elems = page::leaf_elements(&buf, id).map_err(|c| self.corrupt(c))?;
+                    return Ok(elems
+                        .iter()
+                        .find(|e| e.key == key)
+                        .map(|e| (e.flags, e.value.to_vec())));
+                }
+                _ => return Ok(None),
+            }
+        }
+        Err(self.corrupt(Corruption::TooDeep { page: root }))
+    }
+
+    /// The header (and inline page) of the top-level bucket `bucket`; `None` when there is no
+    /// such bucket.
+    fn bucket_header(&self, bucket: &[u8]) -> Result<Option<Vec<u8>>, BboltError> {
+        Ok(match self.lookup(self.meta.root, bucket)? {
+            Some((flags, header)) if flags & BUCKET_LEAF != 0 && header.len() >= 16 => Some(header),
+            _ => None,
+        })
+    }
+
     /// Looks up `key` in the top-level bucket `bucket` by descending the trees, without a walk.
     /// `Ok(None)` when the bucket or the key does not exist.
     pub fn get(&self, bucket: &[u8], key: &[u8]) -> Result<Option<Vec<u8>>, BboltError> {
-        let corrupt = |c: Corruption| BboltError::Corrupt {
-            path: self.path.clone(),
-            problems: vec![c],
-        };
-        let lookup = |root: u64, key: &[u8]| -> Result<Option<(u32, Vec<u8>)>, BboltError> {
-            let mut id = root;
-            for _ in 0..=MAX_TREE_DEPTH {
-                let buf = match self.read_page(id, &|| "lookup".to_string()) {
-                    Ok(b) => b,
-                    Err(WalkError::Io(source)) => {
-                        return Err(BboltError::Io {
-                            path: self.path.clone(),
-                            source,
-                        })
-                    }
-                    Err(WalkError::Corrupt(c)) => return Err(corrupt(c)),
-                };
-                match Header::parse(&buf).flags {
-                    BRANCH => {
-                        let elems = page::branch_elements(&buf, id).map_err(corrupt)?;
-                        let next = elems.iter().take_while(|e| e.key <= key).last();
-                        match next.or(elems.first()) {
-                            Some(e) => id = e.child,
-                            None => return Ok(None),
-                        }
-                    }
-                    LEAF => {
-                        let elems = page::leaf_elements(&buf, id).map_err(corrupt)?;
-                        return Ok(elems
-                            .iter()
-                            .find(|e| e.key == key)
-                            .map(|e| (e.flags, e.value.to_vec())));
-                    }
-                    _ => return Ok(None),
-                }
-            }
-            Err(corrupt(Corruption::TooDeep { page: root }))
-        };
-        let Some((flags, header)) = lookup(self.meta.root, bucket)? else {
+        let Some(header) = self.bucket_header(bucket)? else {
             return Ok(None);
         };
-        if flags & BUCKET_LEAF == 0 || header.len() < 16 {
-            return Ok(None);
-        }
         match page::le_u64(&header, 0) {
             0 => {
                 let inline = &header[16..];
-                let elems = page::leaf_elements(inline, 0).map_err(corrupt)?;
+                let elems = page::leaf_elements(inline, 0).map_err(|c| self.corrupt(c))?;
                 Ok(elems
                     .iter()
                     .find(|e| e.key == key)
                     .map(|e| e.value.to_vec()))
             }
-            root => Ok(lookup(root, key)?.map(|(_, v)| v)),
+            root => Ok(self.lookup(root, key)?.map(|(_, v)| v)),
+        }
+    }
+
+    /// Walks the top-level bucket `bucket` alone, with the same checks as [`Db::walk`], calling
+    /// `visit` for each of its entries (depth 1). `Ok(false)` when there is no such bucket.
+    pub fn walk_bucket(
+        &self,
+        bucket: &[u8],
+        visit: &mut dyn FnMut(Entry<'_>),
+    ) -> Result<bool, BboltError> {
+        let Some(header) = self.bucket_header(bucket)? else {
+            return Ok(false);
+        };
+        let mut w = Walker {
+            db: self,
+            reachable: vec![0u64; (self.meta.pgid as usize).div_ceil(64)],
+            problems: Vec::new(),
+            visit,
+        };
+        w.bucket(bucket, &header, 1)
+            .map_err(|source| BboltError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        if w.problems.is_empty() {
+            Ok(true)
+        } else {
+            Err(BboltError::Corrupt {
+                path: self.path.clone(),
+                problems: w.problems,
+            })
         }
     }
 
@@ -842,5 +884,45 @@ impl<S: ReadAt + ?Sized> Walker<'_, '_, S> {
             prev = Some(e.key);
         }
         self.visit_elements(&elems, depth)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `walk_bucket` sees exactly the entries a full walk sees inside that bucket.
+    #[test]
+    fn walk_bucket_matches_the_full_walk() {
+        let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+        for name in ["etcd-3.4.23-small.db", "etcd-3.5.1-small.db"] {
+            let bytes = std::fs::read(seeds.join(name)).unwrap();
+            let db = Db::from_bytes(&bytes, Path::new(name)).unwrap();
+            for bucket in [&b"members"[..], b"key", b"meta"] {
+                let mut full = Vec::new();
+                let mut current = Vec::new();
+                let problems = db
+                    .walk(&mut |e| {
+                        if e.depth == 0 {
+                            current = e.key.to_vec();
+                        } else if current == bucket {
+                            full.push((e.key.to_vec(), e.value.to_vec()));
+                        }
+                    })
+                    .unwrap();
+                assert!(problems.is_empty());
+                let mut alone = Vec::new();
+                let found = db
+                    .walk_bucket(bucket, &mut |e| {
+                        assert_eq!(e.depth, 1);
+                        alone.push((e.key.to_vec(), e.value.to_vec()));
+                    })
+                    .unwrap();
+                assert!(found);
+                assert!(!full.is_empty(), "{name}: {bucket:?} is empty");
+                assert_eq!(alone, full, "{name}: {bucket:?}");
+            }
+            assert!(!db.walk_bucket(b"no-such-bucket", &mut |_| {}).unwrap());
+        }
     }
 }

@@ -419,17 +419,15 @@ fn members_in(snapshot: &Path) -> anyhow::Result<Vec<(String, Vec<String>)>> {
     }
     let db = Db::open(snapshot)?;
     let mut out = Vec::new();
-    let mut in_members = false;
-    db.walk(&mut |e| {
-        if e.depth == 0 {
-            in_members = e.key == b"members";
-        } else if in_members && !e.is_bucket {
-            if let Ok(m) = serde_json::from_slice::<M>(e.value) {
-                if !m.is_learner {
-                    let mut urls = m.peer_urls;
-                    urls.sort();
-                    out.push((m.name, urls));
-                }
+    db.walk_bucket(b"members", &mut |e| {
+        if e.is_bucket {
+            return;
+        }
+        if let Ok(m) = serde_json::from_slice::<M>(e.value) {
+            if !m.is_learner {
+                let mut urls = m.peer_urls;
+                urls.sort();
+                out.push((m.name, urls));
             }
         }
     })?;

@@ -201,13 +201,12 @@ fn round_trip(src: &Source) {
     let out = etcd.ctl(&["get", "/big", "--rev", &src.revision.to_string()]);
     assert!(!out.status.success(), "{}", describe(&out));
     assert!(stderr(&out).contains("compacted"), "{}", describe(&out));
+    let watch = etcdctl(&etcd.dist, &etcd.client_url, &etcd.pki);
     let out = std::process::Command::new("timeout")
-        .args(["10", etcd.dist.etcdctl.to_str().unwrap()])
+        .arg("10")
+        .arg(watch.get_program())
+        .args(watch.get_args())
         .env("ETCDCTL_API", "3")
-        .arg(format!("--endpoints={}", etcd.client_url))
-        .arg(format!("--cacert={}", etcd.pki.ca.display()))
-        .arg(format!("--cert={}", etcd.pki.server_crt.display()))
-        .arg(format!("--key={}", etcd.pki.server_key.display()))
         .args(["watch", "/big", "--rev", &(src.revision - 1).to_string()])
         .output()
         .unwrap();

@@ -359,12 +359,7 @@ impl Etcd {
 
     /// `etcdctl` of the same release with the client TLS flags.
     pub fn ctl(&self, args: &[&str]) -> Output {
-        Command::new(&self.dist.etcdctl)
-            .env("ETCDCTL_API", "3")
-            .arg(format!("--endpoints={}", self.client_url))
-            .arg(format!("--cacert={}", self.pki.ca.display()))
-            .arg(format!("--cert={}", self.pki.server_crt.display()))
-            .arg(format!("--key={}", self.pki.server_key.display()))
+        etcdctl(&self.dist, &self.client_url, &self.pki)
             .args(args)
             .output()
             .unwrap()
@@ -432,6 +427,18 @@ impl Drop for Etcd {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// `etcdctl` of `dist` against `client_url` with the client certificate of `pki`; add the
+/// command's arguments.
+pub fn etcdctl(dist: &Dist, client_url: &str, pki: &Pki) -> Command {
+    let mut cmd = Command::new(&dist.etcdctl);
+    cmd.env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={client_url}"))
+        .arg(format!("--cacert={}", pki.ca.display()))
+        .arg(format!("--cert={}", pki.server_crt.display()))
+        .arg(format!("--key={}", pki.server_key.display()));
+    cmd
 }
 
 /// The binary under test, with a clean environment for our variables: no ETCDCTL_* or

@@ -479,12 +479,7 @@ impl Node {
 
     /// `etcdctl` of the node's release with the client TLS flags, against `client_url`.
     pub fn ctl(&self, args: &[&str]) -> Output {
-        Command::new(&self.dist.etcdctl)
-            .env("ETCDCTL_API", "3")
-            .arg(format!("--endpoints={}", self.client_url))
-            .arg(format!("--cacert={}", self.pki.ca.display()))
-            .arg(format!("--cert={}", self.pki.server_crt.display()))
-            .arg(format!("--key={}", self.pki.server_key.display()))
+        super::etcdctl(&self.dist, &self.client_url, &self.pki)
             .args(args)
             .stdin(Stdio::null())
             .output()

@@ -89,6 +89,20 @@ echo; echo "== the cron line: save, then prune by the default 7 days, under one 
 sleep 1  # a new second, so a new file name
 run save --prune
 echo; echo "\$ ls $ETCD_BACKUP_DIR"; ls -1 "$ETCD_BACKUP_DIR"
+echo; echo "== off-site and encrypted: age + zstd as the snapshot arrives, uploaded to a store"
+echo "   (a file:// store stands in for s3://; the key pair is made by Debian's age-keygen)"
+age-keygen -o "$work/key.txt" 2>/dev/null
+pub=$(age-keygen -y "$work/key.txt")
+sleep 1
+run save --compress zstd --encrypt-to "$pub" --remote "file://$work/offsite/" --verify-upload
+run status --remote "file://$work/offsite/"
+run verify --remote "file://$work/offsite/" --latest --identity "$work/key.txt"
+echo; echo "\$ age -d -i key.txt <object> | zstd -d | etcdutl snapshot status"
+obj=$(ls "$work"/offsite/*/etcd-snapshot-*.db.zst.age | tail -1)
+age -d -i "$work/key.txt" "$obj" | zstd -d -q > "$work/offsite-plain.db"
+if [ -x "$(dirname "$ETCD_BIN")/etcdutl" ]; then
+    "$(dirname "$ETCD_BIN")/etcdutl" snapshot status -w table "$work/offsite-plain.db"
+fi
 echo; echo "== restore: a new data dir from the newest backup, member settings from the manifest"
 newest=$(ls -1 "$ETCD_BACKUP_DIR"/etcd-snapshot-*.db | grep -v _pre-upgrade | tail -1)
 before=$(ctl endpoint status -w json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])')

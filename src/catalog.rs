@@ -1,15 +1,21 @@
 //! Names and sidecar metadata of backup files, shared by every command.
 //!
-//! A backup is `etcd-snapshot-YYYY-MM-DD_HH-MM-SS[_LABEL].db` (UTC), the pattern the old cron
-//! script used, so its files are recognised too. Beside it, `<file>.json` records where and how it
-//! was taken. While being written, a file is `<final name>.part`.
+//! A backup is `etcd-snapshot-YYYY-MM-DD_HH-MM-SS[_LABEL].db[.zst][.age]` (UTC), the pattern the
+//! old cron script used, so its files are recognised too; `.zst` and `.age` name its compression
+//! and encryption layers (`crate::layers`). Beside it, `<file>.json` records where and how it was
+//! taken, and `save --with-pki` adds the DR bundle `etcd-snapshot-…[_LABEL]-pki.tar[.zst][.age]`.
+//! While being written, a file is `<final name>.part`.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::layers::Layers;
+
 pub const PREFIX: &str = "etcd-snapshot-";
 pub const SUFFIX: &str = ".db";
 pub const SIDECAR_SUFFIX: &str = ".json";
+/// What follows the stem in a DR bundle's name, before its layers.
+pub const BUNDLE_SUFFIX: &str = "-pki.tar";
 const TIME_FORMAT: &str = "%Y-%m-%d_%H-%M-%S";
 /// Longest label accepted; keeps file names well under NAME_MAX.
 pub const MAX_LABEL_LEN: usize = 64;
@@ -37,12 +43,22 @@ pub fn validate_label(label: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The file name of a backup taken at `at` with an optional (already validated) label.
+/// The file name of a plain backup taken at `at` with an optional (already validated) label.
 pub fn backup_file_name(at: DateTime<Utc>, label: Option<&str>) -> String {
+    layered_file_name(at, label, Layers::PLAIN)
+}
+
+/// The file name of a backup with its layers: `etcd-snapshot-…[_LABEL].db[.zst][.age]`.
+pub fn layered_file_name(at: DateTime<Utc>, label: Option<&str>, layers: Layers) -> String {
+    format!("{}{SUFFIX}{}", stem(at, label), layers.suffix())
+}
+
+/// `etcd-snapshot-YYYY-MM-DD_HH-MM-SS[_LABEL]`: what a backup and its bundle share.
+fn stem(at: DateTime<Utc>, label: Option<&str>) -> String {
     let stamp = at.format(TIME_FORMAT);
     match label {
-        Some(l) => format!("{PREFIX}{stamp}_{l}{SUFFIX}"),
-        None => format!("{PREFIX}{stamp}{SUFFIX}"),
+        Some(l) => format!("{PREFIX}{stamp}_{l}"),
+        None => format!("{PREFIX}{stamp}"),
     }
 }
 
@@ -51,11 +67,42 @@ pub fn backup_file_name(at: DateTime<Utc>, label: Option<&str>) -> String {
 pub struct BackupName {
     pub taken_at: DateTime<Utc>,
     pub label: Option<String>,
+    pub layers: Layers,
+}
+
+impl BackupName {
+    /// The backup's file name.
+    pub fn file_name(&self) -> String {
+        layered_file_name(self.taken_at, self.label.as_deref(), self.layers)
+    }
+
+    /// The name of its DR bundle (`save --with-pki`), with the same layers.
+    pub fn bundle_name(&self) -> String {
+        format!(
+            "{}{BUNDLE_SUFFIX}{}",
+            stem(self.taken_at, self.label.as_deref()),
+            self.layers.suffix()
+        )
+    }
 }
 
 /// Parses a backup file name; `None` for anything that is not exactly our pattern.
 pub fn parse_backup_name(name: &str) -> Option<BackupName> {
-    let rest = name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
+    let (plain, layers) = Layers::strip(name);
+    let rest = plain.strip_suffix(SUFFIX)?;
+    parse_stem(rest, layers)
+}
+
+/// Parses a DR bundle's name (`etcd-snapshot-…[_LABEL]-pki.tar[.zst][.age]`) into the name of
+/// the backup it belongs to.
+pub fn parse_bundle_name(name: &str) -> Option<BackupName> {
+    let (plain, layers) = Layers::strip(name);
+    let rest = plain.strip_suffix(BUNDLE_SUFFIX)?;
+    parse_stem(rest, layers)
+}
+
+fn parse_stem(stem: &str, layers: Layers) -> Option<BackupName> {
+    let rest = stem.strip_prefix(PREFIX)?;
     // "YYYY-MM-DD_HH-MM-SS" is 19 ASCII bytes.
     let stamp = rest.get(..19)?;
     let taken_at = NaiveDateTime::parse_from_str(stamp, TIME_FORMAT)
@@ -69,7 +116,11 @@ pub fn parse_backup_name(name: &str) -> Option<BackupName> {
             Some(l.to_string())
         }
     };
-    Some(BackupName { taken_at, label })
+    Some(BackupName {
+        taken_at,
+        label,
+        layers,
+    })
 }
 
 /// The sidecar name of a backup file name.
@@ -122,6 +173,31 @@ pub struct Sidecar {
     /// When the file last passed `verify` (save verifies before the final rename).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_at: Option<DateTime<Utc>>,
+    /// Layers of the stored file (`zstd`, `age`, `zstd+age`); absent for a plain `.db`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<String>,
+    /// The age recipients (public keys) an encrypted file can be opened with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
+    /// SHA-256 of the snapshot inside the layers (what `sha256sum` says of the decrypted,
+    /// decompressed `.db`); `sha256` and `file_size` are of the stored file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_sha256: Option<String>,
+    /// The DR bundle saved with this backup (`save --with-pki`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pki_bundle: Option<BundleRecord>,
+}
+
+/// The DR bundle beside a backup, as its sidecar records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BundleRecord {
+    /// File name, relative to the sidecar's directory.
+    pub file: String,
+    /// Size and SHA-256 of the stored file.
+    pub file_size: u64,
+    pub sha256: String,
+    /// Files in the archive.
+    pub entries: usize,
 }
 
 impl Sidecar {
@@ -147,6 +223,7 @@ pub struct Backup {
     pub path: std::path::PathBuf,
     pub taken_at: DateTime<Utc>,
     pub label: Option<String>,
+    pub layers: Layers,
 }
 
 /// The backups in `dir`, newest first. Only regular files whose names match our pattern count;
@@ -169,6 +246,7 @@ pub fn list_backups(dir: &std::path::Path) -> std::io::Result<Vec<Backup>> {
             name,
             taken_at: parsed.taken_at,
             label: parsed.label,
+            layers: parsed.layers,
         });
     }
     out.sort_by(|a, b| {
@@ -198,7 +276,8 @@ mod tests {
             parse_backup_name(&n),
             Some(BackupName {
                 taken_at: at,
-                label: None
+                label: None,
+                layers: Layers::PLAIN,
             })
         );
         let n = backup_file_name(at, Some("pre-upgrade-1.31"));
@@ -221,9 +300,44 @@ mod tests {
             "etcd-snapshot-2026-01-02.db",
             "snapshot.db",
             "etcd-snapshot-2026-01-02_03-04-05é.db",
+            "etcd-snapshot-2026-01-02_03-04-05.db.age.zst",
+            "etcd-snapshot-2026-01-02_03-04-05.db.gz",
+            "etcd-snapshot-2026-01-02_03-04-05-pki.tar",
         ] {
             assert_eq!(parse_backup_name(n), None, "{n}");
         }
+    }
+
+    #[test]
+    fn layered_names_and_bundles() {
+        let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let layers = Layers {
+            zstd: true,
+            age: true,
+        };
+        let n = layered_file_name(at, Some("pre-upgrade"), layers);
+        assert_eq!(
+            n,
+            "etcd-snapshot-2026-01-02_03-04-05_pre-upgrade.db.zst.age"
+        );
+        let parsed = parse_backup_name(&n).unwrap();
+        assert_eq!(parsed.layers, layers);
+        assert_eq!(parsed.file_name(), n);
+        let bundle = parsed.bundle_name();
+        assert_eq!(
+            bundle,
+            "etcd-snapshot-2026-01-02_03-04-05_pre-upgrade-pki.tar.zst.age"
+        );
+        assert_eq!(parse_bundle_name(&bundle), Some(parsed));
+        assert_eq!(parse_bundle_name(&n), None);
+        assert_eq!(parse_backup_name(&bundle), None);
+        // A label may end in "-pki": the extension still tells the two apart.
+        let odd = layered_file_name(at, Some("x-pki"), Layers::PLAIN);
+        assert_eq!(
+            parse_backup_name(&odd).unwrap().label.as_deref(),
+            Some("x-pki")
+        );
+        assert_eq!(parse_bundle_name(&odd), None);
     }
 
     #[test]

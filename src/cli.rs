@@ -186,7 +186,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
-    /// The snapshot file (as written by save or etcdctl snapshot save)
+    /// The snapshot: a file (as written by save or etcdctl snapshot save, also .zst/.age), or
+    /// an object URL (s3://BUCKET/KEY, gs://, az://, file://) streamed from the store
     #[arg(value_name = "SNAPSHOT", required_unless_present_any = ["resume", "rollback"])]
     pub snapshot: Option<PathBuf>,
 
@@ -278,6 +279,12 @@ pub struct RestoreArgs {
     /// Keep alarms stored in the snapshot (a NOSPACE alarm blocks writes until disarmed)
     #[arg(long)]
     pub keep_alarms: bool,
+
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+
+    #[command(flatten)]
+    pub remote: RemoteConnArgs,
 }
 
 #[derive(Debug, Args)]
@@ -288,6 +295,12 @@ pub struct PruneArgs {
     /// Change nothing; list every file with "keep (rule)" or "delete"
     #[arg(long, short = 'n')]
     pub dry_run: bool,
+
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 /// Retention rules, shared by `prune` and `save --prune`.
@@ -387,6 +400,12 @@ pub struct VerifyArgs {
     /// Accept files without the SHA-256 trailer (raw member/snap/db copies)
     #[arg(long)]
     pub allow_no_hash: bool,
+
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 #[derive(Debug, Args)]
@@ -399,6 +418,12 @@ pub struct StatusArgs {
     #[arg(long, value_name = "D", value_parser = parse_duration, conflicts_with = "file",
           env = "ETCD_BACKUP_MAX_AGE")]
     pub max_age: Option<Duration>,
+
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 #[derive(Debug, Args)]
@@ -429,6 +454,128 @@ pub struct SaveArgs {
 
     #[command(flatten)]
     pub keep: KeepArgs,
+
+    /// Compress the snapshot as it arrives (file name gets .zst)
+    #[arg(long, env = "ETCD_BACKUP_COMPRESS", value_enum, value_name = "ALGO",
+          default_value_t = Compression::None, help_heading = "Protection at rest")]
+    pub compress: Compression,
+
+    /// Encrypt to this age recipient (age1…) or to every key in this recipients file;
+    /// repeatable. The snapshot is encrypted as it arrives: no plaintext copy is written
+    /// (file name gets .age)
+    #[arg(
+        long,
+        env = "ETCD_BACKUP_ENCRYPT_TO",
+        value_name = "RECIPIENT|FILE",
+        value_delimiter = ',',
+        help_heading = "Protection at rest"
+    )]
+    pub encrypt_to: Vec<String>,
+
+    /// Also save the kubeadm DR bundle <name>-pki.tar[.zst][.age]: /etc/kubernetes/pki, the
+    /// static pod manifests, kubeconfigs and the kubeadm/kubelet config found on the node
+    #[arg(long, env = "ETCD_BACKUP_WITH_PKI", action = ArgAction::SetTrue,
+          value_parser = clap::builder::FalseyValueParser::new(),
+          help_heading = "Protection at rest")]
+    pub with_pki: bool,
+
+    /// Where --with-pki reads kubeadm's files
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/etc/kubernetes",
+        env = "ETCD_BACKUP_KUBERNETES_DIR",
+        help_heading = "Protection at rest"
+    )]
+    pub kubernetes_dir: PathBuf,
+
+    /// Where --with-pki reads the kubelet's config.yaml and kubeadm-flags.env
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/var/lib/kubelet",
+        env = "ETCD_BACKUP_KUBELET_DIR",
+        help_heading = "Protection at rest"
+    )]
+    pub kubelet_dir: PathBuf,
+
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+
+    /// After uploading, read the object back and check its SHA-256
+    #[arg(long, env = "ETCD_BACKUP_VERIFY_UPLOAD", action = ArgAction::SetTrue,
+          value_parser = clap::builder::FalseyValueParser::new(), requires = "remote",
+          help_heading = "Remote storage")]
+    pub verify_upload: bool,
+
+    /// Save only when the member we would snapshot from is the raft leader (exit 0 otherwise),
+    /// so every control-plane node can share one schedule; with no leader, save anyway
+    #[arg(long, env = "ETCD_BACKUP_SKIP_UNLESS_LEADER", action = ArgAction::SetTrue,
+          value_parser = clap::builder::FalseyValueParser::new())]
+    pub skip_unless_leader: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Compression {
+    None,
+    Zstd,
+}
+
+/// Object storage for off-site copies, shared by save, prune, status and verify.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Remote storage")]
+pub struct RemoteArgs {
+    /// Off-site copies: s3://BUCKET/PREFIX/, gs://BUCKET/PREFIX/, az://CONTAINER/PREFIX/ or
+    /// file:///DIR. Objects are PREFIX/<node>/<file>. Credentials come from the standard
+    /// places (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles; Google's
+    /// and Azure's own variables)
+    #[arg(long, env = "ETCD_BACKUP_REMOTE", value_name = "URL")]
+    pub remote: Option<String>,
+
+    #[command(flatten)]
+    pub conn: RemoteConnArgs,
+}
+
+/// How to reach the object store.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Remote storage")]
+pub struct RemoteConnArgs {
+    /// Endpoint of an S3-compatible store (path-style addressing) [default: AWS_ENDPOINT_URL]
+    #[arg(long, env = "ETCD_BACKUP_REMOTE_ENDPOINT", value_name = "URL")]
+    pub remote_endpoint: Option<String>,
+
+    /// Region [default: AWS_REGION, the profile's, else us-east-1]
+    #[arg(long, env = "ETCD_BACKUP_REMOTE_REGION", value_name = "REGION")]
+    pub remote_region: Option<String>,
+
+    /// Give up on one request to the store after this long
+    #[arg(long, env = "ETCD_BACKUP_REMOTE_TIMEOUT", value_name = "D", default_value = "60s",
+          value_parser = parse_duration)]
+    pub remote_timeout: Duration,
+
+    /// Retries of a failed request to the store
+    #[arg(
+        long,
+        env = "ETCD_BACKUP_REMOTE_RETRIES",
+        value_name = "N",
+        default_value_t = 5
+    )]
+    pub remote_retries: usize,
+}
+
+/// Keys to open encrypted backups (verify, status, restore, prune --remote).
+#[derive(Debug, Clone, Args)]
+pub struct IdentityArgs {
+    /// age identity file (AGE-SECRET-KEY-1…, as age-keygen writes it, mode 0600) to decrypt
+    /// encrypted backups; repeatable
+    #[arg(
+        long,
+        short = 'i',
+        env = "ETCD_BACKUP_IDENTITY",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
+    pub identity: Vec<PathBuf>,
 }
 
 /// Durations as etcdctl and systemd users write them: `5s`, `1m30s`, `2h`, `500ms`.

@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod bbolt;
+pub mod bundle;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
@@ -13,9 +14,12 @@ pub mod diagnostics;
 pub mod etcd;
 pub mod fsutil;
 pub mod integrity;
+pub mod layers;
 pub mod node;
 pub mod output;
+pub mod remote;
 pub mod retention;
+pub mod scratch;
 pub mod settings;
 pub mod spool;
 

@@ -611,3 +611,54 @@ fn a_learner_is_never_snapshotted() {
     );
     assert_eq!(finished_looking(&backups).len(), 2);
 }
+
+#[test]
+fn skip_unless_leader_saves_on_the_leader_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = Pki::generate(tmp.path(), KeyKind::EcSec1);
+    let dist = v35();
+    let leader = Etcd::start(&dist, &pki, tmp.path());
+    let peer_port = free_port();
+    let peer_url = format!("https://127.0.0.1:{peer_port}");
+    let out = leader.ctl(&["member", "add", "node2", "--peer-urls", &peer_url]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let follower = Etcd::start_with(
+        &dist,
+        &pki,
+        tmp.path(),
+        &Member {
+            name: "node2".to_string(),
+            initial_cluster: Some(format!(
+                "{}={},node2={peer_url}",
+                leader.name, leader.peer_url
+            )),
+            peer_port: Some(peer_port),
+            ..Member::default()
+        },
+    );
+    let backups = tmp.path().join("b");
+
+    // The follower skips, successfully and without writing anything; -w json says why.
+    let out = save_cmd(&follower, &backups)
+        .args(["-w", "json", "save", "--skip-unless-leader"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["skipped"], true, "{v}");
+    assert_eq!(v["reason"], "not the leader");
+    assert!(
+        stderr(&out).contains("is not the leader"),
+        "{}",
+        describe(&out)
+    );
+    assert!(finished_looking(&backups).is_empty());
+
+    // The leader saves.
+    let out = save_cmd(&leader, &backups)
+        .args(["save", "--skip-unless-leader"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(finished_looking(&backups).len(), 2);
+}

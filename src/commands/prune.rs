@@ -37,6 +37,24 @@ use crate::settings::Settings;
 pub const STALE_TEMP: Duration = Duration::from_secs(3600);
 
 pub fn run(settings: &Settings, printer: &Printer, args: &PruneArgs) -> anyhow::Result<u8> {
+    if let Some(remote) = super::open_remote(&args.remote)? {
+        let identities = crate::layers::load_identities(&args.identity.identity)
+            .hint("pass the age identity file the backups were encrypted for (mode 0600)")?;
+        let pruned = prune_remote(
+            &remote,
+            &args.keep.policy(),
+            args.dry_run,
+            None,
+            &identities,
+            &super::scratch_dir(&settings.backup_dir),
+            printer,
+        )?;
+        match printer.format {
+            OutputFormat::Json => printer.json(&pruned.to_json()),
+            _ => pruned.print(printer),
+        }
+        return pruned.exit_code();
+    }
     let dir = &settings.backup_dir;
     check_dir(dir)?;
     // A dry run writes nothing, not even the lock file; what it reads is safe without it.
@@ -47,7 +65,16 @@ pub fn run(settings: &Settings, printer: &Printer, args: &PruneArgs) -> anyhow::
         printer.detail(format!("holding {}", lock.path().display()));
         Some(lock)
     };
-    let pruned = prune_locked(dir, &args.keep.policy(), args.dry_run, None, printer)?;
+    let identities = crate::layers::load_identities(&args.identity.identity)
+        .hint("pass the age identity file the backups were encrypted for (mode 0600)")?;
+    let pruned = prune_locked(
+        dir,
+        &args.keep.policy(),
+        args.dry_run,
+        None,
+        &identities,
+        printer,
+    )?;
     drop(lock);
     match printer.format {
         OutputFormat::Json => printer.json(&pruned.to_json()),
@@ -97,6 +124,7 @@ pub(crate) fn prune_locked(
     policy: &Policy,
     dry_run: bool,
     known_good: Option<&str>,
+    identities: &[age::x25519::Identity],
     printer: &Printer,
 ) -> anyhow::Result<Pruned> {
     let now = Utc::now();
@@ -108,7 +136,9 @@ pub(crate) fn prune_locked(
             "verifying {} before deleting anything",
             path.display()
         ));
-        match integrity::verify_file(&path, integrity::Content::Sha256, false, true) {
+        // An encrypted backup without --identity counts when its bytes are the ones that passed
+        // the full check at save time (its sidecar's SHA-256).
+        match integrity::verify_path(&path, identities, false) {
             Ok(v) if v.ok() => Ok(()),
             Ok(v) => Err(v.problems.join("; ")),
             Err(e) => Err(e.to_string()),
@@ -181,6 +211,8 @@ pub enum Kind {
     Backup,
     /// `etcd-snapshot-….db.json`, a regular file.
     Sidecar,
+    /// `etcd-snapshot-…-pki.tar[.zst][.age]`, the DR bundle of a backup, a regular file.
+    Bundle,
     /// `etcd-snapshot-….db.part` or `….db.json.part`, a regular file.
     Temp,
     /// Any symlink: never followed, never deleted.
@@ -236,11 +268,21 @@ pub fn classify(name: &OsStr, ft: FileType) -> (Kind, Option<(String, BackupName
         )
     } else if let Some(base) = name.strip_suffix(catalog::SIDECAR_SUFFIX) {
         (Kind::Sidecar, base)
+    } else if catalog::parse_bundle_name(name).is_some() {
+        (Kind::Bundle, name)
     } else {
         (Kind::Backup, name)
     };
-    match catalog::parse_backup_name(base) {
-        Some(parsed) if ft == FileType::File => (kind, Some((base.to_string(), parsed))),
+    // A bundle (or its temp file) belongs to the backup with the same stem and layers.
+    let parsed = catalog::parse_backup_name(base).or_else(|| match kind {
+        Kind::Bundle | Kind::Temp => catalog::parse_bundle_name(base),
+        _ => None,
+    });
+    match parsed {
+        Some(parsed) if ft == FileType::File => {
+            let backup = parsed.file_name();
+            (kind, Some((backup, parsed)))
+        }
         _ => (Kind::Other, None),
     }
 }
@@ -436,17 +478,18 @@ pub fn plan(
                     ));
                 }
             }
-            Kind::Sidecar => {
-                // Sidecars sort right after their backup, so its action is known by now.
-                let base = &row.entry.backup.as_ref().expect("sidecars have names").0;
+            Kind::Sidecar | Kind::Bundle => {
+                // Sidecars and bundles sort right after their backup, so its action is known.
+                let base = &row.entry.backup.as_ref().expect("companions have names").0;
+                let what = companion_word(row.entry.kind);
                 match backup_action.get(base) {
                     Some(Action::Delete) => {
                         row.action = Action::Delete;
-                        row.why.push("sidecar, with its backup".to_string());
+                        row.why.push(format!("{what}, with its backup"));
                     }
                     Some(_) => {
                         row.action = Action::Keep;
-                        row.why.push("sidecar, with its backup".to_string());
+                        row.why.push(format!("{what}, with its backup"));
                     }
                     None => {}
                 }
@@ -469,23 +512,32 @@ pub fn plan(
     }
 }
 
-/// A sidecar whose backup is not a regular file here: deleted with the temp file of an
-/// interrupted save; deleted when nothing of its backup is left (a prune stopped between the
-/// two deletions, or the backup was removed by hand); otherwise left alone.
+fn companion_word(k: Kind) -> &'static str {
+    if k == Kind::Bundle {
+        "DR bundle"
+    } else {
+        "sidecar"
+    }
+}
+
+/// A sidecar or bundle whose backup is not a regular file here: deleted with the temp file of
+/// an interrupted save; deleted when nothing of its backup is left (a prune stopped between the
+/// deletions, or the backup was removed by hand); otherwise left alone.
 fn settle_sidecars_without_backup(rows: &mut [Row]) {
     let names: std::collections::HashMap<OsString, Action> = rows
         .iter()
         .map(|r| (r.entry.name.clone(), r.action))
         .collect();
     for row in rows.iter_mut() {
-        if row.entry.kind != Kind::Sidecar || !row.why.is_empty() {
+        if !matches!(row.entry.kind, Kind::Sidecar | Kind::Bundle) || !row.why.is_empty() {
             continue;
         }
+        let what = companion_word(row.entry.kind);
         let base = row
             .entry
             .backup
             .as_ref()
-            .expect("sidecars have names")
+            .expect("companions have names")
             .0
             .clone();
         let part = format!("{base}.part");
@@ -493,17 +545,17 @@ fn settle_sidecars_without_backup(rows: &mut [Row]) {
             if *action == Action::Delete {
                 row.action = Action::Delete;
                 row.why
-                    .push("sidecar of an interrupted save, with its temp file".to_string());
+                    .push(format!("{what} of an interrupted save, with its temp file"));
             } else {
                 row.why
-                    .push("sidecar of a save in progress or just interrupted".to_string());
+                    .push(format!("{what} of a save in progress or just interrupted"));
             }
         } else if names.contains_key(OsStr::new(&base)) {
             row.why
-                .push(format!("sidecar of {base}, which is left alone"));
+                .push(format!("{what} of {base}, which is left alone"));
         } else {
             row.action = Action::Delete;
-            row.why.push(format!("orphaned sidecar: {base} is gone"));
+            row.why.push(format!("orphaned {what}: {base} is gone"));
         }
     }
 }
@@ -521,6 +573,99 @@ fn ago(d: chrono::Duration) -> String {
 
 /// Deletes what the plan says, each name only if it is still the regular file that was
 /// scanned. Failures are recorded per row; the caller reports them.
+/// Prunes the backups in a store (`<node>/<file>` objects under its prefix, every node's as one
+/// set) by the same rules and with the same floor: the newest backup that passes verification,
+/// read back from the store, is kept; when none passes, no backup is deleted. An encrypted
+/// backup read without `--identity` passes when its bytes are the ones its sidecar recorded
+/// after the full check at save time. Stores have no locks: two nodes pruning at once each keep
+/// their own newest good backup, and deleting an object twice is harmless.
+pub(crate) fn prune_remote(
+    remote: &crate::remote::Remote,
+    policy: &Policy,
+    dry_run: bool,
+    known_good: Option<&str>,
+    identities: &[age::x25519::Identity],
+    scratch_dir: &Path,
+    printer: &Printer,
+) -> anyhow::Result<Pruned> {
+    let now = Utc::now();
+    let entries: Vec<Entry> = remote
+        .list()
+        .map_err(super::remote_error)?
+        .into_iter()
+        .map(|o| {
+            let (node, file) = match o.key.rsplit_once('/') {
+                Some((n, f)) => (Some(n.to_string()), f.to_string()),
+                None => (None, o.key.clone()),
+            };
+            let (kind, backup) = classify(OsStr::new(&file), FileType::File);
+            let backup = backup.map(|(b, parsed)| match &node {
+                Some(n) => (format!("{n}/{b}"), parsed),
+                None => (b, parsed),
+            });
+            Entry {
+                name: o.key.into(),
+                kind,
+                size: o.size,
+                modified: o.last_modified,
+                id: (0, 0),
+                backup,
+            }
+        })
+        .collect();
+    printer.detail(format!("rules: {}", policy.describe()));
+    let mut plan = plan(entries, policy, now, known_good.map(OsStr::new), |e| {
+        let key = e.display_name();
+        let url = remote.url_of(&key);
+        printer.phase(format!("verifying {url} before deleting anything"));
+        let layers = crate::layers::Layers::strip(&key).1;
+        let mut reader = remote.reader(&key).map_err(|e| e.to_string())?;
+        match crate::integrity::verify_stored(
+            &mut reader,
+            Path::new(&url),
+            layers,
+            identities,
+            scratch_dir,
+            false,
+            super::remote_sidecar(remote, &key),
+        ) {
+            Ok(v) if v.ok() => Ok(()),
+            Ok(v) => Err(v.problems.join("; ")),
+            Err(e) => Err(format!("{:#}", anyhow::Error::from(e))),
+        }
+    });
+    for row in &plan.rows {
+        if let Some(p) = &row.failed_verification {
+            printer.warn(format!(
+                "{} fails verification: {p}",
+                remote.url_of(&row.entry.display_name())
+            ));
+        }
+    }
+    if plan.withheld {
+        printer.warn(format!(
+            "no backup in {} passes verification, so no backup is deleted; run `etcd-backup \
+             verify --remote {} --all` to see why",
+            remote.url(),
+            remote.url()
+        ));
+    }
+    if !dry_run {
+        for row in plan.rows.iter_mut().filter(|r| r.action == Action::Delete) {
+            row.outcome = match remote.delete(&row.entry.display_name()) {
+                Ok(()) => Outcome::Deleted,
+                Err(e) => Outcome::Failed(e.to_string()),
+            };
+        }
+    }
+    Ok(Pruned {
+        dir: remote.url().into(),
+        policy: policy.clone(),
+        dry_run,
+        plan,
+    })
+}
+
 fn execute(dir: &Path, plan: &mut Plan) -> anyhow::Result<()> {
     use rustix::fs::{openat, statat, unlinkat, AtFlags, Mode, OFlags, CWD};
     if !plan.rows.iter().any(|r| r.action == Action::Delete) {
@@ -559,6 +704,7 @@ fn kind_word(k: Kind) -> &'static str {
     match k {
         Kind::Backup => "backup",
         Kind::Sidecar => "sidecar",
+        Kind::Bundle => "bundle",
         Kind::Temp => "temp",
         Kind::Symlink => "symlink",
         Kind::Lock => "lock",

@@ -17,9 +17,10 @@ use anyhow::anyhow;
 use crate::bbolt::Db;
 use crate::cli::{OutputFormat, RestoreArgs};
 use crate::datadir::{db, member, snap, wal};
-use crate::diagnostics::{exit, HintExt};
+use crate::diagnostics::{exit, with_hint, HintExt};
 use crate::fsutil::{self, FsError};
-use crate::integrity::{self, Trailer};
+use crate::integrity::{self, SpillError, Trailer};
+use crate::layers::{self, Layers};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
@@ -38,8 +39,10 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
     };
     let bump = bump_of(args)?;
     let cluster = cluster_of(settings, args, printer)?;
+    let parent = fsutil::parent_dir(out_dir);
+    let input = Input::resolve(snapshot, args, &parent, printer)?;
     let spec = Build {
-        snapshot,
+        snapshot: &input.path,
         out_dir,
         wal_dir: args.wal_dir.as_deref(),
         cluster: &cluster,
@@ -54,6 +57,128 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
         .unwrap_or_else(|| out_dir.join("member").join("wal"));
     report(printer, args, &cluster, &rewritten, out_dir, &wal_target);
     Ok(exit::SUCCESS)
+}
+
+/// The snapshot to restore as a plain file: the file named, or a plain copy taken out of its
+/// layers (decrypted, decompressed) into the directory where the restored data will live anyway.
+/// A copy is removed when dropped, unless [`Input::keep`] was called.
+pub struct Input {
+    pub path: PathBuf,
+    /// Set when `path` is our copy.
+    fetched: bool,
+}
+
+impl Input {
+    /// `spec` as given on the command line; `work_dir` takes the copy when one is needed.
+    pub fn resolve(
+        spec: &Path,
+        args: &RestoreArgs,
+        work_dir: &Path,
+        printer: &Printer,
+    ) -> anyhow::Result<Input> {
+        let named = super::Named::open(spec, &args.remote)?;
+        let layers = named.layers();
+        if let (super::Named::Local(path), true) = (&named, layers.is_plain()) {
+            return Ok(Input {
+                path: path.clone(),
+                fetched: false,
+            });
+        }
+        let identities = layers::load_identities(&args.identity.identity)
+            .hint("pass the age identity the backup was encrypted to (mode 0600)")?;
+        let mut stored = named.reader()?;
+        Input::fetch(
+            &mut stored,
+            &named.shown(),
+            layers,
+            &identities,
+            work_dir,
+            printer,
+        )
+    }
+
+    /// Undoes the layers of `stored` into a 0600 file in `work_dir`.
+    fn fetch(
+        stored: &mut (dyn std::io::Read + Send),
+        name: &str,
+        layers: Layers,
+        identities: &[age::x25519::Identity],
+        work_dir: &Path,
+        printer: &Printer,
+    ) -> anyhow::Result<Input> {
+        fsutil::create_private_dir(work_dir)?;
+        let plain_name = Layers::strip(name.rsplit('/').next().unwrap_or("snapshot.db"))
+            .0
+            .to_string();
+        let path = work_dir.join(format!(
+            ".etcd-backup-restore-{}-{plain_name}",
+            std::process::id()
+        ));
+        printer.phase(if layers.is_plain() {
+            format!("copying {name} into {}", path.display())
+        } else {
+            format!(
+                "taking {name} out of its {} layers into {}",
+                layers.describe(),
+                path.display()
+            )
+        });
+        let file = fsutil::create_new_private(&path)?;
+        // From here on, `input` removes the copy on every early return.
+        let input = Input {
+            path: path.clone(),
+            fetched: true,
+        };
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let u = integrity::unlayer(stored, name, layers, identities, &mut out, work_dir).map_err(
+            |e| {
+                let hint = match &e {
+                    SpillError::Keys(_) => {
+                        "pass the age identity it was encrypted to with --identity FILE (the \
+                         backup's sidecar lists its recipients)"
+                    }
+                    SpillError::Damaged(_) => {
+                        "the backup is damaged; restore an older one (`etcd-backup verify \
+                         --all` lists the good ones)"
+                    }
+                    SpillError::Write { .. } => "free space there, or choose another directory",
+                    SpillError::Read { .. } => "check the path or the connection and try again",
+                };
+                with_hint(e, hint)
+            },
+        )?;
+        let file = out
+            .into_inner()
+            .map_err(|e| FsError::io("cannot write", &path, e.into_error()))?;
+        file.sync_all()
+            .map_err(|e| FsError::io("cannot fsync", &path, e))?;
+        printer.detail(format!(
+            "{name}: {} stored, {} of snapshot (SHA-256 {})",
+            human_bytes(u.stored_size),
+            human_bytes(u.snapshot_size),
+            hex::encode(u.snapshot_sha256)
+        ));
+        Ok(input)
+    }
+
+    /// Leaves the copy in place (a node restore that stopped part-way needs it to resume).
+    pub fn keep(mut self) -> PathBuf {
+        self.fetched = false;
+        std::mem::take(&mut self.path)
+    }
+
+    /// Whether `path` is a copy this run made.
+    pub fn is_copy(&self) -> bool {
+        self.fetched
+    }
+}
+
+impl Drop for Input {
+    fn drop(&mut self) {
+        if self.fetched {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 /// What to build where.

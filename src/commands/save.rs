@@ -16,12 +16,14 @@ use std::time::Instant;
 use anyhow::anyhow;
 use chrono::Utc;
 
-use crate::catalog::{self, Sidecar};
-use crate::cli::{OutputFormat, SaveArgs};
+use crate::bundle;
+use crate::catalog::{self, BundleRecord, Sidecar};
+use crate::cli::{Compression, OutputFormat, SaveArgs};
 use crate::diagnostics::{exit, with_hint, HintExt};
 use crate::etcd::{self, ConnectConfig, EtcdError, MemberStatus, Session, TlsFiles};
 use crate::fsutil::{self, FsError};
 use crate::integrity;
+use crate::layers::{self, Background, Encoder, Layers, Tally};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 use crate::spool::{self, Spool};
@@ -47,6 +49,36 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
     }
     if let Some(m) = &settings.manifest {
         printer.detail(format!("read kubeadm manifest {}", m.path.display()));
+    }
+    let recipients = layers::load_recipients(&args.encrypt_to).hint(
+        "give age public keys (age1…) or files of them; `age-keygen -o key.txt` makes a pair",
+    )?;
+    let layers = Layers {
+        zstd: args.compress == Compression::Zstd,
+        age: !recipients.is_empty(),
+    };
+    // An extra recipient whose secret lives only in this process, so that the file just
+    // written can be decrypted and checked in full before it gets its name. The secret is
+    // dropped when the check is done; the stanza left in the header opens nothing.
+    let check_key = layers.age.then(age::x25519::Identity::generate);
+    let pki_sources = bundle::Sources {
+        kubernetes_dir: args.kubernetes_dir.clone(),
+        kubelet_dir: args.kubelet_dir.clone(),
+    };
+    if args.with_pki {
+        let pki = args.kubernetes_dir.join("pki");
+        if !pki.is_dir() {
+            return Err(anyhow!(
+                "--with-pki: {} is not a directory, so this is not a kubeadm node",
+                pki.display()
+            ))
+            .hint("point --kubernetes-dir at kubeadm's directory, or leave out --with-pki");
+        }
+        if !layers.age {
+            printer.warn(
+                "--with-pki without --encrypt-to: the bundle holds the cluster's CA private keys                  unencrypted",
+            );
+        }
     }
     let endpoints = settings
         .endpoints
@@ -80,6 +112,9 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
         None
     };
 
+    // A bad URL or store setting is refused before any work; an unreachable store or wrong
+    // credentials only show at upload time, after the local backup is safe.
+    let remote = super::open_remote(&args.remote)?;
     let dir = &settings.backup_dir;
     fsutil::create_private_dir(dir).hint(format!(
         "make {} writable by this user, or choose another --backup-dir",
@@ -106,7 +141,34 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
         printer,
     )?;
 
-    let need = u64::try_from(status.db_size).unwrap_or(0) + 32 + FREE_SPACE_RESERVE;
+    if args.skip_unless_leader {
+        if status.leader == 0 {
+            printer.warn(format!(
+                "--skip-unless-leader: there is no leader, so member {:x} takes the backup",
+                status.member_id
+            ));
+        } else if status.leader != status.member_id {
+            let why = format!(
+                "skipped: member {:x} at {} is not the leader (member {:x} is), and                  --skip-unless-leader is set",
+                status.member_id, status.endpoint, status.leader
+            );
+            printer.phase(&why);
+            if printer.format == OutputFormat::Json {
+                printer.json(&serde_json::json!({
+                    "skipped": true,
+                    "reason": "not the leader",
+                    "member_id": catalog::id_hex(status.member_id),
+                    "leader_id": catalog::id_hex(status.leader),
+                    "endpoint": status.endpoint,
+                }));
+            }
+            return Ok(exit::SUCCESS);
+        }
+    }
+    // A layered file is checked through a scratch copy of the snapshot in the same directory.
+    let db_size = u64::try_from(status.db_size).unwrap_or(0);
+    let scratch = if layers.is_plain() { 0 } else { db_size + 32 };
+    let need = db_size + 32 + scratch + FREE_SPACE_RESERVE;
     let free = fsutil::available_space(dir)?;
     if free < need {
         return Err(anyhow!(
@@ -124,10 +186,19 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
         ));
     }
 
-    let name = catalog::backup_file_name(started_at, args.label.as_deref());
+    let name = catalog::layered_file_name(started_at, args.label.as_deref(), layers);
     let final_path = dir.join(&name);
     let sidecar_path = dir.join(catalog::sidecar_name(&name));
-    for p in [&final_path, &sidecar_path] {
+    let bundle_name = args.with_pki.then(|| {
+        catalog::parse_backup_name(&name)
+            .map(|n| n.bundle_name())
+            .unwrap_or_default()
+    });
+    let bundle_path = bundle_name.as_ref().map(|n| dir.join(n));
+    for p in [Some(&final_path), Some(&sidecar_path), bundle_path.as_ref()]
+        .into_iter()
+        .flatten()
+    {
         if p.symlink_metadata().is_ok() {
             return Err(FsError::Exists { path: p.clone() }).hint(
                 "a backup with this name was taken in the same second; run save again, \
@@ -139,81 +210,56 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
     let mut part = TempFile::create(&part_path)?;
 
     printer.phase(format!(
-        "streaming snapshot ({}) from {} into {}",
+        "streaming snapshot ({}) from {} into {}{}",
         human_bytes(status.db_size.max(0) as u64),
         session.endpoint(),
-        part_path.display()
-    ));
-    let bar = printer.progress("snapshot");
-    let mut spool = Spool::new(
-        part.file()
-            .try_clone()
-            .map_err(|e| FsError::io("cannot open", &part_path, e))?,
-        &part_path,
-        spool::Mode::Auto,
-    )
-    .map_err(|e| FsError::io("cannot open for writing", &part_path, e))?;
-    printer.detail(format!(
-        "writing {} (page cache bypassed: {})",
         part_path.display(),
-        spool.is_direct()
-    ));
-    let mut on_progress = |got: u64, total: u64| {
-        if bar.length() != Some(total) {
-            bar.set_length(total);
+        match (layers.zstd, layers.age) {
+            (false, false) => String::new(),
+            (true, false) => ", compressing".to_string(),
+            (false, true) => format!(", encrypting to {} recipient(s)", recipients.len()),
+            (true, true) => format!(
+                ", compressing and encrypting to {} recipient(s)",
+                recipients.len()
+            ),
         }
-        bar.set_position(got);
-    };
-    let received = session
-        .snapshot(&mut spool, &mut on_progress)
-        .map_err(|e| stream_error(e, &part_path))?;
-    spool
-        .finish()
-        .map_err(|e| stream_error(EtcdError::Sink(e), &part_path))?;
-    bar.finish_and_clear();
+    ));
+    let streamed = stream(
+        &mut session,
+        &part,
+        &part_path,
+        layers,
+        &recipients,
+        check_key.as_ref(),
+        printer,
+    )?;
+    let received = &streamed.received;
     part.file()
         .sync_all()
         .map_err(|e| FsError::io("cannot fsync", &part_path, e))?;
-    printer.phase(format!(
-        "received {} ({} bytes), SHA-256 matches etcd's digest; verifying the file",
-        human_bytes(received.db_size),
-        received.db_size
-    ));
-    // The same checks as `verify`, on what reached the disk, before the file gets a final name:
-    // the bytes read back must be the bytes received (whose SHA-256 was checked in the stream),
-    // and the database must pass the full bbolt and etcd checks.
-    let verdict = integrity::verify_file(
+    let checked = check_part(
         &part_path,
-        integrity::Content::MatchesCrc32c(received.file_crc32c),
-        false,
-        false,
+        dir,
+        layers,
+        &streamed,
+        check_key.as_ref(),
+        session.endpoint(),
+        printer,
     )?;
-    let file_size = verdict.file_size;
-    if file_size != received.db_size + 32 {
-        return Err(anyhow!(
-            "{} holds {file_size} bytes after writing {} bytes of snapshot and digest",
-            part_path.display(),
-            received.db_size + 32
-        ))
-        .hint("the file system lost data; check the disk and run save again");
-    }
-    let file_status = match (verdict.ok(), &verdict.status) {
-        (true, Some(s)) => s.clone(),
-        _ => {
-            let list = verdict
-                .problems
-                .iter()
-                .map(|p| format!("\n    {p}"))
-                .collect::<String>();
-            return Err(anyhow!(
-                "the snapshot from {} failed verification; it was not kept:{list}",
-                session.endpoint()
-            ))
-            .hint(
-                "the snapshot or its copy on this disk is damaged; check etcd's logs and this \
-             disk, then save again",
-            );
-        }
+    drop(check_key);
+    let file_size = checked.file_size;
+    let file_status = checked.status;
+
+    let bundle = match (&bundle_name, &bundle_path) {
+        (Some(n), Some(p)) => Some(write_bundle(
+            &pki_sources,
+            n,
+            p,
+            layers,
+            &recipients,
+            printer,
+        )?),
+        _ => None,
     };
 
     let member_name = session.member_name(status.member_id).unwrap_or_else(|e| {
@@ -241,12 +287,28 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
         db_size: status.db_size,
         snapshot_db_size: received.db_size,
         file_size,
-        sha256: hex::encode(received.file_sha256),
+        sha256: hex::encode(checked.file_sha256),
         db_sha256: hex::encode(received.db_sha256),
         verified_at: Some(Utc::now()),
+        layers: (!layers.is_plain()).then(|| layers.describe().to_string()),
+        recipients: recipients.iter().map(ToString::to_string).collect(),
+        snapshot_sha256: (!layers.is_plain()).then(|| hex::encode(received.file_sha256)),
+        pki_bundle: bundle.as_ref().map(|b| b.record.clone()),
     };
+    // The commit: sidecar, then bundle, then the backup itself under its final name.
     sidecar.write(&sidecar_path, false)?;
-    if let Err(e) = part.commit(&final_path) {
+    let committed = match (bundle, &bundle_path) {
+        (Some(mut b), Some(p)) => b.part.commit(p).map(|()| Some(p.clone())),
+        _ => Ok(None),
+    }
+    .and_then(|bundle_done| {
+        part.commit(&final_path).inspect_err(|_| {
+            if let Some(p) = bundle_done {
+                let _ = std::fs::remove_file(p);
+            }
+        })
+    });
+    if let Err(e) = committed {
         let _ = std::fs::remove_file(&sidecar_path);
         return Err(e.into());
     }
@@ -262,10 +324,40 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
         sidecar.duration_seconds
     ));
     // Still under the lock: no other save or prune can come between.
-    let pruned = args
-        .prune
-        .then(|| super::prune::prune_locked(dir, &args.keep.policy(), false, Some(&name), printer));
+    let uploaded = remote.as_ref().map(|r| {
+        upload(r, dir, &name, &sidecar, args.verify_upload, printer).inspect_err(|e| {
+            printer.error(e);
+            printer.warn(format!(
+                "the upload failed; the verified backup is kept at {}",
+                final_path.display()
+            ));
+        })
+    });
+    let pruned = args.prune.then(|| {
+        super::prune::prune_locked(dir, &args.keep.policy(), false, Some(&name), &[], printer)
+    });
     drop(lock);
+    // The remote set is pruned only after this run's copy is safely there.
+    let remote_pruned = match (&remote, &uploaded, args.prune) {
+        (Some(r), Some(Ok(up)), true) => Some(super::prune::prune_remote(
+            r,
+            &args.keep.policy(),
+            false,
+            Some(&up.key),
+            &[],
+            &super::scratch_dir(dir),
+            printer,
+        )),
+        _ => None,
+    };
+    let (remote_pruned, remote_prune_error) = match remote_pruned {
+        Some(Ok(p)) => match p.exit_code() {
+            Ok(_) => (Some(p), None),
+            Err(e) => (Some(p), Some(e)),
+        },
+        Some(Err(e)) => (None, Some(e)),
+        None => (None, None),
+    };
     let (pruned, prune_error) = match pruned {
         Some(Ok(p)) => match p.exit_code() {
             Ok(_) => (Some(p), None),
@@ -277,7 +369,13 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
     match printer.format {
         OutputFormat::Table | OutputFormat::Simple | OutputFormat::Fields => {
             printer.result(final_path.display().to_string());
+            if let Some(Ok(up)) = &uploaded {
+                printer.result(&up.url);
+            }
             if let Some(p) = &pruned {
+                p.print(printer);
+            }
+            if let Some(p) = &remote_pruned {
                 p.print(printer);
             }
         }
@@ -285,14 +383,36 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
             let mut v = serde_json::to_value(&sidecar)?;
             v["path"] = serde_json::Value::String(final_path.display().to_string());
             v["sidecar"] = serde_json::Value::String(sidecar_path.display().to_string());
+            if let Some(b) = &bundle_path {
+                v["pki_bundle_path"] = serde_json::Value::String(b.display().to_string());
+            }
+            if let Some(up) = &uploaded {
+                v["remote"] = match up {
+                    Ok(up) => up.to_json(),
+                    Err(e) => serde_json::json!({ "error": format!("{e:#}") }),
+                };
+            }
             if args.prune {
                 v["prune"] = pruned
                     .as_ref()
                     .map_or(serde_json::Value::Null, |p| p.to_json());
+                if remote.is_some() {
+                    v["remote_prune"] = remote_pruned
+                        .as_ref()
+                        .map_or(serde_json::Value::Null, |p| p.to_json());
+                }
             }
             printer.json(&v);
         }
     }
+    if let Some(Err(_)) = uploaded {
+        // Already reported above; the local backup stands, the run failed.
+        return Ok(exit::ERROR);
+    }
+    let prune_error = match (prune_error, remote_prune_error) {
+        (Some(e), _) | (None, Some(e)) => Some(e),
+        (None, None) => None,
+    };
     if let Some(e) = prune_error {
         printer.error(&e);
         printer.warn(format!(
@@ -476,6 +596,378 @@ fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
         cur = c.source();
     }
     text
+}
+
+/// What streaming into the temp file produced.
+struct Streamed {
+    received: crate::etcd::Received,
+    /// Size and SHA-256 of what was written, when layers made it differ from what arrived.
+    stored: Option<(u64, [u8; 32])>,
+}
+
+/// Streams the snapshot into `part`: straight through the spool, or through zstd and age on a
+/// second thread when layers were asked for.
+fn stream(
+    session: &mut Session,
+    part: &TempFile,
+    part_path: &Path,
+    layers: Layers,
+    recipients: &[age::x25519::Recipient],
+    check_key: Option<&age::x25519::Identity>,
+    printer: &Printer,
+) -> anyhow::Result<Streamed> {
+    let bar = printer.progress("snapshot");
+    let spool = Spool::new(
+        part.file()
+            .try_clone()
+            .map_err(|e| FsError::io("cannot open", part_path, e))?,
+        part_path,
+        spool::Mode::Auto,
+    )
+    .map_err(|e| FsError::io("cannot open for writing", part_path, e))?;
+    printer.detail(format!(
+        "writing {} (page cache bypassed: {})",
+        part_path.display(),
+        spool.is_direct()
+    ));
+    let mut on_progress = |got: u64, total: u64| {
+        if bar.length() != Some(total) {
+            bar.set_length(total);
+        }
+        bar.set_position(got);
+    };
+    let sink_err = |e: std::io::Error| stream_error(EtcdError::Sink(e), part_path);
+    let streamed = if layers.is_plain() {
+        let mut spool = spool;
+        let received = session
+            .snapshot(&mut spool, &mut on_progress)
+            .map_err(|e| stream_error(e, part_path))?;
+        spool.finish().map_err(sink_err)?;
+        Streamed {
+            received,
+            stored: None,
+        }
+    } else {
+        let mut all: Vec<age::x25519::Recipient> = recipients.to_vec();
+        all.extend(check_key.map(age::x25519::Identity::to_public));
+        let encoder = Encoder::new(Tally::new(spool), layers, &all)?;
+        let mut background = Background::new(encoder).map_err(sink_err)?;
+        let received = session
+            .snapshot(&mut background, &mut on_progress)
+            .map_err(|e| stream_error(e, part_path))?;
+        let tally = background
+            .finish()
+            .and_then(Encoder::finish)
+            .map_err(sink_err)?;
+        let (spool, len, sha) = tally.finish();
+        spool.finish().map_err(sink_err)?;
+        Streamed {
+            received,
+            stored: Some((len, sha)),
+        }
+    };
+    bar.finish_and_clear();
+    Ok(streamed)
+}
+
+/// What the check of the written temp file established.
+struct Checked {
+    file_size: u64,
+    file_sha256: [u8; 32],
+    status: crate::backend::Status,
+}
+
+/// Runs the checks of `verify` on the temp file before it gets its name: the bytes on disk are
+/// the bytes written, the snapshot inside is the one etcd sent, and it passes the full bbolt and
+/// etcd checks. An encrypted file is opened with the run's own check key.
+fn check_part(
+    part_path: &Path,
+    dir: &Path,
+    layers: Layers,
+    streamed: &Streamed,
+    check_key: Option<&age::x25519::Identity>,
+    endpoint: &str,
+    printer: &Printer,
+) -> anyhow::Result<Checked> {
+    let received = &streamed.received;
+    printer.phase(format!(
+        "received {} ({} bytes), SHA-256 matches etcd's digest; verifying the file",
+        human_bytes(received.db_size),
+        received.db_size
+    ));
+    let (mut problems, status, file_size, file_sha256) = match streamed.stored {
+        None => {
+            // The bytes read back must be the bytes received, whose SHA-256 was checked in the
+            // stream; CRC-32C proves that at a tenth of the cost.
+            let v = integrity::verify_file(
+                part_path,
+                integrity::Content::MatchesCrc32c(received.file_crc32c),
+                false,
+                false,
+            )?;
+            let mut problems = v.problems;
+            if v.file_size != received.db_size + 32 {
+                problems.push(format!(
+                    "{} holds {} bytes after writing {} bytes of snapshot and digest",
+                    part_path.display(),
+                    v.file_size,
+                    received.db_size + 32
+                ));
+            }
+            (problems, v.status, v.file_size, received.file_sha256)
+        }
+        Some((written, written_sha)) => {
+            let mut f =
+                File::open(part_path).map_err(|e| FsError::io("cannot open", part_path, e))?;
+            let keys: Vec<age::x25519::Identity> = check_key.into_iter().cloned().collect();
+            let v =
+                integrity::verify_stored(&mut f, part_path, layers, &keys, dir, false, Ok(None))
+                    .map_err(anyhow::Error::from)
+                    .hint("check the backup directory's file system and free space")?;
+            let mut problems = v.problems;
+            if v.file_size != written || v.sha256 != written_sha {
+                problems.push(format!(
+                    "the file on disk ({} bytes) differs from the {written} bytes written",
+                    v.file_size
+                ));
+            }
+            if v.snapshot_sha256 != Some(received.file_sha256) {
+                problems.push(
+                    "the snapshot inside the file differs from the one etcd sent".to_string(),
+                );
+            }
+            (problems, v.status, written, written_sha)
+        }
+    };
+    let status = match status {
+        Some(s) if problems.is_empty() => s,
+        _ => {
+            if problems.is_empty() {
+                problems.push("no status".to_string());
+            }
+            let list = problems
+                .iter()
+                .map(|p| format!("\n    {p}"))
+                .collect::<String>();
+            return Err(anyhow!(
+                "the snapshot from {endpoint} failed verification; it was not kept:{list}"
+            ))
+            .hint(
+                "the snapshot or its copy on this disk is damaged; check etcd's logs and this \
+                 disk, then save again",
+            );
+        }
+    };
+    Ok(Checked {
+        file_size,
+        file_sha256,
+        status,
+    })
+}
+
+/// The DR bundle, written and checked under its temp name.
+struct WrittenBundle {
+    part: TempFile,
+    record: BundleRecord,
+}
+
+/// Writes `<name>-pki.tar[.zst][.age]` under a temp name: the tar stream through the same
+/// layers as the snapshot, fsynced, and read back to check it reached the disk intact.
+fn write_bundle(
+    sources: &bundle::Sources,
+    name: &str,
+    path: &Path,
+    layers: Layers,
+    recipients: &[age::x25519::Recipient],
+    printer: &Printer,
+) -> anyhow::Result<WrittenBundle> {
+    let part_path = fsutil::temp_name(path);
+    let part = TempFile::create(&part_path)?;
+    let io = |e| FsError::io("cannot write", &part_path, e);
+    let file = part.file().try_clone().map_err(io)?;
+    let encoder = Encoder::new(
+        Tally::new(std::io::BufWriter::with_capacity(1 << 20, file)),
+        layers,
+        recipients,
+    )?;
+    let (encoder, summary) = bundle::write(sources, encoder).map_err(|e| {
+        let hint = e
+            .hint()
+            .unwrap_or("check --kubernetes-dir and --kubelet-dir, or leave out --with-pki");
+        with_hint(e, hint)
+    })?;
+    let (buffered, size, sha) = encoder.finish().map_err(io)?.finish();
+    let file = buffered.into_inner().map_err(|e| io(e.into_error()))?;
+    file.sync_all().map_err(io)?;
+    let mut readback = Tally::new(File::open(&part_path).map_err(io)?);
+    std::io::copy(&mut readback, &mut std::io::sink()).map_err(io)?;
+    let (_, back_size, back_sha) = readback.finish();
+    if (back_size, back_sha) != (size, sha) {
+        return Err(anyhow!(
+            "{} differs from what was written ({back_size} of {size} bytes)",
+            part_path.display()
+        ))
+        .hint("check the backup directory's file system");
+    }
+    for s in &summary.skipped {
+        printer.detail(format!("bundle: skipped {s}"));
+    }
+    printer.phase(format!(
+        "DR bundle: {} files, {} (stored {})",
+        summary.files.len(),
+        human_bytes(summary.bytes),
+        human_bytes(size)
+    ));
+    Ok(WrittenBundle {
+        part,
+        record: BundleRecord {
+            file: name.to_string(),
+            file_size: size,
+            sha256: hex::encode(sha),
+            entries: summary.files.len(),
+        },
+    })
+}
+
+/// What the upload put where.
+struct Uploaded {
+    key: String,
+    url: String,
+    sidecar_url: String,
+    bundle_url: Option<String>,
+    verified: bool,
+    seconds: f64,
+    bytes: u64,
+}
+
+impl Uploaded {
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "url": self.url,
+            "key": self.key,
+            "sidecar_url": self.sidecar_url,
+            "pki_bundle_url": self.bundle_url,
+            "verified_upload": self.verified,
+            "seconds": self.seconds,
+            "bytes": self.bytes,
+        })
+    }
+}
+
+/// The node part of object keys: the etcd member name (the node name on kubeadm), else the
+/// host name, reduced to characters that are safe in every store.
+fn node_key(member_name: &str) -> String {
+    let raw = if member_name.is_empty() {
+        rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned()
+    } else {
+        member_name.to_string()
+    };
+    let clean: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match clean.trim_start_matches('.') {
+        "" => "node".to_string(),
+        c => c.to_string(),
+    }
+}
+
+/// Uploads the verified backup, its bundle and then its sidecar to `<node>/<file>`. Each
+/// object appears only when complete (multipart completion); the bytes sent are hashed on the
+/// way and must be the ones verified. With `verify`, each object is read back and hashed.
+fn upload(
+    remote: &crate::remote::Remote,
+    dir: &Path,
+    name: &str,
+    sidecar: &Sidecar,
+    verify: bool,
+    printer: &Printer,
+) -> anyhow::Result<Uploaded> {
+    let started = Instant::now();
+    let node = node_key(&sidecar.member_name);
+    let key = format!("{node}/{name}");
+    let mut files = vec![(name.to_string(), sidecar.file_size, sidecar.sha256.clone())];
+    if let Some(b) = &sidecar.pki_bundle {
+        files.push((b.file.clone(), b.file_size, b.sha256.clone()));
+    }
+    let mut bytes = 0;
+    for (file, size, sha) in &files {
+        let obj = format!("{node}/{file}");
+        let url = remote.url_of(&obj);
+        let path = dir.join(file);
+        printer.phase(format!(
+            "uploading {} ({}) to {url}",
+            path.display(),
+            human_bytes(*size)
+        ));
+        let mut f = File::open(&path).map_err(|e| FsError::io("cannot open", &path, e))?;
+        let sent = remote.upload(&obj, &mut f).map_err(super::remote_error)?;
+        if sent.size != *size || hex::encode(sent.sha256) != *sha {
+            let _ = remote.delete(&obj);
+            return Err(anyhow!(
+                "{} changed after it was verified ({} bytes sent, {size} verified); the upload \
+                 to {url} was deleted",
+                path.display(),
+                sent.size
+            ))
+            .hint("something else writes into the backup dir; find it, then save again");
+        }
+        bytes += sent.size;
+        if verify {
+            printer.phase(format!("reading {url} back"));
+            let mut back =
+                crate::layers::Tally::new(remote.reader(&obj).map_err(super::remote_error)?);
+            std::io::copy(&mut back, &mut std::io::sink())
+                .map_err(|e| anyhow!("cannot read {url} back: {e}"))?;
+            let (_, got, got_sha) = back.finish();
+            if got != *size || hex::encode(got_sha) != *sha {
+                return Err(anyhow!(
+                    "{url} reads back as {got} bytes with SHA-256 {}, not the {size} bytes \
+                     uploaded ({sha})",
+                    hex::encode(got_sha)
+                ))
+                .hint("the store lost or changed data; check it, and keep the local backup");
+            }
+        }
+    }
+    let sidecar_key = format!("{key}{}", catalog::SIDECAR_SUFFIX);
+    let mut json = serde_json::to_vec_pretty(sidecar)?;
+    json.push(b'\n');
+    remote
+        .put_small(&sidecar_key, &json, false)
+        .map_err(super::remote_error)?;
+    let seconds = started.elapsed().as_secs_f64();
+    printer.phase(format!(
+        "uploaded {} in {seconds:.1}s ({}/s){}",
+        human_bytes(bytes),
+        human_bytes((bytes as f64 / seconds.max(0.001)) as u64),
+        if verify {
+            ", read back and checked"
+        } else {
+            ""
+        }
+    ));
+    Ok(Uploaded {
+        url: remote.url_of(&key),
+        sidecar_url: remote.url_of(&sidecar_key),
+        bundle_url: sidecar
+            .pki_bundle
+            .as_ref()
+            .map(|b| remote.url_of(&format!("{node}/{}", b.file))),
+        key,
+        verified: verify,
+        seconds,
+        bytes,
+    })
 }
 
 /// Adds the temp file's path and advice to a failure during the stream.

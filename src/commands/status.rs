@@ -11,21 +11,70 @@ use crate::backend;
 use crate::bbolt::BboltError;
 use crate::catalog::{Backup, Sidecar};
 use crate::cli::{OutputFormat, StatusArgs};
-use crate::diagnostics::{exit, with_hint};
+use crate::diagnostics::{exit, with_hint, HintExt};
 use crate::fsutil::FsError;
-use crate::integrity::read_sidecar;
+use crate::integrity::{self, read_sidecar, SpillError};
+use crate::layers::{self, Layers};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, printer: &Printer, args: &StatusArgs) -> anyhow::Result<u8> {
     match &args.file {
-        Some(file) => file_status(printer, file),
-        None => set_status(settings, printer, args.max_age),
+        Some(file) => {
+            let identities = layers::load_identities(&args.identity.identity)
+                .hint("pass the age identity file the backup was encrypted for (mode 0600)")?;
+            match super::Named::open(file, &args.remote.conn)? {
+                super::Named::Local(path) => file_status(printer, &path, &identities),
+                named => {
+                    let scratch = super::scratch_dir(&settings.backup_dir);
+                    let report = inspect_stored(&named, &identities, &scratch)?;
+                    finish_file_status(printer, Path::new(&named.shown()), report)
+                }
+            }
+        }
+        None => set_status(settings, printer, args),
     }
 }
 
-fn file_status(printer: &Printer, file: &Path) -> anyhow::Result<u8> {
-    let report = backend::inspect(file, false).map_err(|e| match e {
+/// Reads a layered file or an object into a scratch copy (sealed when encrypted) and walks it.
+fn inspect_stored(
+    named: &super::Named,
+    identities: &[age::x25519::Identity],
+    scratch_dir: &Path,
+) -> anyhow::Result<backend::Report> {
+    let mut stored = named.reader()?;
+    let shown = named.shown();
+    let spilled = integrity::spill(&mut stored, &shown, named.layers(), identities, scratch_dir)
+        .map_err(|e| {
+            let hint = match &e {
+                SpillError::Keys(_) => "pass the age identity it was encrypted to with --identity",
+                SpillError::Damaged(_) => "the file is damaged; use another backup",
+                _ => "check the path and that this user may read it",
+            };
+            with_hint(e, hint)
+        })?;
+    let db = crate::bbolt::Db::from_source(Box::new(spilled.scratch), Path::new(&shown))?;
+    Ok(backend::inspect_db(&db, false)?)
+}
+
+fn file_status(
+    printer: &Printer,
+    file: &Path,
+    identities: &[age::x25519::Identity],
+) -> anyhow::Result<u8> {
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let layers = Layers::strip(name).1;
+    let report = if layers.is_plain() {
+        backend::inspect(file, false)
+    } else {
+        let named = super::Named::Local(file.to_path_buf());
+        let report = inspect_stored(&named, identities, &crate::fsutil::parent_dir(file))?;
+        return finish_file_status(printer, file, report);
+    };
+    let report = report.map_err(|e| match e {
         BboltError::Io { .. } => with_hint(e, "check the path and that this user may read it"),
         e => with_hint(
             e,
@@ -33,6 +82,14 @@ fn file_status(printer: &Printer, file: &Path) -> anyhow::Result<u8> {
              problem",
         ),
     })?;
+    finish_file_status(printer, file, report)
+}
+
+fn finish_file_status(
+    printer: &Printer,
+    file: &Path,
+    report: backend::Report,
+) -> anyhow::Result<u8> {
     if !report.corruption.is_empty() {
         let list = report
             .corruption
@@ -88,14 +145,54 @@ fn age(d: chrono::Duration) -> String {
     }
 }
 
-fn set_status(
-    settings: &Settings,
-    printer: &Printer,
-    max_age: Option<Duration>,
-) -> anyhow::Result<u8> {
-    let dir = &settings.backup_dir;
-    let backups = super::backups_in(dir)?;
+/// The backups in a store as rows: the name column shows `<node>/<file>`.
+fn remote_rows(remote: &crate::remote::Remote) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for b in super::remote_backups(remote)? {
+        let (sidecar, mut sidecar_problem) = match super::remote_sidecar(remote, &b.key) {
+            Ok(s) => (s, None),
+            Err(p) => (None, Some(p)),
+        };
+        if let Some(sc) = &sidecar {
+            if sc.file_size != b.size {
+                sidecar_problem = Some(format!(
+                    "sidecar says {} bytes, the object has {}",
+                    sc.file_size, b.size
+                ));
+            }
+        }
+        rows.push(Row {
+            backup: Backup {
+                path: remote.url_of(&b.key).into(),
+                name: b.key,
+                taken_at: b.name.taken_at,
+                label: b.name.label,
+                layers: b.name.layers,
+            },
+            size: b.size,
+            sidecar,
+            sidecar_problem,
+        });
+    }
+    Ok(rows)
+}
+
+fn set_status(settings: &Settings, printer: &Printer, args: &StatusArgs) -> anyhow::Result<u8> {
+    let max_age = args.max_age;
     let now = Utc::now();
+    let remote = super::open_remote(&args.remote)?;
+    let (rows, location) = match &remote {
+        Some(r) => (remote_rows(r)?, r.url().to_string()),
+        None => (
+            local_rows(&settings.backup_dir)?,
+            settings.backup_dir.display().to_string(),
+        ),
+    };
+    report_set(printer, rows, &location, now, max_age)
+}
+
+fn local_rows(dir: &Path) -> anyhow::Result<Vec<Row>> {
+    let backups = super::backups_in(dir)?;
     let mut rows = Vec::new();
     for b in backups {
         let size = std::fs::metadata(&b.path)
@@ -120,6 +217,16 @@ fn set_status(
             sidecar_problem,
         });
     }
+    Ok(rows)
+}
+
+fn report_set(
+    printer: &Printer,
+    rows: Vec<Row>,
+    location: &str,
+    now: chrono::DateTime<Utc>,
+    max_age: Option<Duration>,
+) -> anyhow::Result<u8> {
     let total: u64 = rows.iter().map(|r| r.size).sum();
     let newest_good = rows.iter().find(|r| r.good());
     let newest_good_age = newest_good.map(|r| now - r.backup.taken_at);
@@ -148,7 +255,7 @@ fn set_status(
             })
             .collect();
         printer.json(&serde_json::json!({
-            "backup_dir": dir.display().to_string(),
+            "backup_dir": location,
             "backups": list,
             "count": rows.len(),
             "total_size": total,
@@ -215,10 +322,9 @@ fn set_status(
             None => "no verified backup".to_string(),
         };
         printer.data(format!(
-            "{} backup(s), {} in {}; {newest}",
+            "{} backup(s), {} in {location}; {newest}",
             rows.len(),
             human_bytes(total),
-            dir.display()
         ));
     }
     if too_old {
@@ -231,7 +337,7 @@ fn set_status(
                 age(a),
                 limit.unwrap_or_default()
             ),
-            None => format!("there is no verified backup in {}", dir.display()),
+            None => format!("there is no verified backup in {location}"),
         });
         return Ok(exit::NO);
     }

@@ -1,6 +1,7 @@
 //! `etcd-backup verify`: prove snapshot files intact and restorable.
 
-use std::path::PathBuf;
+use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::anyhow;
 use chrono::Utc;
@@ -9,49 +10,121 @@ use crate::catalog;
 use crate::cli::{OutputFormat, VerifyArgs};
 use crate::diagnostics::{exit, HintExt};
 use crate::fsutil::{self, DirLock};
-use crate::integrity::{self, Verdict};
+use crate::integrity::{self, SpillError, Verdict};
+use crate::layers;
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
+use super::Named;
+
 pub fn run(settings: &Settings, printer: &Printer, args: &VerifyArgs) -> anyhow::Result<u8> {
-    let files: Vec<PathBuf> = if args.latest || args.all {
-        let dir = &settings.backup_dir;
-        let backups = super::backups_in(dir)?;
-        if backups.is_empty() {
-            printer.data(format!("no backups in {}", dir.display()));
-            return Ok(exit::NO);
+    let identities = layers::load_identities(&args.identity.identity)
+        .hint("pass the age identity file the backups were encrypted for (mode 0600)")?;
+    let remote = super::open_remote(&args.remote)?.map(Arc::new);
+    let targets: Vec<Named> = if args.latest || args.all {
+        let take = |n: usize| if args.latest { 1 } else { n };
+        match &remote {
+            Some(r) => {
+                let backups = super::remote_backups(r)?;
+                if backups.is_empty() {
+                    printer.data(format!("no backups in {}", r.url()));
+                    return Ok(exit::NO);
+                }
+                let n = take(backups.len());
+                backups
+                    .into_iter()
+                    .take(n)
+                    .map(|b| Named::Remote {
+                        remote: Arc::clone(r),
+                        key: b.key,
+                    })
+                    .collect()
+            }
+            None => {
+                let dir = &settings.backup_dir;
+                let backups = super::backups_in(dir)?;
+                if backups.is_empty() {
+                    printer.data(format!("no backups in {}", dir.display()));
+                    return Ok(exit::NO);
+                }
+                let n = take(backups.len());
+                backups
+                    .into_iter()
+                    .take(n)
+                    .map(|b| Named::Local(b.path))
+                    .collect()
+            }
         }
-        let take = if args.latest { 1 } else { backups.len() };
-        backups.into_iter().take(take).map(|b| b.path).collect()
     } else {
-        args.files.clone()
+        let mut v = Vec::new();
+        for f in &args.files {
+            v.push(match &remote {
+                // With --remote, names are keys in the store.
+                Some(r) if !super::is_url(f) => Named::Remote {
+                    remote: Arc::clone(r),
+                    key: f.to_string_lossy().into_owned(),
+                },
+                _ => Named::open(f, &args.remote.conn)?,
+            });
+        }
+        v
     };
-    if files.is_empty() {
+    if targets.is_empty() {
         return Err(anyhow!("no file to verify")).hint("name files, or use --latest or --all");
     }
+    let scratch = super::scratch_dir(&settings.backup_dir);
 
     let (mut good, mut bad, mut unreadable) = (0, 0, 0);
     let mut json_files = Vec::new();
-    for path in &files {
-        printer.detail(format!("verifying {}", path.display()));
-        match integrity::verify_file(path, integrity::Content::Sha256, args.allow_no_hash, true) {
+    for target in &targets {
+        let shown = target.shown();
+        printer.detail(format!("verifying {shown}"));
+        let verdict = match target {
+            Named::Local(path) => integrity::verify_path(path, &identities, args.allow_no_hash),
+            Named::Remote { .. } => target
+                .reader()
+                .map_err(|e| SpillError::Read {
+                    name: shown.clone(),
+                    source: std::io::Error::other(format!("{e:#}")),
+                })
+                .and_then(|mut r| {
+                    integrity::verify_stored(
+                        &mut r,
+                        Path::new(&shown),
+                        target.layers(),
+                        &identities,
+                        &scratch,
+                        args.allow_no_hash,
+                        target.sidecar(),
+                    )
+                }),
+        };
+        match verdict {
             Ok(v) if v.ok() => {
                 good += 1;
-                record_verified(&v, printer);
+                if v.decrypted {
+                    record_verified(target, &v, printer);
+                }
                 report(printer, &v, &mut json_files);
             }
             Ok(v) => {
                 bad += 1;
                 report(printer, &v, &mut json_files);
             }
+            Err(e @ SpillError::Keys(_)) => {
+                return Err(anyhow::Error::from(e)).hint(
+                    "pass the age identity the backup was encrypted to with --identity FILE \
+                     (its sidecar lists the recipients)",
+                )
+            }
             Err(e) => {
                 unreadable += 1;
                 let msg = format!("{:#}", anyhow::Error::from(e));
                 match printer.format {
                     OutputFormat::Json => json_files.push(serde_json::json!({
-                        "path": path.display().to_string(), "ok": false, "error": msg,
+                        "path": shown, "ok": false, "error": msg,
                     })),
-                    _ => printer.data(format!("ERROR {}: {msg}", path.display())),
+                    _ => printer.data(format!("ERROR {shown}: {msg}")),
                 }
             }
         }
@@ -62,7 +135,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &VerifyArgs) -> anyhow:
         })),
         _ => printer.data(format!(
             "{} file(s): {good} good, {bad} bad{}",
-            files.len(),
+            targets.len(),
             if unreadable > 0 {
                 format!(", {unreadable} unreadable")
             } else {
@@ -89,6 +162,9 @@ fn report(printer: &Printer, v: &Verdict, json_files: &mut Vec<serde_json::Value
             "sha256": hex::encode(v.sha256),
             "has_trailer": v.has_trailer,
             "sidecar": v.sidecar.is_some(),
+            "layers": v.layers.describe(),
+            "decrypted": v.decrypted,
+            "snapshot_sha256": v.snapshot_sha256.map(hex::encode),
             "status": v.status.as_ref().map(|s| serde_json::json!({
                 "hash": s.hash, "revision": s.revision, "totalKey": s.total_key,
                 "totalSize": s.total_size,
@@ -96,7 +172,15 @@ fn report(printer: &Printer, v: &Verdict, json_files: &mut Vec<serde_json::Value
         }));
         return;
     }
-    if v.ok() {
+    if v.ok() && !v.decrypted {
+        printer.data(format!(
+            "OK    {}  revision {} (sidecar), {}, encrypted: not opened (no --identity); its \
+             bytes match the SHA-256 recorded after the full check at save time",
+            v.path.display(),
+            v.sidecar.as_ref().map_or(0, |s| s.revision),
+            human_bytes(v.file_size),
+        ));
+    } else if v.ok() {
         let s = v.status.as_ref();
         printer.data(format!(
             "OK    {}  revision {}, {} keys, {}{}",
@@ -119,17 +203,29 @@ fn report(printer: &Printer, v: &Verdict, json_files: &mut Vec<serde_json::Value
 }
 
 /// Stamps `verified_at` into the sidecar of a good backup. Only where a sidecar already exists
-/// (one of our backup directories), only under the directory lock, and never an error: a
-/// read-only copy or a running save just means the stamp is skipped.
-fn record_verified(v: &Verdict, printer: &Printer) {
+/// (one of our backup directories or stores); locally only under the directory lock. Never an
+/// error: a read-only copy or a running save just means the stamp is skipped.
+fn record_verified(target: &Named, v: &Verdict, printer: &Printer) {
     let Some(mut sidecar) = v.sidecar.clone() else {
         return;
     };
-    let dir = fsutil::parent_dir(&v.path);
-    let result = DirLock::acquire(&dir).and_then(|_lock| {
-        sidecar.verified_at = Some(Utc::now());
-        sidecar.write(&catalog::sidecar_path(&v.path), true)
-    });
+    sidecar.verified_at = Some(Utc::now());
+    let result = match target {
+        Named::Local(path) => {
+            let dir = fsutil::parent_dir(path);
+            DirLock::acquire(&dir)
+                .and_then(|_lock| sidecar.write(&catalog::sidecar_path(path), true))
+                .map_err(|e| e.to_string())
+        }
+        Named::Remote { remote, key } => serde_json::to_vec_pretty(&sidecar)
+            .map_err(|e| e.to_string())
+            .and_then(|mut bytes| {
+                bytes.push(b'\n');
+                remote
+                    .put_small(&format!("{key}{}", catalog::SIDECAR_SUFFIX), &bytes, true)
+                    .map_err(|e| e.to_string())
+            }),
+    };
     if let Err(e) = result {
         printer.detail(format!("not recording the verification: {e}"));
     }

@@ -251,7 +251,13 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
     let Some(snapshot) = &args.snapshot else {
         return Err(anyhow!("no snapshot file given")).hint("name the snapshot to restore");
     };
-    let plan = plan(settings, args, snapshot, &data_dir, printer)?;
+    let input = crate::commands::restore::Input::resolve(
+        snapshot,
+        args,
+        &crate::fsutil::parent_dir(&data_dir),
+        printer,
+    )?;
+    let plan = plan(settings, args, &input.path, &data_dir, printer)?;
     print_plan(&plan, &jpath, printer);
     if args.dry_run {
         printer.result("dry run: nothing was changed");
@@ -274,7 +280,16 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
         path: jpath,
     };
     j.save()?;
-    execute(&mut j, printer)
+    let result = execute(&mut j, printer);
+    if input.is_copy() && !matches!(result, Ok(exit::SUCCESS)) && j.state != State::RolledBack {
+        // --resume needs the snapshot again; the copy is plain, so say where it is.
+        let kept = input.keep();
+        printer.warn(format!(
+            "the decrypted snapshot is kept at {} for --resume; remove it when done",
+            kept.display()
+        ));
+    }
+    result
 }
 
 /// Pre-flight: the snapshot verified, the node's settings read, the new cluster decided.

@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod bbolt;
+pub mod bundle;
 pub mod catalog;
 pub mod cli;
 pub mod commands;

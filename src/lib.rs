@@ -15,6 +15,7 @@ pub mod fsutil;
 pub mod integrity;
 pub mod node;
 pub mod output;
+pub mod remote;
 pub mod retention;
 pub mod settings;
 pub mod spool;

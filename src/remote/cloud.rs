@@ -1,0 +1,737 @@
+//! S3, GCS and Azure through object_store, on a runtime owned by the remote.
+//!
+//! Two store clients share the runtime: `store` bounds every request by the request timeout
+//! (uploads go part by part, so one request is at most one part), and `stream_store`, used only
+//! for streaming downloads, has no whole-request limit but the same limit on each wait for bytes
+//! (a download of many GiB may take longer than any sensible request timeout; a stalled one must
+//! still fail). object_store resumes a broken download with a range request for the rest, and
+//! checks that the ETag did not change.
+
+use std::collections::VecDeque;
+use std::io::{self, Read};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+use object_store::path::Path;
+use object_store::{
+    ClientConfigKey, MultipartUpload, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+    RetryConfig,
+};
+use sha2::{Digest, Sha256};
+use tokio::runtime::Runtime;
+use tokio::task::JoinHandle;
+
+use super::aws;
+use super::error::{classify, Context, Op, RemoteError, Scheme, StoreFailure};
+use super::{
+    validate_key, Environment, Location, RemoteObject, RemoteOptions, Uploaded,
+    MAX_PARTS_IN_FLIGHT, PART_SIZE, SMALL_LIMIT,
+};
+
+/// Whole-request limit of the download client: in effect none; stalls are caught by the read
+/// timeout.
+const STREAM_REQUEST_LIMIT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+pub(crate) struct Cloud {
+    rt: Arc<Runtime>,
+    store: Arc<dyn ObjectStore>,
+    stream_store: Arc<dyn ObjectStore>,
+    /// Prefix inside the bucket, no leading or trailing `/`.
+    prefix: String,
+    /// The remote's URL (ends in `/`).
+    base_url: String,
+    ctx: Context,
+}
+
+/// Client settings shared by every backend: timeouts as object_store config values.
+fn client_settings(opts: &RemoteOptions, streaming: bool) -> Vec<(ClientConfigKey, String)> {
+    let d = |d: Duration| humantime::format_duration(d).to_string();
+    let request = if streaming {
+        STREAM_REQUEST_LIMIT
+    } else {
+        opts.timeout
+    };
+    vec![
+        (ClientConfigKey::Timeout, d(request)),
+        (ClientConfigKey::ConnectTimeout, d(opts.connect_timeout)),
+        (ClientConfigKey::ReadTimeout, d(opts.timeout)),
+    ]
+}
+
+fn retry_config(opts: &RemoteOptions) -> RetryConfig {
+    RetryConfig {
+        max_retries: opts.retries,
+        // Bounds a request and its retries together; long enough for a few full timeouts.
+        retry_timeout: Duration::from_secs(180).max(opts.timeout.saturating_mul(2)),
+        ..RetryConfig::default()
+    }
+}
+
+/// A checked endpoint URL: `(url without trailing '/', is http)`.
+fn check_endpoint(url: &str, endpoint: &str) -> Result<(url::Url, bool), RemoteError> {
+    let bad = |reason: String| RemoteError::Config {
+        url: url.to_string(),
+        reason,
+        hint: Some("pass the endpoint as http(s)://host[:port], e.g. http://127.0.0.1:9000".into()),
+    };
+    let u = url::Url::parse(endpoint.trim())
+        .map_err(|e| bad(format!("invalid endpoint {endpoint:?}: {e}")))?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        return Err(bad(format!(
+            "invalid endpoint {endpoint:?}: expected http(s)://host[:port]"
+        )));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(bad(
+            "the endpoint must not contain credentials; use the environment or a profile".into(),
+        ));
+    }
+    let http = u.scheme() == "http";
+    Ok((u, http))
+}
+
+fn endpoint_string(u: &url::Url) -> String {
+    u.as_str().trim_end_matches('/').to_string()
+}
+
+impl Cloud {
+    pub(crate) fn open(
+        loc: &Location,
+        opts: &RemoteOptions,
+        env: &Environment,
+    ) -> Result<Cloud, RemoteError> {
+        let config = |reason: String, hint: Option<String>| RemoteError::Config {
+            url: loc.url.clone(),
+            reason: super::error::redact_queries(&reason),
+            hint,
+        };
+        if loc.scheme != Scheme::S3 && opts.region.is_some() {
+            return Err(config(
+                "--remote-region applies to s3:// only".into(),
+                Some("drop --remote-region".into()),
+            ));
+        }
+        let (store, stream_store, endpoint, creds) = match loc.scheme {
+            Scheme::S3 => {
+                let settings = aws::resolve(
+                    opts.endpoint.as_deref(),
+                    opts.region.as_deref(),
+                    &|k| env.get(k).map(str::to_string),
+                    &aws::read_optional,
+                )
+                .map_err(|e| {
+                    config(
+                        e.to_string(),
+                        Some(
+                            "fix the AWS shared files, or unset AWS_PROFILE, or set \
+                             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                                .into(),
+                        ),
+                    )
+                })?;
+                let (a, endpoint) = s3_store(loc, opts, &settings, env, false)?;
+                let (b, _) = s3_store(loc, opts, &settings, env, true)?;
+                (a, b, endpoint, settings.source.to_string())
+            }
+            Scheme::Gcs => {
+                let build = |streaming| -> Result<Arc<dyn ObjectStore>, RemoteError> {
+                    // What GoogleCloudStorageBuilder::from_env does, from `env`.
+                    let mut b = GoogleCloudStorageBuilder::new();
+                    if let Some(path) = env.get("SERVICE_ACCOUNT") {
+                        b = b.with_service_account_path(path);
+                    }
+                    for (k, v) in env.with_prefix("GOOGLE_") {
+                        if let Ok(key) = k.to_ascii_lowercase().parse::<GoogleConfigKey>() {
+                            b = b.with_config(key, v);
+                        }
+                    }
+                    b = b
+                        .with_bucket_name(&loc.bucket)
+                        .with_retry(retry_config(opts));
+                    for (k, v) in client_settings(opts, streaming) {
+                        b = b.with_config(GoogleConfigKey::Client(k), v);
+                    }
+                    if let Some(ep) = &opts.endpoint {
+                        let (u, http) = check_endpoint(&loc.url, ep)?;
+                        b = b.with_base_url(&endpoint_string(&u));
+                        if http {
+                            b = b.with_config(
+                                GoogleConfigKey::Client(ClientConfigKey::AllowHttp),
+                                "true",
+                            );
+                        }
+                    }
+                    let s = b.build().map_err(|e| {
+                        config(
+                            e.to_string(),
+                            Some(
+                                "set GOOGLE_APPLICATION_CREDENTIALS to a service account key file"
+                                    .into(),
+                            ),
+                        )
+                    })?;
+                    Ok(Arc::new(s))
+                };
+                let endpoint = opts
+                    .endpoint
+                    .clone()
+                    .unwrap_or_else(|| "https://storage.googleapis.com".into());
+                let creds = gcs_creds(env);
+                (build(false)?, build(true)?, endpoint, creds)
+            }
+            Scheme::Azure => {
+                let build = |streaming| -> Result<Arc<dyn ObjectStore>, RemoteError> {
+                    // What MicrosoftAzureBuilder::from_env does, from `env`.
+                    let mut b = MicrosoftAzureBuilder::new();
+                    for (k, v) in env.with_prefix("AZURE_") {
+                        if let Ok(key) = k.to_ascii_lowercase().parse::<AzureConfigKey>() {
+                            b = b.with_config(key, v);
+                        }
+                    }
+                    if let Some(msi) = env.get("IDENTITY_ENDPOINT") {
+                        b = b.with_msi_endpoint(msi);
+                    }
+                    b = b
+                        .with_container_name(&loc.bucket)
+                        .with_retry(retry_config(opts));
+                    for (k, v) in client_settings(opts, streaming) {
+                        b = b.with_config(AzureConfigKey::Client(k), v);
+                    }
+                    if let Some(ep) = &opts.endpoint {
+                        let (u, http) = check_endpoint(&loc.url, ep)?;
+                        b = b.with_endpoint(endpoint_string(&u)).with_allow_http(http);
+                    }
+                    let s = b.build().map_err(|e| {
+                        config(
+                            e.to_string(),
+                            Some(
+                                "set AZURE_STORAGE_ACCOUNT_NAME, and AZURE_STORAGE_ACCOUNT_KEY \
+                                 (or a SAS token, or a service principal)"
+                                    .into(),
+                            ),
+                        )
+                    })?;
+                    Ok(Arc::new(s))
+                };
+                let account = env
+                    .get("AZURE_STORAGE_ACCOUNT_NAME")
+                    .or_else(|| env.get("AZURE_STORAGE_ACCOUNT"))
+                    .unwrap_or("<account>");
+                let endpoint = opts
+                    .endpoint
+                    .clone()
+                    .unwrap_or_else(|| format!("https://{account}.blob.core.windows.net"));
+                let creds = "the AZURE_* environment".to_string();
+                (build(false)?, build(true)?, endpoint, creds)
+            }
+            Scheme::File => unreachable!("file:// is handled by the local backend"),
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("etcd-backup-remote")
+            .enable_all()
+            .build()
+            .map_err(|source| RemoteError::Runtime {
+                url: loc.url.clone(),
+                source,
+            })?;
+        Ok(Cloud {
+            rt: Arc::new(rt),
+            store,
+            stream_store,
+            prefix: loc.prefix.clone(),
+            base_url: loc.url.clone(),
+            ctx: Context {
+                scheme: loc.scheme,
+                bucket: loc.bucket.clone(),
+                endpoint,
+                creds,
+                timeout: opts.timeout,
+            },
+        })
+    }
+
+    fn path(&self, key: &str) -> Path {
+        // Keys and prefixes are validated to a character set object_store never escapes.
+        if self.prefix.is_empty() {
+            Path::from(key)
+        } else {
+            Path::from(format!("{}/{key}", self.prefix))
+        }
+    }
+
+    fn fail(&self, op: Op, url: &str) -> impl Fn(object_store::Error) -> RemoteError + '_ {
+        let url = url.to_string();
+        move |e| classify(e, op, &url, &self.ctx)
+    }
+
+    pub(crate) fn list(&self) -> Result<Vec<RemoteObject>, RemoteError> {
+        let prefix = (!self.prefix.is_empty()).then(|| Path::from(self.prefix.as_str()));
+        let metas: Vec<object_store::ObjectMeta> = self
+            .rt
+            .block_on(self.store.list(prefix.as_ref()).try_collect())
+            .map_err(self.fail(Op::List, &self.base_url))?;
+        let strip = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        };
+        let mut out = Vec::with_capacity(metas.len());
+        for m in metas {
+            let Some(key) = m.location.as_ref().strip_prefix(&strip) else {
+                continue;
+            };
+            if let Err(why) = validate_key(key) {
+                tracing::debug!("ignoring {}{key}: {why}", self.base_url);
+                continue;
+            }
+            out.push(RemoteObject {
+                key: key.to_string(),
+                size: m.size,
+                last_modified: m.last_modified,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Fails with [`RemoteError::Exists`] if `path` exists.
+    fn ensure_absent(&self, path: &Path, op: Op, url: &str) -> Result<(), RemoteError> {
+        match self.rt.block_on(self.store.head(path)) {
+            Ok(_) => Err(RemoteError::Exists {
+                url: url.to_string(),
+            }),
+            Err(e) => match classify(e, op, url, &self.ctx) {
+                RemoteError::NotFound { .. } => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+
+    /// One PUT that must not replace an object. Stores configured without conditional PUT
+    /// support fall back to a plain PUT; the HEAD before it has already checked.
+    fn put_create(
+        &self,
+        path: &Path,
+        payload: PutPayload,
+        op: Op,
+        url: &str,
+    ) -> Result<(), RemoteError> {
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self
+            .rt
+            .block_on(self.store.put_opts(path, payload.clone(), opts))
+        {
+            Ok(_) => Ok(()),
+            Err(object_store::Error::NotImplemented { .. }) => self
+                .rt
+                .block_on(self.store.put(path, payload))
+                .map(|_| ())
+                .map_err(self.fail(op, url)),
+            Err(e) => Err(classify(e, op, url, &self.ctx)),
+        }
+    }
+
+    pub(crate) fn upload(
+        &self,
+        key: &str,
+        url: &str,
+        src: &mut dyn Read,
+    ) -> Result<Uploaded, RemoteError> {
+        let path = self.path(key);
+        self.ensure_absent(&path, Op::Upload, url)?;
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let first = read_part(src).map_err(|(n, source)| RemoteError::Source {
+            url: url.to_string(),
+            offset: n as u64,
+            source,
+        })?;
+        hasher.update(&first);
+        size += first.len() as u64;
+        if first.len() < PART_SIZE {
+            // Fits in one part: one PUT, no multipart upload to complete or abort.
+            self.put_create(&path, PutPayload::from(first), Op::Upload, url)?;
+        } else {
+            let mut upload = self
+                .rt
+                .block_on(self.store.put_multipart(&path))
+                .map_err(self.fail(Op::Upload, url))?;
+            let mut inflight = VecDeque::new();
+            let sent = self
+                .send_parts(
+                    upload.as_mut(),
+                    &mut inflight,
+                    first,
+                    src,
+                    &mut hasher,
+                    &mut size,
+                    url,
+                )
+                .and_then(|()| {
+                    self.rt
+                        .block_on(upload.complete())
+                        .map(|_| ())
+                        .map_err(self.fail(Op::Upload, url))
+                });
+            if let Err(e) = sent {
+                for h in &inflight {
+                    h.abort();
+                }
+                for h in inflight.drain(..) {
+                    let _ = self.rt.block_on(h);
+                }
+                if let Err(abort) = self.rt.block_on(upload.abort()) {
+                    tracing::warn!(
+                        "could not abort the multipart upload of {url} ({}); its parts stay \
+                         invisible but use space until a lifecycle rule \
+                         (AbortIncompleteMultipartUpload) removes them",
+                        super::error::redact_queries(&abort.to_string())
+                    );
+                }
+                return Err(e);
+            }
+        }
+        // The store's own count of what it now holds.
+        let meta = self
+            .rt
+            .block_on(self.store.head(&path))
+            .map_err(self.fail(Op::Upload, url))?;
+        if meta.size != size {
+            return Err(RemoteError::SizeMismatch {
+                url: url.to_string(),
+                stored: meta.size,
+                sent: size,
+            });
+        }
+        Ok(Uploaded {
+            size,
+            sha256: hasher.finalize().into(),
+        })
+    }
+
+    /// Sends `first` and the rest of `src` as parts, at most [`MAX_PARTS_IN_FLIGHT`] at once,
+    /// and waits for all of them.
+    #[allow(clippy::too_many_arguments)]
+    fn send_parts(
+        &self,
+        upload: &mut dyn MultipartUpload,
+        inflight: &mut VecDeque<JoinHandle<object_store::Result<()>>>,
+        first: Vec<u8>,
+        src: &mut dyn Read,
+        hasher: &mut Sha256,
+        size: &mut u64,
+        url: &str,
+    ) -> Result<(), RemoteError> {
+        let mut part = first;
+        loop {
+            self.reap(inflight, url, false)?;
+            while inflight.len() >= MAX_PARTS_IN_FLIGHT {
+                self.join_oldest(inflight, url)?;
+            }
+            let last = part.len() < PART_SIZE;
+            let fut = upload.put_part(PutPayload::from(Bytes::from(part)));
+            inflight.push_back(self.rt.spawn(fut));
+            if last {
+                break;
+            }
+            part = read_part(src).map_err(|(n, source)| RemoteError::Source {
+                url: url.to_string(),
+                offset: *size + n as u64,
+                source,
+            })?;
+            if part.is_empty() {
+                break;
+            }
+            hasher.update(&part);
+            *size += part.len() as u64;
+        }
+        self.reap(inflight, url, true)
+    }
+
+    /// Joins finished parts (all parts when `all`), surfacing the first failure.
+    fn reap(
+        &self,
+        inflight: &mut VecDeque<JoinHandle<object_store::Result<()>>>,
+        url: &str,
+        all: bool,
+    ) -> Result<(), RemoteError> {
+        if all {
+            while !inflight.is_empty() {
+                self.join_oldest(inflight, url)?;
+            }
+            return Ok(());
+        }
+        let mut i = 0;
+        while i < inflight.len() {
+            if inflight[i].is_finished() {
+                if let Some(h) = inflight.remove(i) {
+                    self.join(h, url)?;
+                }
+            } else {
+                i += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn join_oldest(
+        &self,
+        inflight: &mut VecDeque<JoinHandle<object_store::Result<()>>>,
+        url: &str,
+    ) -> Result<(), RemoteError> {
+        match inflight.pop_front() {
+            Some(h) => self.join(h, url),
+            None => Ok(()),
+        }
+    }
+
+    fn join(&self, h: JoinHandle<object_store::Result<()>>, url: &str) -> Result<(), RemoteError> {
+        match self.rt.block_on(h) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(classify(e, Op::Upload, url, &self.ctx)),
+            Err(join) => Err(RemoteError::Store {
+                op: Op::Upload,
+                url: url.to_string(),
+                source: StoreFailure::new(format!("part upload task failed: {join}")),
+            }),
+        }
+    }
+
+    pub(crate) fn put_small(
+        &self,
+        key: &str,
+        url: &str,
+        bytes: &[u8],
+        replace: bool,
+    ) -> Result<(), RemoteError> {
+        let path = self.path(key);
+        let payload = PutPayload::from(Bytes::copy_from_slice(bytes));
+        if replace {
+            self.rt
+                .block_on(self.store.put(&path, payload))
+                .map(|_| ())
+                .map_err(self.fail(Op::Write, url))
+        } else {
+            self.ensure_absent(&path, Op::Write, url)?;
+            self.put_create(&path, payload, Op::Write, url)
+        }
+    }
+
+    pub(crate) fn reader(&self, key: &str, url: &str) -> Result<Box<dyn Read + Send>, RemoteError> {
+        let got = self
+            .rt
+            .block_on(self.stream_store.get(&self.path(key)))
+            .map_err(self.fail(Op::Read, url))?;
+        let expected = got.meta.size;
+        Ok(Box::new(CloudReader {
+            rt: Arc::clone(&self.rt),
+            stream: got.into_stream(),
+            buf: Bytes::new(),
+            url: url.to_string(),
+            ctx: self.ctx.clone(),
+            got: 0,
+            expected,
+            done: false,
+        }))
+    }
+
+    pub(crate) fn get_small(&self, key: &str, url: &str) -> Result<Vec<u8>, RemoteError> {
+        let got = self
+            .rt
+            .block_on(self.store.get(&self.path(key)))
+            .map_err(self.fail(Op::Read, url))?;
+        if got.meta.size > SMALL_LIMIT {
+            return Err(RemoteError::TooLarge {
+                url: url.to_string(),
+                size: got.meta.size,
+                limit: SMALL_LIMIT,
+            });
+        }
+        let bytes = self
+            .rt
+            .block_on(got.bytes())
+            .map_err(self.fail(Op::Read, url))?;
+        Ok(bytes.to_vec())
+    }
+
+    pub(crate) fn delete(&self, key: &str, url: &str) -> Result<(), RemoteError> {
+        match self.rt.block_on(self.store.delete(&self.path(key))) {
+            Ok(()) => Ok(()),
+            Err(e) => match classify(e, Op::Delete, url, &self.ctx) {
+                RemoteError::NotFound { .. } => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+}
+
+/// Reads up to one part from `src`: full unless the source ends. On error, the bytes read into
+/// this part so far and the error.
+fn read_part(src: &mut dyn Read) -> Result<Vec<u8>, (usize, io::Error)> {
+    let mut buf = vec![0u8; PART_SIZE];
+    let mut filled = 0;
+    while filled < buf.len() {
+        match src.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err((filled, e)),
+        }
+    }
+    buf.truncate(filled);
+    Ok(buf)
+}
+
+/// A blocking reader over a download stream.
+struct CloudReader {
+    rt: Arc<Runtime>,
+    stream: futures::stream::BoxStream<'static, object_store::Result<Bytes>>,
+    buf: Bytes,
+    url: String,
+    ctx: Context,
+    got: u64,
+    expected: u64,
+    done: bool,
+}
+
+impl Read for CloudReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        while self.buf.is_empty() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.rt.block_on(self.stream.next()) {
+                Some(Ok(b)) => {
+                    self.got += b.len() as u64;
+                    self.buf = b;
+                }
+                Some(Err(e)) => {
+                    let err = classify(e, Op::Read, &self.url, &self.ctx);
+                    let kind = match err {
+                        RemoteError::TimedOut { .. } => io::ErrorKind::TimedOut,
+                        RemoteError::NotFound { .. } => io::ErrorKind::NotFound,
+                        _ => io::ErrorKind::Other,
+                    };
+                    return Err(io::Error::new(kind, err));
+                }
+                None => {
+                    self.done = true;
+                    if self.got != self.expected {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            RemoteError::Truncated {
+                                url: self.url.clone(),
+                                got: self.got,
+                                expected: self.expected,
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+        let n = out.len().min(self.buf.len());
+        out[..n].copy_from_slice(&self.buf[..n]);
+        self.buf = self.buf.slice(n..);
+        Ok(n)
+    }
+}
+
+fn gcs_creds(env: &Environment) -> String {
+    let set: Vec<&str> = [
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "GOOGLE_SERVICE_ACCOUNT",
+        "GOOGLE_SERVICE_ACCOUNT_KEY",
+        "SERVICE_ACCOUNT",
+    ]
+    .into_iter()
+    .filter(|k| env.get(k).is_some())
+    .collect();
+    if set.is_empty() {
+        "the metadata server (no GOOGLE_APPLICATION_CREDENTIALS)".into()
+    } else {
+        format!("the environment ({})", set.join(", "))
+    }
+}
+
+/// Builds an S3 client. Returns the store and the endpoint as the operator knows it.
+fn s3_store(
+    loc: &Location,
+    opts: &RemoteOptions,
+    settings: &aws::S3Settings,
+    env: &Environment,
+    streaming: bool,
+) -> Result<(Arc<dyn ObjectStore>, String), RemoteError> {
+    // What AmazonS3Builder::from_env does, minus the variables resolved in aws.rs (and minus
+    // the credential variables when a profile supplies the keys).
+    let mut b = AmazonS3Builder::new();
+    for (k, v) in env.with_prefix("AWS_") {
+        if aws::handled_here(k) || (settings.profile_keys.is_some() && aws::is_credential_var(k)) {
+            continue;
+        }
+        if let Ok(key) = k.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
+            b = b.with_config(key, v);
+        }
+    }
+    b = b
+        .with_bucket_name(&loc.bucket)
+        .with_region(&settings.region)
+        .with_retry(retry_config(opts));
+    if let Some(keys) = &settings.profile_keys {
+        b = b
+            .with_access_key_id(&keys.access_key_id)
+            .with_secret_access_key(&keys.secret_access_key);
+        if let Some(t) = &keys.session_token {
+            b = b.with_token(t);
+        }
+    }
+    for (k, v) in client_settings(opts, streaming) {
+        b = b.with_config(AmazonS3ConfigKey::Client(k), v);
+    }
+    // Bucket names with dots break TLS for virtual-hosted requests (*.s3.amazonaws.com), so AWS
+    // clients use path style for them, as here.
+    let path_style = opts
+        .path_style
+        .unwrap_or(settings.endpoint.is_some() || loc.bucket.contains('.'));
+    let region = &settings.region;
+    let shown = match &settings.endpoint {
+        Some(ep) => {
+            let (mut u, http) = check_endpoint(&loc.url, ep)?;
+            let shown = endpoint_string(&u);
+            if !path_style {
+                // object_store expects a virtual-hosted endpoint to name the bucket already.
+                let host = format!("{}.{}", loc.bucket, u.host_str().unwrap_or_default());
+                u.set_host(Some(&host)).map_err(|e| RemoteError::Config {
+                    url: loc.url.clone(),
+                    reason: format!("cannot put the bucket into endpoint {shown}: {e}"),
+                    hint: Some("use path-style requests with this endpoint".into()),
+                })?;
+            }
+            b = b.with_endpoint(endpoint_string(&u)).with_allow_http(http);
+            shown
+        }
+        None if path_style => format!("https://s3.{region}.amazonaws.com"),
+        None => format!("https://{}.s3.{region}.amazonaws.com", loc.bucket),
+    };
+    b = b.with_virtual_hosted_style_request(!path_style);
+    let store = b.build().map_err(|e| RemoteError::Config {
+        url: loc.url.clone(),
+        reason: super::error::redact_queries(&e.to_string()),
+        hint: Some(
+            "set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (to use a profile \
+             or the instance's role)"
+                .into(),
+        ),
+    })?;
+    Ok((Arc::new(store), shown))
+}

@@ -197,6 +197,17 @@ fn round_trip_list_small_objects_refusals_and_delete() {
         ]
     );
 
+    // get_small is for sidecars: it refuses anything over 16 MiB.
+    r.upload("node3/big.db", &mut Pattern::new(4, 16 * MIB + 1))
+        .unwrap();
+    match r.get_small("node3/big.db") {
+        Err(RemoteError::TooLarge { size, limit, .. }) => {
+            assert_eq!((size, limit), (16 * MIB + 1, 16 * MIB))
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    r.delete("node3/big.db").unwrap();
+
     // Not found is its own variant, for streaming and small reads alike.
     match r.reader("node1/nope.db") {
         Err(RemoteError::NotFound { url }) => {
@@ -296,6 +307,67 @@ fn wrong_credentials_and_missing_bucket_are_named() {
 
     // The object written with the right credentials is untouched.
     assert_eq!(sw.remote("p").get_small("k.db").unwrap(), b"data");
+}
+
+#[test]
+fn profile_files_supply_keys_and_endpoint() {
+    let sw = SeaweedFs::start();
+    let d = tempfile::tempdir().unwrap();
+    let creds = d.path().join("credentials");
+    let config = d.path().join("config");
+    std::fs::write(
+        &creds,
+        format!(
+            "[default]\naws_access_key_id = wrong\naws_secret_access_key = wrong\n\n\
+             [backup]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            sw.access_key, sw.secret_key
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[profile backup]\nregion = us-east-1\nendpoint_url = {}\n",
+            sw.endpoint
+        ),
+    )
+    .unwrap();
+    let files = Environment::default()
+        .with("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap())
+        .with("AWS_CONFIG_FILE", config.to_str().unwrap());
+    let opts = RemoteOptions {
+        retries: 1,
+        ..RemoteOptions::default()
+    };
+
+    // Keys and endpoint from profile "backup"; no flag, no AWS_* key variables.
+    let env = files.clone().with("AWS_PROFILE", "backup");
+    let r = Remote::open_in(&sw.url("prof"), &opts, &env).unwrap();
+    r.put_small("a.json", b"{}", false).unwrap();
+    assert_eq!(keys(&r), ["a.json"]);
+
+    // The environment's keys beat the profile's.
+    let env = env
+        .with("AWS_ACCESS_KEY_ID", &sw.access_key)
+        .with("AWS_SECRET_ACCESS_KEY", "wrong-secret-from-env");
+    let e = Remote::open_in(&sw.url("prof"), &opts, &env)
+        .unwrap()
+        .list()
+        .unwrap_err();
+    assert!(matches!(e, RemoteError::Credentials { .. }), "{e:?}");
+
+    // The default profile's (wrong) keys are used and named in the hint.
+    let env = files.with("AWS_ENDPOINT_URL", &sw.endpoint);
+    let e = Remote::open_in(&sw.url("prof"), &opts, &env)
+        .unwrap()
+        .list()
+        .unwrap_err();
+    assert!(matches!(e, RemoteError::Credentials { .. }), "{e:?}");
+    let hint = e.hint().unwrap();
+    assert!(
+        hint.contains("profile \"default\"") && hint.contains(creds.to_str().unwrap()),
+        "{hint}"
+    );
 }
 
 /// [`FailsAfter`] that notes the unfinished multipart uploads the server holds when it fails.

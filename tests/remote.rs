@@ -445,18 +445,24 @@ fn source_error_mid_upload_leaves_no_object() {
     assert_eq!(keys(&r), ["etcd-snapshot.db"]);
 }
 
-/// A slow source that stops the server after `stop_after` bytes.
+/// A slow source that stops (SIGTERM, then SIGKILL) or kills (SIGKILL) the server after
+/// `stop_after` bytes.
 struct StopsServer<'a> {
     inner: Pattern,
     sent: u64,
     stop_after: u64,
+    kill: bool,
     server: &'a mut SeaweedFs,
 }
 
 impl Read for StopsServer<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.sent >= self.stop_after && self.server.running() {
-            self.server.stop();
+            if self.kill {
+                self.server.kill();
+            } else {
+                self.server.stop();
+            }
         }
         std::thread::sleep(Duration::from_millis(2));
         let max = buf.len().min(256 << 10);
@@ -483,6 +489,7 @@ fn server_stopped_mid_upload_fails_cleanly() {
             inner: Pattern::new(11, 64 * MIB),
             sent: 0,
             stop_after: 12 * MIB,
+            kill: false,
             server: &mut sw,
         };
         r.upload("etcd-snapshot.db", &mut src).unwrap_err()
@@ -498,6 +505,8 @@ fn server_stopped_mid_upload_fails_cleanly() {
         text.starts_with("cannot upload to s3://backups/node1/etcd-snapshot.db"),
         "{text}"
     );
+    // SeaweedFS's S3 gateway answers the part in flight with 500 InternalError while it shuts
+    // down; a store that goes away without answering gives Unreachable (below) or TimedOut.
     assert!(
         matches!(
             e,
@@ -507,19 +516,42 @@ fn server_stopped_mid_upload_fails_cleanly() {
         ),
         "{e:?}"
     );
-    if let RemoteError::Unreachable { endpoint: ep, .. } = &e {
-        assert_eq!(ep, &endpoint);
-        assert!(e.hint().unwrap().contains("--remote-endpoint"));
-    }
 
     // Back on the same data: no object appeared, and the key can be written.
     sw.restart();
-    let r = Remote::open_in(&sw.url("node1"), &sw.options(), &sw.env()).unwrap();
+    let r = Remote::open_in(&sw.url("node1"), &opts, &sw.env()).unwrap();
     assert_eq!(keys(&r), Vec::<String>::new());
     let up = r
         .upload("etcd-snapshot.db", &mut Pattern::new(12, 9 * MIB))
         .unwrap();
     assert_eq!(up.size, 9 * MIB);
+    assert_eq!(keys(&r), ["etcd-snapshot.db"]);
+
+    // Killed outright: the next part finds nobody listening, and the error names the endpoint.
+    let e = {
+        let mut src = StopsServer {
+            inner: Pattern::new(13, 64 * MIB),
+            sent: 0,
+            stop_after: 12 * MIB,
+            kill: true,
+            server: &mut sw,
+        };
+        r.upload("second.db", &mut src).unwrap_err()
+    };
+    eprintln!(
+        "upload to a killed server: {e}\n  cause: {}",
+        source_text(&e)
+    );
+    assert!(
+        matches!(&e, RemoteError::Unreachable { endpoint: ep, .. } if ep == &endpoint),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.to_string(),
+        format!("cannot upload to s3://backups/node1/second.db: no connection to {endpoint}")
+    );
+    assert!(e.hint().unwrap().contains("--remote-endpoint"));
+    sw.restart();
     assert_eq!(keys(&r), ["etcd-snapshot.db"]);
 }
 

@@ -243,7 +243,9 @@ impl Cloud {
                 let creds = "the AZURE_* environment".to_string();
                 (build(false)?, build(true)?, endpoint, creds)
             }
-            Scheme::File => unreachable!("file:// is handled by the local backend"),
+            Scheme::File => {
+                return Err(config("file:// is not an object store".into(), None));
+            }
         };
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -197,6 +197,17 @@ fn round_trip_list_small_objects_refusals_and_delete() {
         ]
     );
 
+    // get_small is for sidecars: it refuses anything over 16 MiB.
+    r.upload("node3/big.db", &mut Pattern::new(4, 16 * MIB + 1))
+        .unwrap();
+    match r.get_small("node3/big.db") {
+        Err(RemoteError::TooLarge { size, limit, .. }) => {
+            assert_eq!((size, limit), (16 * MIB + 1, 16 * MIB))
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    r.delete("node3/big.db").unwrap();
+
     // Not found is its own variant, for streaming and small reads alike.
     match r.reader("node1/nope.db") {
         Err(RemoteError::NotFound { url }) => {
@@ -298,6 +309,67 @@ fn wrong_credentials_and_missing_bucket_are_named() {
     assert_eq!(sw.remote("p").get_small("k.db").unwrap(), b"data");
 }
 
+#[test]
+fn profile_files_supply_keys_and_endpoint() {
+    let sw = SeaweedFs::start();
+    let d = tempfile::tempdir().unwrap();
+    let creds = d.path().join("credentials");
+    let config = d.path().join("config");
+    std::fs::write(
+        &creds,
+        format!(
+            "[default]\naws_access_key_id = wrong\naws_secret_access_key = wrong\n\n\
+             [backup]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            sw.access_key, sw.secret_key
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[profile backup]\nregion = us-east-1\nendpoint_url = {}\n",
+            sw.endpoint
+        ),
+    )
+    .unwrap();
+    let files = Environment::default()
+        .with("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap())
+        .with("AWS_CONFIG_FILE", config.to_str().unwrap());
+    let opts = RemoteOptions {
+        retries: 1,
+        ..RemoteOptions::default()
+    };
+
+    // Keys and endpoint from profile "backup"; no flag, no AWS_* key variables.
+    let env = files.clone().with("AWS_PROFILE", "backup");
+    let r = Remote::open_in(&sw.url("prof"), &opts, &env).unwrap();
+    r.put_small("a.json", b"{}", false).unwrap();
+    assert_eq!(keys(&r), ["a.json"]);
+
+    // The environment's keys beat the profile's.
+    let env = env
+        .with("AWS_ACCESS_KEY_ID", &sw.access_key)
+        .with("AWS_SECRET_ACCESS_KEY", "wrong-secret-from-env");
+    let e = Remote::open_in(&sw.url("prof"), &opts, &env)
+        .unwrap()
+        .list()
+        .unwrap_err();
+    assert!(matches!(e, RemoteError::Credentials { .. }), "{e:?}");
+
+    // The default profile's (wrong) keys are used and named in the hint.
+    let env = files.with("AWS_ENDPOINT_URL", &sw.endpoint);
+    let e = Remote::open_in(&sw.url("prof"), &opts, &env)
+        .unwrap()
+        .list()
+        .unwrap_err();
+    assert!(matches!(e, RemoteError::Credentials { .. }), "{e:?}");
+    let hint = e.hint().unwrap();
+    assert!(
+        hint.contains("profile \"default\"") && hint.contains(creds.to_str().unwrap()),
+        "{hint}"
+    );
+}
+
 /// [`FailsAfter`] that notes the unfinished multipart uploads the server holds when it fails.
 struct FailsAndLooks<'a> {
     inner: FailsAfter,
@@ -373,18 +445,24 @@ fn source_error_mid_upload_leaves_no_object() {
     assert_eq!(keys(&r), ["etcd-snapshot.db"]);
 }
 
-/// A slow source that stops the server after `stop_after` bytes.
+/// A slow source that stops (SIGTERM, then SIGKILL) or kills (SIGKILL) the server after
+/// `stop_after` bytes.
 struct StopsServer<'a> {
     inner: Pattern,
     sent: u64,
     stop_after: u64,
+    kill: bool,
     server: &'a mut SeaweedFs,
 }
 
 impl Read for StopsServer<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.sent >= self.stop_after && self.server.running() {
-            self.server.stop();
+            if self.kill {
+                self.server.kill();
+            } else {
+                self.server.stop();
+            }
         }
         std::thread::sleep(Duration::from_millis(2));
         let max = buf.len().min(256 << 10);
@@ -411,6 +489,7 @@ fn server_stopped_mid_upload_fails_cleanly() {
             inner: Pattern::new(11, 64 * MIB),
             sent: 0,
             stop_after: 12 * MIB,
+            kill: false,
             server: &mut sw,
         };
         r.upload("etcd-snapshot.db", &mut src).unwrap_err()
@@ -426,6 +505,8 @@ fn server_stopped_mid_upload_fails_cleanly() {
         text.starts_with("cannot upload to s3://backups/node1/etcd-snapshot.db"),
         "{text}"
     );
+    // SeaweedFS's S3 gateway answers the part in flight with 500 InternalError while it shuts
+    // down; a store that goes away without answering gives Unreachable (below) or TimedOut.
     assert!(
         matches!(
             e,
@@ -435,19 +516,42 @@ fn server_stopped_mid_upload_fails_cleanly() {
         ),
         "{e:?}"
     );
-    if let RemoteError::Unreachable { endpoint: ep, .. } = &e {
-        assert_eq!(ep, &endpoint);
-        assert!(e.hint().unwrap().contains("--remote-endpoint"));
-    }
 
     // Back on the same data: no object appeared, and the key can be written.
     sw.restart();
-    let r = Remote::open_in(&sw.url("node1"), &sw.options(), &sw.env()).unwrap();
+    let r = Remote::open_in(&sw.url("node1"), &opts, &sw.env()).unwrap();
     assert_eq!(keys(&r), Vec::<String>::new());
     let up = r
         .upload("etcd-snapshot.db", &mut Pattern::new(12, 9 * MIB))
         .unwrap();
     assert_eq!(up.size, 9 * MIB);
+    assert_eq!(keys(&r), ["etcd-snapshot.db"]);
+
+    // Killed outright: the next part finds nobody listening, and the error names the endpoint.
+    let e = {
+        let mut src = StopsServer {
+            inner: Pattern::new(13, 64 * MIB),
+            sent: 0,
+            stop_after: 12 * MIB,
+            kill: true,
+            server: &mut sw,
+        };
+        r.upload("second.db", &mut src).unwrap_err()
+    };
+    eprintln!(
+        "upload to a killed server: {e}\n  cause: {}",
+        source_text(&e)
+    );
+    assert!(
+        matches!(&e, RemoteError::Unreachable { endpoint: ep, .. } if ep == &endpoint),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.to_string(),
+        format!("cannot upload to s3://backups/node1/second.db: no connection to {endpoint}")
+    );
+    assert!(e.hint().unwrap().contains("--remote-endpoint"));
+    sw.restart();
     assert_eq!(keys(&r), ["etcd-snapshot.db"]);
 }
 

@@ -49,17 +49,31 @@ pub(crate) struct Cloud {
 }
 
 /// Client settings shared by every backend: timeouts as object_store config values.
+/// A zero duration is taken as "use the default": a request must never wait forever.
+fn or_default(d: Duration, default: Duration) -> Duration {
+    if d.is_zero() {
+        default
+    } else {
+        d
+    }
+}
+
 fn client_settings(opts: &RemoteOptions, streaming: bool) -> Vec<(ClientConfigKey, String)> {
+    let defaults = RemoteOptions::default();
+    let timeout = or_default(opts.timeout, defaults.timeout);
     let d = |d: Duration| humantime::format_duration(d).to_string();
     let request = if streaming {
         STREAM_REQUEST_LIMIT
     } else {
-        opts.timeout
+        timeout
     };
     vec![
         (ClientConfigKey::Timeout, d(request)),
-        (ClientConfigKey::ConnectTimeout, d(opts.connect_timeout)),
-        (ClientConfigKey::ReadTimeout, d(opts.timeout)),
+        (
+            ClientConfigKey::ConnectTimeout,
+            d(or_default(opts.connect_timeout, defaults.connect_timeout)),
+        ),
+        (ClientConfigKey::ReadTimeout, d(timeout)),
     ]
 }
 
@@ -229,7 +243,9 @@ impl Cloud {
                 let creds = "the AZURE_* environment".to_string();
                 (build(false)?, build(true)?, endpoint, creds)
             }
-            Scheme::File => unreachable!("file:// is handled by the local backend"),
+            Scheme::File => {
+                return Err(config("file:// is not an object store".into(), None));
+            }
         };
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -698,32 +714,18 @@ fn s3_store(
     for (k, v) in client_settings(opts, streaming) {
         b = b.with_config(AmazonS3ConfigKey::Client(k), v);
     }
-    // Bucket names with dots break TLS for virtual-hosted requests (*.s3.amazonaws.com), so AWS
-    // clients use path style for them, as here.
-    let path_style = opts
-        .path_style
-        .unwrap_or(settings.endpoint.is_some() || loc.bucket.contains('.'));
-    let region = &settings.region;
-    let shown = match &settings.endpoint {
-        Some(ep) => {
-            let (mut u, http) = check_endpoint(&loc.url, ep)?;
-            let shown = endpoint_string(&u);
-            if !path_style {
-                // object_store expects a virtual-hosted endpoint to name the bucket already.
-                let host = format!("{}.{}", loc.bucket, u.host_str().unwrap_or_default());
-                u.set_host(Some(&host)).map_err(|e| RemoteError::Config {
-                    url: loc.url.clone(),
-                    reason: format!("cannot put the bucket into endpoint {shown}: {e}"),
-                    hint: Some("use path-style requests with this endpoint".into()),
-                })?;
-            }
-            b = b.with_endpoint(endpoint_string(&u)).with_allow_http(http);
-            shown
-        }
-        None if path_style => format!("https://s3.{region}.amazonaws.com"),
-        None => format!("https://{}.s3.{region}.amazonaws.com", loc.bucket),
-    };
-    b = b.with_virtual_hosted_style_request(!path_style);
+    let ep = s3_endpoint(
+        &loc.url,
+        &loc.bucket,
+        &settings.region,
+        settings.endpoint.as_deref(),
+        opts.path_style,
+    )?;
+    if let Some(e) = &ep.builder_endpoint {
+        b = b.with_endpoint(e).with_allow_http(ep.allow_http);
+    }
+    b = b.with_virtual_hosted_style_request(ep.virtual_hosted);
+    let shown = ep.shown;
     let store = b.build().map_err(|e| RemoteError::Config {
         url: loc.url.clone(),
         reason: super::error::redact_queries(&e.to_string()),
@@ -734,4 +736,158 @@ fn s3_store(
         ),
     })?;
     Ok((Arc::new(store), shown))
+}
+
+/// How the S3 client addresses the bucket.
+#[derive(Debug, PartialEq, Eq)]
+struct S3Endpoint {
+    /// What object_store gets as its endpoint (`None`: AWS, from the region).
+    builder_endpoint: Option<String>,
+    allow_http: bool,
+    virtual_hosted: bool,
+    /// The endpoint as the operator gave or knows it, for messages.
+    shown: String,
+}
+
+/// Path style by default with an endpoint (S3-compatible stores rarely have wildcard DNS) and
+/// for bucket names with dots (they break TLS for `*.s3.amazonaws.com`, so AWS clients do the
+/// same); virtual-hosted otherwise.
+fn s3_endpoint(
+    url: &str,
+    bucket: &str,
+    region: &str,
+    endpoint: Option<&str>,
+    path_style: Option<bool>,
+) -> Result<S3Endpoint, RemoteError> {
+    let path_style = path_style.unwrap_or(endpoint.is_some() || bucket.contains('.'));
+    match endpoint {
+        Some(ep) => {
+            let (mut u, http) = check_endpoint(url, ep)?;
+            let shown = endpoint_string(&u);
+            if !path_style {
+                // object_store expects a virtual-hosted endpoint to name the bucket already.
+                let host = format!("{bucket}.{}", u.host_str().unwrap_or_default());
+                u.set_host(Some(&host)).map_err(|e| RemoteError::Config {
+                    url: url.to_string(),
+                    reason: format!("cannot put the bucket into endpoint {shown}: {e}"),
+                    hint: Some("use path-style requests with this endpoint".into()),
+                })?;
+            }
+            Ok(S3Endpoint {
+                builder_endpoint: Some(endpoint_string(&u)),
+                allow_http: http,
+                virtual_hosted: !path_style,
+                shown,
+            })
+        }
+        None => Ok(S3Endpoint {
+            builder_endpoint: None,
+            allow_http: false,
+            virtual_hosted: !path_style,
+            shown: if path_style {
+                format!("https://s3.{region}.amazonaws.com")
+            } else {
+                format!("https://{bucket}.s3.{region}.amazonaws.com")
+            },
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::{Remote, RemoteOptions};
+
+    fn ep(
+        bucket: &str,
+        endpoint: Option<&str>,
+        path_style: Option<bool>,
+    ) -> Result<S3Endpoint, RemoteError> {
+        s3_endpoint("s3://x/", bucket, "eu-west-1", endpoint, path_style)
+    }
+
+    #[test]
+    fn s3_addressing() {
+        assert_eq!(
+            ep("b", Some("http://127.0.0.1:8333/"), None).unwrap(),
+            S3Endpoint {
+                builder_endpoint: Some("http://127.0.0.1:8333".into()),
+                allow_http: true,
+                virtual_hosted: false,
+                shown: "http://127.0.0.1:8333".into(),
+            }
+        );
+        assert_eq!(
+            ep("b", Some("https://minio.example:9000"), Some(false)).unwrap(),
+            S3Endpoint {
+                builder_endpoint: Some("https://b.minio.example:9000".into()),
+                allow_http: false,
+                virtual_hosted: true,
+                shown: "https://minio.example:9000".into(),
+            }
+        );
+        let aws = ep("b", None, None).unwrap();
+        assert!(aws.virtual_hosted && aws.builder_endpoint.is_none());
+        assert_eq!(aws.shown, "https://b.s3.eu-west-1.amazonaws.com");
+        let dotted = ep("my.bucket", None, None).unwrap();
+        assert!(!dotted.virtual_hosted);
+        assert_eq!(dotted.shown, "https://s3.eu-west-1.amazonaws.com");
+        assert!(!ep("b", None, Some(true)).unwrap().virtual_hosted);
+    }
+
+    #[test]
+    fn bad_endpoints_are_refused() {
+        for bad in [
+            "ftp://h",
+            "127.0.0.1:9000",
+            "http://user:pw@h:1",
+            "not a url",
+        ] {
+            let e = ep("b", Some(bad), None).unwrap_err();
+            assert!(matches!(e, RemoteError::Config { .. }), "{bad}: {e:?}");
+            assert!(!e.to_string().contains("pw@"), "{e}");
+        }
+    }
+
+    #[test]
+    fn remote_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Remote>();
+        check::<RemoteError>();
+    }
+
+    #[test]
+    fn open_checks_configuration_without_network() {
+        let opts = RemoteOptions::default();
+        // Half the static keys.
+        let env = Environment::default().with("AWS_ACCESS_KEY_ID", "AKIA1");
+        let e = Remote::open_in("s3://b/p", &opts, &env).unwrap_err();
+        assert!(matches!(e, RemoteError::Config { .. }), "{e:?}");
+        assert!(e.hint().unwrap().contains("AWS_SECRET_ACCESS_KEY"));
+        // A named profile that does not exist.
+        let env = Environment::default()
+            .with("AWS_PROFILE", "nope")
+            .with("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/creds")
+            .with("AWS_CONFIG_FILE", "/nonexistent/config");
+        let e = Remote::open_in("s3://b/p", &opts, &env).unwrap_err();
+        assert!(e.to_string().contains("AWS_PROFILE=nope"), "{e}");
+        // Azure needs an account.
+        let e = Remote::open_in("az://container/p", &opts, &Environment::default()).unwrap_err();
+        assert!(matches!(e, RemoteError::Config { .. }), "{e:?}");
+        assert!(e.hint().unwrap().contains("AZURE_STORAGE_ACCOUNT_NAME"));
+        let env = Environment::default()
+            .with("AZURE_STORAGE_ACCOUNT_NAME", "acct")
+            .with("AZURE_STORAGE_ACCOUNT_KEY", "a2V5");
+        let r = Remote::open_in("az://container/p", &opts, &env).unwrap();
+        assert_eq!(r.url_of("k"), "az://container/p/k");
+        // GCS opens (credentials are fetched on the first request).
+        let r = Remote::open_in("gs://bucket", &opts, &Environment::default()).unwrap();
+        assert_eq!(r.url(), "gs://bucket/");
+        // Region is for S3 only.
+        let opts = RemoteOptions {
+            region: Some("eu-west-1".into()),
+            ..RemoteOptions::default()
+        };
+        assert!(Remote::open_in("gs://bucket", &opts, &Environment::default()).is_err());
+    }
 }

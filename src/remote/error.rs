@@ -224,6 +224,19 @@ impl RemoteError {
                  remote timeout"
                     .into(),
             ),
+            RemoteError::Store { source, .. }
+                if [
+                    "InternalError",
+                    "SlowDown",
+                    "ServiceUnavailable",
+                    "503",
+                    "500",
+                ]
+                .iter()
+                .any(|m| source.0.contains(m)) =>
+            {
+                Some("the store reported a temporary failure; try again later".into())
+            }
             RemoteError::TooLarge { .. } => {
                 Some("this object is not a sidecar written by etcd-backup; check the key".into())
             }

@@ -42,9 +42,9 @@ pub struct RemoteOptions {
     /// (S3-compatible stores), else virtual-hosted (`bucket.s3.region.amazonaws.com`).
     pub path_style: Option<bool>,
     /// Longest wait for one request (one part of an upload, a list page, a HEAD); for a
-    /// download, the longest wait for the next bytes.
+    /// download, the longest wait for the next bytes. Zero means the default (60 s).
     pub timeout: Duration,
-    /// Longest wait for a TCP + TLS connection.
+    /// Longest wait for a TCP + TLS connection. Zero means the default (10 s).
     pub connect_timeout: Duration,
     /// Retries of a failed request (5xx, connection errors, timeouts of idempotent requests).
     pub retries: usize,

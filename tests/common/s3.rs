@@ -255,12 +255,23 @@ impl SeaweedFs {
     /// Stops the server by PID (SIGTERM, up to 5 s, then SIGKILL) and removes its sockets.
     /// The data dir stays.
     pub fn stop(&mut self) {
+        self.stop_within(Duration::from_secs(5));
+    }
+
+    /// Kills the server at once (SIGKILL by PID), as a crash or power loss would.
+    pub fn kill(&mut self) {
+        self.stop_within(Duration::ZERO);
+    }
+
+    fn stop_within(&mut self, grace: Duration) {
         if let Some(mut child) = self.child.take() {
             let pid = rustix::process::Pid::from_child(&child);
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            if !grace.is_zero() {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
             let t = Instant::now();
             let mut exited = false;
-            while t.elapsed() < Duration::from_secs(5) {
+            while t.elapsed() < grace {
                 if let Ok(Some(_)) = child.try_wait() {
                     exited = true;
                     break;

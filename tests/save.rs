@@ -555,37 +555,41 @@ fn nospace_alarm_is_reported_and_the_snapshot_still_taken() {
     upstream_status(&v34(), Path::new(path.trim_end()));
 }
 
-#[test]
-fn a_learner_is_never_snapshotted() {
-    let tmp = tempfile::tempdir().unwrap();
-    let pki = Pki::generate(tmp.path(), KeyKind::EcSec1);
-    let dist = v35();
-    let leader = Etcd::start(&dist, &pki, tmp.path());
+/// A one-member cluster grown by `member add` to two: (the first member, "node2"), the second a
+/// learner or a voting follower.
+fn two_members(dist: &Dist, pki: &Pki, dir: &Path, learner: bool) -> (Etcd, Etcd) {
+    let first = Etcd::start(dist, pki, dir);
     let peer_port = free_port();
     let peer_url = format!("https://127.0.0.1:{peer_port}");
-    let out = leader.ctl(&[
-        "member",
-        "add",
-        "node2",
-        "--learner",
-        "--peer-urls",
-        &peer_url,
-    ]);
+    let mut add = vec!["member", "add", "node2", "--peer-urls", &peer_url];
+    if learner {
+        add.push("--learner");
+    }
+    let out = first.ctl(&add);
     assert!(out.status.success(), "{}", describe(&out));
-    let learner = Etcd::start_with(
-        &dist,
-        &pki,
-        tmp.path(),
+    let second = Etcd::start_with(
+        dist,
+        pki,
+        dir,
         &Member {
             name: "node2".to_string(),
             initial_cluster: Some(format!(
                 "{}={},node2={peer_url}",
-                leader.name, leader.peer_url
+                first.name, first.peer_url
             )),
             peer_port: Some(peer_port),
             ..Member::default()
         },
     );
+    (first, second)
+}
+
+#[test]
+fn a_learner_is_never_snapshotted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = Pki::generate(tmp.path(), KeyKind::EcSec1);
+    let dist = v35();
+    let (leader, learner) = two_members(&dist, &pki, tmp.path(), true);
     let backups = tmp.path().join("b");
 
     // Only the learner: refused, with advice.
@@ -617,25 +621,7 @@ fn skip_unless_leader_saves_on_the_leader_only() {
     let tmp = tempfile::tempdir().unwrap();
     let pki = Pki::generate(tmp.path(), KeyKind::EcSec1);
     let dist = v35();
-    let mut leader = Etcd::start(&dist, &pki, tmp.path());
-    let peer_port = free_port();
-    let peer_url = format!("https://127.0.0.1:{peer_port}");
-    let out = leader.ctl(&["member", "add", "node2", "--peer-urls", &peer_url]);
-    assert!(out.status.success(), "{}", describe(&out));
-    let follower = Etcd::start_with(
-        &dist,
-        &pki,
-        tmp.path(),
-        &Member {
-            name: "node2".to_string(),
-            initial_cluster: Some(format!(
-                "{}={},node2={peer_url}",
-                leader.name, leader.peer_url
-            )),
-            peer_port: Some(peer_port),
-            ..Member::default()
-        },
-    );
+    let (mut leader, follower) = two_members(&dist, &pki, tmp.path(), false);
     let backups = tmp.path().join("b");
 
     // The follower skips, successfully and without writing anything; -w json says why.

@@ -57,6 +57,8 @@ echo "== some Kubernetes-like data"
 for i in $(seq 1 50); do ctl put "/registry/configmaps/default/cm-$i" "$(head -c 2000 /dev/urandom | base64 -w0)" >/dev/null; done
 ctl put /registry/namespaces/demo '{"kind":"Namespace"}' >/dev/null
 
+# The demo is self-contained: a config file on this machine must not change it.
+export ETCD_BACKUP_NO_CONFIG=1
 export ETCD_BACKUP_MANIFEST="$work/etc/kubernetes/manifests/etcd.yaml"
 export ETCD_BACKUP_DIR="$work/backups"
 run() { echo; echo "\$ etcd-backup $*"; "$BIN" "$@"; }

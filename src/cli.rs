@@ -24,13 +24,17 @@ Exit codes:
 /// Back up the etcd database of a kubeadm control plane, safely.
 ///
 /// On a kubeadm node no flag is needed: endpoint and certificates are read from the etcd static
-/// pod manifest. Flags and environment variables override what the manifest says.
+/// pod manifest. Flags beat environment variables, which beat /etc/etcd-backup/config.toml,
+/// which beats what the manifest says.
 #[derive(Debug, Parser)]
 // A repeated flag takes its last value, as with etcdctl.
 #[command(name = "etcd-backup", version, after_long_help = EXIT_CODES, args_override_self = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
+
+    #[command(flatten)]
+    pub config: ConfigArgs,
 
     #[command(subcommand)]
     pub command: Command,
@@ -576,6 +580,25 @@ pub struct IdentityArgs {
         value_delimiter = ','
     )]
     pub identity: Vec<PathBuf>,
+}
+
+/// Which config file to read (see `crate::config`). Not settable from the file itself.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Configuration file")]
+pub struct ConfigArgs {
+    /// Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml,
+    /// when it exists]
+    #[arg(long, env = "ETCD_BACKUP_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Read no config file, whatever --config says
+    #[arg(long, env = "ETCD_BACKUP_NO_CONFIG", global = true, action = ArgAction::SetTrue,
+          value_parser = clap::builder::FalseyValueParser::new())]
+    pub no_config: bool,
+
+    /// Print the resolved settings and where each comes from, then exit without doing anything
+    #[arg(long, global = true, hide = true)]
+    pub show_settings: bool,
 }
 
 /// Durations as etcdctl and systemd users write them: `5s`, `1m30s`, `2h`, `500ms`.

@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod datadir;
 pub mod diagnostics;
 pub mod etcd;
@@ -23,27 +24,18 @@ pub mod scratch;
 pub mod settings;
 pub mod spool;
 
-use clap::Parser;
-
-use cli::{Cli, Command};
-use diagnostics::exit;
+use cli::Command;
 use output::Printer;
 use settings::Settings;
 
-/// Parses the command line, runs the command, prints any error, and returns the exit code.
+/// Parses the command line (with the config file), runs the command, prints any error, and
+/// returns the exit code.
 pub fn run() -> u8 {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    exit::SUCCESS
-                }
-                _ => exit::ERROR,
-            };
-        }
+    let parsed = match config::parse_args(std::env::args_os().collect()) {
+        Ok(parsed) => parsed,
+        Err(code) => return code,
     };
+    let cli = &parsed.cli;
     init_tracing(cli.global.quiet, cli.global.verbose);
     let printer = Printer::new(cli.global.quiet, cli.global.verbose, cli.global.write_out);
     let result = Settings::resolve(&cli.global)
@@ -55,6 +47,7 @@ pub fn run() -> u8 {
             )
         })
         .and_then(|settings| match &cli.command {
+            _ if cli.config.show_settings => parsed.show_settings(&settings, &printer),
             Command::Save(args) => commands::save::run(&settings, &printer, args),
             Command::Status(args) => commands::status::run(&settings, &printer, args),
             Command::Verify(args) => commands::verify::run(&settings, &printer, args),

@@ -1,7 +1,8 @@
-//! Resolving settings once: flags > environment > kubeadm manifest > defaults.
+//! Resolving settings once: flags > environment > config file > kubeadm manifest > defaults.
 //!
-//! clap already folds flags and environment variables together; what is still unset afterwards
-//! is taken from the etcd static pod manifest when the node has one, then from kubeadm's defaults.
+//! clap already folds flags, environment variables and the config file (its values are clap
+//! defaults, see `config`) together; what is still unset afterwards is taken from the etcd static
+//! pod manifest when the node has one, then from kubeadm's defaults.
 
 use std::path::PathBuf;
 
@@ -24,7 +25,7 @@ pub enum Source {
 impl Source {
     pub fn describe(self) -> &'static str {
         match self {
-            Source::FlagOrEnv => "flag or environment",
+            Source::FlagOrEnv => "flag, environment or config file",
             Source::Manifest => "kubeadm manifest",
             Source::Default => "default",
         }

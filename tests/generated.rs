@@ -1,8 +1,9 @@
-//! The man pages under docs/man/ and the shell completions under docs/completions/ are generated
-//! from the clap definitions (`etcd_backup::cli::Cli`) and committed, so that the .deb and readers
-//! of the repository get them without running anything. This test regenerates them in memory and
-//! fails when a committed file differs; `UPDATE_GENERATED=1 cargo test --test generated` rewrites
-//! them. It also renders every page with groff (no warnings allowed) and with `man -l`.
+//! The man pages under docs/man/, the shell completions under docs/completions/ and the shipped
+//! config file packaging/etc/config.toml are generated from the clap definitions
+//! (`etcd_backup::cli::Cli`) and committed, so that the .deb and readers of the repository get
+//! them without running anything. This test regenerates them in memory and fails when a
+//! committed file differs; `UPDATE_GENERATED=1 cargo test --test generated` rewrites them. It
+//! also renders every page with groff (no warnings allowed) and with `man -l`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -135,6 +136,24 @@ fn man_pages_are_up_to_date() {
 #[test]
 fn completions_are_up_to_date() {
     check_dir("docs/completions", &completions());
+}
+
+/// The .deb's conffile: every key commented out with its default or an example.
+#[test]
+fn shipped_config_is_up_to_date() {
+    let rel = Path::new("packaging/etc/config.toml");
+    let generated = etcd_backup::config::example_file();
+    if std::env::var_os("UPDATE_GENERATED").is_some_and(|v| v == "1") {
+        fs::write(root().join(rel), &generated).unwrap();
+        return;
+    }
+    let committed = fs::read_to_string(root().join(rel)).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "{} is out of date with src/cli.rs\nregenerate with:\n  {REGENERATE}\nand commit the \
+         result",
+        rel.display()
+    );
 }
 
 /// groff in warning-all mode (`-ww`) prints nothing for a clean page; `-z` discards the output.

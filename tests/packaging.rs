@@ -636,6 +636,7 @@ fn cron_line_logs_output_and_keeps_the_exit_code() {
         Path::new(env!("CARGO_BIN_EXE_etcd-backup")),
         &[
             ("ETCD_BACKUP_NO_MANIFEST", Path::new("1")),
+            ("ETCD_BACKUP_NO_CONFIG", Path::new("1")),
             ("ETCD_BACKUP_DIR", &dir.path().join("backups")),
             ("ETCDCTL_ENDPOINTS", Path::new("https://127.0.0.1:9")),
             ("ETCDCTL_CACERT", &missing.join("ca.crt")),

@@ -361,11 +361,13 @@ fn unwritable_backup_dir_fails_naming_it() {
         let mut c = Command::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
             .arg(env!("CARGO_BIN_EXE_etcd-backup"))
-            .env("ETCD_BACKUP_NO_MANIFEST", "1");
+            .env("ETCD_BACKUP_NO_MANIFEST", "1")
+            .env("ETCD_BACKUP_NO_CONFIG", "1");
         c
     } else {
         let mut c = Command::new(env!("CARGO_BIN_EXE_etcd-backup"));
-        c.env("ETCD_BACKUP_NO_MANIFEST", "1");
+        c.env("ETCD_BACKUP_NO_MANIFEST", "1")
+            .env("ETCD_BACKUP_NO_CONFIG", "1");
         c
     };
     let out = cmd

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_etcd_backup_global_optspecs
-    string join \n endpoints= cacert= cert= key= backup-dir= manifest= no-manifest w/write-out= q/quiet v/verbose h/help V/version
+    string join \n endpoints= cacert= cert= key= backup-dir= manifest= no-manifest w/write-out= q/quiet v/verbose config= no-config show-settings h/help V/version
 end
 
 function __fish_etcd_backup_needs_command
@@ -34,9 +34,12 @@ complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -s w -l write-out 
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -s q -l quiet -d 'Only print errors on stderr'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l no-config -d 'Read no config file, whatever --config says'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -s V -l version -d 'Print version'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "save" -d 'Stream a snapshot from etcd into a new, checked backup file'
@@ -76,6 +79,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -s w -l wr
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l prune -d 'After a successful save, prune the backup dir by the retention flags below'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l keep-labeled -d 'Keep every labeled backup (save --label), whatever the rules say [the default]'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l prune-labeled -d 'Apply the rules to labeled backups too'
@@ -85,6 +89,8 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l skip-un
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -s q -l quiet -d 'Only print errors on stderr'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l no-config -d 'Read no config file, whatever --config says'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l max-age -d 'Exit 1 when the newest verified backup is older than this (e.g. 5h)' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s i -l identity -d 'age identity file (AGE-SECRET-KEY-1…, as age-keygen writes it, mode 0600) to decrypt encrypted backups; repeatable' -r -F
@@ -103,9 +109,12 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s w -l 
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s q -l quiet -d 'Only print errors on stderr'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l no-config -d 'Read no config file, whatever --config says'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -s i -l identity -d 'age identity file (AGE-SECRET-KEY-1…, as age-keygen writes it, mode 0600) to decrypt encrypted backups; repeatable' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l remote -d 'Off-site copies: s3://BUCKET/PREFIX/, gs://BUCKET/PREFIX/, az://CONTAINER/PREFIX/ or file:///DIR. Objects are PREFIX/<node>/<file>. Credentials come from the standard places (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles; Google\'s and Azure\'s own variables)' -r
@@ -123,12 +132,15 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -s w -l 
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l latest -d 'Verify the newest backup in --backup-dir'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l all -d 'Verify every backup in --backup-dir'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l allow-no-hash -d 'Accept files without the SHA-256 trailer (raw member/snap/db copies)'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -s q -l quiet -d 'Only print errors on stderr'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l no-config -d 'Read no config file, whatever --config says'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l keep-last -d 'Keep the N newest backups' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l keep-days -d 'Keep backups taken in the last N days (N×24h) [default when no keep flag is given: 7]' -r
@@ -153,12 +165,15 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -s w -l w
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l keep-labeled -d 'Keep every labeled backup (save --label), whatever the rules say [the default]'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l prune-labeled -d 'Apply the rules to labeled backups too'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -s n -l dry-run -d 'Change nothing; list every file with "keep (rule)" or "delete"'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -s q -l quiet -d 'Only print errors on stderr'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l no-config -d 'Read no config file, whatever --config says'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l output-dir -d 'Data-dir mode: the data dir to create; must not exist, or be an empty directory. Without it, the node mode replaces the data dir of this kubeadm node\'s etcd' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l data-dir -d 'Node mode: the live data dir to replace [default: from the manifest]' -r -F
@@ -187,6 +202,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s w -l
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s n -l dry-run -d 'Node mode: print the plan with every path and value, change nothing'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s y -l yes -d 'Node mode: do not ask (required without a terminal)'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l resume -d 'Node mode: continue an interrupted restore from its journal'
@@ -198,6 +214,8 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l keep
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s q -l quiet -d 'Only print errors on stderr'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l no-config -d 'Read no config file, whatever --config says'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore help" -f -a "save" -d 'Stream a snapshot from etcd into a new, checked backup file'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore help" -f -a "status" -d 'Show a snapshot\'s hash, revision, keys and size, or the state of the backup set'

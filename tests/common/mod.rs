@@ -453,7 +453,9 @@ pub fn etcdctl(dist: &Dist, client_url: &str, pki: &Pki) -> Command {
 }
 
 /// The binary under test, with a clean environment for our variables: no ETCDCTL_* or
-/// ETCD_BACKUP_* leaks in from the developer's shell, and no kubeadm discovery.
+/// ETCD_BACKUP_* leaks in from the developer's shell, no kubeadm discovery, and no config file
+/// (the machine's /etc/etcd-backup/config.toml is never read; a test that wants a config file
+/// removes ETCD_BACKUP_NO_CONFIG and passes --config or ETCD_BACKUP_CONFIG).
 pub fn backup_cmd() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_etcd-backup"));
     for (k, _) in std::env::vars() {
@@ -461,7 +463,9 @@ pub fn backup_cmd() -> Command {
             cmd.env_remove(k);
         }
     }
-    cmd.env("ETCD_BACKUP_NO_MANIFEST", "1").stdin(Stdio::null());
+    cmd.env("ETCD_BACKUP_NO_MANIFEST", "1")
+        .env("ETCD_BACKUP_NO_CONFIG", "1")
+        .stdin(Stdio::null());
     cmd
 }
 

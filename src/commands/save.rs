@@ -76,7 +76,8 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
         }
         if !layers.age {
             printer.warn(
-                "--with-pki without --encrypt-to: the bundle holds the cluster's CA private keys                  unencrypted",
+                "--with-pki without --encrypt-to: the bundle holds the cluster's CA private keys \
+                 unencrypted",
             );
         }
     }
@@ -149,7 +150,8 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
             ));
         } else if status.leader != status.member_id {
             let why = format!(
-                "skipped: member {:x} at {} is not the leader (member {:x} is), and                  --skip-unless-leader is set",
+                "skipped: member {:x} at {} is not the leader (member {:x} is), and \
+                 --skip-unless-leader is set",
                 status.member_id, status.endpoint, status.leader
             );
             printer.phase(&why);

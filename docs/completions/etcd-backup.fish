@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_etcd_backup_global_optspecs
-    string join \n endpoints= cacert= cert= key= backup-dir= manifest= no-manifest w/write-out= q/quiet v/verbose h/help V/version
+    string join \n endpoints= cacert= cert= key= backup-dir= manifest= no-manifest w/write-out= q/quiet v/verbose log-format= metrics-file= h/help V/version
 end
 
 function __fish_etcd_backup_needs_command
@@ -34,6 +34,9 @@ complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -s w -l write-out 
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l log-format -d 'Messages on stderr: human text, or one JSON object per line for log shippers (stdout is not affected)' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l metrics-file -d 'After every `save` run (success, failure or skip), write its metrics to this file for node-exporter\'s textfile collector, e.g. /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -s q -l quiet -d 'Only print errors on stderr'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
@@ -76,6 +79,9 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -s w -l wr
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l log-format -d 'Messages on stderr: human text, or one JSON object per line for log shippers (stdout is not affected)' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l metrics-file -d 'After every `save` run (success, failure or skip), write its metrics to this file for node-exporter\'s textfile collector, e.g. /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l prune -d 'After a successful save, prune the backup dir by the retention flags below'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l keep-labeled -d 'Keep every labeled backup (save --label), whatever the rules say [the default]'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l prune-labeled -d 'Apply the rules to labeled backups too'
@@ -103,6 +109,9 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s w -l 
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l log-format -d 'Messages on stderr: human text, or one JSON object per line for log shippers (stdout is not affected)' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l metrics-file -d 'After every `save` run (success, failure or skip), write its metrics to this file for node-exporter\'s textfile collector, e.g. /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s q -l quiet -d 'Only print errors on stderr'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
@@ -123,6 +132,9 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -s w -l 
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l log-format -d 'Messages on stderr: human text, or one JSON object per line for log shippers (stdout is not affected)' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l metrics-file -d 'After every `save` run (success, failure or skip), write its metrics to this file for node-exporter\'s textfile collector, e.g. /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l latest -d 'Verify the newest backup in --backup-dir'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l all -d 'Verify every backup in --backup-dir'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l allow-no-hash -d 'Accept files without the SHA-256 trailer (raw member/snap/db copies)'
@@ -153,6 +165,9 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -s w -l w
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l log-format -d 'Messages on stderr: human text, or one JSON object per line for log shippers (stdout is not affected)' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l metrics-file -d 'After every `save` run (success, failure or skip), write its metrics to this file for node-exporter\'s textfile collector, e.g. /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l keep-labeled -d 'Keep every labeled backup (save --label), whatever the rules say [the default]'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l prune-labeled -d 'Apply the rules to labeled backups too'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -s n -l dry-run -d 'Change nothing; list every file with "keep (rule)" or "delete"'
@@ -187,6 +202,9 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s w -l
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l log-format -d 'Messages on stderr: human text, or one JSON object per line for log shippers (stdout is not affected)' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l metrics-file -d 'After every `save` run (success, failure or skip), write its metrics to this file for node-exporter\'s textfile collector, e.g. /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s n -l dry-run -d 'Node mode: print the plan with every path and value, change nothing'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s y -l yes -d 'Node mode: do not ask (required without a terminal)'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l resume -d 'Node mode: continue an interrupted restore from its journal'

@@ -113,7 +113,8 @@ for f in /usr/share/bash-completion/completions/etcd-backup \
     /usr/share/zsh/vendor-completions/_etcd-backup \
     /usr/share/fish/vendor_completions.d/etcd-backup.fish \
     /usr/share/doc/etcd-backup/examples/etcd-backup.cron \
-    /usr/share/doc/etcd-backup/examples/cronjob.yaml; do
+    /usr/share/doc/etcd-backup/examples/cronjob.yaml \
+    /usr/share/doc/etcd-backup/docs/monitoring.md; do
     [ -f "$f" ] || fail "$f missing"
 done
 bash -c 'source /usr/share/bash-completion/completions/etcd-backup && complete -p etcd-backup' \

@@ -17,8 +17,8 @@ Exit codes:
   0    success
   1    the answer is \"no\" (a check found a problem)
   2    error: nothing was changed, or what was half-written was removed
-  3    done part-way: save --prune saved the backup but could not prune, or a restore
-       stopped part-way (the journal path is printed)
+  3    done part-way: save saved the backup but could not prune or write --metrics-file,
+       or a restore stopped part-way (the journal path is printed)
   130  interrupted (SIGINT or SIGTERM)";
 
 /// Back up the etcd database of a kubeadm control plane, safely.
@@ -109,6 +109,39 @@ pub struct GlobalArgs {
     /// More detail on stderr (-vv for debug logs; RUST_LOG overrides)
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub verbose: u8,
+
+    /// Messages on stderr: human text, or one JSON object per line for log shippers (stdout is
+    /// not affected)
+    #[arg(
+        long,
+        env = "ETCD_BACKUP_LOG_FORMAT",
+        global = true,
+        value_enum,
+        value_name = "FORMAT",
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
+
+    /// After every `save` run (success, failure or skip), write its metrics to this file for
+    /// node-exporter's textfile collector, e.g.
+    /// /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644
+    #[arg(
+        long,
+        env = "ETCD_BACKUP_METRICS_FILE",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub metrics_file: Option<PathBuf>,
+}
+
+/// How messages on stderr are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// `etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails
+    Text,
+    /// One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and
+    /// hint, causes and target where they apply
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -71,25 +71,46 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     }
 }
 
-/// Renders an error for stderr.
-pub fn render(err: &anyhow::Error) -> String {
-    let mut out = format!("error: {err}\n");
-    let mut hints = Vec::new();
+/// An error taken apart: its message, each cause that adds something, and its hints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parts {
+    pub msg: String,
+    pub causes: Vec<String>,
+    pub hints: Vec<String>,
+}
+
+/// Splits an error into what `render` prints and what the JSON log lines carry.
+pub fn parts(err: &anyhow::Error) -> Parts {
+    let mut causes = Vec::new();
     let mut last = err.to_string();
     for cause in err.chain().skip(1) {
         let text = cause.to_string();
         // Some libraries repeat their source in their own message; print each text once.
         if text != last && !last.ends_with(&text) {
-            out.push_str(&format!("  Caused by: {text}\n"));
+            causes.push(text.clone());
         }
         last = text;
     }
-    for cause in err.chain() {
-        if let Some(h) = cause.downcast_ref::<Hinted>() {
-            hints.push(h.hint.clone());
-        }
+    let hints = err
+        .chain()
+        .filter_map(|c| c.downcast_ref::<Hinted>())
+        .map(|h| h.hint.clone())
+        .collect();
+    Parts {
+        msg: err.to_string(),
+        causes,
+        hints,
     }
-    for h in hints {
+}
+
+/// Renders an error for stderr.
+pub fn render(err: &anyhow::Error) -> String {
+    let p = parts(err);
+    let mut out = format!("error: {}\n", p.msg);
+    for c in p.causes {
+        out.push_str(&format!("  Caused by: {c}\n"));
+    }
+    for h in p.hints {
         out.push_str(&format!("  hint: {h}\n"));
     }
     out

@@ -115,11 +115,22 @@ pub fn rename_noreplace(from: &Path, to: &Path) -> Result<()> {
 /// Writes `bytes` to `path` atomically: temp file beside it (0600), fsync, rename, fsync dir.
 /// An existing `path` is replaced only when `replace` is true.
 pub fn write_atomic(path: &Path, bytes: &[u8], replace: bool) -> Result<()> {
+    write_atomic_mode(path, bytes, replace, 0o600)
+}
+
+/// `write_atomic` for a file that gets `mode` whatever the umask, set on the temp file before
+/// anything is written (0644 for the metrics file that node-exporter, another user, reads).
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], replace: bool, mode: u32) -> Result<()> {
     let dir = parent_dir(path);
     let tmp = temp_name(path);
     let mut f = create_new_private(&tmp)?;
-    let written = f
-        .write_all(bytes)
+    let chmod = if mode == 0o600 {
+        Ok(())
+    } else {
+        f.set_permissions(fs::Permissions::from_mode(mode))
+    };
+    let written = chmod
+        .and_then(|()| f.write_all(bytes))
         .and_then(|()| f.sync_all())
         .map_err(|e| FsError::io("cannot write", &tmp, e));
     drop(f);
@@ -239,6 +250,18 @@ mod tests {
         write_atomic(&p, b"three", true).unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"three");
         assert_eq!(mode_of(&p).unwrap(), 0o600);
+    }
+
+    #[test]
+    fn write_atomic_mode_sets_the_mode() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("m.prom");
+        // The umask is process-wide, so tests/metrics.rs runs the binary under umask 077.
+        write_atomic_mode(&p, b"x 1\n", true, 0o644).unwrap();
+        assert_eq!(mode_of(&p).unwrap(), 0o644);
+        write_atomic_mode(&p, b"x 2\n", true, 0o644).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"x 2\n");
+        assert!(!temp_name(&p).exists(), "temp file left behind");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod etcd;
 pub mod fsutil;
 pub mod integrity;
 pub mod layers;
+pub mod metrics;
 pub mod node;
 pub mod output;
 pub mod remote;
@@ -36,8 +37,17 @@ pub fn run() -> u8 {
         Err(code) => return code,
     };
     let cli = &parsed.cli;
-    init_tracing(cli.global.quiet, cli.global.verbose);
-    let printer = Printer::new(cli.global.quiet, cli.global.verbose, cli.global.write_out);
+    output::init_tracing(cli.global.quiet, cli.global.verbose, cli.global.log_format);
+    let printer = Printer::new(cli.global.quiet, cli.global.verbose, cli.global.write_out)
+        .with_log_format(cli.global.log_format);
+    // Every save run is recorded in --metrics-file, whatever happens in it.
+    let mut report = metrics::SaveReport::default();
+    let recorder = match (&cli.command, &cli.global.metrics_file) {
+        (Command::Save(_), Some(file)) if !cli.config.show_settings => {
+            Some(metrics::Recorder::start(file, &printer))
+        }
+        _ => None,
+    };
     let result = Settings::resolve(&cli.global)
         .map_err(|e| {
             diagnostics::with_hint(
@@ -48,34 +58,21 @@ pub fn run() -> u8 {
         })
         .and_then(|settings| match &cli.command {
             _ if cli.config.show_settings => parsed.show_settings(&settings, &printer),
-            Command::Save(args) => commands::save::run(&settings, &printer, args),
+            Command::Save(args) => commands::save::run(&settings, &printer, args, &mut report),
             Command::Status(args) => commands::status::run(&settings, &printer, args),
             Command::Verify(args) => commands::verify::run(&settings, &printer, args),
             Command::Prune(args) => commands::prune::run(&settings, &printer, args),
             Command::Restore(args) => commands::restore::run(&settings, &printer, args),
         });
+    let result = match recorder {
+        Some(r) => r.finish(result, &report),
+        None => result,
+    };
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprint!("{}", diagnostics::render(&err));
+            printer.error(&err);
             diagnostics::exit_code(&err)
         }
     }
-}
-
-/// Library logs (tonic, h2, rustls) go to stderr at warn, or debug with `-vv`; `RUST_LOG` wins.
-fn init_tracing(quiet: bool, verbose: u8) {
-    use tracing_subscriber::EnvFilter;
-    let default = match (quiet, verbose) {
-        (true, _) => "error",
-        (_, 0 | 1) => "warn",
-        (_, 2) => "etcd_backup=debug,info",
-        _ => "debug",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .without_time()
-        .try_init();
 }

@@ -2,13 +2,27 @@
 //!
 //! stdout carries data only (a path, a JSON document). stderr carries one line per phase, which
 //! is what a cron mail or the journal shows, and a progress bar only when stderr is a terminal.
+//!
+//! With `--log-format json`, every stderr line (phases, details, warnings, errors and the
+//! libraries' tracing logs) is one JSON object, a stable interface for log shippers:
+//!
+//! | key | always | value |
+//! |---|---|---|
+//! | `ts` | yes | RFC 3339 time in UTC with milliseconds, `2026-11-21T08:00:00.123Z` |
+//! | `level` | yes | `error`, `warn`, `info` (phases) or `debug` (`-v` details, debug logs) |
+//! | `msg` | yes | the message; for an error, its first line as `error:` shows it |
+//! | `causes` | no | an error's `Caused by:` chain, outermost first |
+//! | `hint` | no | what to do about an error, as `hint:` shows it (several joined by `; `) |
+//! | `target` | no | the Rust module of a library log (`h2::codec`, `object_store::…`) |
+//!
+//! Keys are only ever added. No progress bar is drawn in JSON mode.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::OutputFormat;
+use crate::cli::{LogFormat, OutputFormat};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -21,6 +35,8 @@ pub enum Level {
 pub struct Printer {
     pub level: Level,
     pub format: OutputFormat,
+    /// How stderr lines are written (`--log-format`).
+    pub log_format: LogFormat,
 }
 
 impl Printer {
@@ -32,26 +48,42 @@ impl Printer {
         } else {
             Level::Normal
         };
-        Printer { level, format }
+        Printer {
+            level,
+            format,
+            log_format: LogFormat::Text,
+        }
+    }
+
+    /// The same printer writing stderr lines in `log_format`.
+    pub fn with_log_format(self, log_format: LogFormat) -> Printer {
+        Printer { log_format, ..self }
     }
 
     /// One line about a phase of the work (stderr).
     pub fn phase(&self, msg: impl AsRef<str>) {
         if self.level >= Level::Normal {
-            eprintln!("etcd-backup: {}", msg.as_ref());
+            self.line("info", "etcd-backup: ", msg.as_ref());
         }
     }
 
     /// Detail shown with `-v` (stderr).
     pub fn detail(&self, msg: impl AsRef<str>) {
         if self.level >= Level::Verbose {
-            eprintln!("etcd-backup: {}", msg.as_ref());
+            self.line("debug", "etcd-backup: ", msg.as_ref());
         }
     }
 
     /// Something the operator should look at, shown even with `-q` (stderr).
     pub fn warn(&self, msg: impl AsRef<str>) {
-        eprintln!("warning: {}", msg.as_ref());
+        self.line("warn", "warning: ", msg.as_ref());
+    }
+
+    fn line(&self, level: &str, text_prefix: &str, msg: &str) {
+        match self.log_format {
+            LogFormat::Text => write_stderr(&format!("{text_prefix}{msg}\n")),
+            LogFormat::Json => write_stderr(&json_line(level, msg, serde_json::Map::new())),
+        }
     }
 
     /// A result line on stdout.
@@ -69,9 +101,22 @@ impl Printer {
         }
     }
 
-    /// An error with its causes and hint, for a command that goes on or ends part-way.
+    /// An error with its causes and hint (stderr).
     pub fn error(&self, err: &anyhow::Error) {
-        eprint!("{}", crate::diagnostics::render(err));
+        match self.log_format {
+            LogFormat::Text => write_stderr(&crate::diagnostics::render(err)),
+            LogFormat::Json => {
+                let p = crate::diagnostics::parts(err);
+                let mut extra = serde_json::Map::new();
+                if !p.causes.is_empty() {
+                    extra.insert("causes".to_string(), p.causes.into());
+                }
+                if !p.hints.is_empty() {
+                    extra.insert("hint".to_string(), p.hints.join("; ").into());
+                }
+                write_stderr(&json_line("error", &p.msg, extra));
+            }
+        }
     }
 
     /// A JSON document on stdout.
@@ -80,9 +125,13 @@ impl Printer {
         self.data(text);
     }
 
-    /// A byte-count progress bar, drawn only when stderr is a terminal and not quiet.
+    /// A byte-count progress bar, drawn only when stderr is a terminal, not quiet and not in
+    /// JSON log mode.
     pub fn progress(&self, what: &str) -> ProgressBar {
-        if self.level == Level::Quiet || !std::io::stderr().is_terminal() {
+        if self.level == Level::Quiet
+            || self.log_format == LogFormat::Json
+            || !std::io::stderr().is_terminal()
+        {
             return ProgressBar::hidden();
         }
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
@@ -96,6 +145,174 @@ impl Printer {
         bar.set_message(what.to_string());
         bar.enable_steady_tick(Duration::from_millis(200));
         bar
+    }
+}
+
+/// Writes whole lines to stderr in one call, so that lines of concurrent writers (a library's
+/// log thread) never interleave within a line.
+fn write_stderr(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.flush();
+}
+
+/// One JSON log line (with its newline): `ts`, `level`, `msg`, then `extra` in order.
+pub fn json_line(
+    level: &str,
+    msg: &str,
+    extra: serde_json::Map<String, serde_json::Value>,
+) -> String {
+    let mut obj = serde_json::Map::new();
+    obj.insert(
+        "ts".to_string(),
+        chrono::Utc::now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            .into(),
+    );
+    obj.insert("level".to_string(), level.into());
+    obj.insert("msg".to_string(), msg.into());
+    obj.extend(extra);
+    let mut line =
+        serde_json::to_string(&serde_json::Value::Object(obj)).unwrap_or_else(|_| "{}".into());
+    line.push('\n');
+    line
+}
+
+/// The `--log-format` of a command line that clap refused, from the arguments as given
+/// (`--log-format json`, `--log-format=json`), else `ETCD_BACKUP_LOG_FORMAT`.
+fn sniff_log_format(args: &[std::ffi::OsString], env: Option<&str>) -> LogFormat {
+    let mut given = None;
+    let mut it = args.iter().map(|a| a.to_string_lossy());
+    while let Some(a) = it.next() {
+        if a == "--" {
+            break;
+        }
+        if a == "--log-format" {
+            given = it.next().map(|v| v.into_owned());
+        } else if let Some(v) = a.strip_prefix("--log-format=") {
+            given = Some(v.to_string());
+        }
+    }
+    match given.as_deref().or(env) {
+        Some("json") => LogFormat::Json,
+        _ => LogFormat::Text,
+    }
+}
+
+/// Prints clap's error for a command line it refused: as clap does, or as one JSON line when
+/// `--log-format json` was asked for. Help and version go to stdout as clap prints them.
+pub fn print_parse_error(e: &clap::Error) {
+    use clap::error::ErrorKind;
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let env = std::env::var("ETCD_BACKUP_LOG_FORMAT").ok();
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+        || sniff_log_format(&args, env.as_deref()) == LogFormat::Text
+    {
+        let _ = e.print();
+        return;
+    }
+    let (msg, extra) = parse_error_parts(&e.render().to_string());
+    write_stderr(&json_line("error", &msg, extra));
+}
+
+/// clap's rendered error as `msg` (its first line without `error: `) and a `hint` (its `tip:`
+/// lines, else its last line).
+fn parse_error_parts(text: &str) -> (String, serde_json::Map<String, serde_json::Value>) {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("invalid command line");
+    let msg = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    let rest: Vec<&str> = lines.collect();
+    let tips: Vec<&str> = rest
+        .iter()
+        .filter_map(|l| l.strip_prefix("tip: "))
+        .collect();
+    let hint = if tips.is_empty() {
+        rest.last()
+            .copied()
+            .unwrap_or("see etcd-backup --help")
+            .to_string()
+    } else {
+        tips.join("; ")
+    };
+    let mut extra = serde_json::Map::new();
+    extra.insert("hint".to_string(), hint.into());
+    (msg, extra)
+}
+
+/// Library logs (tonic, h2, rustls, object_store) go to stderr at warn, or debug with `-vv`;
+/// `RUST_LOG` wins. In JSON mode they are JSON lines like every other stderr line.
+pub fn init_tracing(quiet: bool, verbose: u8, log_format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (_, 0 | 1) => "warn",
+        (_, 2) => "etcd_backup=debug,info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match log_format {
+        LogFormat::Text => builder.without_time().try_init(),
+        LogFormat::Json => builder.event_format(JsonEvents).try_init(),
+    };
+}
+
+/// Formats tracing events as our JSON log lines.
+struct JsonEvents;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for JsonEvents
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let meta = event.metadata();
+        let level = match *meta.level() {
+            tracing::Level::ERROR => "error",
+            tracing::Level::WARN => "warn",
+            tracing::Level::INFO => "info",
+            _ => "debug",
+        };
+        let mut fields = EventText::default();
+        event.record(&mut fields);
+        let mut extra = serde_json::Map::new();
+        extra.insert("target".to_string(), meta.target().into());
+        writer.write_str(&json_line(level, &fields.text, extra))
+    }
+}
+
+/// An event's message followed by its other fields as `key=value`, as the text format shows
+/// them.
+#[derive(Default)]
+struct EventText {
+    text: String,
+}
+
+impl tracing::field::Visit for EventText {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        let sep = if self.text.is_empty() { "" } else { " " };
+        if field.name() == "message" {
+            self.text = format!("{value:?}{sep}{}", self.text);
+        } else {
+            self.text
+                .push_str(&format!("{sep}{}={value:?}", field.name()));
+        }
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "message" {
+            let sep = if self.text.is_empty() { "" } else { " " };
+            self.text = format!("{value}{sep}{}", self.text);
+        } else {
+            self.record_debug(field, &value);
+        }
     }
 }
 
@@ -118,6 +335,73 @@ pub fn human_bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_lines_have_the_documented_keys_in_order() {
+        let mut extra = serde_json::Map::new();
+        extra.insert("hint".to_string(), "do this".into());
+        let line = json_line("warn", "two\nlines \"quoted\"", extra);
+        assert!(
+            line.ends_with("}\n") && line.matches('\n').count() == 1,
+            "{line}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["ts", "level", "msg", "hint"]);
+        assert_eq!(v["msg"], "two\nlines \"quoted\"");
+        let ts = v["ts"].as_str().unwrap();
+        assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{ts}");
+        assert!(ts.ends_with('Z') && ts.len() == 24, "{ts}");
+    }
+
+    #[test]
+    fn no_progress_bar_in_json_mode() {
+        let p = Printer::new(false, 0, OutputFormat::Table).with_log_format(LogFormat::Json);
+        assert!(p.progress("snapshot").is_hidden());
+    }
+
+    #[test]
+    fn log_format_is_sniffed_from_a_refused_command_line() {
+        let args = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        let sniff = |v: &[&str], env| sniff_log_format(&args(v), env);
+        assert_eq!(
+            sniff(&["etcd-backup", "--log-format", "json", "save", "-x"], None),
+            LogFormat::Json
+        );
+        assert_eq!(
+            sniff(&["etcd-backup", "--log-format=json", "--bogus"], None),
+            LogFormat::Json
+        );
+        assert_eq!(
+            sniff(
+                &["etcd-backup", "--log-format=json", "--log-format=text"],
+                None
+            ),
+            LogFormat::Text
+        );
+        assert_eq!(
+            sniff(&["etcd-backup", "--bogus"], Some("json")),
+            LogFormat::Json
+        );
+        assert_eq!(
+            sniff(&["etcd-backup", "--log-format", "text"], Some("json")),
+            LogFormat::Text
+        );
+        assert_eq!(
+            sniff(&["etcd-backup", "--", "--log-format=json"], None),
+            LogFormat::Text
+        );
+        let (msg, extra) = parse_error_parts(
+            "error: unexpected argument '--bogus' found\n\n  tip: to pass '--bogus' as a value, \
+             use '-- --bogus'\n\nUsage: etcd-backup save [OPTIONS]\n\nFor more information, try \
+             '--help'.\n",
+        );
+        assert_eq!(msg, "unexpected argument '--bogus' found");
+        assert_eq!(
+            extra["hint"],
+            "to pass '--bogus' as a value, use '-- --bogus'"
+        );
+    }
 
     #[test]
     fn bytes_are_readable() {

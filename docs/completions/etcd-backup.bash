@@ -59,7 +59,7 @@ _etcd__backup() {
 
     case "${cmd}" in
         etcd__backup)
-            opts="-w -q -v -h -V --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --config --no-config --show-settings --help --version save status verify prune restore help"
+            opts="-w -q -v -h -V --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --log-format --metrics-file --config --no-config --show-settings --help --version save status verify prune restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -95,6 +95,14 @@ _etcd__backup() {
                     ;;
                 -w)
                     COMPREPLY=($(compgen -W "table json simple fields" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --config)
@@ -207,7 +215,7 @@ _etcd__backup() {
             return 0
             ;;
         etcd__subcmd__backup__subcmd__prune)
-            opts="-n -i -w -q -v -h --keep-last --keep-days --keep-within --keep-hourly --keep-daily --keep-weekly --keep-monthly --keep-labeled --prune-labeled --dry-run --identity --remote --remote-endpoint --remote-region --remote-timeout --remote-retries --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --config --no-config --show-settings --help"
+            opts="-n -i -w -q -v -h --keep-last --keep-days --keep-within --keep-hourly --keep-daily --keep-weekly --keep-monthly --keep-labeled --prune-labeled --dry-run --identity --remote --remote-endpoint --remote-region --remote-timeout --remote-retries --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --log-format --metrics-file --config --no-config --show-settings --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -301,6 +309,14 @@ _etcd__backup() {
                     COMPREPLY=($(compgen -W "table json simple fields" -- "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -313,7 +329,7 @@ _etcd__backup() {
             return 0
             ;;
         etcd__subcmd__backup__subcmd__restore)
-            opts="-n -y -i -w -q -v -h --output-dir --data-dir --manifests-dir --kubelet-service --dry-run --yes --resume --rollback --stop-timeout --start-timeout --name --initial-cluster --initial-advertise-peer-urls --initial-cluster-token --wal-dir --skip-hash-check --bump-revision --mark-compacted --no-bump-revision --keep-alarms --identity --remote-endpoint --remote-region --remote-timeout --remote-retries --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --config --no-config --show-settings --help"
+            opts="-n -y -i -w -q -v -h --output-dir --data-dir --manifests-dir --kubelet-service --dry-run --yes --resume --rollback --stop-timeout --start-timeout --name --initial-cluster --initial-advertise-peer-urls --initial-cluster-token --wal-dir --skip-hash-check --bump-revision --mark-compacted --no-bump-revision --keep-alarms --identity --remote-endpoint --remote-region --remote-timeout --remote-retries --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --log-format --metrics-file --config --no-config --show-settings --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -423,6 +439,14 @@ _etcd__backup() {
                     COMPREPLY=($(compgen -W "table json simple fields" -- "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -435,7 +459,7 @@ _etcd__backup() {
             return 0
             ;;
         etcd__subcmd__backup__subcmd__save)
-            opts="-w -q -v -h --label --dial-timeout --stall-timeout --timeout --prune --keep-last --keep-days --keep-within --keep-hourly --keep-daily --keep-weekly --keep-monthly --keep-labeled --prune-labeled --compress --encrypt-to --with-pki --kubernetes-dir --kubelet-dir --remote --remote-endpoint --remote-region --remote-timeout --remote-retries --verify-upload --skip-unless-leader --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --config --no-config --show-settings --help"
+            opts="-w -q -v -h --label --dial-timeout --stall-timeout --timeout --prune --keep-last --keep-days --keep-within --keep-hourly --keep-daily --keep-weekly --keep-monthly --keep-labeled --prune-labeled --compress --encrypt-to --with-pki --kubernetes-dir --kubelet-dir --remote --remote-endpoint --remote-region --remote-timeout --remote-retries --verify-upload --skip-unless-leader --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --log-format --metrics-file --config --no-config --show-settings --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -553,6 +577,14 @@ _etcd__backup() {
                     COMPREPLY=($(compgen -W "table json simple fields" -- "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -565,7 +597,7 @@ _etcd__backup() {
             return 0
             ;;
         etcd__subcmd__backup__subcmd__status)
-            opts="-i -w -q -v -h --max-age --identity --remote --remote-endpoint --remote-region --remote-timeout --remote-retries --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --config --no-config --show-settings --help"
+            opts="-i -w -q -v -h --max-age --identity --remote --remote-endpoint --remote-region --remote-timeout --remote-retries --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --log-format --metrics-file --config --no-config --show-settings --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -635,6 +667,14 @@ _etcd__backup() {
                     COMPREPLY=($(compgen -W "table json simple fields" -- "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -647,7 +687,7 @@ _etcd__backup() {
             return 0
             ;;
         etcd__subcmd__backup__subcmd__verify)
-            opts="-i -w -q -v -h --latest --all --allow-no-hash --identity --remote --remote-endpoint --remote-region --remote-timeout --remote-retries --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --config --no-config --show-settings --help"
+            opts="-i -w -q -v -h --latest --all --allow-no-hash --identity --remote --remote-endpoint --remote-region --remote-timeout --remote-retries --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --log-format --metrics-file --config --no-config --show-settings --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -711,6 +751,14 @@ _etcd__backup() {
                     ;;
                 -w)
                     COMPREPLY=($(compgen -W "table json simple fields" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --config)

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_etcd_backup_global_optspecs
-    string join \n endpoints= cacert= cert= key= backup-dir= manifest= no-manifest w/write-out= q/quiet v/verbose config= no-config show-settings h/help V/version
+    string join \n endpoints= cacert= cert= key= backup-dir= manifest= no-manifest w/write-out= q/quiet v/verbose log-format= metrics-file= config= no-config show-settings h/help V/version
 end
 
 function __fish_etcd_backup_needs_command
@@ -34,6 +34,9 @@ complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -s w -l write-out 
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l log-format -d 'Messages on stderr: human text, or one JSON object per line for log shippers (stdout is not affected)' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l metrics-file -d 'After every `save` run (success, failure or skip), write its metrics to this file for node-exporter\'s textfile collector, e.g. /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -s q -l quiet -d 'Only print errors on stderr'
@@ -79,6 +82,9 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -s w -l wr
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l log-format -d 'Messages on stderr: human text, or one JSON object per line for log shippers (stdout is not affected)' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l metrics-file -d 'After every `save` run (success, failure or skip), write its metrics to this file for node-exporter\'s textfile collector, e.g. /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l prune -d 'After a successful save, prune the backup dir by the retention flags below'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l keep-labeled -d 'Keep every labeled backup (save --label), whatever the rules say [the default]'
@@ -109,6 +115,9 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s w -l 
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l log-format -d 'Messages on stderr: human text, or one JSON object per line for log shippers (stdout is not affected)' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l metrics-file -d 'After every `save` run (success, failure or skip), write its metrics to this file for node-exporter\'s textfile collector, e.g. /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s q -l quiet -d 'Only print errors on stderr'
@@ -132,6 +141,9 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -s w -l 
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l log-format -d 'Messages on stderr: human text, or one JSON object per line for log shippers (stdout is not affected)' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l metrics-file -d 'After every `save` run (success, failure or skip), write its metrics to this file for node-exporter\'s textfile collector, e.g. /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l latest -d 'Verify the newest backup in --backup-dir'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l all -d 'Verify every backup in --backup-dir'
@@ -165,6 +177,9 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -s w -l w
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l log-format -d 'Messages on stderr: human text, or one JSON object per line for log shippers (stdout is not affected)' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l metrics-file -d 'After every `save` run (success, failure or skip), write its metrics to this file for node-exporter\'s textfile collector, e.g. /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l keep-labeled -d 'Keep every labeled backup (save --label), whatever the rules say [the default]'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l prune-labeled -d 'Apply the rules to labeled backups too'
@@ -202,6 +217,9 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s w -l
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l log-format -d 'Messages on stderr: human text, or one JSON object per line for log shippers (stdout is not affected)' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l metrics-file -d 'After every `save` run (success, failure or skip), write its metrics to this file for node-exporter\'s textfile collector, e.g. /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s n -l dry-run -d 'Node mode: print the plan with every path and value, change nothing'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s y -l yes -d 'Node mode: do not ask (required without a terminal)'

@@ -24,6 +24,7 @@ use crate::etcd::{self, ConnectConfig, EtcdError, MemberStatus, Session, TlsFile
 use crate::fsutil::{self, FsError};
 use crate::integrity;
 use crate::layers::{self, Background, Encoder, Layers, Tally};
+use crate::metrics::{SaveReport, SavedBackup, SetSize};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 use crate::spool::{self, Spool};
@@ -32,7 +33,14 @@ use crate::spool::{self, Spool};
 /// etcd or the system.
 const FREE_SPACE_RESERVE: u64 = 64 << 20;
 
-pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::Result<u8> {
+/// Saves a backup; `report` receives what `--metrics-file` needs beyond the exit code.
+pub fn run(
+    settings: &Settings,
+    printer: &Printer,
+    args: &SaveArgs,
+    report: &mut SaveReport,
+) -> anyhow::Result<u8> {
+    report.backup_dir = Some(settings.backup_dir.clone());
     let started = Instant::now();
     let deadline = started + args.timeout;
     let started_at = Utc::now();
@@ -164,6 +172,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
                     "endpoint": status.endpoint,
                 }));
             }
+            report.skipped = true;
             return Ok(exit::SUCCESS);
         }
     }
@@ -315,6 +324,11 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
         return Err(e.into());
     }
     fsutil::fsync_dir(dir)?;
+    report.backup = Some(SavedBackup {
+        path: final_path.clone(),
+        size: file_size,
+        revision: sidecar.revision,
+    });
 
     printer.phase(format!(
         "saved {} ({} bytes, revision {}, member {} {}) in {:.1}s",
@@ -352,6 +366,9 @@ pub fn run(settings: &Settings, printer: &Printer, args: &SaveArgs) -> anyhow::R
         )),
         _ => None,
     };
+    if let Some(Ok(p)) = &remote_pruned {
+        report.remote_set = Some(SetSize::after_prune(p));
+    }
     let (remote_pruned, remote_prune_error) = match remote_pruned {
         Some(Ok(p)) => match p.exit_code() {
             Ok(_) => (Some(p), None),

@@ -145,7 +145,7 @@ pub fn parse_args(argv: Vec<OsString>) -> Result<Parsed, u8> {
 
 /// Prints a clap error (or help, or the version) and returns the exit code.
 fn clap_exit(e: &clap::Error) -> u8 {
-    let _ = e.print();
+    crate::output::print_parse_error(e);
     match e.kind() {
         clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
             exit::SUCCESS

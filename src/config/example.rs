@@ -38,6 +38,11 @@ const EXAMPLES: &[(&str, &str, &str)] = &[
     ("", "cert", "\"/etc/kubernetes/pki/etcd/server.crt\""),
     ("", "key", "\"/etc/kubernetes/pki/etcd/server.key\""),
     (
+        "",
+        "metrics-file",
+        "\"/var/lib/node_exporter/textfile_collector/etcd_backup.prom\"",
+    ),
+    (
         "save",
         "encrypt-to",
         "[\"age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\"]",

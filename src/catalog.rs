@@ -208,11 +208,22 @@ impl Sidecar {
         path: &std::path::Path,
         replace: bool,
     ) -> Result<(), crate::fsutil::FsError> {
-        let mut bytes = serde_json::to_vec_pretty(self).map_err(|e| {
+        let bytes = self.to_bytes().map_err(|e| {
             crate::fsutil::FsError::io("cannot encode", path, std::io::Error::other(e))
         })?;
-        bytes.push(b'\n');
         crate::fsutil::write_atomic(path, &bytes, replace)
+    }
+
+    /// The sidecar as stored, beside a file or in a store: pretty JSON and a final newline.
+    pub fn to_bytes(&self) -> serde_json::Result<Vec<u8>> {
+        let mut bytes = serde_json::to_vec_pretty(self)?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+
+    /// Parses a stored sidecar; `shown` names where it came from in the error.
+    pub fn parse(bytes: &[u8], shown: &str) -> Result<Sidecar, String> {
+        serde_json::from_slice(bytes).map_err(|e| format!("sidecar {shown} is not valid: {e}"))
     }
 }
 

@@ -151,9 +151,7 @@ pub fn check_trailer(path: &Path) -> std::io::Result<Trailer> {
 pub fn read_sidecar(path: &Path) -> Result<Option<Sidecar>, String> {
     let sidecar_path = crate::catalog::sidecar_path(path);
     match std::fs::read(&sidecar_path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| format!("sidecar {} is not valid: {e}", sidecar_path.display())),
+        Ok(bytes) => Sidecar::parse(&bytes, &sidecar_path.display().to_string()).map(Some),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!(
             "cannot read sidecar {}: {e}",
@@ -554,12 +552,10 @@ pub fn verify_stored(
     let shown = name.display().to_string();
     let mut problems = Vec::new();
     if layers.age && identities.is_empty() {
-        let mut tally = Tally::new(stored);
-        std::io::copy(&mut tally, &mut std::io::sink()).map_err(|source| SpillError::Read {
+        let (size, sha) = layers::digest(stored).map_err(|source| SpillError::Read {
             name: shown.clone(),
             source,
         })?;
-        let (_, size, sha) = tally.finish();
         let sidecar = match sidecar {
             Ok(Some(sc)) if sc.verified_at.is_some() => {
                 check_sidecar(Ok(Some(sc)), size, &sha, None, None, &mut problems)

@@ -466,6 +466,14 @@ impl<W: Write> Write for Tally<W> {
     }
 }
 
+/// Reads `r` to the end: its length and SHA-256 (a file or object read back to check it).
+pub fn digest<R: Read>(r: R) -> io::Result<(u64, [u8; 32])> {
+    let mut tally = Tally::new(r);
+    io::copy(&mut tally, &mut io::sink())?;
+    let (_, len, sha) = tally.finish();
+    Ok((len, sha))
+}
+
 impl<R: Read> Read for Tally<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;

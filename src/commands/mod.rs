@@ -156,9 +156,7 @@ fn remote_sidecar(
 ) -> Result<Option<catalog::Sidecar>, String> {
     let sc_key = format!("{key}{}", catalog::SIDECAR_SUFFIX);
     match remote.get_small(&sc_key) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| format!("sidecar {} is not valid: {e}", remote.url_of(&sc_key))),
+        Ok(bytes) => catalog::Sidecar::parse(&bytes, &remote.url_of(&sc_key)).map(Some),
         Err(crate::remote::RemoteError::NotFound { .. }) => Ok(None),
         Err(e) => Err(format!(
             "cannot read sidecar {}: {e}",

@@ -818,9 +818,7 @@ fn write_bundle(
     let (buffered, size, sha) = encoder.finish().map_err(io)?.finish();
     let file = buffered.into_inner().map_err(|e| io(e.into_error()))?;
     file.sync_all().map_err(io)?;
-    let mut readback = Tally::new(File::open(&part_path).map_err(io)?);
-    std::io::copy(&mut readback, &mut std::io::sink()).map_err(io)?;
-    let (_, back_size, back_sha) = readback.finish();
+    let (back_size, back_sha) = layers::digest(File::open(&part_path).map_err(io)?).map_err(io)?;
     if (back_size, back_sha) != (size, sha) {
         return Err(anyhow!(
             "{} differs from what was written ({back_size} of {size} bytes)",
@@ -943,11 +941,8 @@ fn upload(
         bytes += sent.size;
         if verify {
             printer.phase(format!("reading {url} back"));
-            let mut back =
-                crate::layers::Tally::new(remote.reader(&obj).map_err(super::remote_error)?);
-            std::io::copy(&mut back, &mut std::io::sink())
+            let (got, got_sha) = layers::digest(remote.reader(&obj).map_err(super::remote_error)?)
                 .map_err(|e| anyhow!("cannot read {url} back: {e}"))?;
-            let (_, got, got_sha) = back.finish();
             if got != *size || hex::encode(got_sha) != *sha {
                 return Err(anyhow!(
                     "{url} reads back as {got} bytes with SHA-256 {}, not the {size} bytes \
@@ -959,8 +954,7 @@ fn upload(
         }
     }
     let sidecar_key = format!("{key}{}", catalog::SIDECAR_SUFFIX);
-    let mut json = serde_json::to_vec_pretty(sidecar)?;
-    json.push(b'\n');
+    let json = sidecar.to_bytes()?;
     remote
         .put_small(&sidecar_key, &json, false)
         .map_err(super::remote_error)?;

@@ -210,22 +210,23 @@ fn record_verified(target: &Named, v: &Verdict, printer: &Printer) {
         return;
     };
     sidecar.verified_at = Some(Utc::now());
-    let result = match target {
-        Named::Local(path) => {
-            let dir = fsutil::parent_dir(path);
-            DirLock::acquire(&dir)
-                .and_then(|_lock| sidecar.write(&catalog::sidecar_path(path), true))
-                .map_err(|e| e.to_string())
-        }
-        Named::Remote { remote, key } => serde_json::to_vec_pretty(&sidecar)
-            .map_err(|e| e.to_string())
-            .and_then(|mut bytes| {
-                bytes.push(b'\n');
-                remote
-                    .put_small(&format!("{key}{}", catalog::SIDECAR_SUFFIX), &bytes, true)
+    let result =
+        match target {
+            Named::Local(path) => {
+                let dir = fsutil::parent_dir(path);
+                DirLock::acquire(&dir)
+                    .and_then(|_lock| sidecar.write(&catalog::sidecar_path(path), true))
                     .map_err(|e| e.to_string())
-            }),
-    };
+            }
+            Named::Remote { remote, key } => sidecar
+                .to_bytes()
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| {
+                    remote
+                        .put_small(&format!("{key}{}", catalog::SIDECAR_SUFFIX), &bytes, true)
+                        .map_err(|e| e.to_string())
+                }),
+        };
     if let Err(e) = result {
         printer.detail(format!("not recording the verification: {e}"));
     }

@@ -37,10 +37,10 @@ use crate::settings::Settings;
 pub const STALE_TEMP: Duration = Duration::from_secs(3600);
 
 pub fn run(settings: &Settings, printer: &Printer, args: &PruneArgs) -> anyhow::Result<u8> {
-    if let Some(remote) = super::open_remote(&args.remote)? {
-        let identities = crate::layers::load_identities(&args.identity.identity)
-            .hint("pass the age identity file the backups were encrypted for (mode 0600)")?;
-        let pruned = prune_remote(
+    let identities = crate::layers::load_identities(&args.identity.identity)
+        .hint("pass the age identity file the backups were encrypted for (mode 0600)")?;
+    let pruned = match super::open_remote(&args.remote)? {
+        Some(remote) => prune_remote(
             &remote,
             &args.keep.policy(),
             args.dry_run,
@@ -48,34 +48,31 @@ pub fn run(settings: &Settings, printer: &Printer, args: &PruneArgs) -> anyhow::
             &identities,
             &super::scratch_dir(&settings.backup_dir),
             printer,
-        )?;
-        match printer.format {
-            OutputFormat::Json => printer.json(&pruned.to_json()),
-            _ => pruned.print(printer),
+        )?,
+        None => {
+            let dir = &settings.backup_dir;
+            check_dir(dir)?;
+            // A dry run writes nothing, not even the lock file; what it reads is safe without
+            // it.
+            let lock = if args.dry_run {
+                None
+            } else {
+                let lock = super::lock_dir(dir)?;
+                printer.detail(format!("holding {}", lock.path().display()));
+                Some(lock)
+            };
+            let pruned = prune_locked(
+                dir,
+                &args.keep.policy(),
+                args.dry_run,
+                None,
+                &identities,
+                printer,
+            )?;
+            drop(lock);
+            pruned
         }
-        return pruned.exit_code();
-    }
-    let dir = &settings.backup_dir;
-    check_dir(dir)?;
-    // A dry run writes nothing, not even the lock file; what it reads is safe without it.
-    let lock = if args.dry_run {
-        None
-    } else {
-        let lock = super::lock_dir(dir)?;
-        printer.detail(format!("holding {}", lock.path().display()));
-        Some(lock)
     };
-    let identities = crate::layers::load_identities(&args.identity.identity)
-        .hint("pass the age identity file the backups were encrypted for (mode 0600)")?;
-    let pruned = prune_locked(
-        dir,
-        &args.keep.policy(),
-        args.dry_run,
-        None,
-        &identities,
-        printer,
-    )?;
-    drop(lock);
     match printer.format {
         OutputFormat::Json => printer.json(&pruned.to_json()),
         _ => pruned.print(printer),
@@ -144,21 +141,12 @@ pub(crate) fn prune_locked(
             Err(e) => Err(e.to_string()),
         }
     });
-    for row in &plan.rows {
-        if let Some(p) = &row.failed_verification {
-            printer.warn(format!(
-                "{} fails verification: {p}",
-                dir.join(&row.entry.name).display()
-            ));
-        }
-    }
-    if plan.withheld {
-        printer.warn(format!(
-            "no backup in {} passes verification, so no backup is deleted; run `etcd-backup \
-             verify --all` to see why, and take a new backup",
-            dir.display()
-        ));
-    }
+    plan.warn_floor(
+        &dir.display().to_string(),
+        |e| dir.join(&e.name).display().to_string(),
+        "run `etcd-backup verify --all` to see why, and take a new backup",
+        printer,
+    );
     if !dry_run {
         execute(dir, &mut plan)?;
     }
@@ -359,6 +347,29 @@ pub struct Plan {
     pub withheld: bool,
     /// The backup kept as the newest that passes verification, when one was looked for.
     pub newest_verified: Option<OsString>,
+}
+
+impl Plan {
+    /// Warns about each backup that failed the floor's verification, and when none passed;
+    /// `location` is the dir or store, `shown` names an entry in it.
+    fn warn_floor(
+        &self,
+        location: &str,
+        shown: impl Fn(&Entry) -> String,
+        advice: &str,
+        printer: &Printer,
+    ) {
+        for row in &self.rows {
+            if let Some(p) = &row.failed_verification {
+                printer.warn(format!("{} fails verification: {p}", shown(&row.entry)));
+            }
+        }
+        if self.withheld {
+            printer.warn(format!(
+                "no backup in {location} passes verification, so no backup is deleted; {advice}"
+            ));
+        }
+    }
 }
 
 /// Decides what happens to every entry. `check` verifies a backup (`Err` says why it fails); it
@@ -634,22 +645,15 @@ pub(crate) fn prune_remote(
             Err(e) => Err(format!("{:#}", anyhow::Error::from(e))),
         }
     });
-    for row in &plan.rows {
-        if let Some(p) = &row.failed_verification {
-            printer.warn(format!(
-                "{} fails verification: {p}",
-                remote.url_of(&row.entry.display_name())
-            ));
-        }
-    }
-    if plan.withheld {
-        printer.warn(format!(
-            "no backup in {} passes verification, so no backup is deleted; run `etcd-backup \
-             verify --remote {} --all` to see why",
-            remote.url(),
+    plan.warn_floor(
+        remote.url(),
+        |e| remote.url_of(&e.display_name()),
+        &format!(
+            "run `etcd-backup verify --remote {} --all` to see why",
             remote.url()
-        ));
-    }
+        ),
+        printer,
+    );
     if !dry_run {
         for row in plan.rows.iter_mut().filter(|r| r.action == Action::Delete) {
             row.outcome = match remote.delete(&row.entry.display_name()) {

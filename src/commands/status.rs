@@ -123,6 +123,29 @@ struct Row {
 }
 
 impl Row {
+    /// A backup of `size` bytes with the sidecar found for it (`what` it is, for the message
+    /// when the sidecar's size disagrees).
+    fn new(backup: Backup, size: u64, found: Result<Option<Sidecar>, String>, what: &str) -> Row {
+        let (sidecar, mut sidecar_problem) = match found {
+            Ok(s) => (s, None),
+            Err(p) => (None, Some(p)),
+        };
+        if let Some(sc) = &sidecar {
+            if sc.file_size != size {
+                sidecar_problem = Some(format!(
+                    "sidecar says {} bytes, {what} has {size}",
+                    sc.file_size
+                ));
+            }
+        }
+        Row {
+            backup,
+            size,
+            sidecar,
+            sidecar_problem,
+        }
+    }
+
     /// Verified, and still the file that was verified (a size mismatch is a sidecar problem).
     fn good(&self) -> bool {
         self.sidecar_problem.is_none()
@@ -149,30 +172,15 @@ fn age(d: chrono::Duration) -> String {
 fn remote_rows(remote: &crate::remote::Remote) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     for b in super::remote_backups(remote)? {
-        let (sidecar, mut sidecar_problem) = match super::remote_sidecar(remote, &b.key) {
-            Ok(s) => (s, None),
-            Err(p) => (None, Some(p)),
+        let found = super::remote_sidecar(remote, &b.key);
+        let backup = Backup {
+            path: remote.url_of(&b.key).into(),
+            name: b.key,
+            taken_at: b.name.taken_at,
+            label: b.name.label,
+            layers: b.name.layers,
         };
-        if let Some(sc) = &sidecar {
-            if sc.file_size != b.size {
-                sidecar_problem = Some(format!(
-                    "sidecar says {} bytes, the object has {}",
-                    sc.file_size, b.size
-                ));
-            }
-        }
-        rows.push(Row {
-            backup: Backup {
-                path: remote.url_of(&b.key).into(),
-                name: b.key,
-                taken_at: b.name.taken_at,
-                label: b.name.label,
-                layers: b.name.layers,
-            },
-            size: b.size,
-            sidecar,
-            sidecar_problem,
-        });
+        rows.push(Row::new(backup, b.size, found, "the object"));
     }
     Ok(rows)
 }
@@ -198,24 +206,8 @@ fn local_rows(dir: &Path) -> anyhow::Result<Vec<Row>> {
         let size = std::fs::metadata(&b.path)
             .map_err(|e| FsError::io("cannot read", &b.path, e))?
             .len();
-        let (sidecar, mut sidecar_problem) = match read_sidecar(&b.path) {
-            Ok(s) => (s, None),
-            Err(p) => (None, Some(p)),
-        };
-        if let Some(sc) = &sidecar {
-            if sc.file_size != size {
-                sidecar_problem = Some(format!(
-                    "sidecar says {} bytes, the file has {size}",
-                    sc.file_size
-                ));
-            }
-        }
-        rows.push(Row {
-            backup: b,
-            size,
-            sidecar,
-            sidecar_problem,
-        });
+        let found = read_sidecar(&b.path);
+        rows.push(Row::new(b, size, found, "the file"));
     }
     Ok(rows)
 }

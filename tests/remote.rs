@@ -8,41 +8,11 @@ use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
 use common::s3::{hmac_sha256, SeaweedFs};
+use common::Pattern;
 use etcd_backup::remote::{Environment, Remote, RemoteError, RemoteOptions};
 use sha2::{Digest, Sha256};
 
 const MIB: u64 = 1 << 20;
-
-/// Pseudo-random, incompressible bytes from a seed: the same seed gives the same stream.
-struct Pattern {
-    state: u64,
-    left: u64,
-}
-
-impl Pattern {
-    fn new(seed: u64, len: u64) -> Pattern {
-        Pattern {
-            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
-            left: len,
-        }
-    }
-}
-
-impl Read for Pattern {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = (buf.len() as u64).min(self.left) as usize;
-        for chunk in buf[..n].chunks_mut(8) {
-            let mut x = self.state;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.state = x;
-            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-        }
-        self.left -= n as u64;
-        Ok(n)
-    }
-}
 
 fn digest(r: &mut dyn Read) -> (u64, [u8; 32]) {
     let mut h = Sha256::new();

@@ -4,34 +4,13 @@
 
 mod common;
 
-use std::io::{self, Read};
+use std::io::Read;
 use std::time::Instant;
 
 use common::s3::SeaweedFs;
+use common::Pattern;
 
 const MIB: u64 = 1 << 20;
-
-/// Incompressible bytes without holding them: xorshift words.
-struct Pattern {
-    state: u64,
-    left: u64,
-}
-
-impl Read for Pattern {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = (buf.len() as u64).min(self.left) as usize;
-        for chunk in buf[..n].chunks_mut(8) {
-            let mut x = self.state;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.state = x;
-            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-        }
-        self.left -= n as u64;
-        Ok(n)
-    }
-}
 
 /// Peak resident set size of this process, in MiB (`VmHWM` of /proc/self/status).
 fn peak_rss_mib() -> u64 {
@@ -54,13 +33,7 @@ fn upload_and_download_of_256_mib_stay_small() {
 
     let t = Instant::now();
     let up = r
-        .upload(
-            "big.db",
-            &mut Pattern {
-                state: 0x1234_5678_9abc_def1,
-                left: len,
-            },
-        )
+        .upload("big.db", &mut Pattern::new(0x1234_5678, len))
         .unwrap();
     let up_time = t.elapsed();
     let after_up = peak_rss_mib();

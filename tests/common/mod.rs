@@ -8,7 +8,7 @@ pub mod node;
 pub mod s3;
 
 use std::fs;
-use std::io::Write;
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -538,4 +538,36 @@ pub fn wait_for_part(dir: &Path, bytes: u64, limit: Duration) -> PathBuf {
         dir.display(),
         list_dir(dir)
     );
+}
+
+/// Pseudo-random, incompressible bytes from a seed: the same seed gives the same stream.
+pub struct Pattern {
+    state: u64,
+    /// Bytes not read yet.
+    pub left: u64,
+}
+
+impl Pattern {
+    pub fn new(seed: u64, len: u64) -> Pattern {
+        Pattern {
+            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            left: len,
+        }
+    }
+}
+
+impl Read for Pattern {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = (buf.len() as u64).min(self.left) as usize;
+        for chunk in buf[..n].chunks_mut(8) {
+            let mut x = self.state;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.state = x;
+            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
 }

@@ -115,10 +115,10 @@ if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb $CARGO_DEB_VERSION" ]; t
     cargo install --quiet cargo-deb --locked --version "$CARGO_DEB_VERSION"
 fi
 
-/usr/bin/etcd --version | head -1 >&2
-"$ETCD35_DIR/etcd" --version | head -1 >&2
+/usr/bin/etcd --version | sed -n 1p >&2
+"$ETCD35_DIR/etcd" --version | sed -n 1p >&2
 protoc --version >&2
-"$SEAWEEDFS_DIR/weed" version 2>/dev/null | head -1 >&2
+"$SEAWEEDFS_DIR/weed" version 2>/dev/null | sed -n 1p >&2
 "$K8S_VENV/bin/python" -c 'import kubernetes_validate as k; print("kubernetes-validate", k.__version__)' >&2
-"$PROMTOOL" --version 2>&1 | head -1 >&2
+"$PROMTOOL" --version 2>&1 | sed -n 1p >&2
 cargo deb --version >&2

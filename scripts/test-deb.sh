@@ -105,7 +105,8 @@ done
 ok "units neither enabled nor started"
 
 [ "$(stat -c '%a' /etc/etcd-backup/config.toml)" = 600 ] || fail "config.toml not 0600"
-dpkg-query -W -f='${Conffiles}\n' "$PKG" | grep -q '^ /etc/etcd-backup/config.toml ' ||
+conffiles=$(dpkg-query -W -f='${Conffiles}\n' "$PKG")
+grep -q '^ /etc/etcd-backup/config.toml ' <<<"$conffiles" ||
     fail "/etc/etcd-backup/config.toml is not a conffile"
 ok "/etc/etcd-backup/config.toml: conffile, 0600"
 

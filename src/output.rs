@@ -178,6 +178,14 @@ pub fn json_line(
     line
 }
 
+/// A printer for what is said before the command line is fully parsed (config file errors and
+/// warnings), in the log format the raw arguments or `ETCD_BACKUP_LOG_FORMAT` ask for.
+pub fn early_printer(args: &[std::ffi::OsString]) -> Printer {
+    let env = std::env::var("ETCD_BACKUP_LOG_FORMAT").ok();
+    Printer::new(false, 0, OutputFormat::Table)
+        .with_log_format(sniff_log_format(args, env.as_deref()))
+}
+
 /// The `--log-format` of a command line that clap refused, from the arguments as given
 /// (`--log-format json`, `--log-format=json`), else `ETCD_BACKUP_LOG_FORMAT`.
 fn sniff_log_format(args: &[std::ffi::OsString], env: Option<&str>) -> LogFormat {

@@ -406,6 +406,29 @@ fn config_errors_name_file_line_column_key_and_what_is_expected() {
         assert!(!err.contains("Usage:"), "{err}");
         assert!(out.stdout.is_empty(), "{}", describe(&out));
     }
+
+    // With --log-format json (flag or env), the same error is one JSON line on stderr.
+    let config = write(tmp.path(), "json.toml", "backup_dir = \"/x\"\n");
+    for json_by_flag in [true, false] {
+        let mut cmd = with_config(&config);
+        if json_by_flag {
+            cmd.args(["--log-format", "json"]);
+        } else {
+            cmd.env("ETCD_BACKUP_LOG_FORMAT", "json");
+        }
+        let out = cmd.arg("status").output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{}", describe(&out));
+        let line: Value = serde_json::from_str(&err).unwrap_or_else(|e| panic!("{e}\n{err}"));
+        assert_eq!(line["level"], "error", "{err}");
+        let msg = line["msg"].as_str().unwrap();
+        assert!(msg.contains("unknown key `backup_dir`"), "{err}");
+        assert!(
+            line["hint"].as_str().is_some_and(|h| !h.is_empty()),
+            "{err}"
+        );
+    }
 }
 
 #[test]

@@ -25,9 +25,9 @@ use std::path::{Path, PathBuf};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Command, CommandFactory, FromArgMatches};
 
-use crate::cli::{Cli, OutputFormat};
+use crate::cli::Cli;
 use crate::diagnostics::{self, exit};
-use crate::output::Printer;
+use crate::output;
 
 pub use example::example_file;
 pub use file::{ConfigError, Problem};
@@ -96,7 +96,7 @@ pub fn parse_args(argv: Vec<OsString>) -> Result<Parsed, u8> {
             Err(ConfigError::Io { path, source })
                 if required.is_none() && source.kind() == std::io::ErrorKind::PermissionDenied =>
             {
-                Printer::new(false, 0, OutputFormat::Table).warn(format!(
+                output::early_printer(&argv).warn(format!(
                     "cannot read config file {} ({source}); going on without it (--no-config \
                      skips it quietly)",
                     path.display()
@@ -105,7 +105,7 @@ pub fn parse_args(argv: Vec<OsString>) -> Result<Parsed, u8> {
             }
             Err(e) => {
                 let hint = e.hint();
-                eprint!("{}", diagnostics::render(&diagnostics::with_hint(e, hint)));
+                output::early_printer(&argv).error(&diagnostics::with_hint(e, hint));
                 return Err(exit::ERROR);
             }
         },

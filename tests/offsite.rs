@@ -6,50 +6,13 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
+use common::offsite::{fixture, round_trip};
 use common::s3::SeaweedFs;
 use common::*;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-
-struct Fixture {
-    tmp: tempfile::TempDir,
-    etcd: Etcd,
-    backups: PathBuf,
-    key: PathBuf,
-    public: String,
-}
-
-fn fixture() -> Fixture {
-    let tmp = tempfile::tempdir().unwrap();
-    let dist = v35();
-    let pki = Pki::generate(tmp.path(), KeyKind::RsaPkcs1);
-    let etcd = Etcd::start(&dist, &pki, tmp.path());
-    etcd.put_bulk(100, 4096);
-    let key = tmp.path().join("key.txt");
-    let out = Command::new("age-keygen")
-        .arg("-o")
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", describe(&out));
-    fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
-    let out = Command::new("age-keygen")
-        .arg("-y")
-        .arg(&key)
-        .output()
-        .unwrap();
-    let public = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    Fixture {
-        backups: tmp.path().join("backups"),
-        etcd,
-        key,
-        public,
-        tmp,
-    }
-}
 
 /// The binary with the store's credentials in the environment.
 fn with_s3(mut cmd: Command, s3: &SeaweedFs) -> Command {
@@ -59,108 +22,6 @@ fn with_s3(mut cmd: Command, s3: &SeaweedFs) -> Command {
         .env("AWS_ENDPOINT_URL", &s3.endpoint)
         .env_remove("AWS_PROFILE");
     cmd
-}
-
-fn lines(out: &Output) -> Vec<String> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-/// One round trip through a store at `url`: save (encrypted, compressed, checked upload), list,
-/// verify with and without the key, restore from the URL.
-fn round_trip(f: &Fixture, url: &str, env: &dyn Fn(Command) -> Command) {
-    let out = env(save_cmd(&f.etcd, &f.backups))
-        .args([
-            "save",
-            "--compress",
-            "zstd",
-            "--verify-upload",
-            "--remote",
-            url,
-        ])
-        .arg("--encrypt-to")
-        .arg(&f.public)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", describe(&out));
-    let printed = lines(&out);
-    assert_eq!(printed.len(), 2, "{}", describe(&out));
-    let local = PathBuf::from(&printed[0]);
-    let name = local.file_name().unwrap().to_str().unwrap().to_string();
-    assert_eq!(printed[1], format!("{url}{}/{name}", f.etcd.name));
-    assert!(
-        stderr(&out).contains("read back and checked"),
-        "{}",
-        describe(&out)
-    );
-
-    // status --remote lists it as verified, with the member's name in the key.
-    let out = env(backup_cmd())
-        .args(["-w", "json", "status", "--remote", url])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", describe(&out));
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["count"], 1, "{v}");
-    assert_eq!(v["backups"][0]["file"], format!("{}/{name}", f.etcd.name));
-    assert_eq!(v["backups"][0]["good"], true);
-    assert_eq!(v["backups"][0]["size"], fs::metadata(&local).unwrap().len());
-
-    // verify: in full with the key, by the recorded checksum without it.
-    let out = env(backup_cmd())
-        .args(["verify", "--remote", url, "--latest", "--identity"])
-        .arg(&f.key)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", describe(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("sha256 and sidecar match"));
-    let out = env(backup_cmd())
-        .args(["verify", "--remote", url, "--all"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", describe(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("not opened"));
-
-    // status of the object itself, by URL, equals status of the local file.
-    let obj = printed[1].clone();
-    let remote_status = env(backup_cmd())
-        .args(["-w", "json", "status", &obj, "--identity"])
-        .arg(&f.key)
-        .output()
-        .unwrap();
-    assert!(
-        remote_status.status.success(),
-        "{}",
-        describe(&remote_status)
-    );
-    let local_status = backup_cmd()
-        .args(["-w", "json", "status"])
-        .arg(&local)
-        .arg("--identity")
-        .arg(&f.key)
-        .output()
-        .unwrap();
-    assert!(local_status.status.success(), "{}", describe(&local_status));
-    assert_eq!(remote_status.stdout, local_status.stdout);
-
-    // restore straight from the URL builds the same data dir as from the local file.
-    let a = f.tmp.path().join(format!("from-remote-{}", obj.len()));
-    let b = f.tmp.path().join(format!("from-local-{}", obj.len()));
-    for (src, dir) in [(obj.as_str(), &a), (local.to_str().unwrap(), &b)] {
-        let out = env(backup_cmd())
-            .args(["restore", src, "--output-dir"])
-            .arg(dir)
-            .arg("--identity")
-            .arg(&f.key)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", describe(&out));
-    }
-    assert!(
-        fs::read(a.join("member/snap/db")).unwrap() == fs::read(b.join("member/snap/db")).unwrap()
-    );
 }
 
 #[test]

@@ -317,6 +317,108 @@ fn kill_9_at_any_step_then_resume_or_rollback() {
     }
 }
 
+/// `kill -SIG pid`.
+fn send(pid: u32, sig: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{sig} {pid}");
+}
+
+/// A restore that hangs once `step` is done, with its output captured.
+fn hanging_restore(node: &Node, snap: &Path, step: &str) -> std::process::Child {
+    node.backup_cmd()
+        .env("ETCD_BACKUP_FAILPOINT", format!("{step}:hang"))
+        .arg("restore")
+        .arg(snap)
+        .arg("--yes")
+        .arg("--manifests-dir")
+        .arg(&node.manifests_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Ctrl-C (or SIGTERM) while the steps run: the restore stops at its next safe point and puts
+/// the node back (exit 130); before anything live is touched it only stops. SIGHUP (a dropped
+/// SSH session) does not stop it.
+#[test]
+fn a_signal_at_any_step_rolls_back_and_sighup_is_ignored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (node, snap, _) = node_with_backup(tmp.path(), &v35());
+    for (step, sig) in [
+        ("build", "INT"),
+        ("stop-control-plane", "TERM"),
+        ("move-aside", "INT"),
+        ("start-control-plane", "INT"),
+    ] {
+        let failed_before = siblings(&node, "failed-restore").len();
+        let mut child = hanging_restore(&node, &snap, step);
+        wait_done(&node, step);
+        if step == "move-aside" {
+            send(child.id(), "HUP");
+            std::thread::sleep(Duration::from_millis(500));
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "SIGHUP stopped the restore"
+            );
+        }
+        send(child.id(), sig);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "{step}: {}", describe(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("interrupted by SIG{sig}")),
+            "{step}: {err}"
+        );
+        if step == "build" {
+            assert!(err.contains("nothing was changed"), "{err}");
+        } else {
+            assert!(err.contains("rolled back"), "{step}: {err}");
+        }
+        // The built dir is kept aside, never deleted.
+        assert_eq!(siblings(&node, "failed-restore").len(), failed_before + 1);
+        assert_original(&node);
+        assert!(node.manifest.exists(), "{step}: manifest not back");
+        assert!(siblings(&node, "before-restore").is_empty(), "{step}");
+        assert!(siblings(&node, "restored-").is_empty(), "{step}");
+        assert_eq!(journal(&node)["state"], "rolled-back", "{step}");
+    }
+}
+
+/// A second Ctrl-C during the rollback stops the process at once (exit 130), and says how to
+/// finish; `--rollback` then puts the node back.
+#[test]
+fn a_second_signal_stops_at_once_and_rollback_finishes_the_job() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (node, snap, _) = node_with_backup(tmp.path(), &v35());
+    let mut child = hanging_restore(&node, &snap, "move-aside");
+    wait_done(&node, "move-aside");
+    send(child.id(), "INT");
+    // The rollback waits for etcd to come back, which takes far longer than this.
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the rollback ended before the second signal could be sent"
+    );
+    send(child.id(), "INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(err.contains("second interrupt"), "{err}");
+    assert!(err.contains("--rollback"), "{err}");
+    assert_ne!(journal(&node)["state"], "rolled-back");
+
+    let out = restore(&node, &["--rollback", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_original(&node);
+    assert!(node.manifest.exists());
+    assert_eq!(journal(&node)["state"], "rolled-back");
+}
+
 /// Three control-plane nodes, the same snapshot restored on each with no membership flag:
 /// one healthy cluster with the original members and the snapshot's data.
 #[test]

@@ -1,4 +1,5 @@
 //! kubeadm node knowledge: where the etcd static pod keeps its data, certificates and URLs.
 
+pub mod interrupt;
 pub mod manifest;
 pub mod restore;

@@ -30,13 +30,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::bbolt::Db;
-use crate::cli::RestoreArgs;
+use crate::cli::{LogFormat, RestoreArgs};
 use crate::commands::restore::{self as data_restore, Build};
 use crate::datadir::member;
 use crate::diagnostics::{exit, HintExt};
-use crate::etcd::{self, ConnectConfig, Session, TlsFiles};
+use crate::etcd::{self, ConnectConfig, EtcdError, Session, TlsFiles};
 use crate::fsutil::{self, FsError};
 use crate::integrity;
+use crate::node::interrupt;
 use crate::output::Printer;
 use crate::settings::Settings;
 
@@ -184,7 +185,11 @@ fn failpoint(step: Step, after: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     if hang && after {
-        std::thread::sleep(Duration::from_secs(3600));
+        // Until killed, or until a signal the handler records (then the next step stops).
+        let t = Instant::now();
+        while interrupt::received().is_none() && t.elapsed() < Duration::from_secs(3600) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     if !hang && !after {
         return Err(anyhow!(
@@ -549,9 +554,14 @@ fn confirm(p: &Plan, yes: bool) -> anyhow::Result<bool> {
 
 /// Runs the steps not yet done; on a failure after the control plane was touched, rolls back.
 fn execute(j: &mut Journal, printer: &Printer) -> anyhow::Result<u8> {
+    interrupt::install(printer.log_format == LogFormat::Json)
+        .map_err(|e| anyhow!("cannot install the signal handlers: {e}"))?;
     for step in STEPS {
         if j.done.contains(&step) {
             continue;
+        }
+        if let Some(sig) = interrupt::received() {
+            return interrupted(j, step, sig, printer);
         }
         j.current = Some(step);
         j.event(printer, format!("step {}: starting", step.name()));
@@ -592,6 +602,39 @@ fn execute(j: &mut Journal, printer: &Printer) -> anyhow::Result<u8> {
     Ok(exit::SUCCESS)
 }
 
+/// A signal came between steps: undo what was done, or, if nothing live was touched yet, move
+/// the built dir aside and stop.
+fn interrupted(
+    j: &mut Journal,
+    step: Step,
+    sig: &'static str,
+    printer: &Printer,
+) -> anyhow::Result<u8> {
+    let e = anyhow::Error::new(EtcdError::Interrupted(sig))
+        .context(format!("interrupted before step {}", step.name()));
+    if step > Step::StopControlPlane {
+        return fail(j, step, e, printer);
+    }
+    interrupt::shield();
+    let p = j.plan.clone();
+    if p.new_dir.exists() {
+        fsutil::rename_noreplace(&p.new_dir, &p.failed_dir)?;
+        fsutil::fsync_dir(&fsutil::parent_dir(&p.data_dir))?;
+        j.event(
+            printer,
+            format!("the restored dir was moved to {}", p.failed_dir.display()),
+        );
+    }
+    j.state = State::RolledBack;
+    j.current = None;
+    j.event(
+        printer,
+        format!("interrupted by {sig} before step {}", step.name()),
+    );
+    j.save()?;
+    Err(e.context("the restore stopped before touching the node; nothing was changed"))
+}
+
 fn fail(j: &mut Journal, step: Step, e: anyhow::Error, printer: &Printer) -> anyhow::Result<u8> {
     j.event(printer, format!("step {} failed: {e:#}", step.name()));
     if step == Step::Build {
@@ -603,7 +646,7 @@ fn fail(j: &mut Journal, step: Step, e: anyhow::Error, printer: &Printer) -> any
     printer.warn(format!("step {} failed: {e:#}; rolling back", step.name()));
     match rollback(j, printer) {
         Ok(()) => Err(e.context(format!(
-            "the restore failed at step {} and was rolled back: etcd serves the old data again",
+            "the restore stopped at step {} and was rolled back: etcd serves the old data again",
             step.name()
         ))),
         Err(r) => {
@@ -646,6 +689,7 @@ fn finish_rollback(j: &mut Journal, printer: &Printer) -> anyhow::Result<u8> {
 
 /// Puts the node back as it was: old data dir in place, manifests back, kubelet running.
 fn rollback(j: &mut Journal, printer: &Printer) -> anyhow::Result<()> {
+    interrupt::shield();
     let p = j.plan.clone();
     j.event(printer, "rollback: starting".into());
     if p.aside_dir.exists() || p.new_dir.exists() {
@@ -764,25 +808,36 @@ fn stop_control_plane(j: &mut Journal, printer: &Printer) -> anyhow::Result<()> 
     fsutil::fsync_dir(&p.manifests_dir)?;
     let limit = Duration::from_secs(p.stop_timeout_secs);
     let t = Instant::now();
-    let db = p.data_dir.join("member").join("snap").join("db");
+    // Stopped once it was seen running and then let go; if it was never seen, it may be starting
+    // (a kubelet restart, a crash loop): stopped only after SETTLE with nothing seen, while the
+    // kubelet still runs to stop what it started.
+    const SETTLE: Duration = Duration::from_secs(2);
+    let mut seen = false;
+    let mut quiet_since: Option<Instant> = None;
     loop {
-        let held = db_locked(&db)?;
-        let open = port_open(&p.endpoint);
-        if !held && !open {
-            break;
-        }
-        if t.elapsed() > limit {
-            return Err(anyhow!(
-                "etcd did not stop within {}s after its manifest was moved out ({})",
-                p.stop_timeout_secs,
-                if held {
-                    format!("{} is still locked", db.display())
-                } else {
-                    format!("{} still accepts connections", p.endpoint)
+        match etcd_still_there(&p)? {
+            Some(what) => {
+                seen = true;
+                quiet_since = None;
+                if t.elapsed() > limit {
+                    return Err(anyhow!(
+                        "etcd did not stop within {}s after its manifest was moved out ({what})",
+                        p.stop_timeout_secs
+                    ))
+                    .hint(
+                        "check the kubelet and the container runtime (crictl ps); raise \
+                         --stop-timeout",
+                    );
                 }
-            ))
-            .hint("check the kubelet and the container runtime (crictl ps); raise --stop-timeout");
+            }
+            None => {
+                let since = *quiet_since.get_or_insert_with(Instant::now);
+                if seen || since.elapsed() >= SETTLE {
+                    break;
+                }
+            }
         }
+        interrupt::check()?;
         std::thread::sleep(Duration::from_millis(100));
     }
     j.event(
@@ -791,7 +846,80 @@ fn stop_control_plane(j: &mut Journal, printer: &Printer) -> anyhow::Result<()> 
     );
     systemctl("stop", &p.kubelet_service)?;
     j.event(printer, format!("systemctl stop {}", p.kubelet_service));
+    // An etcd whose start was under way as the kubelet stopped would run on, unsupervised.
+    if let Some(what) = etcd_still_there(&p)? {
+        return Err(anyhow!(
+            "etcd came back after systemctl stop {} ({what})",
+            p.kubelet_service
+        ))
+        .hint(
+            "stop that etcd container (crictl ps --name etcd; crictl stop ID), then `etcd-backup \
+             restore --resume --yes` (or --rollback --yes)",
+        );
+    }
     Ok(())
+}
+
+/// What shows that an etcd still runs on the data dir: a process started on it, the db's lock,
+/// or the client port. `None` when there is none.
+fn etcd_still_there(p: &Plan) -> anyhow::Result<Option<String>> {
+    let db = p.data_dir.join("member").join("snap").join("db");
+    if let Some(pid) = etcd_processes(&p.data_dir).first() {
+        return Ok(Some(format!(
+            "etcd pid {pid} runs on {}",
+            p.data_dir.display()
+        )));
+    }
+    if db_locked(&db)? {
+        return Ok(Some(format!("{} is still locked", db.display())));
+    }
+    if port_open(&p.endpoint) {
+        return Ok(Some(format!("{} still accepts connections", p.endpoint)));
+    }
+    Ok(None)
+}
+
+/// PIDs of the `etcd` processes whose command line names `data_dir` (`--data-dir=DIR` or
+/// `--data-dir DIR`, one dash or two), seen in /proc: such a process may not have opened the db
+/// or the port yet. Containers' processes are visible here too.
+fn etcd_processes(data_dir: &Path) -> Vec<u32> {
+    let want = data_dir.as_os_str().as_encoded_bytes();
+    let want = want.strip_suffix(b"/").unwrap_or(want);
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut pids: Vec<u32> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| {
+            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            names_data_dir(&cmdline, want)
+        })
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
+/// Whether a NUL-separated command line runs `etcd` on `want`.
+fn names_data_dir(cmdline: &[u8], want: &[u8]) -> bool {
+    let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+    let Some(prog) = args.first() else {
+        return false;
+    };
+    if prog.rsplit(|&b| b == b'/').next() != Some(b"etcd".as_slice()) {
+        return false;
+    }
+    let same = |v: &[u8]| v.strip_suffix(b"/").unwrap_or(v) == want;
+    args.iter().enumerate().skip(1).any(|(i, a)| {
+        let flag = a.strip_prefix(b"--").or_else(|| a.strip_prefix(b"-"));
+        match flag {
+            Some(f) if f == b"data-dir" => args.get(i + 1).is_some_and(|v| same(v)),
+            Some(f) => f.strip_prefix(b"data-dir=").is_some_and(same),
+            None => false,
+        }
+    })
 }
 
 /// Manifests back from the staging dir, kubelet started.
@@ -917,6 +1045,7 @@ fn wait_healthy(p: &Plan, min_revision: Option<i64>, printer: &Printer) -> anyho
             }
             Err(e) => last = e.to_string(),
         }
+        interrupt::check()?;
         std::thread::sleep(Duration::from_millis(250));
     }
     Err(anyhow!(
@@ -945,4 +1074,64 @@ fn chown_tree(dir: &Path, uid: u32, gid: u32) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmdline(args: &[&str]) -> Vec<u8> {
+        let mut b = args.join("\0").into_bytes();
+        b.push(0);
+        b
+    }
+
+    #[test]
+    fn etcd_on_the_data_dir_is_recognised_however_the_flag_is_written() {
+        let want = b"/var/lib/etcd".as_slice();
+        for args in [
+            &["etcd", "--name=cp1", "--data-dir=/var/lib/etcd"][..],
+            &["/usr/local/bin/etcd", "--data-dir", "/var/lib/etcd/"],
+            &["etcd", "-data-dir=/var/lib/etcd"],
+            &["etcd", "-data-dir", "/var/lib/etcd"],
+        ] {
+            assert!(names_data_dir(&cmdline(args), want), "{args:?}");
+        }
+        for args in [
+            &["etcd", "--data-dir=/var/lib/etcd.before-restore-1"][..],
+            &["etcd-backup", "--data-dir=/var/lib/etcd"],
+            &["etcd", "--wal-dir=/var/lib/etcd"],
+            &["etcd", "--data-dir"],
+            &["bash", "-c", "etcd --data-dir=/var/lib/etcd"],
+            &[],
+        ] {
+            assert!(!names_data_dir(&cmdline(args), want), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn a_process_named_etcd_on_the_dir_is_found_in_proc() {
+        let dir = tempfile::tempdir().unwrap();
+        // argv[0] `etcd`, `--data-dir=DIR` among its arguments; `; :` keeps bash from exec'ing
+        // sleep in its place.
+        let mut child = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(r#"exec -a etcd bash -c 'sleep 30; :' x "--data-dir=$0""#)
+            .arg(dir.path())
+            .spawn()
+            .unwrap();
+        let t = Instant::now();
+        let mut found = Vec::new();
+        while t.elapsed() < Duration::from_secs(5) {
+            found = etcd_processes(dir.path());
+            if !found.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(found, vec![child.id()]);
+        assert!(etcd_processes(&dir.path().join("other")).is_empty());
+    }
 }

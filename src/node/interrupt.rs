@@ -1,0 +1,95 @@
+//! Signals while a restore changes the node.
+//!
+//! Once the steps start, the default actions would leave a node part-way: kubelet stopped, the
+//! data dir moved aside, etcd down, until someone reads the journal. So while the steps run:
+//!
+//! - the first SIGINT or SIGTERM is only recorded; the restore stops at its next safe point
+//!   (between steps, or in a wait) and rolls back, then exits 130;
+//! - a second one stops the process at once (exit 130): the journal says where it stopped, for
+//!   `--resume` or `--rollback`;
+//! - SIGHUP is ignored: a dropped SSH session does not cut a restore in the middle.
+//!
+//! The rollback itself is not interrupted by the first signal ([`shield`]).
+
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+use crate::etcd::EtcdError;
+
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
+static SHIELDED: AtomicBool = AtomicBool::new(false);
+static JSON: AtomicBool = AtomicBool::new(false);
+
+const SECOND_TEXT: &[u8] = b"etcd-backup: second interrupt: stopping now; the node may be \
+part-way: `etcd-backup restore --rollback --yes` puts it back, `--resume --yes` finishes it \
+(the journal says where it stopped)\n";
+const SECOND_JSON: &[u8] = b"{\"level\":\"error\",\"msg\":\"second interrupt: stopping now; the \
+node may be part-way\",\"hint\":\"`etcd-backup restore --rollback --yes` puts it back, \
+`--resume --yes` finishes it (the journal says where it stopped)\"}\n";
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    // Only async-signal-safe calls here: atomics, write(2), _exit(2).
+    if RECEIVED.swap(sig, Ordering::SeqCst) != 0 {
+        let msg = if JSON.load(Ordering::SeqCst) {
+            SECOND_JSON
+        } else {
+            SECOND_TEXT
+        };
+        // SAFETY: write(2) and _exit(2) are async-signal-safe; `msg` is a static buffer.
+        unsafe {
+            libc::write(2, msg.as_ptr().cast(), msg.len());
+            libc::_exit(130);
+        }
+    }
+}
+
+/// Installs the handlers for the rest of the process (the restore is its last act).
+pub fn install(json_log: bool) -> std::io::Result<()> {
+    JSON.store(json_log, Ordering::SeqCst);
+    for (sig, handler) in [
+        (
+            libc::SIGINT,
+            on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        ),
+        (
+            libc::SIGTERM,
+            on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        ),
+        (libc::SIGHUP, libc::SIG_IGN),
+    ] {
+        // SAFETY: a zeroed sigaction is valid (empty mask, no flags); the handler only touches
+        // atomics and async-signal-safe calls.
+        let rc = unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = handler;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut())
+        };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The first SIGINT/SIGTERM received since [`install`], if any.
+pub fn received() -> Option<&'static str> {
+    match RECEIVED.load(Ordering::SeqCst) {
+        0 => None,
+        libc::SIGTERM => Some("SIGTERM"),
+        _ => Some("SIGINT"),
+    }
+}
+
+/// From now on [`check`] never fails: the rollback runs to its end.
+pub fn shield() {
+    SHIELDED.store(true, Ordering::SeqCst);
+}
+
+/// An error if a signal came and the rollback has not begun: called in the waits of the steps.
+pub fn check() -> Result<(), EtcdError> {
+    if SHIELDED.load(Ordering::SeqCst) {
+        return Ok(());
+    }
+    received().map_or(Ok(()), |sig| Err(EtcdError::Interrupted(sig)))
+}

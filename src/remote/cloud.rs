@@ -180,21 +180,12 @@ impl Cloud {
                             );
                         }
                     }
-                    let s = b.build().map_err(|e| {
-                        config(
-                            e.to_string(),
-                            Some(
-                                "set GOOGLE_APPLICATION_CREDENTIALS to a service account key file"
-                                    .into(),
-                            ),
-                        )
-                    })?;
+                    let s = b
+                        .build()
+                        .map_err(|e| config(e.to_string(), Some(gcs_config_hint(env))))?;
                     Ok(Arc::new(s))
                 };
-                let endpoint = opts
-                    .endpoint
-                    .clone()
-                    .unwrap_or_else(|| "https://storage.googleapis.com".into());
+                let endpoint = gcs_endpoint(opts, env);
                 let creds = gcs_creds(env);
                 (build(false)?, build(true)?, endpoint, creds)
             }
@@ -663,16 +654,73 @@ impl Read for CloudReader {
     }
 }
 
-fn gcs_creds(env: &Environment) -> String {
-    let set: Vec<&str> = [
-        "GOOGLE_APPLICATION_CREDENTIALS",
+/// The variables that name GCS credentials, in the order object_store reads them.
+const GCS_CREDENTIAL_VARS: [&str; 5] = [
+    "GOOGLE_SERVICE_ACCOUNT",
+    "GOOGLE_SERVICE_ACCOUNT_PATH",
+    "SERVICE_ACCOUNT",
+    "GOOGLE_SERVICE_ACCOUNT_KEY",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+];
+
+/// The hint for a GCS store that cannot be set up: which variable named the key file that
+/// failed, or where to put one.
+fn gcs_config_hint(env: &Environment) -> String {
+    let set: Vec<String> = GCS_CREDENTIAL_VARS
+        .into_iter()
+        .filter_map(|k| match env.get(k) {
+            // An inline key is a secret: name the variable only.
+            Some(_) if k == "GOOGLE_SERVICE_ACCOUNT_KEY" => Some(k.to_string()),
+            Some(v) => Some(format!("{k}={v}")),
+            None => None,
+        })
+        .collect();
+    if set.is_empty() {
+        "set GOOGLE_APPLICATION_CREDENTIALS (or GOOGLE_SERVICE_ACCOUNT) to a service account key \
+         file"
+            .into()
+    } else {
+        format!(
+            "check {}: the file must exist, be readable by this user and hold a service account \
+             key (JSON), as the Cloud console downloads it",
+            set.join(", ")
+        )
+    }
+}
+
+/// The GCS base URL requests go to, as object_store picks it: --remote-endpoint, else
+/// GOOGLE_BASE_URL, else `gcs_base_url` of the service account key file, else Google's.
+/// Only for messages: a key that cannot be read here fails in object_store with its own error.
+fn gcs_endpoint(opts: &RemoteOptions, env: &Environment) -> String {
+    if let Some(ep) = &opts.endpoint {
+        return ep.trim().trim_end_matches('/').to_string();
+    }
+    if let Some(u) = env.get("GOOGLE_BASE_URL") {
+        return u.trim().trim_end_matches('/').to_string();
+    }
+    let key = [
         "GOOGLE_SERVICE_ACCOUNT",
-        "GOOGLE_SERVICE_ACCOUNT_KEY",
+        "GOOGLE_SERVICE_ACCOUNT_PATH",
         "SERVICE_ACCOUNT",
     ]
     .into_iter()
-    .filter(|k| env.get(k).is_some())
-    .collect();
+    .find_map(|k| env.get(k))
+    .and_then(|path| std::fs::read(path).ok())
+    .or_else(|| {
+        env.get("GOOGLE_SERVICE_ACCOUNT_KEY")
+            .map(|k| k.as_bytes().to_vec())
+    });
+    key.and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .and_then(|v| v.get("gcs_base_url")?.as_str().map(str::to_string))
+        .map(|u| u.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| "https://storage.googleapis.com".into())
+}
+
+fn gcs_creds(env: &Environment) -> String {
+    let set: Vec<&str> = GCS_CREDENTIAL_VARS
+        .into_iter()
+        .filter(|k| env.get(k).is_some())
+        .collect();
     if set.is_empty() {
         "the metadata server (no GOOGLE_APPLICATION_CREDENTIALS)".into()
     } else {
@@ -847,6 +895,51 @@ mod tests {
             assert!(matches!(e, RemoteError::Config { .. }), "{bad}: {e:?}");
             assert!(!e.to_string().contains("pw@"), "{e}");
         }
+    }
+
+    #[test]
+    fn gcs_endpoint_in_messages_is_where_requests_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.json");
+        std::fs::write(
+            &key,
+            r#"{"client_email":"a@b","private_key":"","private_key_id":"","gcs_base_url":"http://127.0.0.1:4443/","disable_oauth":true}"#,
+        )
+        .unwrap();
+        let key = key.to_str().unwrap();
+        let opts = RemoteOptions::default();
+        let none = Environment::default();
+        assert_eq!(gcs_endpoint(&opts, &none), "https://storage.googleapis.com");
+        let from_file = Environment::default().with("GOOGLE_SERVICE_ACCOUNT", key);
+        assert_eq!(gcs_endpoint(&opts, &from_file), "http://127.0.0.1:4443");
+        let from_var = from_file.clone().with("GOOGLE_BASE_URL", "http://h:1/");
+        assert_eq!(gcs_endpoint(&opts, &from_var), "http://h:1");
+        let flag = RemoteOptions {
+            endpoint: Some("http://flag:2".into()),
+            ..RemoteOptions::default()
+        };
+        assert_eq!(gcs_endpoint(&flag, &from_var), "http://flag:2");
+        // A missing key file: the default here, object_store's own error when opening.
+        let missing = Environment::default().with("GOOGLE_SERVICE_ACCOUNT", "/nonexistent/k.json");
+        assert_eq!(
+            gcs_endpoint(&opts, &missing),
+            "https://storage.googleapis.com"
+        );
+        let e = Remote::open_in("gs://b/p", &opts, &missing).unwrap_err();
+        assert!(matches!(e, RemoteError::Config { .. }), "{e:?}");
+        assert!(e.to_string().contains("/nonexistent/k.json"), "{e}");
+        assert!(
+            e.hint()
+                .unwrap()
+                .contains("GOOGLE_SERVICE_ACCOUNT=/nonexistent/k.json"),
+            "{e:?}"
+        );
+        // An inline key is never shown.
+        let inline = Environment::default().with("GOOGLE_SERVICE_ACCOUNT_KEY", "{not json");
+        let e = Remote::open_in("gs://b/p", &opts, &inline).unwrap_err();
+        let hint = e.hint().unwrap();
+        assert!(hint.contains("GOOGLE_SERVICE_ACCOUNT_KEY"), "{hint}");
+        assert!(!hint.contains("not json"), "{hint}");
     }
 
     #[test]

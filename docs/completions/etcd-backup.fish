@@ -68,7 +68,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l encrypt
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l kubernetes-dir -d 'Where --with-pki reads kubeadm\'s files' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l kubelet-dir -d 'Where --with-pki reads the kubelet\'s config.yaml and kubeadm-flags.env' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l remote -d 'Off-site copies: s3://BUCKET/PREFIX/, gs://BUCKET/PREFIX/, az://CONTAINER/PREFIX/ or file:///DIR. Objects are PREFIX/<node>/<file>. Credentials come from the standard places (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles; Google\'s and Azure\'s own variables)' -r
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l remote-endpoint -d 'Endpoint of an S3-compatible store (path-style addressing) [default: AWS_ENDPOINT_URL]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l remote-endpoint -d 'Endpoint of the store: an S3-compatible one (path-style addressing), a GCS base URL, or an Azure account\'s blob endpoint [default: AWS_ENDPOINT_URL, GOOGLE_BASE_URL, AZURE_STORAGE_ENDPOINT]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l remote-timeout -d 'Give up on one request to the store after this long' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l remote-retries -d 'Retries of a failed request to the store' -r
@@ -101,7 +101,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -s h -l he
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l max-age -d 'Exit 1 when the newest verified backup is older than this (e.g. 5h)' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s i -l identity -d 'age identity file (AGE-SECRET-KEY-1…, as age-keygen writes it, mode 0600) to decrypt encrypted backups; repeatable' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l remote -d 'Off-site copies: s3://BUCKET/PREFIX/, gs://BUCKET/PREFIX/, az://CONTAINER/PREFIX/ or file:///DIR. Objects are PREFIX/<node>/<file>. Credentials come from the standard places (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles; Google\'s and Azure\'s own variables)' -r
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l remote-endpoint -d 'Endpoint of an S3-compatible store (path-style addressing) [default: AWS_ENDPOINT_URL]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l remote-endpoint -d 'Endpoint of the store: an S3-compatible one (path-style addressing), a GCS base URL, or an Azure account\'s blob endpoint [default: AWS_ENDPOINT_URL, GOOGLE_BASE_URL, AZURE_STORAGE_ENDPOINT]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l remote-timeout -d 'Give up on one request to the store after this long' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l remote-retries -d 'Retries of a failed request to the store' -r
@@ -127,7 +127,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l show-
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -s i -l identity -d 'age identity file (AGE-SECRET-KEY-1…, as age-keygen writes it, mode 0600) to decrypt encrypted backups; repeatable' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l remote -d 'Off-site copies: s3://BUCKET/PREFIX/, gs://BUCKET/PREFIX/, az://CONTAINER/PREFIX/ or file:///DIR. Objects are PREFIX/<node>/<file>. Credentials come from the standard places (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles; Google\'s and Azure\'s own variables)' -r
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l remote-endpoint -d 'Endpoint of an S3-compatible store (path-style addressing) [default: AWS_ENDPOINT_URL]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l remote-endpoint -d 'Endpoint of the store: an S3-compatible one (path-style addressing), a GCS base URL, or an Azure account\'s blob endpoint [default: AWS_ENDPOINT_URL, GOOGLE_BASE_URL, AZURE_STORAGE_ENDPOINT]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l remote-timeout -d 'Give up on one request to the store after this long' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l remote-retries -d 'Retries of a failed request to the store' -r
@@ -163,7 +163,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l keep-w
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l keep-monthly -d 'Keep the newest backup of each of the last N months (UTC) that have one' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -s i -l identity -d 'age identity file (AGE-SECRET-KEY-1…, as age-keygen writes it, mode 0600) to decrypt encrypted backups; repeatable' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l remote -d 'Off-site copies: s3://BUCKET/PREFIX/, gs://BUCKET/PREFIX/, az://CONTAINER/PREFIX/ or file:///DIR. Objects are PREFIX/<node>/<file>. Credentials come from the standard places (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles; Google\'s and Azure\'s own variables)' -r
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l remote-endpoint -d 'Endpoint of an S3-compatible store (path-style addressing) [default: AWS_ENDPOINT_URL]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l remote-endpoint -d 'Endpoint of the store: an S3-compatible one (path-style addressing), a GCS base URL, or an Azure account\'s blob endpoint [default: AWS_ENDPOINT_URL, GOOGLE_BASE_URL, AZURE_STORAGE_ENDPOINT]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l remote-timeout -d 'Give up on one request to the store after this long' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l remote-retries -d 'Retries of a failed request to the store' -r
@@ -203,7 +203,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l init
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l wal-dir -d 'Put the WAL here instead of <output-dir>/member/wal (start etcd with the same --wal-dir)' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l bump-revision -d 'Bump the revision by N instead of 1,000,000,000 (needs --mark-compacted, as with etcdutl)' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s i -l identity -d 'age identity file (AGE-SECRET-KEY-1…, as age-keygen writes it, mode 0600) to decrypt encrypted backups; repeatable' -r -F
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l remote-endpoint -d 'Endpoint of an S3-compatible store (path-style addressing) [default: AWS_ENDPOINT_URL]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l remote-endpoint -d 'Endpoint of the store: an S3-compatible one (path-style addressing), a GCS base URL, or an Azure account\'s blob endpoint [default: AWS_ENDPOINT_URL, GOOGLE_BASE_URL, AZURE_STORAGE_ENDPOINT]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l remote-timeout -d 'Give up on one request to the store after this long' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l remote-retries -d 'Retries of a failed request to the store' -r

@@ -6,6 +6,7 @@
 # moving the manifests out to etcd healthy with the restored revision) and the whole run's wall
 # time. A script, not a test.
 #   SIZES_MIB="100 1024" bench/node-restore.sh
+# SHOW_LOG=1 prints each restore's log; RESTORE_FLAGS="--log-format json" gives it timestamps.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -61,7 +62,8 @@ for size in $SIZES_MIB; do
     export ETCD_BACKUP_MANIFEST="$manifests/etcd.yaml" ETCD_BACKUP_DIR="$work/backups"
     file=$("$BIN" save 2>/dev/null)
     t0=$(date +%s.%N)
-    out=$(PATH="$node/bin:$PATH" "$BIN" restore "$file" --yes --manifests-dir "$manifests" 2>"$work/restore.err") || { cat "$work/restore.err" >&2; exit 2; }
+    out=$(PATH="$node/bin:$PATH" "$BIN" ${RESTORE_FLAGS:-} restore "$file" --yes --manifests-dir "$manifests" 2>"$work/restore.err") || { cat "$work/restore.err" >&2; exit 2; }
+    [ -z "${SHOW_LOG:-}" ] || cat "$work/restore.err" >&2
     t1=$(date +%s.%N)
     downtime=$(sed -n 's/.*downtime \([0-9.]*\)s.*/\1/p' <<< "$out")
     python3 -c "print(f'{$size:>5} MiB of values ($(( $(stat -c %s "$file") >> 20 )) MiB snapshot): downtime {$downtime:.2f} s, whole restore {$t1 - $t0:.2f} s')"

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::stop_child;
 use base64::Engine as _;
 use etcd_backup::remote::{Environment, Remote, RemoteOptions};
 
@@ -171,25 +172,7 @@ impl Azurite {
     }
 
     fn stop_within(&mut self, grace: Duration) {
-        if let Some(mut child) = self.child.take() {
-            let pid = rustix::process::Pid::from_child(&child);
-            if !grace.is_zero() {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-            }
-            let t = Instant::now();
-            let mut exited = false;
-            while t.elapsed() < grace {
-                if let Ok(Some(_)) = child.try_wait() {
-                    exited = true;
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            if !exited {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
+        stop_child(self.child.take(), grace);
     }
 
     /// Is the process still running?

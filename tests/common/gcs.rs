@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::stop_child;
 use etcd_backup::remote::{Environment, Remote, RemoteOptions};
 
 pub const BUCKET: &str = "backups";
@@ -170,19 +171,7 @@ impl FakeGcs {
 
     /// Stops the server by PID: SIGTERM, up to 5 s, then SIGKILL.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let pid = rustix::process::Pid::from_child(&child);
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-            let t = Instant::now();
-            while t.elapsed() < Duration::from_secs(5) {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        stop_child(self.child.take(), Duration::from_secs(5));
     }
 
     /// Is the process still running?

@@ -437,6 +437,27 @@ impl Etcd {
     }
 }
 
+/// Stops a server started by a rig, by its PID: SIGTERM, up to `grace` for it to exit, then
+/// SIGKILL (at once when `grace` is zero, as a crash would); it is reaped either way.
+pub fn stop_child(child: Option<Child>, grace: Duration) {
+    let Some(mut child) = child else {
+        return;
+    };
+    if !grace.is_zero() {
+        let pid = rustix::process::Pid::from_child(&child);
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        let t = Instant::now();
+        while t.elapsed() < grace {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 impl Drop for Etcd {
     fn drop(&mut self) {
         self.kill();

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::stop_child;
 use etcd_backup::remote::{Environment, Remote, RemoteOptions};
 use sha2::{Digest, Sha256};
 
@@ -264,25 +265,7 @@ impl SeaweedFs {
     }
 
     fn stop_within(&mut self, grace: Duration) {
-        if let Some(mut child) = self.child.take() {
-            let pid = rustix::process::Pid::from_child(&child);
-            if !grace.is_zero() {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-            }
-            let t = Instant::now();
-            let mut exited = false;
-            while t.elapsed() < grace {
-                if let Ok(Some(_)) = child.try_wait() {
-                    exited = true;
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            if !exited {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
+        stop_child(self.child.take(), grace);
         // The gRPC local sockets go to /tmp whatever TMPDIR says.
         for port in self.ports.all() {
             for kind in [

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::azurite::{Azurite, ACCOUNT, ACCOUNT_KEY};
-use common::offsite::{fixture, lines, round_trip};
+use common::offsite::{fixture, lines, round_trip, save_to_gone_store};
 use common::*;
 use etcd_backup::remote::{Remote, RemoteError, RemoteOptions};
 use serde_json::Value;
@@ -183,19 +183,10 @@ fn azure_wrong_key_and_store_gone() {
     let account_url = az.account_url.clone();
     az.stop();
     std::thread::sleep(Duration::from_millis(1100));
-    let out = with_emulator(save_cmd(&f.etcd, &f.backups), &blob_url)
-        .args([
-            "save",
-            "--remote",
-            &url,
-            "--remote-retries",
-            "1",
-            "--remote-timeout",
-            "5s",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let out = save_to_gone_store(
+        with_emulator(save_cmd(&f.etcd, &f.backups), &blob_url),
+        &url,
+    );
     let err = stderr(&out);
     eprintln!("store gone:\n{err}");
     assert!(

@@ -28,7 +28,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::gcs::FakeGcs;
-use common::offsite::{fixture, lines, Fixture};
+use common::offsite::{fixture, lines, object_reads_like_file, save_to_gone_store, Fixture};
 use common::*;
 use serde_json::Value;
 
@@ -175,40 +175,10 @@ fn gcs_read_verify_restore_and_prune_through_fake_gcs_server() {
     assert!(out.status.success(), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("not opened"));
 
-    // status of the object by URL equals status of the same bytes on disk.
+    // status and restore of the object by URL: as of the same bytes on disk.
     let obj = format!("{url}{node}/{newest}");
-    let remote = with_gcs(backup_cmd(), &gcs)
-        .args(["-w", "json", "status", &obj, "--identity"])
-        .arg(&f.key)
-        .output()
-        .unwrap();
-    assert!(remote.status.success(), "{}", describe(&remote));
-    let local = backup_cmd()
-        .args(["-w", "json", "status"])
-        .arg(&newest_local)
-        .arg("--identity")
-        .arg(&f.key)
-        .output()
-        .unwrap();
-    assert!(local.status.success(), "{}", describe(&local));
-    assert_eq!(remote.stdout, local.stdout);
-
-    // restore from the URL builds the same data dir as from the file.
-    let a = f.tmp.path().join("from-gcs");
-    let b = f.tmp.path().join("from-file");
-    for (src, dir) in [(obj.as_str(), &a), (newest_local.to_str().unwrap(), &b)] {
-        let out = with_gcs(backup_cmd(), &gcs)
-            .args(["restore", src, "--output-dir"])
-            .arg(dir)
-            .arg("--identity")
-            .arg(&f.key)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", describe(&out));
-    }
-    let db = fs::read(a.join("member/snap/db")).unwrap();
-    assert!(db.len() > 8 << 20, "{} bytes", db.len());
-    assert!(db == fs::read(b.join("member/snap/db")).unwrap());
+    let db_len = object_reads_like_file(&f, &obj, &newest_local, &|c| with_gcs(c, &gcs));
+    assert!(db_len > 8 << 20, "{db_len} bytes");
 
     // prune --remote --keep-last 2: the oldest object and its sidecar are deleted (XML DELETE),
     // as the server's own listing shows.
@@ -241,19 +211,7 @@ fn gcs_unreachable_store_and_bad_key_files() {
     gcs.stop();
     assert!(!gcs.running());
     let before = local_backups(&f).len();
-    let out = with_gcs(save_cmd(&f.etcd, &f.backups), &gcs)
-        .args([
-            "save",
-            "--remote",
-            &url,
-            "--remote-retries",
-            "1",
-            "--remote-timeout",
-            "5s",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let out = save_to_gone_store(with_gcs(save_cmd(&f.etcd, &f.backups), &gcs), &url);
     let err = stderr(&out);
     assert!(
         err.contains(&format!("no connection to {}", gcs.endpoint)),

@@ -2,9 +2,10 @@
 //! (`file://`, S3, Azure, GCS): save encrypted and compressed with a checked upload, list,
 //! verify with and without the key, status and restore straight from the object's URL.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -112,34 +113,35 @@ pub fn round_trip(f: &Fixture, url: &str, env: &dyn Fn(Command) -> Command) {
     assert!(out.status.success(), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("not opened"));
 
-    // status of the object itself, by URL, equals status of the local file.
-    let obj = printed[1].clone();
-    let remote_status = env(backup_cmd())
-        .args(["-w", "json", "status", &obj, "--identity"])
-        .arg(&f.key)
-        .output()
-        .unwrap();
-    assert!(
-        remote_status.status.success(),
-        "{}",
-        describe(&remote_status)
-    );
-    let local_status = backup_cmd()
-        .args(["-w", "json", "status"])
-        .arg(&local)
-        .arg("--identity")
-        .arg(&f.key)
-        .output()
-        .unwrap();
-    assert!(local_status.status.success(), "{}", describe(&local_status));
-    assert_eq!(remote_status.stdout, local_status.stdout);
+    object_reads_like_file(f, &printed[1], &local, env);
+}
 
-    // restore straight from the URL builds the same data dir as from the local file.
+/// The object at `obj` reads as the file `local` does: `status` by URL prints what `status` of
+/// the file prints, and `restore` from the URL builds the same db. Returns that db's size.
+pub fn object_reads_like_file(
+    f: &Fixture,
+    obj: &str,
+    local: &Path,
+    env: &dyn Fn(Command) -> Command,
+) -> usize {
+    let status = |src: &OsStr| {
+        let out = env(backup_cmd())
+            .args(["-w", "json", "status"])
+            .arg(src)
+            .arg("--identity")
+            .arg(&f.key)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        out.stdout
+    };
+    assert_eq!(status(OsStr::new(obj)), status(local.as_os_str()));
+
     let a = f.tmp.path().join(format!("from-remote-{}", obj.len()));
     let b = f.tmp.path().join(format!("from-local-{}", obj.len()));
-    for (src, dir) in [(obj.as_str(), &a), (local.to_str().unwrap(), &b)] {
+    for (src, dir) in [(OsStr::new(obj), &a), (local.as_os_str(), &b)] {
         let out = env(backup_cmd())
-            .args(["restore", src, "--output-dir"])
+            .args([OsStr::new("restore"), src, OsStr::new("--output-dir")])
             .arg(dir)
             .arg("--identity")
             .arg(&f.key)
@@ -147,7 +149,27 @@ pub fn round_trip(f: &Fixture, url: &str, env: &dyn Fn(Command) -> Command) {
             .unwrap();
         assert!(out.status.success(), "{}", describe(&out));
     }
-    assert!(
-        fs::read(a.join("member/snap/db")).unwrap() == fs::read(b.join("member/snap/db")).unwrap()
-    );
+    let db = fs::read(a.join("member/snap/db")).unwrap();
+    assert!(db == fs::read(b.join("member/snap/db")).unwrap());
+    db.len()
+}
+
+/// `save --remote URL` with one retry and a 5 s timeout (`cmd` is `save_cmd` with the store's
+/// environment), for a store that is gone: it must fail with exit 2.
+pub fn save_to_gone_store(cmd: Command, url: &str) -> Output {
+    let mut cmd = cmd;
+    let out = cmd
+        .args([
+            "save",
+            "--remote",
+            url,
+            "--remote-retries",
+            "1",
+            "--remote-timeout",
+            "5s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    out
 }

@@ -390,7 +390,7 @@ fn a_signal_at_any_step_rolls_back_and_sighup_is_ignored() {
 }
 
 /// A second Ctrl-C during the rollback stops the process at once (exit 130), and says how to
-/// finish; `--rollback` then puts the node back.
+/// finish; `--rollback` then puts the node back, and a Ctrl-C does not cut that short.
 #[test]
 fn a_second_signal_stops_at_once_and_rollback_finishes_the_job() {
     let tmp = tempfile::tempdir().unwrap();
@@ -412,8 +412,31 @@ fn a_second_signal_stops_at_once_and_rollback_finishes_the_job() {
     assert!(err.contains("--rollback"), "{err}");
     assert_ne!(journal(&node)["state"], "rolled-back");
 
-    let out = restore(&node, &["--rollback", "--yes"]);
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    // `--rollback`, with a Ctrl-C once it has started: it says it runs to its end, and does.
+    let mut child = node
+        .backup_cmd()
+        .args(["restore", "--rollback", "--yes", "--manifests-dir"])
+        .arg(&node.manifests_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+        assert!(n > 0, "the rollback ended before it started:\n{seen}");
+        seen.push_str(&line);
+        if line.contains("rollback: starting") {
+            break;
+        }
+    }
+    send(child.id(), "INT");
+    std::io::Read::read_to_string(&mut err, &mut seen).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{seen}");
+    assert!(seen.contains("the rollback runs to its end"), "{seen}");
     assert_original(&node);
     assert!(node.manifest.exists());
     assert_eq!(journal(&node)["state"], "rolled-back");

@@ -26,19 +26,35 @@ const SECOND_JSON: &[u8] = b"{\"level\":\"error\",\"msg\":\"second interrupt: st
 node may be part-way\",\"hint\":\"`etcd-backup restore --rollback --yes` puts it back, \
 `--resume --yes` finishes it (the journal says where it stopped)\"}\n";
 
+const SHIELDED_TEXT: &[u8] = b"etcd-backup: interrupt: the rollback runs to its end (send it \
+again to stop at once)\n";
+const SHIELDED_JSON: &[u8] = b"{\"level\":\"warn\",\"msg\":\"interrupt: the rollback runs to its \
+end (send it again to stop at once)\"}\n";
+
+/// write(2) of a static message to stderr: async-signal-safe.
+fn say(text: &'static [u8], json: &'static [u8]) {
+    let msg = if JSON.load(Ordering::SeqCst) {
+        json
+    } else {
+        text
+    };
+    // SAFETY: write(2) is async-signal-safe; `msg` is a static buffer.
+    unsafe {
+        libc::write(2, msg.as_ptr().cast(), msg.len());
+    }
+}
+
 extern "C" fn on_signal(sig: libc::c_int) {
     // Only async-signal-safe calls here: atomics, write(2), _exit(2).
-    if RECEIVED.swap(sig, Ordering::SeqCst) != 0 {
-        let msg = if JSON.load(Ordering::SeqCst) {
-            SECOND_JSON
-        } else {
-            SECOND_TEXT
-        };
-        // SAFETY: write(2) and _exit(2) are async-signal-safe; `msg` is a static buffer.
-        unsafe {
-            libc::write(2, msg.as_ptr().cast(), msg.len());
-            libc::_exit(130);
+    if RECEIVED.swap(sig, Ordering::SeqCst) == 0 {
+        // Between steps the restore says what it does next itself; a rollback never looks.
+        if SHIELDED.load(Ordering::SeqCst) {
+            say(SHIELDED_TEXT, SHIELDED_JSON);
         }
+    } else {
+        say(SECOND_TEXT, SECOND_JSON);
+        // SAFETY: _exit(2) is async-signal-safe.
+        unsafe { libc::_exit(130) };
     }
 }
 

@@ -666,6 +666,8 @@ fn fail(j: &mut Journal, step: Step, e: anyhow::Error, printer: &Printer) -> any
 
 /// `--rollback`: undo, and say how it went.
 fn finish_rollback(j: &mut Journal, printer: &Printer) -> anyhow::Result<u8> {
+    interrupt::install(printer.log_format == LogFormat::Json)
+        .map_err(|e| anyhow!("cannot install the signal handlers: {e}"))?;
     match rollback(j, printer) {
         Ok(()) => {
             printer.result(format!(

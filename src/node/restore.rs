@@ -612,7 +612,11 @@ fn interrupted(
 ) -> anyhow::Result<u8> {
     let e = anyhow::Error::new(EtcdError::Interrupted(sig))
         .context(format!("interrupted before step {}", step.name()));
-    if step > Step::StopControlPlane {
+    // Nothing live is touched before stop-control-plane starts; a resumed run that died inside
+    // it has its manifests moved out, so that one must roll back.
+    let untouched = step == Step::Build
+        || (step == Step::StopControlPlane && j.current != Some(Step::StopControlPlane));
+    if !untouched {
         return fail(j, step, e, printer);
     }
     interrupt::shield();

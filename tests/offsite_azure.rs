@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::{self, Read};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -216,38 +215,6 @@ fn azure_wrong_key_and_store_gone() {
     );
 }
 
-/// A slow source that, after `kill_after` bytes, waits until the server holds a staged block of
-/// the upload (an uncommitted blob in its listing), notes what it lists then, `(committed, with
-/// uncommitted)`, and kills it (SIGKILL).
-struct KillsServer<'a> {
-    inner: Pattern,
-    sent: u64,
-    kill_after: u64,
-    server: &'a mut Azurite,
-    before_kill: Option<(Vec<String>, Vec<String>)>,
-}
-
-impl Read for KillsServer<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.sent >= self.kill_after && self.server.running() {
-            let t = Instant::now();
-            let mut staged = Vec::new();
-            while staged.is_empty() && t.elapsed() < Duration::from_secs(30) {
-                std::thread::sleep(Duration::from_millis(20));
-                staged = self.server.list_blobs("node1/", true).expect("listing");
-            }
-            let committed = self.server.list_blobs("node1/", false).expect("listing");
-            self.before_kill = Some((committed, staged));
-            self.server.kill();
-        }
-        std::thread::sleep(Duration::from_millis(2));
-        let max = buf.len().min(256 << 10);
-        let n = self.inner.read(&mut buf[..max])?;
-        self.sent += n as u64;
-        Ok(n)
-    }
-}
-
 #[test]
 fn azure_upload_killed_midway_commits_nothing() {
     let mut az = Azurite::start();
@@ -260,23 +227,30 @@ fn azure_upload_killed_midway_commits_nothing() {
     let r = Remote::open_in(&az.url("node1"), &opts, &az.env()).unwrap();
     let endpoint = az.account_url.clone();
     // Blocks of 8 MiB: the kill comes while the second or third block is on its way.
+    // After 12 MiB: wait until the server holds a staged block of the upload (an uncommitted
+    // blob in its listing), note what it lists then, `(committed, with uncommitted)`, and kill
+    // it (SIGKILL).
+    let mut before_kill = None;
     let e = {
-        let mut src = KillsServer {
-            inner: Pattern::new(21, 64 * MIB),
-            sent: 0,
-            kill_after: 12 * MIB,
-            server: &mut az,
-            before_kill: None,
-        };
-        let e = r.upload("etcd-snapshot.db", &mut src).unwrap_err();
-        // Mid-upload: a block was on the server, uncommitted; no blob was.
-        assert_eq!(
-            src.before_kill,
-            Some((Vec::new(), vec!["node1/etcd-snapshot.db".to_string()])),
-            "the server's listing just before the kill"
-        );
-        e
+        let mut src = Tripwire::new(Pattern::new(21, 64 * MIB), 12 * MIB, || {
+            let t = Instant::now();
+            let mut staged = Vec::new();
+            while staged.is_empty() && t.elapsed() < Duration::from_secs(30) {
+                std::thread::sleep(Duration::from_millis(20));
+                staged = az.list_blobs("node1/", true).expect("listing");
+            }
+            let committed = az.list_blobs("node1/", false).expect("listing");
+            before_kill = Some((committed, staged));
+            az.kill();
+        });
+        r.upload("etcd-snapshot.db", &mut src).unwrap_err()
     };
+    // Mid-upload: a block was on the server, uncommitted; no blob was.
+    assert_eq!(
+        before_kill,
+        Some((Vec::new(), vec!["node1/etcd-snapshot.db".to_string()])),
+        "the server's listing just before the kill"
+    );
     eprintln!(
         "upload to a killed server: {e}\n  cause: {:?}",
         std::error::Error::source(&e).map(|s| s.to_string())

@@ -8,7 +8,7 @@ use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
 use common::s3::{hmac_sha256, SeaweedFs};
-use common::Pattern;
+use common::{Pattern, Tripwire};
 use etcd_backup::remote::{Environment, Remote, RemoteError, RemoteOptions};
 use sha2::{Digest, Sha256};
 
@@ -415,33 +415,6 @@ fn source_error_mid_upload_leaves_no_object() {
     assert_eq!(keys(&r), ["etcd-snapshot.db"]);
 }
 
-/// A slow source that stops (SIGTERM, then SIGKILL) or kills (SIGKILL) the server after
-/// `stop_after` bytes.
-struct StopsServer<'a> {
-    inner: Pattern,
-    sent: u64,
-    stop_after: u64,
-    kill: bool,
-    server: &'a mut SeaweedFs,
-}
-
-impl Read for StopsServer<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.sent >= self.stop_after && self.server.running() {
-            if self.kill {
-                self.server.kill();
-            } else {
-                self.server.stop();
-            }
-        }
-        std::thread::sleep(Duration::from_millis(2));
-        let max = buf.len().min(256 << 10);
-        let n = self.inner.read(&mut buf[..max])?;
-        self.sent += n as u64;
-        Ok(n)
-    }
-}
-
 #[test]
 fn server_stopped_mid_upload_fails_cleanly() {
     let mut sw = SeaweedFs::start();
@@ -455,13 +428,8 @@ fn server_stopped_mid_upload_fails_cleanly() {
     let endpoint = sw.endpoint.clone();
     let t = Instant::now();
     let e = {
-        let mut src = StopsServer {
-            inner: Pattern::new(11, 64 * MIB),
-            sent: 0,
-            stop_after: 12 * MIB,
-            kill: false,
-            server: &mut sw,
-        };
+        // Stopped (SIGTERM, then SIGKILL) after 12 MiB.
+        let mut src = Tripwire::new(Pattern::new(11, 64 * MIB), 12 * MIB, || sw.stop());
         r.upload("etcd-snapshot.db", &mut src).unwrap_err()
     };
     eprintln!(
@@ -499,13 +467,7 @@ fn server_stopped_mid_upload_fails_cleanly() {
 
     // Killed outright: the next part finds nobody listening, and the error names the endpoint.
     let e = {
-        let mut src = StopsServer {
-            inner: Pattern::new(13, 64 * MIB),
-            sent: 0,
-            stop_after: 12 * MIB,
-            kill: true,
-            server: &mut sw,
-        };
+        let mut src = Tripwire::new(Pattern::new(13, 64 * MIB), 12 * MIB, || sw.kill());
         r.upload("second.db", &mut src).unwrap_err()
     };
     eprintln!(

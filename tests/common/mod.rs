@@ -564,6 +564,42 @@ pub fn wait_for_part(dir: &Path, bytes: u64, limit: Duration) -> PathBuf {
     );
 }
 
+/// A slow source for an upload cut off mid-way: `inner`'s bytes in reads of at most 256 KiB,
+/// 2 ms apart, and `trip` run once, before the first read past `after` bytes (it stops or
+/// kills the server, say).
+pub struct Tripwire<R, F> {
+    inner: R,
+    sent: u64,
+    after: u64,
+    trip: Option<F>,
+}
+
+impl<R: Read, F: FnOnce()> Tripwire<R, F> {
+    pub fn new(inner: R, after: u64, trip: F) -> Self {
+        Tripwire {
+            inner,
+            sent: 0,
+            after,
+            trip: Some(trip),
+        }
+    }
+}
+
+impl<R: Read, F: FnOnce()> Read for Tripwire<R, F> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.sent >= self.after {
+            if let Some(trip) = self.trip.take() {
+                trip();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+        let max = buf.len().min(256 << 10);
+        let n = self.inner.read(&mut buf[..max])?;
+        self.sent += n as u64;
+        Ok(n)
+    }
+}
+
 /// Pseudo-random, incompressible bytes from a seed: the same seed gives the same stream.
 pub struct Pattern {
     state: u64,

@@ -15,13 +15,11 @@
 //! describes, so that the server, not our client, is the witness of what it holds.
 
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::stop_child;
+use super::{http_call, log_tail, stop_child};
 use base64::Engine as _;
 use etcd_backup::remote::{Environment, Remote, RemoteOptions};
 
@@ -97,7 +95,7 @@ impl Azurite {
             match az.launch() {
                 Ok(()) => return az,
                 Err(why) => {
-                    last = format!("{why}\n--- log\n{}", tail(&az.log));
+                    last = format!("{why}\n--- log\n{}", log_tail(&az.log, 40));
                     az.stop();
                 }
             }
@@ -109,7 +107,7 @@ impl Azurite {
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "restart() needs a stopped server");
         if let Err(why) = self.launch() {
-            let log = tail(&self.log);
+            let log = log_tail(&self.log, 40);
             self.stop();
             panic!("Azurite did not restart: {why}\n--- log\n{log}");
         }
@@ -281,7 +279,7 @@ impl Azurite {
              Content-Length: 0\r\nConnection: close\r\n\r\n",
             query_string.join("&")
         );
-        http_call(&host, &request)
+        http_call(&host, request.as_bytes(), Duration::from_secs(10))
     }
 
     /// The temp dir holding data and logs.
@@ -293,66 +291,5 @@ impl Azurite {
 impl Drop for Azurite {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-/// The last lines of a log file.
-fn tail(path: &Path) -> String {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
-/// Sends `request` to `host`; returns the status and the body (de-chunked).
-fn http_call(host: &str, request: &str) -> Result<(u16, String), String> {
-    let addr: SocketAddr = host.parse().map_err(|e| format!("{host}: {e}"))?;
-    let mut s =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    s.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
-    let mut answer = Vec::new();
-    let _ = s.read_to_end(&mut answer);
-    let text = String::from_utf8_lossy(&answer);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| {
-            format!(
-                "no HTTP status in {:?}",
-                text.chars().take(200).collect::<String>()
-            )
-        })?;
-    let chunked = head
-        .lines()
-        .any(|l| l.to_ascii_lowercase().replace(' ', "") == "transfer-encoding:chunked");
-    let body = if chunked {
-        dechunk(body)?
-    } else {
-        body.to_string()
-    };
-    Ok((status, body))
-}
-
-/// The payload of a `Transfer-Encoding: chunked` body.
-fn dechunk(mut rest: &str) -> Result<String, String> {
-    let mut out = String::new();
-    loop {
-        let (size_line, after) = rest
-            .split_once("\r\n")
-            .ok_or_else(|| format!("bad chunked body near {rest:?}"))?;
-        let size_hex = size_line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_hex, 16)
-            .map_err(|e| format!("bad chunk size {size_line:?}: {e}"))?;
-        if size == 0 {
-            return Ok(out);
-        }
-        let chunk = after
-            .get(..size)
-            .ok_or_else(|| format!("chunk of {size} bytes cut short"))?;
-        out.push_str(chunk);
-        rest = after[size..].trim_start_matches("\r\n");
     }
 }

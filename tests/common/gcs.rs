@@ -15,14 +15,12 @@
 //! through the JSON API instead.
 
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::stop_child;
+use super::{http_call, log_tail, stop_child};
 use etcd_backup::remote::{Environment, Remote, RemoteOptions};
 
 pub const BUCKET: &str = "backups";
@@ -81,7 +79,7 @@ impl FakeGcs {
             match gcs.launch(super::free_port()) {
                 Ok(()) => return gcs,
                 Err(why) => {
-                    last = format!("{why}\n--- log\n{}", tail(&gcs.log));
+                    last = format!("{why}\n--- log\n{}", log_tail(&gcs.log, 40));
                     gcs.stop();
                 }
             }
@@ -249,37 +247,15 @@ impl FakeGcs {
         content_type: &str,
         body: &[u8],
     ) -> Result<(u16, String), String> {
-        let addr: SocketAddr = self
-            .host
-            .parse()
-            .map_err(|e| format!("{}: {e}", self.host))?;
-        let mut s =
-            TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
-        s.set_read_timeout(Some(Duration::from_secs(30)))
-            .map_err(|e| e.to_string())?;
-        let head = format!(
+        let mut request = format!(
             "{method} {path} HTTP/1.0\r\nHost: {}\r\nContent-Type: {content_type}\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n",
             self.host,
             body.len()
-        );
-        s.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
-        s.write_all(body).map_err(|e| e.to_string())?;
-        let mut answer = Vec::new();
-        s.read_to_end(&mut answer).map_err(|e| e.to_string())?;
-        let text = String::from_utf8_lossy(&answer);
-        let status = text
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .ok_or_else(|| {
-                format!(
-                    "no HTTP status in {:?}",
-                    text.chars().take(200).collect::<String>()
-                )
-            })?;
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-        Ok((status, body.to_string()))
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
+        http_call(&self.host, &request, Duration::from_secs(30))
     }
 }
 
@@ -299,11 +275,4 @@ fn encode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// The last lines of a log file.
-fn tail(path: &Path) -> String {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
 }

@@ -437,6 +437,73 @@ impl Etcd {
     }
 }
 
+/// The last `lines` lines of a log file (empty if it cannot be read).
+pub fn log_tail(path: &Path, lines: usize) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Sends one whole HTTP request (head and body; the request should say `Connection: close` or
+/// be HTTP/1.0) to `host` (`ip:port`) and reads the answer to its end: the status and the body,
+/// de-chunked if it came `Transfer-Encoding: chunked`. For the test servers' own admin APIs.
+pub fn http_call(
+    host: &str,
+    request: &[u8],
+    read_timeout: Duration,
+) -> Result<(u16, String), String> {
+    let addr: std::net::SocketAddr = host.parse().map_err(|e| format!("{host}: {e}"))?;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        .map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(read_timeout))
+        .map_err(|e| e.to_string())?;
+    s.write_all(request).map_err(|e| e.to_string())?;
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&answer);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| {
+            format!(
+                "no HTTP status in {:?}",
+                text.chars().take(200).collect::<String>()
+            )
+        })?;
+    let chunked = head
+        .lines()
+        .any(|l| l.to_ascii_lowercase().replace(' ', "") == "transfer-encoding:chunked");
+    let body = if chunked {
+        dechunk(body)?
+    } else {
+        body.to_string()
+    };
+    Ok((status, body))
+}
+
+/// The payload of a `Transfer-Encoding: chunked` body.
+fn dechunk(mut rest: &str) -> Result<String, String> {
+    let mut out = String::new();
+    loop {
+        let (size_line, after) = rest
+            .split_once("\r\n")
+            .ok_or_else(|| format!("bad chunked body near {rest:?}"))?;
+        let size_hex = size_line.split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(size_hex, 16)
+            .map_err(|e| format!("bad chunk size {size_line:?}: {e}"))?;
+        if size == 0 {
+            return Ok(out);
+        }
+        let chunk = after
+            .get(..size)
+            .ok_or_else(|| format!("chunk of {size} bytes cut short"))?;
+        out.push_str(chunk);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+}
+
 /// Stops a server started by a rig, by its PID: SIGTERM, up to `grace` for it to exit, then
 /// SIGKILL (at once when `grace` is zero, as a crash would); it is reaped either way.
 pub fn stop_child(child: Option<Child>, grace: Duration) {

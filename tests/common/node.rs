@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{backup_cmd, free_port, Dist, Etcd, KeyKind, Pki};
+use super::{backup_cmd, free_port, log_tail, Dist, Etcd, KeyKind, Pki};
 
 const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/node");
 
@@ -194,12 +194,6 @@ fn read_pidfile(path: &Path) -> Option<Proc> {
         pid,
         start,
     })
-}
-
-fn tail(path: &Path, lines: usize) -> String {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// Copies the PKI files into `dir` (if it is not already there) and returns them at their new
@@ -655,9 +649,9 @@ impl Node {
             "=== node {} ({})\n--- systemctl.log\n{}\n--- kubelet.log\n{}\n--- etcd.log\n{}",
             self.name,
             self.root.display(),
-            tail(&self.node_dir.join("systemctl.log"), 20),
-            tail(&self.node_dir.join("kubelet.log"), 30),
-            tail(&self.node_dir.join("etcd.log"), 30),
+            log_tail(&self.node_dir.join("systemctl.log"), 20),
+            log_tail(&self.node_dir.join("kubelet.log"), 30),
+            log_tail(&self.node_dir.join("etcd.log"), 30),
         )
     }
 

@@ -9,13 +9,11 @@
 //! removes the `/tmp/seaweedfs-*-<port>.sock` files it leaves behind.
 
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::stop_child;
+use super::{http_call, log_tail, stop_child};
 use etcd_backup::remote::{Environment, Remote, RemoteOptions};
 use sha2::{Digest, Sha256};
 
@@ -144,7 +142,7 @@ impl SeaweedFs {
             match sw.launch() {
                 Ok(()) => return sw,
                 Err(why) => {
-                    last = format!("{why}\n--- log\n{}", tail(&sw.log));
+                    last = format!("{why}\n--- log\n{}", log_tail(&sw.log, 40));
                     sw.stop();
                 }
             }
@@ -156,7 +154,7 @@ impl SeaweedFs {
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "restart() needs a stopped server");
         if let Err(why) = self.launch() {
-            let log = tail(&self.log);
+            let log = log_tail(&self.log, 40);
             self.stop();
             panic!("SeaweedFS did not restart: {why}\n--- log\n{log}");
         }
@@ -343,7 +341,7 @@ impl SeaweedFs {
             "GET {dir}/?limit=1000 HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n\
              Connection: close\r\n\r\n"
         );
-        let (status, body) = http_call(&host, &request)?;
+        let (status, body) = http_call(&host, request.as_bytes(), Duration::from_secs(10))?;
         match status {
             404 => Ok(Vec::new()),
             200 => Ok(json_names(&body)),
@@ -361,13 +359,6 @@ impl Drop for SeaweedFs {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-/// The last lines of a log file.
-fn tail(path: &Path) -> String {
-    let text = fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
 /// HMAC-SHA-256 (RFC 2104), for SigV4.
@@ -425,7 +416,7 @@ fn sigv4_request(
 
 /// Sends `request` to `host` and returns the status code of the answer.
 fn http_status(host: &str, request: &str) -> Result<u16, String> {
-    http_call(host, request).map(|(status, _)| status)
+    http_call(host, request.as_bytes(), Duration::from_secs(10)).map(|(status, _)| status)
 }
 
 /// The `"FullPath":"…"` values of a filer listing, as base names.
@@ -435,29 +426,4 @@ fn json_names(body: &str) -> Vec<String> {
         .filter_map(|rest| rest.split('"').next())
         .map(|p| p.rsplit('/').next().unwrap_or(p).to_string())
         .collect()
-}
-
-/// Sends `request` to `host`; returns the status and the body.
-fn http_call(host: &str, request: &str) -> Result<(u16, String), String> {
-    let addr: SocketAddr = host.parse().map_err(|e| format!("{host}: {e}"))?;
-    let mut s =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    s.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
-    let mut answer = Vec::new();
-    let _ = s.read_to_end(&mut answer);
-    let text = String::from_utf8_lossy(&answer);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| {
-            format!(
-                "no HTTP status in {:?}",
-                text.chars().take(200).collect::<String>()
-            )
-        })?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    Ok((status, body.to_string()))
 }

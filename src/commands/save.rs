@@ -125,10 +125,7 @@ pub fn run(
     // credentials only show at upload time, after the local backup is safe.
     let remote = super::open_remote(&args.remote)?;
     let dir = &settings.backup_dir;
-    fsutil::create_private_dir(dir).hint(format!(
-        "make {} writable by this user, or choose another --backup-dir",
-        dir.display()
-    ))?;
+    super::create_backup_dir(dir)?;
     if args.prune {
         // Refuse before streaming what could not be pruned afterwards.
         super::prune::check_dir(dir)?;

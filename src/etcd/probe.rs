@@ -145,14 +145,15 @@ pub fn misdirected(endpoint: &str, tls: &TlsFiles, timeout: Duration) -> Option<
         return None;
     }
     let peer = match peer_members(host, port, tls, timeout) {
-        Some(Ok(members)) => Some(PeerPort {
+        Answer::Members(members) => Some(PeerPort {
             answered_members: true,
             client_urls: client_urls_of(&members, host, port),
         }),
         // Not a peer listener: it answered, but not with a member list.
-        Some(Err(())) => None,
-        // No HTTP answer at all (our certificate rejected?): only the number is left.
-        None => (port == PEER_PORT).then(|| PeerPort {
+        Answer::Other | Answer::Unreachable => None,
+        // Something listens but gave no HTTP answer (our certificate rejected?): only the
+        // number is left.
+        Answer::Silent => (port == PEER_PORT).then(|| PeerPort {
             answered_members: false,
             client_urls: Vec::new(),
         }),
@@ -201,22 +202,38 @@ fn speaks_tls(host: &str, port: u16, timeout: Duration) -> bool {
     tcp.read_exact(&mut head).is_ok() && matches!(head, [0x15 | 0x16, 0x03, _, _, _])
 }
 
-/// `GET /members` over TLS with the client certificate. `Some(Ok(list))` when a member list came
-/// back, `Some(Err(()))` when something else did, `None` when no HTTP answer did.
-fn peer_members(
-    host: &str,
-    port: u16,
-    tls: &TlsFiles,
-    timeout: Duration,
-) -> Option<Result<serde_json::Value, ()>> {
-    let config = client_config(tls, &[b"http/1.1"]).ok()?;
-    let name = ServerName::try_from(host.to_string()).ok()?;
-    let conn = ClientConnection::new(Arc::new(config), name).ok()?;
-    let tcp = connect(host, port, timeout)?;
+/// What `GET /members` brought back.
+enum Answer {
+    /// A member list: etcd's peer handler.
+    Members(serde_json::Value),
+    /// Some other HTTP answer.
+    Other,
+    /// A connection, but no HTTP answer.
+    Silent,
+    /// No connection at all (or no TLS material to try with).
+    Unreachable,
+}
+
+/// `GET /members` over TLS with the client certificate.
+fn peer_members(host: &str, port: u16, tls: &TlsFiles, timeout: Duration) -> Answer {
+    let Ok(config) = client_config(tls, &[b"http/1.1"]) else {
+        return Answer::Unreachable;
+    };
+    let Some(conn) = ServerName::try_from(host.to_string())
+        .ok()
+        .and_then(|name| ClientConnection::new(Arc::new(config), name).ok())
+    else {
+        return Answer::Unreachable;
+    };
+    let Some(tcp) = connect(host, port, timeout) else {
+        return Answer::Unreachable;
+    };
     let mut stream = StreamOwned::new(conn, tcp);
     let request =
         format!("GET /members HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).ok()?;
+    if stream.write_all(request.as_bytes()).is_err() {
+        return Answer::Silent;
+    }
     let mut answer = Vec::new();
     let mut buf = [0u8; 16 << 10];
     loop {
@@ -229,13 +246,14 @@ fn peer_members(
         }
     }
     let text = String::from_utf8_lossy(&answer);
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?;
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return Answer::Silent;
+    };
     if !head.starts_with("HTTP/") {
-        return None;
+        return Answer::Silent;
     }
-    if status != "200" {
-        return Some(Err(()));
+    if head.split_whitespace().nth(1) != Some("200") {
+        return Answer::Other;
     }
     let body = if head
         .to_ascii_lowercase()
@@ -250,9 +268,9 @@ fn peer_members(
             if v.as_array()
                 .is_some_and(|a| a.iter().any(|m| m.get("peerURLs").is_some())) =>
         {
-            Some(Ok(v))
+            Answer::Members(v)
         }
-        _ => Some(Err(())),
+        _ => Answer::Other,
     }
 }
 

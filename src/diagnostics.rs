@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::etcd::EtcdError;
+use crate::fsutil::FsError;
 
 /// Exit codes, documented in `--help` and the README.
 pub mod exit {
@@ -71,6 +72,46 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     }
 }
 
+/// Advice for a non-root user denied access to a root-owned path (kubeadm's certificates in
+/// /etc/kubernetes/pki, /var/lib/etcd, a backup dir made by root): "run as root". `None` when the
+/// error is no such denial, or when this already runs as root.
+pub fn root_hint(err: &anyhow::Error) -> Option<String> {
+    let euid = rustix::process::geteuid();
+    if euid.is_root() {
+        return None;
+    }
+    fn denied(err: &anyhow::Error) -> Option<&std::path::Path> {
+        err.chain().find_map(|c| {
+            if let Some(h) = c.downcast_ref::<Hinted>() {
+                // A hint hides the error it wraps from the chain.
+                return denied(&h.inner);
+            }
+            let (path, source) = match c.downcast_ref::<EtcdError>() {
+                Some(EtcdError::ReadTls { path, source, .. }) => (path, source),
+                _ => match c.downcast_ref::<FsError>() {
+                    Some(FsError::Io { path, source, .. }) => (path, source),
+                    _ => return None,
+                },
+            };
+            (source.kind() == std::io::ErrorKind::PermissionDenied).then_some(path.as_path())
+        })
+    }
+    let path = denied(err)?;
+    // The path itself, or the nearest ancestor this user can stat.
+    let owner = path
+        .ancestors()
+        .filter(|p| !p.as_os_str().is_empty())
+        .find_map(|p| std::fs::metadata(p).ok().map(|m| (p, m)))?;
+    use std::os::unix::fs::MetadataExt;
+    (owner.1.uid() == 0).then(|| {
+        format!(
+            "{} belongs to root and this runs as uid {}: run etcd-backup as root (sudo)",
+            owner.0.display(),
+            euid.as_raw()
+        )
+    })
+}
+
 /// An error taken apart: its message, each cause that adds something, and its hints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parts {
@@ -91,11 +132,19 @@ pub fn parts(err: &anyhow::Error) -> Parts {
         }
         last = text;
     }
-    let hints = err
-        .chain()
-        .filter_map(|c| c.downcast_ref::<Hinted>())
-        .map(|h| h.hint.clone())
-        .collect();
+    fn hints(err: &anyhow::Error, out: &mut Vec<String>) {
+        for c in err.chain() {
+            if let Some(h) = c.downcast_ref::<Hinted>() {
+                out.push(h.hint.clone());
+                // The rest of the chain is the wrapped error's, which may hold hints of its own
+                // (a hint on a hint hides it from `chain`).
+                return hints(&h.inner, out);
+            }
+        }
+    }
+    let mut hints_found = Vec::new();
+    hints(err, &mut hints_found);
+    let hints = hints_found;
     Parts {
         msg: err.to_string(),
         causes,

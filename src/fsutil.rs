@@ -24,6 +24,21 @@ pub enum FsError {
     Exists { path: PathBuf },
     #[error("{path} is locked by another etcd-backup run (pid {holder})")]
     Locked { path: PathBuf, holder: String },
+    /// `path` should be a directory (or be created under `file`), but `file` is not one.
+    #[error("{}", not_a_directory(path, file))]
+    NotADirectory { path: PathBuf, file: PathBuf },
+}
+
+fn not_a_directory(path: &Path, file: &Path) -> String {
+    if path == file {
+        format!("{} is a file, not a directory", path.display())
+    } else {
+        format!(
+            "cannot create directory {}: {} is a file, not a directory",
+            path.display(),
+            file.display()
+        )
+    }
 }
 
 impl FsError {
@@ -44,13 +59,26 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
     match fs::metadata(dir) {
         Ok(m) if m.is_dir() => return Ok(()),
         Ok(_) => {
-            return Err(FsError::io(
-                "cannot use as a directory",
-                dir,
-                io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
-            ))
+            return Err(FsError::NotADirectory {
+                path: dir.to_path_buf(),
+                file: dir.to_path_buf(),
+            })
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        // A file where a parent directory should be.
+        Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
+            if let Some(file) = dir
+                .ancestors()
+                .skip(1)
+                .find(|a| fs::metadata(a).is_ok_and(|m| !m.is_dir()))
+            {
+                return Err(FsError::NotADirectory {
+                    path: dir.to_path_buf(),
+                    file: file.to_path_buf(),
+                });
+            }
+            return Err(FsError::io("cannot read", dir, e));
+        }
         Err(e) => return Err(FsError::io("cannot read", dir, e)),
     }
     DirBuilder::new()

@@ -48,13 +48,10 @@ pub fn run() -> u8 {
         }
         _ => None,
     };
-    let result = Settings::resolve(&cli.global)
+    let result = Settings::resolve(&cli.global, &|id| parsed.given_by(id))
         .map_err(|e| {
-            diagnostics::with_hint(
-                e,
-                "fix the manifest, point --manifest at the right file, or pass --no-manifest \
-                 to skip kubeadm discovery",
-            )
+            let hint = e.hint();
+            diagnostics::with_hint(e, hint)
         })
         .and_then(|settings| match &cli.command {
             _ if cli.config.show_settings => parsed.show_settings(&settings, &printer),
@@ -71,6 +68,10 @@ pub fn run() -> u8 {
     match result {
         Ok(code) => code,
         Err(err) => {
+            let err = match diagnostics::root_hint(&err) {
+                Some(hint) => diagnostics::with_hint(err, hint),
+                None => err,
+            };
             printer.error(&err);
             diagnostics::exit_code(&err)
         }

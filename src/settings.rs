@@ -51,13 +51,67 @@ pub struct Settings {
     pub manifest: Option<EtcdManifest>,
 }
 
+/// Settings that cannot be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// A manifest the user named (not the default path) is not there.
+    #[error("kubeadm etcd manifest {path} ({given_by}) does not exist")]
+    ManifestMissing { path: PathBuf, given_by: String },
+    #[error("the endpoint list is empty ({given_by} is \"{raw}\")")]
+    NoEndpoints { given_by: String, raw: String },
+}
+
+impl SettingsError {
+    pub fn hint(&self) -> String {
+        match self {
+            SettingsError::Manifest(_) => "fix the manifest, point --manifest at the right file, \
+                                           or pass --no-manifest to skip kubeadm discovery"
+                .to_string(),
+            SettingsError::ManifestMissing { .. } => "point --manifest (ETCD_BACKUP_MANIFEST) at \
+                 the etcd static pod manifest, usually /etc/kubernetes/manifests/etcd.yaml, or \
+                 leave it out (or pass --no-manifest) and give --endpoints and the certificates"
+                .to_string(),
+            SettingsError::NoEndpoints { .. } => "give at least one URL, e.g. --endpoints \
+                 https://127.0.0.1:2379, or unset it to use the manifest's or the default"
+                .to_string(),
+        }
+    }
+}
+
 impl Settings {
-    /// Resolves the global flags; `--no-manifest` turns kubeadm discovery off.
-    pub fn resolve(args: &GlobalArgs) -> Result<Settings, ManifestError> {
+    /// Resolves the global flags; `--no-manifest` turns kubeadm discovery off. `given_by` says
+    /// how the user gave a global setting (`flag --manifest`, `env …`, `config FILE:LINE`), or
+    /// `None` when it holds its built-in default: a manifest the user named must exist, while
+    /// the default one is read only where it exists.
+    pub fn resolve(
+        args: &GlobalArgs,
+        given_by: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, SettingsError> {
+        if let Some(list) = &args.endpoints {
+            if list.iter().all(|e| e.trim().is_empty()) {
+                return Err(SettingsError::NoEndpoints {
+                    given_by: given_by("endpoints").unwrap_or_else(|| "--endpoints".into()),
+                    raw: list.join(","),
+                });
+            }
+        }
         let manifest = if args.no_manifest {
             None
         } else {
-            EtcdManifest::load(&args.manifest)?
+            match EtcdManifest::load(&args.manifest)? {
+                None => match given_by("manifest") {
+                    Some(given_by) => {
+                        return Err(SettingsError::ManifestMissing {
+                            path: args.manifest.clone(),
+                            given_by,
+                        })
+                    }
+                    None => None,
+                },
+                found => found,
+            }
         };
         Ok(Self::from_parts(args, manifest))
     }

@@ -33,6 +33,23 @@ fn lock_dir(dir: &Path) -> anyhow::Result<DirLock> {
     })
 }
 
+/// Creates the backup dir (0700) if needed, with advice that fits what went wrong.
+fn create_backup_dir(dir: &Path) -> anyhow::Result<()> {
+    crate::fsutil::create_private_dir(dir).map_err(|e| {
+        let hint = match &e {
+            FsError::NotADirectory { file, .. } => format!(
+                "--backup-dir must be a directory: choose another path, or move {} away",
+                file.display()
+            ),
+            _ => format!(
+                "make {} writable by this user, or choose another --backup-dir",
+                dir.display()
+            ),
+        };
+        with_hint(e, hint)
+    })
+}
+
 /// A remote error with its advice attached.
 fn remote_error(e: crate::remote::RemoteError) -> anyhow::Error {
     match e.hint() {

@@ -96,6 +96,7 @@ pub fn run(
         .map(|e| etcd::normalize_endpoint(e))
         .collect::<Result<Vec<_>, _>>()
         .hint("pass --endpoints https://HOST:PORT[,https://HOST:PORT..]")?;
+    check_schemes(&endpoints, printer)?;
     let tls_files = TlsFiles {
         cacert: settings.cacert.value.clone(),
         cert: settings.cert.value.clone(),
@@ -112,9 +113,17 @@ pub fn run(
             settings.key.source.describe(),
         ));
         Some(etcd::load_tls(&tls_files).map_err(|e| {
-            let hint = "pass the files with --cacert/--cert/--key (or ETCDCTL_CACERT, \
-                        ETCDCTL_CERT, ETCDCTL_KEY); on a kubeadm node they are in \
-                        /etc/kubernetes/pki/etcd/";
+            let hint = match e {
+                EtcdError::KeyMismatch { .. } => {
+                    "give the key that was made with this certificate (on a kubeadm node \
+                     /etc/kubernetes/pki/etcd/server.crt goes with server.key)"
+                }
+                _ => {
+                    "pass the files with --cacert/--cert/--key (or ETCDCTL_CACERT, \
+                     ETCDCTL_CERT, ETCDCTL_KEY); on a kubeadm node they are in \
+                     /etc/kubernetes/pki/etcd/"
+                }
+            };
             with_hint(e, hint)
         })?)
     } else {
@@ -125,10 +134,7 @@ pub fn run(
     // credentials only show at upload time, after the local backup is safe.
     let remote = super::open_remote(&args.remote)?;
     let dir = &settings.backup_dir;
-    fsutil::create_private_dir(dir).hint(format!(
-        "make {} writable by this user, or choose another --backup-dir",
-        dir.display()
-    ))?;
+    super::create_backup_dir(dir)?;
     if args.prune {
         // Refuse before streaming what could not be pruned afterwards.
         super::prune::check_dir(dir)?;
@@ -443,6 +449,22 @@ pub fn run(
     Ok(exit::SUCCESS)
 }
 
+/// Refuses a list that mixes https:// and http:// (never fall back from TLS to plaintext) and
+/// warns about plaintext endpoints.
+fn check_schemes(endpoints: &[String], printer: &Printer) -> anyhow::Result<()> {
+    let plain = etcd::check_schemes(endpoints).hint(
+        "list only https:// endpoints: etcd-backup never falls back from TLS to plaintext, and \
+         a kubeadm etcd serves clients over TLS only",
+    )?;
+    for ep in plain {
+        printer.warn(format!(
+            "{ep} is plaintext: the snapshot, which holds every secret of the cluster, crosses \
+             the network unencrypted and unauthenticated; use https:// where etcd serves TLS"
+        ));
+    }
+    Ok(())
+}
+
 /// Asks every endpoint for its status and picks the member to snapshot from: a voting member,
 /// preferring one that has a leader, then the highest raft index, then the order given.
 fn preflight(
@@ -476,7 +498,13 @@ fn preflight(
                 return Err(e.into())
             }
             Err(e) => {
-                let e = connect_error(e);
+                let e = match probe_failure(ep, &e, config) {
+                    Some(m) => {
+                        let hint = m.hint();
+                        with_hint(anyhow::Error::new(e).context(m.to_string()), hint)
+                    }
+                    None => connect_error(e),
+                };
                 if endpoints.len() > 1 {
                     printer.warn(format!("skipping {ep}: {}", one_line(&e)));
                 }
@@ -494,6 +522,27 @@ fn preflight(
             .collect::<String>();
         return Err(anyhow!("no endpoint answered:{all}")).hint(
             "check that etcd is running and that --endpoints and the certificates are right",
+        );
+    }
+    let mut clusters: std::collections::BTreeMap<u64, Vec<&str>> = Default::default();
+    for (_, st) in &answered {
+        clusters
+            .entry(st.cluster_id)
+            .or_default()
+            .push(&st.endpoint);
+    }
+    if clusters.len() > 1 {
+        let which = clusters
+            .iter()
+            .map(|(id, eps)| format!("\n    cluster {id:x}: {}", eps.join(", ")))
+            .collect::<String>();
+        return Err(anyhow!(
+            "the endpoints belong to {} different clusters:{which}",
+            clusters.len()
+        ))
+        .hint(
+            "list the client URLs of one cluster's members only (`etcdctl endpoint status -w \
+             table` shows each endpoint's cluster ID)",
         );
     }
     let learners: Vec<String> = answered
@@ -556,6 +605,21 @@ fn preflight(
 /// The whole cause chain on one line, for warnings.
 fn one_line(e: &anyhow::Error) -> String {
     format!("{e:#}")
+}
+
+/// For a failure that could be a misdirected endpoint (an answer, then a closed connection),
+/// finds out what listens there instead: a TLS port named http://, or etcd's peer port.
+fn probe_failure(
+    ep: &str,
+    e: &EtcdError,
+    config: &ConnectConfig,
+) -> Option<etcd::probe::Misdirected> {
+    match e {
+        EtcdError::Connect { .. } | EtcdError::Rpc { .. } => {
+            etcd::probe::misdirected(ep, &config.tls, config.dial_timeout)
+        }
+        _ => None,
+    }
 }
 
 /// Adds advice to a connection or status failure, based on what the TLS/transport layer said.

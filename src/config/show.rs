@@ -161,6 +161,18 @@ impl Parsed {
         }
     }
 
+    /// How the user gave global setting `id` (`flag --manifest`, `env ETCD_BACKUP_MANIFEST`,
+    /// `config FILE:LINE`), or `None` when it holds its built-in default.
+    pub fn given_by(&self, id: &str) -> Option<String> {
+        let e = self.tables[0].entries.iter().find(|e| e.id == id)?;
+        let row = self.row(e, &self.matches, "");
+        match (row.source, row.origin) {
+            ("default", _) => None,
+            (source, Some(origin)) => Some(format!("{source} {origin}")),
+            (source, None) => Some(source.to_string()),
+        }
+    }
+
     fn applied_to(&self, scope: &str, id: &str) -> Option<&super::file::Value> {
         self.applied
             .iter()

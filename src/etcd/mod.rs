@@ -3,6 +3,7 @@
 //! etcd-client and tokio stay inside this module: [`Session`] owns a current-thread runtime and
 //! offers blocking calls, each bounded by the run's deadline and interruptible by SIGINT/SIGTERM.
 
+pub mod probe;
 pub mod stream;
 
 use std::fmt;
@@ -58,6 +59,17 @@ pub enum EtcdError {
         path: PathBuf,
         expected: &'static str,
     },
+    #[error("the client certificate {cert} and the client key {key} do not belong together")]
+    KeyMismatch { cert: PathBuf, key: PathBuf },
+    #[error(
+        "--endpoints mixes TLS ({}) and plaintext ({}) endpoints",
+        https.join(","),
+        http.join(",")
+    )]
+    MixedSchemes {
+        https: Vec<String>,
+        http: Vec<String>,
+    },
     #[error("invalid endpoint {endpoint:?}: {reason}")]
     BadEndpoint { endpoint: String, reason: String },
     #[error("cannot connect to {endpoint}")]
@@ -73,7 +85,7 @@ pub enum EtcdError {
         endpoint: String,
         what: &'static str,
         #[source]
-        source: etcd_client::Error,
+        source: CallError,
     },
     #[error("{what} on {endpoint}: no answer within {after:?} (--stall-timeout)")]
     Stalled {
@@ -87,7 +99,7 @@ pub enum EtcdError {
         received: u64,
         total: u64,
         #[source]
-        source: etcd_client::Error,
+        source: CallError,
     },
     #[error("snapshot stream from {endpoint} is not valid")]
     Protocol {
@@ -103,6 +115,51 @@ pub enum EtcdError {
     Interrupted(&'static str),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
+}
+
+/// An etcd-client error, shown without the library's Debug text: a gRPC status reads
+/// `CODE: message`, and what broke underneath (the transport's errors) is its source.
+#[derive(Debug)]
+pub struct CallError(pub etcd_client::Error);
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            etcd_client::Error::GRpcStatus(s) => {
+                write!(f, "{}: {}", s.code().description(), s.message())
+            }
+            other => write!(f, "{other}"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.0 {
+            etcd_client::Error::GRpcStatus(s) => std::error::Error::source(s),
+            other => std::error::Error::source(other),
+        }
+    }
+}
+
+impl From<etcd_client::Error> for CallError {
+    fn from(e: etcd_client::Error) -> Self {
+        CallError(e)
+    }
+}
+
+/// Refuses a list that mixes `https://` and `http://` endpoints: the run must never fall back
+/// from TLS to plaintext when the TLS endpoints fail. Returns the plaintext endpoints (to warn
+/// about) of a list that is all `http://`.
+pub fn check_schemes(endpoints: &[String]) -> Result<Vec<String>, EtcdError> {
+    let (https, http): (Vec<String>, Vec<String>) = endpoints
+        .iter()
+        .cloned()
+        .partition(|e| e.starts_with("https://"));
+    if !https.is_empty() && !http.is_empty() {
+        return Err(EtcdError::MixedSchemes { https, http });
+    }
+    Ok(http)
 }
 
 /// One member's answer to `endpoint status`.
@@ -177,6 +234,18 @@ pub fn load_tls(files: &TlsFiles) -> Result<ClientTlsConfig, EtcdError> {
         "CERTIFICATE-----",
     )?;
     let key = read("client key", &files.key, "private key", "PRIVATE KEY-----")?;
+    if let Err((
+        tokio_rustls::rustls::Error::InconsistentKeys(
+            tokio_rustls::rustls::InconsistentKeys::KeyMismatch,
+        ),
+        _,
+    )) = probe::client_config(files, &[])
+    {
+        return Err(EtcdError::KeyMismatch {
+            cert: files.cert.clone(),
+            key: files.key.clone(),
+        });
+    }
     Ok(ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(ca))
         .identity(Identity::from_pem(cert, key)))
@@ -273,7 +342,7 @@ impl Session {
             .map_err(|source| EtcdError::Rpc {
                 endpoint: endpoint.to_string(),
                 what: "client setup",
-                source,
+                source: source.into(),
             })
         })?;
         Ok(Session {
@@ -306,7 +375,7 @@ impl Session {
                 Ok(Err(source)) => Err(EtcdError::Rpc {
                     endpoint,
                     what,
-                    source,
+                    source: source.into(),
                 }),
                 Ok(Ok(v)) => Ok(v),
             }
@@ -402,7 +471,7 @@ impl Session {
                     return Err(EtcdError::Rpc {
                         endpoint,
                         what: "snapshot",
-                        source,
+                        source: source.into(),
                     })
                 }
                 Ok(Ok(s)) => s,
@@ -417,7 +486,7 @@ impl Session {
                             endpoint,
                             received,
                             total,
-                            source,
+                            source: source.into(),
                         });
                     }
                     Ok(Ok(None)) => break,

@@ -132,7 +132,7 @@ impl Named {
     fn reader(&self) -> anyhow::Result<Box<dyn std::io::Read + Send>> {
         match self {
             Named::Local(p) => Ok(Box::new(
-                std::fs::File::open(p)
+                crate::fsutil::open_regular(p, true)
                     .map_err(|e| FsError::io("cannot open", p, e))
                     .hint("check the path and that this user may read it")?,
             )),

@@ -230,6 +230,10 @@ pub struct Entry {
     pub id: (u64, u64),
     /// The backup this entry is or belongs to (backups, sidecars and temp files).
     pub backup: Option<(String, BackupName)>,
+    /// What a backup's sidecar says it holds (backups with a readable sidecar only).
+    pub content: Option<catalog::Content>,
+    /// Why a backup's sidecar could not be read, when it exists.
+    pub sidecar_problem: Option<String>,
 }
 
 impl Entry {
@@ -294,6 +298,14 @@ pub fn scan(dir: &Path) -> anyhow::Result<Vec<Entry>> {
             FileType::Other
         };
         let (kind, backup) = classify(&name, ft);
+        let (content, sidecar_problem) = if kind == Kind::Backup {
+            match catalog::read_sidecar(&entry.path()) {
+                Ok(sc) => (sc.as_ref().map(catalog::Content::of), None),
+                Err(p) => (None, Some(p)),
+            }
+        } else {
+            (None, None)
+        };
         let modified = meta
             .modified()
             .map(DateTime::<Utc>::from)
@@ -305,6 +317,8 @@ pub fn scan(dir: &Path) -> anyhow::Result<Vec<Entry>> {
             modified,
             id: (meta.dev(), meta.ino()),
             backup,
+            content,
+            sidecar_problem,
         });
     }
     Ok(out)
@@ -335,6 +349,8 @@ pub struct Row {
     /// The retention reasons of a backup (empty for other kinds, and for deleted backups).
     pub reasons: Vec<Reason>,
     pub failed_verification: Option<String>,
+    /// Why the backup's time cannot be trusted (`catalog::suspects`); such a backup is kept.
+    pub suspect: Option<String>,
     pub outcome: Outcome,
 }
 
@@ -362,6 +378,14 @@ impl Plan {
         for row in &self.rows {
             if let Some(p) = &row.failed_verification {
                 printer.warn(format!("{} fails verification: {p}", shown(&row.entry)));
+            }
+            if let Some(p) = &row.suspect {
+                printer.warn(format!(
+                    "{} is kept but not counted as a recent backup: {p}; check the clock \
+                     (timedatectl), and move the file away once you know where it came from \
+                     (after a restore from an older backup, the backups taken before it)",
+                    shown(&row.entry)
+                ));
             }
         }
         if self.withheld {
@@ -399,28 +423,69 @@ pub fn plan(
     let backups: Vec<usize> = (0..entries.len())
         .filter(|&i| entries[i].kind == Kind::Backup)
         .collect();
-    let items: Vec<Item> = backups
+    // Backups whose time cannot be trusted (a future name, a newer name than what they hold)
+    // take no place in the rules and never stand for the newest backup; they are kept.
+    let facts: Vec<catalog::Facts> = backups
         .iter()
-        .map(|&i| {
-            let (_, b) = entries[i].backup.as_ref().expect("backups have names");
+        .map(|&i| catalog::Facts {
+            taken_at: entries[i]
+                .backup
+                .as_ref()
+                .expect("backups have names")
+                .1
+                .taken_at,
+            content: entries[i].content.clone(),
+        })
+        .collect();
+    let mut suspect = catalog::suspects(&facts, now);
+    let trusted: Vec<usize> = (0..backups.len())
+        .filter(|&k| suspect[k].is_none())
+        .collect();
+    let items: Vec<Item> = trusted
+        .iter()
+        .map(|&k| {
+            let (_, b) = entries[backups[k]]
+                .backup
+                .as_ref()
+                .expect("backups have names");
             Item {
                 taken_at: b.taken_at,
                 labeled: b.label.is_some(),
             }
         })
         .collect();
-    let mut reasons = retention::decide(&items, policy, now);
+    let mut reasons: Vec<Vec<Reason>> = vec![Vec::new(); backups.len()];
+    for (k, r) in trusted.iter().zip(retention::decide(&items, policy, now)) {
+        reasons[*k] = r;
+    }
+    for (k, s) in suspect.iter().enumerate() {
+        if s.is_some() {
+            reasons[k].push(Reason::Suspect);
+        }
+    }
+    // The backup this run has just written is kept whatever the rules say.
+    let protected =
+        (0..backups.len()).find(|&k| known_good == Some(entries[backups[k]].name.as_os_str()));
+    if let Some(k) = protected {
+        reasons[k].insert(0, Reason::JustWritten);
+    }
     let mut failed_verification: Vec<Option<String>> = vec![None; backups.len()];
     let mut withheld = false;
     let mut newest_verified = None;
     if reasons.iter().any(Vec::is_empty) {
-        // `backups` is newest first already.
-        let good = (0..backups.len()).find(|&k| {
-            let e = &entries[backups[k]];
-            if known_good == Some(e.name.as_os_str()) {
+        // The floor: the backup just written when there is one (it holds the newest state and
+        // has just passed verification); else the newest trusted backup that passes, then the
+        // suspect ones. `backups` is newest first by name already.
+        let order: Vec<usize> = protected
+            .into_iter()
+            .chain(trusted.iter().copied())
+            .chain((0..backups.len()).filter(|&k| suspect[k].is_some()))
+            .collect();
+        let good = order.into_iter().find(|&k| {
+            if Some(k) == protected {
                 return true;
             }
-            match check(e) {
+            match check(&entries[backups[k]]) {
                 Ok(()) => true,
                 Err(p) => {
                     failed_verification[k] = Some(p);
@@ -430,7 +495,8 @@ pub fn plan(
         });
         match good {
             Some(k) => {
-                reasons[k].insert(0, Reason::NewestVerified);
+                let at = usize::from(Some(k) == protected);
+                reasons[k].insert(at, Reason::NewestVerified);
                 newest_verified = Some(entries[backups[k]].name.clone());
             }
             None => {
@@ -452,6 +518,7 @@ pub fn plan(
             why: Vec::new(),
             reasons: Vec::new(),
             failed_verification: None,
+            suspect: None,
             outcome: Outcome::Planned,
             entry,
         };
@@ -461,6 +528,7 @@ pub fn plan(
                 next_backup += 1;
                 row.reasons = std::mem::take(&mut reasons[k]);
                 row.failed_verification = failed_verification[k].take();
+                row.suspect = suspect[k].take();
                 if row.reasons.is_empty() {
                     row.action = Action::Delete;
                     row.why.push("no rule keeps it".to_string());
@@ -470,6 +538,12 @@ pub fn plan(
                 }
                 if let Some(p) = &row.failed_verification {
                     row.why.push(format!("fails verification: {p}"));
+                }
+                if let Some(p) = &row.suspect {
+                    row.why.push(format!("suspect: {p}"));
+                }
+                if let Some(p) = &row.entry.sidecar_problem {
+                    row.why.push(p.clone());
                 }
                 backup_action.insert(row.entry.display_name(), row.action);
             }
@@ -621,6 +695,8 @@ pub(crate) fn prune_remote(
                 modified: o.last_modified,
                 id: (0, 0),
                 backup,
+                content: None,
+                sidecar_problem: None,
             }
         })
         .collect();
@@ -735,6 +811,15 @@ struct Totals {
 }
 
 impl Pruned {
+    /// Backups whose time cannot be trusted (all kept).
+    pub fn suspect_backups(&self) -> usize {
+        self.plan
+            .rows
+            .iter()
+            .filter(|r| r.suspect.is_some())
+            .count()
+    }
+
     fn totals(&self) -> Totals {
         let gone = |r: &&Row| {
             r.action == Action::Delete && (self.dry_run || r.outcome == Outcome::Deleted)
@@ -778,6 +863,7 @@ impl Pruned {
                     "size": r.entry.size,
                     "taken_at": taken_at,
                     "label": label,
+                    "suspect": r.suspect,
                 })
             })
             .collect();
@@ -793,6 +879,7 @@ impl Pruned {
             "deleted_files": t.deleted_files,
             "freed_bytes": t.freed,
             "kept_backups": t.kept_backups,
+            "suspect_backups": self.suspect_backups(),
         })
     }
 
@@ -852,6 +939,8 @@ mod tests {
             modified,
             id: (1, 1),
             backup,
+            content: None,
+            sidecar_problem: None,
         }
     }
 
@@ -1141,6 +1230,8 @@ mod properties {
                     modified: *modified,
                     id: (1, i as u64),
                     backup,
+                    content: None,
+                    sidecar_problem: None,
                 }
             })
             .collect()

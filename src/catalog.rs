@@ -466,6 +466,48 @@ mod tests {
     }
 
     #[test]
+    fn suspects_are_future_times_and_names_newer_than_their_content() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap();
+        let mins = |m: i64| now + chrono::Duration::minutes(m);
+        let content = |cluster: &str, revision: i64, at: DateTime<Utc>| {
+            Some(Content {
+                cluster_id: cluster.to_string(),
+                revision,
+                raft_index: revision as u64 + 10,
+                finished_at: at,
+            })
+        };
+        let facts = |taken_at, content| Facts { taken_at, content };
+        let items = [
+            // 0: a copy of an old backup given a future name.
+            facts(mins(120), content("c1", 100, mins(-3000))),
+            // 1: within the tolerance of a clock a little ahead: fine.
+            facts(mins(4), None),
+            // 2: the name is fine, the sidecar says it was taken in the future.
+            facts(mins(-10), content("c1", 500, mins(60))),
+            // 3: named later than 4 but holds an older revision of the same cluster.
+            facts(mins(-20), content("c1", 300, mins(-20))),
+            // 4 and 5: in order.
+            facts(mins(-30), content("c1", 400, mins(-30))),
+            facts(mins(-60), content("c1", 200, mins(-60))),
+            // 6: another cluster (after a restore): revisions are not compared across clusters.
+            facts(mins(-25), content("c2", 5, mins(-25))),
+            // 7: no sidecar: only its name can be judged.
+            facts(mins(-40), None),
+        ];
+        let got = suspects(&items, now);
+        let flagged: Vec<usize> = (0..items.len()).filter(|&i| got[i].is_some()).collect();
+        assert_eq!(flagged, vec![0, 2, 3], "{got:?}");
+        assert!(got[0].as_deref().unwrap().contains("in the future"));
+        assert!(got[2].as_deref().unwrap().contains("its sidecar says"));
+        let why = got[3].as_deref().unwrap();
+        assert!(
+            why.contains("revision 300") && why.contains("revision 400"),
+            "{why}"
+        );
+    }
+
+    #[test]
     fn labels_are_restricted() {
         assert!(validate_label("pre-upgrade_1.31").is_ok());
         for bad in [

@@ -1082,6 +1082,42 @@ mod tests {
         assert_eq!(plan.newest_verified.as_deref(), Some(OsStr::new(newest)));
     }
 
+    /// Issue 13: a backup named in the future (taken while the clock was ahead, or a copy) made
+    /// `save --prune --keep-last 1` delete the backup it had just written.
+    #[test]
+    fn a_future_name_never_costs_the_backup_just_written() {
+        let now = at(21, 12);
+        let future = "etcd-snapshot-2026-11-21_14-00-00.db";
+        let written = "etcd-snapshot-2026-11-21_12-00-00.db";
+        let old = "etcd-snapshot-2026-11-20_12-00-00.db";
+        let entries = vec![
+            entry(future, FileType::File, now),
+            entry(written, FileType::File, now),
+            entry(old, FileType::File, now),
+        ];
+        let policy = Policy {
+            last: Some(1),
+            ..Policy::default()
+        };
+        let plan = plan(entries, &policy, now, Some(OsStr::new(written)), |_| Ok(()));
+        let a = actions(&plan);
+        assert_eq!(
+            a,
+            vec![
+                (future.into(), Action::Keep),
+                (written.into(), Action::Keep),
+                (old.into(), Action::Delete),
+            ]
+        );
+        assert!(plan.rows[0].suspect.is_some());
+        assert_eq!(plan.rows[0].reasons, vec![Reason::Suspect]);
+        assert_eq!(
+            plan.rows[1].reasons,
+            vec![Reason::JustWritten, Reason::NewestVerified, Reason::Last(1)]
+        );
+        assert_eq!(plan.newest_verified.as_deref(), Some(OsStr::new(written)));
+    }
+
     #[test]
     fn sidecars_temps_and_foreign_files() {
         let now = at(21, 12);
@@ -1153,9 +1189,10 @@ mod properties {
     }
 
     fn backup_name() -> impl Strategy<Value = String> {
-        // Minutes before now, from 5 minutes in the future to about 15 months back.
+        // Minutes before now, from 5 minutes in the future to about 15 months back; one in
+        // eight up to 3 days in the future (a clock that was ahead, a copy given a future name).
         (
-            -5i64..650_000,
+            prop_oneof![7 => -5i64..650_000, 1 => -4320i64..0],
             prop::option::of(prop::sample::select(vec!["pre-upgrade", "x.1"])),
         )
             .prop_map(|(mins, label)| {
@@ -1241,31 +1278,74 @@ mod properties {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
         #[test]
-        fn plan_invariants(gens in entries(), policy in policy()) {
+        fn plan_invariants(
+            gens in entries(),
+            policy in policy(),
+            protect in prop::option::of(any::<prop::sample::Index>()),
+        ) {
             let good: std::collections::HashMap<String, bool> =
                 gens.iter().map(|(n, _, _, g)| (n.clone(), *g)).collect();
-            let mut checked = Vec::new();
-            let plan = plan(to_entries(&gens), &policy, now(), None, |e| {
-                checked.push(e.display_name());
-                if good[&e.display_name()] { Ok(()) } else { Err("bad".into()) }
-            });
-            let action: std::collections::HashMap<String, Action> =
-                plan.rows.iter().map(|r| (r.entry.display_name(), r.action)).collect();
-            // Every entry is listed once.
-            prop_assert_eq!(plan.rows.len(), gens.len());
-            prop_assert_eq!(action.len(), gens.len());
-
-            // Backups newest first, as the floor must see them.
+            // Backups newest first by name, as the plan lists them.
             let mut backups: Vec<(DateTime<Utc>, String)> = gens
                 .iter()
                 .filter(|(n, ft, ..)| *ft == FileType::File && catalog::parse_backup_name(n).is_some())
                 .map(|(n, ..)| (catalog::parse_backup_name(n).unwrap().taken_at, n.clone()))
                 .collect();
             backups.sort_by(|a, b| b.cmp(a));
-            let newest_good = backups.iter().find(|(_, n)| good[n]).map(|(_, n)| n.clone());
+            // The backup a save --prune has just written, when there is one.
+            let protected = protect
+                .filter(|_| !backups.is_empty())
+                .map(|i| backups[i.index(backups.len())].1.clone());
+            let mut checked = Vec::new();
+            let plan = plan(
+                to_entries(&gens),
+                &policy,
+                now(),
+                protected.as_deref().map(OsStr::new),
+                |e| {
+                    checked.push(e.display_name());
+                    if good[&e.display_name()] { Ok(()) } else { Err("bad".into()) }
+                },
+            );
+            let action: std::collections::HashMap<String, Action> =
+                plan.rows.iter().map(|r| (r.entry.display_name(), r.action)).collect();
+            // Every entry is listed once.
+            prop_assert_eq!(plan.rows.len(), gens.len());
+            prop_assert_eq!(action.len(), gens.len());
+
+            let facts: Vec<catalog::Facts> = backups
+                .iter()
+                .map(|(t, _)| catalog::Facts { taken_at: *t, content: None })
+                .collect();
+            let suspect: Vec<bool> =
+                catalog::suspects(&facts, now()).iter().map(Option::is_some).collect();
+            // What the floor may stand on: trusted backups newest first, then suspect ones.
+            let floor_order: Vec<String> = backups
+                .iter()
+                .zip(&suspect)
+                .filter(|(_, s)| !**s)
+                .chain(backups.iter().zip(&suspect).filter(|(_, s)| **s))
+                .map(|((_, n), _)| n.clone())
+                .collect();
+            let newest_good = protected
+                .clone()
+                .or_else(|| floor_order.iter().find(|n| good[*n]).cloned());
             let any_deleted = backups.iter().any(|(_, n)| action[n] == Action::Delete);
 
-            // 1. The newest backup that passes verification is never deleted.
+            // 0. The backup just written is kept, whatever the rules, and not verified again.
+            if let Some(n) = &protected {
+                prop_assert_eq!(action[n], Action::Keep);
+                prop_assert!(!checked.contains(n));
+            }
+            // 0b. A backup whose time cannot be trusted is kept (and reported).
+            for ((_, n), s) in backups.iter().zip(&suspect) {
+                if *s {
+                    prop_assert_eq!(action[n], Action::Keep);
+                    let row = plan.rows.iter().find(|r| r.entry.display_name() == *n).unwrap();
+                    prop_assert!(row.suspect.is_some());
+                }
+            }
+            // 1. The newest trusted backup that passes verification is never deleted.
             if let Some(n) = &newest_good {
                 prop_assert_eq!(action[n], Action::Keep);
             }
@@ -1273,10 +1353,13 @@ mod properties {
             if newest_good.is_none() {
                 prop_assert!(!any_deleted);
             }
-            // 3. Verification runs newest first and stops at the first good one; it runs at
-            //    all only when the rules would delete something.
-            let want: Vec<String> = backups.iter().map(|(_, n)| n.clone()).collect();
-            prop_assert_eq!(&checked[..], &want[..checked.len()]);
+            // 3. Verification runs newest trusted first, then the suspect ones, and stops at the
+            //    first good one; it runs at all only when the rules would delete something, and
+            //    never when the backup just written is there to stand for the newest.
+            if protected.is_some() {
+                prop_assert!(checked.is_empty());
+            }
+            prop_assert_eq!(&checked[..], &floor_order[..checked.len()]);
             if let Some((last, rest)) = checked.split_last() {
                 prop_assert!(rest.iter().all(|n| !good[n]));
                 prop_assert!(good[last] || checked.len() == backups.len());

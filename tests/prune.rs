@@ -663,8 +663,8 @@ fn status_json(dir: &Path, args: &[&str]) -> (Option<i32>, serde_json::Value) {
             .args(args),
         Duration::from_secs(60),
     );
-    let doc = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", describe(&out)));
+    let doc =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(&out)));
     (out.status.code(), doc)
 }
 
@@ -703,9 +703,7 @@ fn skew_future_named_backups_never_cost_the_backup_just_written() {
         );
         etcd.put_bulk(5, 300);
         let out = run_bounded(
-            save_cmd(&etcd, &dir)
-                .args(["save", "--prune"])
-                .args(*rules),
+            save_cmd(&etcd, &dir).args(["save", "--prune"]).args(*rules),
             Duration::from_secs(120),
         );
         assert_eq!(out.status.code(), Some(0), "{case}: {}", describe(&out));
@@ -774,11 +772,7 @@ fn skew_a_newer_name_with_an_older_revision_is_suspect() {
     let misnamed = copy_as_taken_at(&low, &dir, Utc::now() - chrono::Duration::hours(1));
 
     let (code, doc) = status_json(&dir, &["--max-age", "2h"]);
-    assert_eq!(
-        code,
-        Some(1),
-        "the only trusted backup is 3h old: {doc:#}"
-    );
+    assert_eq!(code, Some(1), "the only trusted backup is 3h old: {doc:#}");
     assert_eq!(doc["newest_good"], newest_state.as_str(), "{doc:#}");
     let row = &doc["backups"][0];
     assert_eq!(row["file"], misnamed.as_str());
@@ -798,10 +792,7 @@ fn skew_a_newer_name_with_an_older_revision_is_suspect() {
     assert!(dir.join(&newest_state).exists(), "{}", describe(&out));
     assert!(dir.join(&misnamed).exists(), "{}", describe(&out));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        line_of(&stdout, &misnamed).contains("suspect"),
-        "{stdout}"
-    );
+    assert!(line_of(&stdout, &misnamed).contains("suspect"), "{stdout}");
 }
 
 /// Issue 13: odd files in the backup dir. A FIFO in place of a sidecar made `status`, `verify
@@ -820,7 +811,10 @@ fn odd_files_in_the_backup_dir_never_hang_or_exhaust_memory() {
     let fifo_sidecar = name_ago(20, None);
     put_old(&dir, &fifo_sidecar);
     let mkfifo = |p: &Path| {
-        let st = std::process::Command::new("mkfifo").arg(p).status().unwrap();
+        let st = std::process::Command::new("mkfifo")
+            .arg(p)
+            .status()
+            .unwrap();
         assert!(st.success());
     };
     mkfifo(&dir.join(format!("{fifo_sidecar}.json")));
@@ -831,6 +825,13 @@ fn odd_files_in_the_backup_dir_never_hang_or_exhaust_memory() {
     mkfifo(&dir.join(&fifo_backup));
     let zero_backup = name_ago(50, None);
     std::os::unix::fs::symlink("/dev/zero", dir.join(&zero_backup)).unwrap();
+    let huge_sidecar = name_ago(55, None);
+    put_old(&dir, &huge_sidecar);
+    fs::write(
+        dir.join(format!("{huge_sidecar}.json")),
+        vec![b' '; 3 << 20],
+    )
+    .unwrap();
     let old = name_ago(60 * 24 * 30, None);
     put_old(&dir, &old);
 
@@ -856,6 +857,7 @@ fn odd_files_in_the_backup_dir_never_hang_or_exhaust_memory() {
     };
     assert!(problem(&fifo_sidecar).contains("FIFO"), "{doc:#}");
     assert!(problem(&zero_sidecar).contains("symlink"), "{doc:#}");
+    assert!(problem(&huge_sidecar).contains("larger than"), "{doc:#}");
     assert_eq!(doc["newest_good"], good.as_str());
     let out = run_bounded(&mut in_dir(&["status"]), limit);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
@@ -907,4 +909,22 @@ fn odd_files_in_the_backup_dir_never_hang_or_exhaust_memory() {
     // The lock is free again: a later prune runs.
     let out = run_bounded(&mut in_dir(&["prune", "--dry-run"]), limit);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+}
+
+/// Issue 13: one future-named backup kept `status --max-age 5h` green when the real backups were
+/// 3 days old.
+#[test]
+fn skew_a_future_name_does_not_keep_max_age_green() {
+    let (_t, dir) = backup_dir();
+    let t = templates();
+    copy_as_taken_at(&t.ours, &dir, Utc::now() - chrono::Duration::days(3));
+    let future = copy_as_taken_at(&t.ours, &dir, Utc::now() + chrono::Duration::hours(6));
+    let (code, doc) = status_json(&dir, &["--max-age", "5h"]);
+    assert_eq!(code, Some(1), "{doc:#}");
+    assert_eq!(doc["max_age_exceeded"], true, "{doc:#}");
+    assert_ne!(doc["newest_good"], future.as_str(), "{doc:#}");
+    assert!(
+        doc["newest_good_age_seconds"].as_i64().unwrap() > 2 * 86_400,
+        "{doc:#}"
+    );
 }

@@ -210,6 +210,12 @@ pub fn read_sidecar(backup: &std::path::Path) -> Result<Option<Sidecar>, String>
     match crate::fsutil::read_small(&path, SIDECAR_MAX_BYTES) {
         Ok(bytes) => Sidecar::parse(&bytes, &path.display().to_string()).map(Some),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        // Refused by `read_small` (a symlink, FIFO, device or runaway file): not ours.
+        Err(e) if e.kind() == std::io::ErrorKind::Other => Err(format!(
+            "cannot read sidecar {}: {e}; a sidecar is a regular file save writes beside its \
+             backup, so move this one out of the backup dir",
+            path.display()
+        )),
         Err(e) => Err(format!("cannot read sidecar {}: {e}", path.display())),
     }
 }

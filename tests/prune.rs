@@ -743,6 +743,22 @@ fn skew_future_named_backups_never_cost_the_backup_just_written() {
             .unwrap();
         assert_eq!(row["good"], false, "{case}: {doc:#}");
         assert!(row["suspect"].as_str().unwrap().contains("future"), "{row}");
+
+        // verify --latest checks the newest trusted backup, not the future-named one.
+        let out = run_bounded(
+            backup_cmd()
+                .arg("--backup-dir")
+                .arg(&dir)
+                .args(["-w", "json", "verify", "--latest"]),
+            Duration::from_secs(60),
+        );
+        assert_eq!(out.status.code(), Some(0), "{case}: {}", describe(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            v["files"][0]["path"],
+            written.to_str().unwrap(),
+            "{case}: {v:#}"
+        );
     }
 }
 
@@ -906,6 +922,15 @@ fn odd_files_in_the_backup_dir_never_hang_or_exhaust_memory() {
         assert!(after.contains(&kept), "{kept} deleted: {after:?}");
     }
     assert!(!after.contains(&old), "{after:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        line_of(&stdout, &fifo_backup).contains("not a regular file"),
+        "{stdout}"
+    );
+    assert!(
+        line_of(&stdout, &zero_backup).contains("symlink: never followed"),
+        "{stdout}"
+    );
     // The lock is free again: a later prune runs.
     let out = run_bounded(&mut in_dir(&["prune", "--dry-run"]), limit);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));

@@ -582,9 +582,18 @@ pub fn plan(
             Kind::Symlink => row
                 .why
                 .push("symlink: never followed or deleted".to_string()),
-            Kind::Other => row
-                .why
-                .push("not an etcd-backup file: left alone".to_string()),
+            Kind::Other => {
+                let name = row.entry.display_name();
+                let base = name.strip_suffix(".part").unwrap_or(&name);
+                let base = base.strip_suffix(catalog::SIDECAR_SUFFIX).unwrap_or(base);
+                row.why.push(if catalog::parse_backup_name(base).is_some() {
+                    "named like ours but not a regular file (a FIFO, device or directory): left \
+                     alone"
+                        .to_string()
+                } else {
+                    "not an etcd-backup file: left alone".to_string()
+                })
+            }
             Kind::Lock => unreachable!("removed above"),
         }
         rows.push(row);

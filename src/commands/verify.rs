@@ -42,10 +42,14 @@ pub fn run(settings: &Settings, printer: &Printer, args: &VerifyArgs) -> anyhow:
             }
             None => {
                 let dir = &settings.backup_dir;
-                let backups = super::backups_in(dir)?;
+                let mut backups = super::backups_in(dir)?;
                 if backups.is_empty() {
                     printer.data(format!("no backups in {}", dir.display()));
                     return Ok(exit::NO);
+                }
+                if args.latest {
+                    // The newest is the newest trusted one, not a name in the future.
+                    backups = super::trusted_first(backups);
                 }
                 let n = take(backups.len());
                 backups

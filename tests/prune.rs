@@ -438,7 +438,9 @@ type GenBackup = (i64, Option<&'static str>, bool, bool);
 fn gen_backups() -> impl Strategy<Value = Vec<GenBackup>> {
     prop::collection::vec(
         (
-            0i64..90 * 24 * 60,
+            // Now and then a name up to 3 days in the future (clock ahead, a renamed copy),
+            // clear of the 5-minute tolerance.
+            prop_oneof![6 => 0i64..90 * 24 * 60, 1 => -3 * 24 * 60..-10i64],
             prop::option::of(prop::sample::select(vec!["pre-upgrade", "manual.2"])),
             prop::bool::weighted(0.8),
             any::<bool>(),
@@ -521,11 +523,21 @@ proptest! {
         let after: Vec<String> = list_dir(&dir);
         let exists = |n: &str| after.iter().any(|a| a == n);
 
-        // The newest backup that passes verification survives; with none, every backup does.
-        let mut by_time = names.clone();
+        // Backups named in the future are suspect: all kept.
+        let future = |n: &str| {
+            catalog::parse_backup_name(n).unwrap().taken_at
+                > Utc::now() + chrono::Duration::minutes(5)
+        };
+        for (n, ..) in names.iter().filter(|(n, ..)| future(n)) {
+            prop_assert!(exists(n), "suspect {} deleted", n);
+        }
+        // The newest trusted backup that passes verification survives; with none, every
+        // backup does.
+        let mut by_time: Vec<_> = names.iter().filter(|(n, ..)| !future(n)).cloned().collect();
         by_time.sort_by(|a, b| b.0.cmp(&a.0));
         match by_time.iter().find(|(_, good, _)| *good) {
             Some((n, ..)) => prop_assert!(exists(n), "newest good {} deleted", n),
+            None if names.iter().any(|(_, good, _)| *good) => {} // a suspect one is the floor
             None => {
                 for (n, ..) in &names {
                     prop_assert!(exists(n), "{} deleted with no good backup", n);

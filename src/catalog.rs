@@ -186,6 +186,45 @@ pub struct Sidecar {
     /// The DR bundle saved with this backup (`save --with-pki`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pki_bundle: Option<BundleRecord>,
+    /// The last `verify` of the file failed: `verified_at` is cleared when this is set, and this
+    /// is cleared when the file passes again. While set, the backup is not verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_verification: Option<FailedVerification>,
+}
+
+/// A failed verification, as the sidecar records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedVerification {
+    pub at: DateTime<Utc>,
+    pub problems: Vec<String>,
+}
+
+/// The most a sidecar may be; ours are about 1 KiB. Anything larger is not read.
+pub const SIDECAR_MAX_BYTES: u64 = 1 << 20;
+
+/// Reads the sidecar beside a local backup file: `Ok(None)` when there is none. The sidecar must
+/// be a regular file (not a symlink, FIFO or device) of at most [`SIDECAR_MAX_BYTES`]; anything
+/// else is reported in the `Err`, never waited on or read without bound.
+pub fn read_sidecar(backup: &std::path::Path) -> Result<Option<Sidecar>, String> {
+    let path = sidecar_path(backup);
+    match crate::fsutil::read_small(&path, SIDECAR_MAX_BYTES) {
+        Ok(bytes) => Sidecar::parse(&bytes, &path.display().to_string()).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        // Refused by `read_small` (a symlink, FIFO, device or runaway file): not ours.
+        Err(e) if e.kind() == std::io::ErrorKind::Other => Err(format!(
+            "cannot read sidecar {}: {e}; a sidecar is a regular file save writes beside its \
+             backup, so move this one out of the backup dir",
+            path.display()
+        )),
+        Err(e) => Err(format!("cannot read sidecar {}: {e}", path.display())),
+    }
+}
+
+impl Sidecar {
+    /// Passed its last verification: `verified_at` set and no failure recorded since.
+    pub fn verified(&self) -> bool {
+        self.verified_at.is_some() && self.failed_verification.is_none()
+    }
 }
 
 /// The DR bundle beside a backup, as its sidecar records it.
@@ -266,6 +305,87 @@ pub fn list_backups(dir: &std::path::Path) -> std::io::Result<Vec<Backup>> {
             .then_with(|| b.name.cmp(&a.name))
     });
     Ok(out)
+}
+
+/// How far in the future a backup's time may be before it is suspect: clocks of one host, or of
+/// the members of one cluster, agree far better than this.
+pub const CLOCK_TOLERANCE_SECS: i64 = 300;
+
+/// What a backup is known to hold, for telling whether its name can be trusted: the time in its
+/// name, and what its sidecar recorded, when it has a readable one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    pub taken_at: DateTime<Utc>,
+    pub content: Option<Content>,
+}
+
+/// What a sidecar says a backup holds and when it was taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
+    pub cluster_id: String,
+    pub revision: i64,
+    pub raft_index: u64,
+    pub finished_at: DateTime<Utc>,
+}
+
+impl Content {
+    pub fn of(sc: &Sidecar) -> Content {
+        Content {
+            cluster_id: sc.cluster_id.clone(),
+            revision: sc.revision,
+            raft_index: sc.raft_index,
+            finished_at: sc.finished_at,
+        }
+    }
+}
+
+/// Why each backup's time cannot be trusted (`None`: nothing wrong), in the order given:
+/// - its name, or its sidecar's `finished_at`, is more than [`CLOCK_TOLERANCE_SECS`] after `now`
+///   (taken while the clock was ahead, or a copy given a future name);
+/// - it is named later than another backup of the same cluster that holds a higher revision:
+///   its name is newer than what it holds (revisions only grow within a cluster; a restore
+///   starts a new cluster ID).
+///
+/// A suspect backup never counts as recent and never stands for the newest backup; `prune`
+/// keeps it and `status` reports it.
+pub fn suspects(items: &[Facts], now: DateTime<Utc>) -> Vec<Option<String>> {
+    let limit = now + chrono::Duration::seconds(CLOCK_TOLERANCE_SECS);
+    let stamp = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    items
+        .iter()
+        .map(|it| {
+            if it.taken_at > limit {
+                return Some(format!(
+                    "named {}, in the future (clock ahead when it was taken, or a renamed copy)",
+                    stamp(it.taken_at)
+                ));
+            }
+            let c = it.content.as_ref()?;
+            if c.finished_at > limit {
+                return Some(format!(
+                    "its sidecar says it was taken at {}, in the future",
+                    stamp(c.finished_at)
+                ));
+            }
+            let newer_content = items
+                .iter()
+                .filter(|o| o.taken_at < it.taken_at)
+                .filter_map(|o| o.content.as_ref().map(|oc| (o, oc)))
+                .filter(|(_, oc)| oc.cluster_id == c.cluster_id)
+                .filter(|(_, oc)| oc.revision > c.revision)
+                .max_by_key(|(_, oc)| (oc.revision, oc.raft_index));
+            newer_content.map(|(o, oc)| {
+                format!(
+                    "named later than the backup of {} but holds an older state of the same                      cluster (revision {}, raft index {}; that one has revision {}, raft index                      {}): its name is not when it was taken",
+                    stamp(o.taken_at),
+                    c.revision,
+                    c.raft_index,
+                    oc.revision,
+                    oc.raft_index
+                )
+            })
+        })
+        .collect()
 }
 
 /// Formats a member or cluster ID the way etcdctl does (`%x`).
@@ -349,6 +469,48 @@ mod tests {
             Some("x-pki")
         );
         assert_eq!(parse_bundle_name(&odd), None);
+    }
+
+    #[test]
+    fn suspects_are_future_times_and_names_newer_than_their_content() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap();
+        let mins = |m: i64| now + chrono::Duration::minutes(m);
+        let content = |cluster: &str, revision: i64, at: DateTime<Utc>| {
+            Some(Content {
+                cluster_id: cluster.to_string(),
+                revision,
+                raft_index: revision as u64 + 10,
+                finished_at: at,
+            })
+        };
+        let facts = |taken_at, content| Facts { taken_at, content };
+        let items = [
+            // 0: a copy of an old backup given a future name.
+            facts(mins(120), content("c1", 100, mins(-3000))),
+            // 1: within the tolerance of a clock a little ahead: fine.
+            facts(mins(4), None),
+            // 2: the name is fine, the sidecar says it was taken in the future.
+            facts(mins(-10), content("c1", 500, mins(60))),
+            // 3: named later than 4 but holds an older revision of the same cluster.
+            facts(mins(-20), content("c1", 300, mins(-20))),
+            // 4 and 5: in order.
+            facts(mins(-30), content("c1", 400, mins(-30))),
+            facts(mins(-60), content("c1", 200, mins(-60))),
+            // 6: another cluster (after a restore): revisions are not compared across clusters.
+            facts(mins(-25), content("c2", 5, mins(-25))),
+            // 7: no sidecar: only its name can be judged.
+            facts(mins(-40), None),
+        ];
+        let got = suspects(&items, now);
+        let flagged: Vec<usize> = (0..items.len()).filter(|&i| got[i].is_some()).collect();
+        assert_eq!(flagged, vec![0, 2, 3], "{got:?}");
+        assert!(got[0].as_deref().unwrap().contains("in the future"));
+        assert!(got[2].as_deref().unwrap().contains("its sidecar says"));
+        let why = got[3].as_deref().unwrap();
+        assert!(
+            why.contains("revision 300") && why.contains("revision 400"),
+            "{why}"
+        );
     }
 
     #[test]

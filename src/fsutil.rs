@@ -53,6 +53,56 @@ impl FsError {
 
 type Result<T> = std::result::Result<T, FsError>;
 
+/// Opens `path` to read without ever waiting on it: `O_NONBLOCK` so a FIFO or a device cannot
+/// block the open, `O_NOFOLLOW` unless `follow`, then `fstat` on what was opened: anything but a
+/// regular file (FIFO, socket, `/dev/zero`, a directory) is refused with an error that says
+/// what it is. The flag is cleared again after the check, for ordinary blocking reads.
+pub fn open_regular(path: &Path, follow: bool) -> io::Result<File> {
+    use rustix::fs::{fcntl_setfl, fstat, open, FileType, Mode, OFlags};
+    let mut flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
+    if !follow {
+        flags |= OFlags::NOFOLLOW;
+    }
+    let fd = match open(path, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::LOOP) if !follow => {
+            return Err(io::Error::other(
+                "is a symlink, which is never followed here",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let st = fstat(&fd)?;
+    let kind = FileType::from_raw_mode(st.st_mode);
+    if kind != FileType::RegularFile {
+        let what = match kind {
+            FileType::Fifo => "a FIFO",
+            FileType::Socket => "a socket",
+            FileType::CharacterDevice => "a character device",
+            FileType::BlockDevice => "a block device",
+            FileType::Directory => "a directory",
+            _ => "not a regular file",
+        };
+        return Err(io::Error::other(format!("is {what}, not a regular file")));
+    }
+    fcntl_setfl(&fd, OFlags::empty())?;
+    Ok(File::from(fd))
+}
+
+/// Reads a small file that must be a regular file (never a symlink), at most `limit` bytes: a
+/// FIFO, a device or a runaway file is an error, never a hang or an unbounded read.
+pub fn read_small(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    let file = open_regular(path, false)?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(io::Error::other(format!(
+            "is larger than {limit} bytes, too large to be ours"
+        )));
+    }
+    Ok(bytes)
+}
+
 /// Creates `dir` (and missing parents) with mode 0700, as backups hold every secret of the cluster.
 /// An existing directory keeps its mode.
 pub fn create_private_dir(dir: &Path) -> Result<()> {

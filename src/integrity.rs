@@ -9,7 +9,6 @@
 //!
 //! The hash pass and the bbolt walk read the file on two threads at once.
 
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -74,7 +73,7 @@ struct Hashes {
 /// Reads the file once: SHA-256 of the data before the trailer and of the whole file, or just
 /// CRC-32C of the whole file.
 fn hash_file(path: &Path, content: Content) -> std::io::Result<Hashes> {
-    let mut f = File::open(path)?;
+    let mut f = crate::fsutil::open_regular(path, true)?;
     let size = f.metadata()?.len();
     let has_trailer = size % 512 == 32;
     let mut buf = vec![0u8; 1 << 20];
@@ -149,15 +148,7 @@ pub fn check_trailer(path: &Path) -> std::io::Result<Trailer> {
 
 /// Reads the sidecar beside `path`: `Ok(None)` when there is none.
 pub fn read_sidecar(path: &Path) -> Result<Option<Sidecar>, String> {
-    let sidecar_path = crate::catalog::sidecar_path(path);
-    match std::fs::read(&sidecar_path) {
-        Ok(bytes) => Sidecar::parse(&bytes, &sidecar_path.display().to_string()).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!(
-            "cannot read sidecar {}: {e}",
-            sidecar_path.display()
-        )),
-    }
+    crate::catalog::read_sidecar(path)
 }
 
 /// Verifies one file. `Err` only for I/O errors on the file itself (exit 2); every finding about
@@ -172,8 +163,9 @@ pub fn verify_file(
         path: path.to_path_buf(),
         source,
     };
-    // Fail fast and clearly on a missing or unreadable file.
-    File::open(path).map_err(io)?;
+    // Fail fast and clearly on a missing or unreadable file, and on anything but a regular file
+    // (a FIFO would block every reader, a device would never end).
+    crate::fsutil::open_regular(path, true).map_err(io)?;
     let (hashes, inspected) = std::thread::scope(|s| {
         let hashing = s.spawn(|| hash_file(path, content));
         let inspected = backend::inspect(path, true);
@@ -557,7 +549,7 @@ pub fn verify_stored(
             source,
         })?;
         let sidecar = match sidecar {
-            Ok(Some(sc)) if sc.verified_at.is_some() => {
+            Ok(Some(sc)) if sc.verified() => {
                 check_sidecar(Ok(Some(sc)), size, &sha, None, None, &mut problems)
             }
             Ok(Some(sc)) => {
@@ -684,7 +676,7 @@ pub fn verify_path(
             other => SpillError::Damaged(other.to_string()),
         });
     }
-    let mut file = File::open(path).map_err(|source| SpillError::Read {
+    let mut file = crate::fsutil::open_regular(path, true).map_err(|source| SpillError::Read {
         name: path.display().to_string(),
         source,
     })?;

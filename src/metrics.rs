@@ -57,6 +57,9 @@ pub struct SavedBackup {
 pub struct SetSize {
     pub backups: u64,
     pub bytes: u64,
+    /// Backups whose time cannot be trusted (`catalog::suspects`): a future name, or a newer
+    /// name than what they hold.
+    pub suspects: u64,
 }
 
 impl SetSize {
@@ -68,6 +71,7 @@ impl SetSize {
             if r.entry.kind == Kind::Backup && !gone {
                 set.backups += 1;
                 set.bytes += r.entry.size;
+                set.suspects += u64::from(r.suspect.is_some());
             }
         }
         set
@@ -81,10 +85,21 @@ impl SetSize {
             Err(e) => return Err(e),
         };
         let mut set = SetSize::default();
+        let mut facts = Vec::with_capacity(backups.len());
         for b in backups {
             set.backups += 1;
             set.bytes += std::fs::symlink_metadata(&b.path)?.len();
+            // An unreadable sidecar (a FIFO, a device, garbage) just tells nothing here.
+            let content = catalog::read_sidecar(&b.path).ok().flatten();
+            facts.push(catalog::Facts {
+                taken_at: b.taken_at,
+                content: content.as_ref().map(catalog::Content::of),
+            });
         }
+        set.suspects = catalog::suspects(&facts, chrono::Utc::now())
+            .iter()
+            .filter(|s| s.is_some())
+            .count() as u64;
         Ok(set)
     }
 }
@@ -446,9 +461,10 @@ const LAST_REVISION: &str = "etcd_backup_last_revision";
 const BACKUPS: &str = "etcd_backup_backups";
 const BACKUPS_SIZE: &str = "etcd_backup_backups_size_bytes";
 const FAILURES: &str = "etcd_backup_failures_total";
+const SUSPECTS: &str = "etcd_backup_suspect_backups";
 
 /// Every metric the file can hold: name, type and HELP text. docs/monitoring.md lists the same.
-pub const FAMILIES: [(&str, &str, &str); 10] = [
+pub const FAMILIES: [(&str, &str, &str); 11] = [
     (
         LAST_ATTEMPT,
         "gauge",
@@ -495,6 +511,13 @@ pub const FAMILIES: [(&str, &str, &str); 10] = [
         BACKUPS_SIZE,
         "gauge",
         "Total size of the backups counted by etcd_backup_backups.",
+    ),
+    (
+        SUSPECTS,
+        "gauge",
+        "Backups counted by etcd_backup_backups whose time cannot be trusted: named in the \
+         future, or named later than a backup of the same cluster with a higher revision. They \
+         are kept, and never count as the newest backup.",
     ),
     (
         FAILURES,
@@ -586,6 +609,7 @@ impl Metrics {
                     .unwrap_or_default(),
                 BACKUPS => sets(|s| s.backups),
                 BACKUPS_SIZE => sets(|s| s.bytes),
+                SUSPECTS => sets(|s| s.suspects),
                 FAILURES => one(int(self.failures_total)),
                 _ => Vec::new(),
             };
@@ -652,6 +676,7 @@ mod tests {
             Some(SetSize {
                 backups: 2,
                 bytes: 9_000,
+                suspects: 1,
             }),
         );
         let text = m.render();
@@ -673,6 +698,7 @@ etcd_backup_last_attempt_timestamp_seconds 1763712000.250
             "etcd_backup_last_revision 77\n",
             "etcd_backup_backups{location=\"local\"} 2\n",
             "etcd_backup_backups_size_bytes{location=\"local\"} 9000\n",
+            "etcd_backup_suspect_backups{location=\"local\"} 1\n",
             "# TYPE etcd_backup_failures_total counter\netcd_backup_failures_total 0\n",
         ] {
             assert!(text.contains(line), "{line:?} missing from\n{text}");

@@ -110,6 +110,10 @@ pub enum Reason {
     NewestVerified,
     /// Nothing passes verification, so nothing is deleted (applied by `prune`).
     NoVerifiedBackup,
+    /// Written by this very run (`save --prune`): never deleted by it.
+    JustWritten,
+    /// Its time cannot be trusted (`catalog::suspects`): kept, and not counted by the rules.
+    Suspect,
 }
 
 impl fmt::Display for Reason {
@@ -124,6 +128,8 @@ impl fmt::Display for Reason {
             Reason::Labeled => f.write_str("labeled"),
             Reason::NewestVerified => f.write_str("newest verified"),
             Reason::NoVerifiedBackup => f.write_str("no backup passes verification"),
+            Reason::JustWritten => f.write_str("just written"),
+            Reason::Suspect => f.write_str("kept while its time is suspect"),
         }
     }
 }

@@ -526,3 +526,49 @@ tests:
               summary: "etcd backups keep failing on cp1:9100"
               description: "2 etcd-backup save runs failed on cp1:9100 in the last 6 hours."
 "#;
+
+/// Issue 13: a backup named in the future (a clock that was ahead, a renamed copy) is counted in
+/// `etcd_backup_suspect_backups`, which promtool accepts; a later save with the clock right
+/// keeps both and says so.
+#[test]
+fn suspect_backups_are_counted_and_promtool_accepts_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = Pki::generate(tmp.path(), KeyKind::EcSec1);
+    let etcd = Etcd::start(&v35(), &pki, tmp.path());
+    etcd.put_bulk(10, 512);
+    let backups = tmp.path().join("backups");
+    let (_dir, file) = textfile(tmp.path());
+    let out = run(save_cmd(&etcd, &backups)
+        .arg("--metrics-file")
+        .arg(&file)
+        .arg("save"));
+    assert!(out.status.success(), "{}", describe(&out));
+    let m = checked_metrics(&file);
+    assert_eq!(m["etcd_backup_suspect_backups{location=\"local\"}"], 0.0);
+
+    // The same backup under a name two hours ahead.
+    let first = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim_end());
+    let ahead = etcd_backup::catalog::backup_file_name(
+        chrono::Utc::now() + chrono::Duration::hours(2),
+        None,
+    );
+    fs::copy(&first, backups.join(&ahead)).unwrap();
+    fs::copy(
+        etcd_backup::catalog::sidecar_path(&first),
+        backups.join(format!("{ahead}.json")),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    let out = run(save_cmd(&etcd, &backups)
+        .arg("--metrics-file")
+        .arg(&file)
+        .args(["save", "--prune", "--keep-last", "1"]));
+    assert!(out.status.success(), "{}", describe(&out));
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    let second = PathBuf::from(stdout.lines().next().unwrap());
+    assert!(second.exists(), "{}", describe(&out));
+    let m = checked_metrics(&file);
+    assert_eq!(result_of(&m), "success");
+    assert_eq!(m["etcd_backup_suspect_backups{location=\"local\"}"], 1.0);
+    assert_eq!(m["etcd_backup_backups{location=\"local\"}"], 2.0, "{m:?}");
+}

@@ -438,7 +438,9 @@ type GenBackup = (i64, Option<&'static str>, bool, bool);
 fn gen_backups() -> impl Strategy<Value = Vec<GenBackup>> {
     prop::collection::vec(
         (
-            0i64..90 * 24 * 60,
+            // Now and then a name up to 3 days in the future (clock ahead, a renamed copy),
+            // clear of the 5-minute tolerance.
+            prop_oneof![6 => 0i64..90 * 24 * 60, 1 => -3 * 24 * 60..-10i64],
             prop::option::of(prop::sample::select(vec!["pre-upgrade", "manual.2"])),
             prop::bool::weighted(0.8),
             any::<bool>(),
@@ -521,11 +523,21 @@ proptest! {
         let after: Vec<String> = list_dir(&dir);
         let exists = |n: &str| after.iter().any(|a| a == n);
 
-        // The newest backup that passes verification survives; with none, every backup does.
-        let mut by_time = names.clone();
+        // Backups named in the future are suspect: all kept.
+        let future = |n: &str| {
+            catalog::parse_backup_name(n).unwrap().taken_at
+                > Utc::now() + chrono::Duration::minutes(5)
+        };
+        for (n, ..) in names.iter().filter(|(n, ..)| future(n)) {
+            prop_assert!(exists(n), "suspect {} deleted", n);
+        }
+        // The newest trusted backup that passes verification survives; with none, every
+        // backup does.
+        let mut by_time: Vec<_> = names.iter().filter(|(n, ..)| !future(n)).cloned().collect();
         by_time.sort_by(|a, b| b.0.cmp(&a.0));
         match by_time.iter().find(|(_, good, _)| *good) {
             Some((n, ..)) => prop_assert!(exists(n), "newest good {} deleted", n),
+            None if names.iter().any(|(_, good, _)| *good) => {} // a suspect one is the floor
             None => {
                 for (n, ..) in &names {
                     prop_assert!(exists(n), "{} deleted with no good backup", n);
@@ -563,4 +575,393 @@ proptest! {
             }
         }
     }
+}
+
+/// Runs `cmd` with its address space capped at 2 GiB (a run that reads without bound fails
+/// fast instead of taking the machine's memory) and kills it after `limit`: a run that does not
+/// finish in time is a hang, and fails the test.
+fn run_bounded(cmd: &mut std::process::Command, limit: Duration) -> std::process::Output {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut bounded = std::process::Command::new("prlimit");
+    bounded
+        .arg("--as=2147483648")
+        .arg("--")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => bounded.env(k, v),
+            None => bounded.env_remove(k),
+        };
+    }
+    let mut child = bounded
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out_pipe = child.stdout.take().unwrap();
+    let mut err_pipe = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out_pipe.read_to_end(&mut b);
+        b
+    });
+    let err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err_pipe.read_to_end(&mut b);
+        b
+    });
+    let t = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!(
+                "{:?} {:?} did not finish in {limit:?}: hung; stderr so far:\n{}",
+                cmd.get_program(),
+                cmd.get_args().collect::<Vec<_>>(),
+                String::from_utf8_lossy(&err.join().unwrap())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::process::Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
+
+/// Copies a backup and its sidecar to the name of a backup taken at `at`, with a sidecar that
+/// says so (file name and times), as a save would have written it with its clock at `at`.
+fn copy_as_taken_at(from: &Path, dir: &Path, at: chrono::DateTime<Utc>) -> String {
+    let name = catalog::backup_file_name(at, None);
+    fs::copy(from, dir.join(&name)).unwrap();
+    let mut sc: serde_json::Value =
+        serde_json::from_slice(&fs::read(catalog::sidecar_path(from)).unwrap()).unwrap();
+    sc["file"] = serde_json::json!(name);
+    sc["started_at"] = serde_json::json!(at);
+    sc["finished_at"] = serde_json::json!(at + chrono::Duration::seconds(1));
+    sc["verified_at"] = serde_json::json!(at + chrono::Duration::seconds(1));
+    fs::write(
+        dir.join(format!("{name}.json")),
+        serde_json::to_vec_pretty(&sc).unwrap(),
+    )
+    .unwrap();
+    name
+}
+
+fn saved_path(out: &std::process::Output) -> PathBuf {
+    PathBuf::from(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+fn status_json(dir: &Path, args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let out = run_bounded(
+        backup_cmd()
+            .arg("--backup-dir")
+            .arg(dir)
+            .args(["-w", "json", "status"])
+            .args(args),
+        Duration::from_secs(60),
+    );
+    let doc =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(&out)));
+    (out.status.code(), doc)
+}
+
+/// Issue 13: one backup taken while the clock was ahead (or a copy of an old backup given a
+/// future name), then a normal `save --prune --keep-last 1` (or daily/weekly rules): the backup
+/// just written was deleted, exit 0, its path still printed. A clock 25 minutes behind the one
+/// that named the newest backup did the same.
+#[test]
+fn skew_future_named_backups_never_cost_the_backup_just_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = Pki::generate(tmp.path(), KeyKind::EcSec1);
+    let etcd = Etcd::start(&v35(), &pki, tmp.path());
+    etcd.put_bulk(20, 300);
+    let seed_dir = tmp.path().join("seed");
+    let out = save_cmd(&etcd, &seed_dir).arg("save").output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let seed = saved_path(&out);
+    let cases: [(&str, i64, &[&str]); 3] = [
+        ("clock 2h ahead, --keep-last 1", 120, &["--keep-last", "1"]),
+        (
+            "clock 2h ahead, --keep-daily 7 --keep-weekly 4",
+            120,
+            &["--keep-daily", "7", "--keep-weekly", "4"],
+        ),
+        ("clock 25m behind, --keep-last 1", 25, &["--keep-last", "1"]),
+    ];
+    for (i, (case, ahead_mins, rules)) in cases.iter().enumerate() {
+        let dir = tmp.path().join(format!("b{i}"));
+        fs::create_dir(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        let older = copy_as_taken_at(&seed, &dir, Utc::now() - chrono::Duration::hours(3));
+        let future = copy_as_taken_at(
+            &seed,
+            &dir,
+            Utc::now() + chrono::Duration::minutes(*ahead_mins),
+        );
+        etcd.put_bulk(5, 300);
+        let out = run_bounded(
+            save_cmd(&etcd, &dir).args(["save", "--prune"]).args(*rules),
+            Duration::from_secs(120),
+        );
+        assert_eq!(out.status.code(), Some(0), "{case}: {}", describe(&out));
+        let written = saved_path(&out);
+        assert!(
+            written.is_file() && catalog::sidecar_path(&written).is_file(),
+            "{case}: the backup just written ({}) was deleted: {}",
+            written.display(),
+            describe(&out)
+        );
+        assert!(
+            dir.join(&future).exists(),
+            "{case}: the suspect backup is kept"
+        );
+        assert!(
+            !dir.join(&older).exists(),
+            "{case}: the rules still apply to the rest: {}",
+            describe(&out)
+        );
+        assert!(
+            stderr(&out).contains("not counted as a recent backup"),
+            "{case}: {}",
+            describe(&out)
+        );
+
+        // status names the suspect and never counts it as the newest.
+        let (code, doc) = status_json(&dir, &["--max-age", "1h"]);
+        assert_eq!(code, Some(0), "{case}: {doc:#}");
+        let written_name = written.file_name().unwrap().to_str().unwrap();
+        assert_eq!(doc["newest_good"], written_name, "{case}: {doc:#}");
+        assert_eq!(doc["suspect_backups"], 1, "{case}: {doc:#}");
+        let row = doc["backups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["file"] == future.as_str())
+            .unwrap();
+        assert_eq!(row["good"], false, "{case}: {doc:#}");
+        assert!(row["suspect"].as_str().unwrap().contains("future"), "{row}");
+
+        // verify --latest checks the newest trusted backup, not the future-named one.
+        let out = run_bounded(
+            backup_cmd()
+                .arg("--backup-dir")
+                .arg(&dir)
+                .args(["-w", "json", "verify", "--latest"]),
+            Duration::from_secs(60),
+        );
+        assert_eq!(out.status.code(), Some(0), "{case}: {}", describe(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            v["files"][0]["path"],
+            written.to_str().unwrap(),
+            "{case}: {v:#}"
+        );
+    }
+}
+
+/// Issue 13: a backup with a newer name but a lower revision than an older-named backup of the
+/// same cluster (its name is not when it was taken) stood for "the newest": `prune --keep-last
+/// 1` deleted the backup that really held the newest state, and `status --max-age` counted the
+/// misnamed one as recent.
+#[test]
+fn skew_a_newer_name_with_an_older_revision_is_suspect() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = Pki::generate(tmp.path(), KeyKind::EcSec1);
+    let etcd = Etcd::start(&v35(), &pki, tmp.path());
+    etcd.put_bulk(10, 300);
+    let seed_dir = tmp.path().join("seed");
+    let out = save_cmd(&etcd, &seed_dir).arg("save").output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let low = saved_path(&out);
+    etcd.put_bulk(10, 300);
+    std::thread::sleep(Duration::from_millis(1100));
+    let out = save_cmd(&etcd, &seed_dir).arg("save").output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let high = saved_path(&out);
+
+    let (_t, dir) = backup_dir();
+    // The newest state, named 3 hours ago; an older state named 1 hour ago.
+    let newest_state = copy_as_taken_at(&high, &dir, Utc::now() - chrono::Duration::hours(3));
+    let misnamed = copy_as_taken_at(&low, &dir, Utc::now() - chrono::Duration::hours(1));
+
+    let (code, doc) = status_json(&dir, &["--max-age", "2h"]);
+    assert_eq!(code, Some(1), "the only trusted backup is 3h old: {doc:#}");
+    assert_eq!(doc["newest_good"], newest_state.as_str(), "{doc:#}");
+    let row = &doc["backups"][0];
+    assert_eq!(row["file"], misnamed.as_str());
+    assert!(
+        row["suspect"].as_str().unwrap().contains("older state"),
+        "{row}"
+    );
+
+    let out = run_bounded(
+        backup_cmd()
+            .arg("--backup-dir")
+            .arg(&dir)
+            .args(["prune", "--keep-last", "1"]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(dir.join(&newest_state).exists(), "{}", describe(&out));
+    assert!(dir.join(&misnamed).exists(), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(line_of(&stdout, &misnamed).contains("suspect"), "{stdout}");
+}
+
+/// Issue 13: odd files in the backup dir. A FIFO in place of a sidecar made `status`, `verify
+/// --all` and `prune` hang for ever (prune holding the lock, so every later save failed); a
+/// sidecar symlinked to /dev/zero was read until out of memory. Backups that are a FIFO or a
+/// symlink to /dev/zero must not hang or run away either, and prune never deletes through a
+/// symlink.
+#[test]
+fn odd_files_in_the_backup_dir_never_hang_or_exhaust_memory() {
+    let (_t, dir) = backup_dir();
+    let good = copy_as_taken_at(
+        &templates().ours,
+        &dir,
+        Utc::now() - chrono::Duration::minutes(10),
+    );
+    let fifo_sidecar = name_ago(20, None);
+    put_old(&dir, &fifo_sidecar);
+    let mkfifo = |p: &Path| {
+        let st = std::process::Command::new("mkfifo")
+            .arg(p)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    mkfifo(&dir.join(format!("{fifo_sidecar}.json")));
+    let zero_sidecar = name_ago(30, None);
+    put_old(&dir, &zero_sidecar);
+    std::os::unix::fs::symlink("/dev/zero", dir.join(format!("{zero_sidecar}.json"))).unwrap();
+    let fifo_backup = name_ago(40, None);
+    mkfifo(&dir.join(&fifo_backup));
+    let zero_backup = name_ago(50, None);
+    std::os::unix::fs::symlink("/dev/zero", dir.join(&zero_backup)).unwrap();
+    let huge_sidecar = name_ago(55, None);
+    put_old(&dir, &huge_sidecar);
+    fs::write(
+        dir.join(format!("{huge_sidecar}.json")),
+        vec![b' '; 3 << 20],
+    )
+    .unwrap();
+    let old = name_ago(60 * 24 * 30, None);
+    put_old(&dir, &old);
+
+    let limit = Duration::from_secs(60);
+    let in_dir = |args: &[&str]| {
+        let mut c = backup_cmd();
+        c.arg("--backup-dir").arg(&dir).args(args);
+        c
+    };
+
+    let (code, doc) = status_json(&dir, &[]);
+    assert_eq!(code, Some(0), "{doc:#}");
+    let problem = |name: &str| {
+        doc["backups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["file"] == name)
+            .unwrap_or_else(|| panic!("{name} missing: {doc:#}"))["problem"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(problem(&fifo_sidecar).contains("FIFO"), "{doc:#}");
+    assert!(problem(&zero_sidecar).contains("symlink"), "{doc:#}");
+    assert!(problem(&huge_sidecar).contains("larger than"), "{doc:#}");
+    assert_eq!(doc["newest_good"], good.as_str());
+    let out = run_bounded(&mut in_dir(&["status"]), limit);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+
+    let out = run_bounded(&mut in_dir(&["verify", "--all"]), limit);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("is a FIFO, not a regular file"), "{text}");
+    assert!(text.contains("is a symlink"), "{text}");
+
+    // Named on the command line, the odd backups themselves are refused, not waited on.
+    for name in [&fifo_backup, &zero_backup] {
+        let path = dir.join(name);
+        let out = run_bounded(
+            backup_cmd().arg("verify").arg(&path),
+            Duration::from_secs(30),
+        );
+        assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("not a regular file"),
+            "{}",
+            describe(&out)
+        );
+        let out = run_bounded(
+            backup_cmd().arg("status").arg(&path),
+            Duration::from_secs(30),
+        );
+        assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+        assert!(
+            stderr(&out).contains("not a regular file") && stderr(&out).contains(name.as_str()),
+            "{}",
+            describe(&out)
+        );
+    }
+
+    let out = run_bounded(&mut in_dir(&["prune", "--keep-last", "1"]), limit);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let after = list_dir(&dir);
+    for kept in [
+        good.clone(),
+        format!("{fifo_sidecar}.json"),
+        format!("{zero_sidecar}.json"),
+        fifo_backup.clone(),
+        zero_backup.clone(),
+    ] {
+        assert!(after.contains(&kept), "{kept} deleted: {after:?}");
+    }
+    assert!(!after.contains(&old), "{after:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        line_of(&stdout, &fifo_backup).contains("not a regular file"),
+        "{stdout}"
+    );
+    assert!(
+        line_of(&stdout, &zero_backup).contains("symlink: never followed"),
+        "{stdout}"
+    );
+    // The lock is free again: a later prune runs.
+    let out = run_bounded(&mut in_dir(&["prune", "--dry-run"]), limit);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+}
+
+/// Issue 13: one future-named backup kept `status --max-age 5h` green when the real backups were
+/// 3 days old.
+#[test]
+fn skew_a_future_name_does_not_keep_max_age_green() {
+    let (_t, dir) = backup_dir();
+    let t = templates();
+    copy_as_taken_at(&t.ours, &dir, Utc::now() - chrono::Duration::days(3));
+    let future = copy_as_taken_at(&t.ours, &dir, Utc::now() + chrono::Duration::hours(6));
+    let (code, doc) = status_json(&dir, &["--max-age", "5h"]);
+    assert_eq!(code, Some(1), "{doc:#}");
+    assert_eq!(doc["max_age_exceeded"], true, "{doc:#}");
+    assert_ne!(doc["newest_good"], future.as_str(), "{doc:#}");
+    assert!(
+        doc["newest_good_age_seconds"].as_i64().unwrap() > 2 * 86_400,
+        "{doc:#}"
+    );
 }

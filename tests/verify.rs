@@ -467,3 +467,79 @@ fn random_damage_never_panics_the_reader() {
         }
     }
 }
+
+/// Issue 13: after `verify` reported the newest backup BAD, `status` still showed it `VERIFIED …
+/// ago` (`"good": true`) and `status --max-age` exited 0. The failure is recorded in the sidecar
+/// as durably as a pass, and the file counts as verified again only once it passes.
+#[test]
+fn a_failed_verification_is_recorded_and_status_believes_it() {
+    let (tmp, good) = snapshot();
+    let dir = tmp.path().join("failed-verdict");
+    fs::create_dir_all(&dir).unwrap();
+    let name = good.file_name().unwrap().to_str().unwrap();
+    let file = dir.join(name);
+    let sidecar_file = dir.join(format!("{name}.json"));
+    fs::copy(good, &file).unwrap();
+    fs::copy(format!("{}.json", good.display()), &sidecar_file).unwrap();
+    let status = |args: &[&str]| {
+        backup_cmd()
+            .arg("--backup-dir")
+            .arg(&dir)
+            .arg("status")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let json = |out: &Output| -> serde_json::Value {
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(out)))
+    };
+    let out = status(&["--max-age", "1h", "-w", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let doc = json(&out);
+    assert_eq!(doc["backups"][0]["good"], true, "{doc:#}");
+
+    // Damage that keeps the size: only a verify that reads the file can see it.
+    let original = fs::read(&file).unwrap();
+    let mut bytes = original.clone();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    fs::write(&file, &bytes).unwrap();
+    let out = verify(&[file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stdout(&out).starts_with("BAD "), "{}", describe(&out));
+
+    let out = status(&["--max-age", "1h", "-w", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let doc = json(&out);
+    let row = &doc["backups"][0];
+    assert_eq!(row["good"], false, "{doc:#}");
+    assert_eq!(doc["verdicts_from"], "sidecars", "{doc:#}");
+    assert!(row["verification_failed_at"].is_string(), "{doc:#}");
+    assert!(
+        !row["verification_problems"].as_array().unwrap().is_empty(),
+        "{doc:#}"
+    );
+    assert_eq!(doc["newest_good"], serde_json::Value::Null, "{doc:#}");
+    let out = status(&[]);
+    assert!(stdout(&out).contains("FAILED"), "{}", describe(&out));
+    let sc: serde_json::Value = serde_json::from_slice(&fs::read(&sidecar_file).unwrap()).unwrap();
+    assert!(sc.get("verified_at").is_none(), "{sc:#}");
+    assert!(sc["failed_verification"]["at"].is_string(), "{sc:#}");
+    assert!(
+        !sc["failed_verification"]["problems"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{sc:#}"
+    );
+
+    // A file that passes again is verified again.
+    fs::write(&file, &original).unwrap();
+    let out = verify(&[file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let sc: serde_json::Value = serde_json::from_slice(&fs::read(&sidecar_file).unwrap()).unwrap();
+    assert!(sc["verified_at"].is_string(), "{sc:#}");
+    assert!(sc.get("failed_verification").is_none(), "{sc:#}");
+    let out = status(&["--max-age", "1h"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+}

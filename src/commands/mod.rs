@@ -19,6 +19,32 @@ fn backups_in(dir: &Path) -> anyhow::Result<Vec<Backup>> {
         .hint("check --backup-dir (or ETCD_BACKUP_DIR)")
 }
 
+/// Local backups (newest first by name) with the suspect ones (`catalog::suspects`, judged by
+/// name and sidecar) moved to the end, each group keeping its order.
+fn trusted_first(backups: Vec<Backup>) -> Vec<Backup> {
+    let facts: Vec<catalog::Facts> = backups
+        .iter()
+        .map(|b| catalog::Facts {
+            taken_at: b.taken_at,
+            content: catalog::read_sidecar(&b.path)
+                .ok()
+                .flatten()
+                .as_ref()
+                .map(catalog::Content::of),
+        })
+        .collect();
+    let suspect = catalog::suspects(&facts, chrono::Utc::now());
+    let (trusted, suspects): (Vec<_>, Vec<_>) = backups
+        .into_iter()
+        .zip(suspect)
+        .partition(|(_, s)| s.is_none());
+    trusted
+        .into_iter()
+        .chain(suspects)
+        .map(|(b, _)| b)
+        .collect()
+}
+
 /// Takes the backup dir's lock (shared by every command that changes the dir), with advice.
 fn lock_dir(dir: &Path) -> anyhow::Result<DirLock> {
     DirLock::acquire(dir).map_err(|e| match &e {
@@ -149,7 +175,7 @@ impl Named {
     fn reader(&self) -> anyhow::Result<Box<dyn std::io::Read + Send>> {
         match self {
             Named::Local(p) => Ok(Box::new(
-                std::fs::File::open(p)
+                crate::fsutil::open_regular(p, true)
                     .map_err(|e| FsError::io("cannot open", p, e))
                     .hint("check the path and that this user may read it")?,
             )),

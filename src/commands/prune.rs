@@ -230,6 +230,10 @@ pub struct Entry {
     pub id: (u64, u64),
     /// The backup this entry is or belongs to (backups, sidecars and temp files).
     pub backup: Option<(String, BackupName)>,
+    /// What a backup's sidecar says it holds (backups with a readable sidecar only).
+    pub content: Option<catalog::Content>,
+    /// Why a backup's sidecar could not be read, when it exists.
+    pub sidecar_problem: Option<String>,
 }
 
 impl Entry {
@@ -294,6 +298,14 @@ pub fn scan(dir: &Path) -> anyhow::Result<Vec<Entry>> {
             FileType::Other
         };
         let (kind, backup) = classify(&name, ft);
+        let (content, sidecar_problem) = if kind == Kind::Backup {
+            match catalog::read_sidecar(&entry.path()) {
+                Ok(sc) => (sc.as_ref().map(catalog::Content::of), None),
+                Err(p) => (None, Some(p)),
+            }
+        } else {
+            (None, None)
+        };
         let modified = meta
             .modified()
             .map(DateTime::<Utc>::from)
@@ -305,6 +317,8 @@ pub fn scan(dir: &Path) -> anyhow::Result<Vec<Entry>> {
             modified,
             id: (meta.dev(), meta.ino()),
             backup,
+            content,
+            sidecar_problem,
         });
     }
     Ok(out)
@@ -335,6 +349,8 @@ pub struct Row {
     /// The retention reasons of a backup (empty for other kinds, and for deleted backups).
     pub reasons: Vec<Reason>,
     pub failed_verification: Option<String>,
+    /// Why the backup's time cannot be trusted (`catalog::suspects`); such a backup is kept.
+    pub suspect: Option<String>,
     pub outcome: Outcome,
 }
 
@@ -362,6 +378,14 @@ impl Plan {
         for row in &self.rows {
             if let Some(p) = &row.failed_verification {
                 printer.warn(format!("{} fails verification: {p}", shown(&row.entry)));
+            }
+            if let Some(p) = &row.suspect {
+                printer.warn(format!(
+                    "{} is kept but not counted as a recent backup: {p}; check the clock \
+                     (timedatectl), and move the file away once you know where it came from \
+                     (after a restore from an older backup, the backups taken before it)",
+                    shown(&row.entry)
+                ));
             }
         }
         if self.withheld {
@@ -399,28 +423,69 @@ pub fn plan(
     let backups: Vec<usize> = (0..entries.len())
         .filter(|&i| entries[i].kind == Kind::Backup)
         .collect();
-    let items: Vec<Item> = backups
+    // Backups whose time cannot be trusted (a future name, a newer name than what they hold)
+    // take no place in the rules and never stand for the newest backup; they are kept.
+    let facts: Vec<catalog::Facts> = backups
         .iter()
-        .map(|&i| {
-            let (_, b) = entries[i].backup.as_ref().expect("backups have names");
+        .map(|&i| catalog::Facts {
+            taken_at: entries[i]
+                .backup
+                .as_ref()
+                .expect("backups have names")
+                .1
+                .taken_at,
+            content: entries[i].content.clone(),
+        })
+        .collect();
+    let mut suspect = catalog::suspects(&facts, now);
+    let trusted: Vec<usize> = (0..backups.len())
+        .filter(|&k| suspect[k].is_none())
+        .collect();
+    let items: Vec<Item> = trusted
+        .iter()
+        .map(|&k| {
+            let (_, b) = entries[backups[k]]
+                .backup
+                .as_ref()
+                .expect("backups have names");
             Item {
                 taken_at: b.taken_at,
                 labeled: b.label.is_some(),
             }
         })
         .collect();
-    let mut reasons = retention::decide(&items, policy, now);
+    let mut reasons: Vec<Vec<Reason>> = vec![Vec::new(); backups.len()];
+    for (k, r) in trusted.iter().zip(retention::decide(&items, policy, now)) {
+        reasons[*k] = r;
+    }
+    for (k, s) in suspect.iter().enumerate() {
+        if s.is_some() {
+            reasons[k].push(Reason::Suspect);
+        }
+    }
+    // The backup this run has just written is kept whatever the rules say.
+    let protected =
+        (0..backups.len()).find(|&k| known_good == Some(entries[backups[k]].name.as_os_str()));
+    if let Some(k) = protected {
+        reasons[k].insert(0, Reason::JustWritten);
+    }
     let mut failed_verification: Vec<Option<String>> = vec![None; backups.len()];
     let mut withheld = false;
     let mut newest_verified = None;
     if reasons.iter().any(Vec::is_empty) {
-        // `backups` is newest first already.
-        let good = (0..backups.len()).find(|&k| {
-            let e = &entries[backups[k]];
-            if known_good == Some(e.name.as_os_str()) {
+        // The floor: the backup just written when there is one (it holds the newest state and
+        // has just passed verification); else the newest trusted backup that passes, then the
+        // suspect ones. `backups` is newest first by name already.
+        let order: Vec<usize> = protected
+            .into_iter()
+            .chain(trusted.iter().copied())
+            .chain((0..backups.len()).filter(|&k| suspect[k].is_some()))
+            .collect();
+        let good = order.into_iter().find(|&k| {
+            if Some(k) == protected {
                 return true;
             }
-            match check(e) {
+            match check(&entries[backups[k]]) {
                 Ok(()) => true,
                 Err(p) => {
                     failed_verification[k] = Some(p);
@@ -430,7 +495,8 @@ pub fn plan(
         });
         match good {
             Some(k) => {
-                reasons[k].insert(0, Reason::NewestVerified);
+                let at = usize::from(Some(k) == protected);
+                reasons[k].insert(at, Reason::NewestVerified);
                 newest_verified = Some(entries[backups[k]].name.clone());
             }
             None => {
@@ -452,6 +518,7 @@ pub fn plan(
             why: Vec::new(),
             reasons: Vec::new(),
             failed_verification: None,
+            suspect: None,
             outcome: Outcome::Planned,
             entry,
         };
@@ -461,6 +528,7 @@ pub fn plan(
                 next_backup += 1;
                 row.reasons = std::mem::take(&mut reasons[k]);
                 row.failed_verification = failed_verification[k].take();
+                row.suspect = suspect[k].take();
                 if row.reasons.is_empty() {
                     row.action = Action::Delete;
                     row.why.push("no rule keeps it".to_string());
@@ -470,6 +538,12 @@ pub fn plan(
                 }
                 if let Some(p) = &row.failed_verification {
                     row.why.push(format!("fails verification: {p}"));
+                }
+                if let Some(p) = &row.suspect {
+                    row.why.push(format!("suspect: {p}"));
+                }
+                if let Some(p) = &row.entry.sidecar_problem {
+                    row.why.push(p.clone());
                 }
                 backup_action.insert(row.entry.display_name(), row.action);
             }
@@ -508,9 +582,18 @@ pub fn plan(
             Kind::Symlink => row
                 .why
                 .push("symlink: never followed or deleted".to_string()),
-            Kind::Other => row
-                .why
-                .push("not an etcd-backup file: left alone".to_string()),
+            Kind::Other => {
+                let name = row.entry.display_name();
+                let base = name.strip_suffix(".part").unwrap_or(&name);
+                let base = base.strip_suffix(catalog::SIDECAR_SUFFIX).unwrap_or(base);
+                row.why.push(if catalog::parse_backup_name(base).is_some() {
+                    "named like ours but not a regular file (a FIFO, device or directory): left \
+                     alone"
+                        .to_string()
+                } else {
+                    "not an etcd-backup file: left alone".to_string()
+                })
+            }
             Kind::Lock => unreachable!("removed above"),
         }
         rows.push(row);
@@ -621,6 +704,8 @@ pub(crate) fn prune_remote(
                 modified: o.last_modified,
                 id: (0, 0),
                 backup,
+                content: None,
+                sidecar_problem: None,
             }
         })
         .collect();
@@ -735,6 +820,15 @@ struct Totals {
 }
 
 impl Pruned {
+    /// Backups whose time cannot be trusted (all kept).
+    pub fn suspect_backups(&self) -> usize {
+        self.plan
+            .rows
+            .iter()
+            .filter(|r| r.suspect.is_some())
+            .count()
+    }
+
     fn totals(&self) -> Totals {
         let gone = |r: &&Row| {
             r.action == Action::Delete && (self.dry_run || r.outcome == Outcome::Deleted)
@@ -778,6 +872,7 @@ impl Pruned {
                     "size": r.entry.size,
                     "taken_at": taken_at,
                     "label": label,
+                    "suspect": r.suspect,
                 })
             })
             .collect();
@@ -793,6 +888,7 @@ impl Pruned {
             "deleted_files": t.deleted_files,
             "freed_bytes": t.freed,
             "kept_backups": t.kept_backups,
+            "suspect_backups": self.suspect_backups(),
         })
     }
 
@@ -852,6 +948,8 @@ mod tests {
             modified,
             id: (1, 1),
             backup,
+            content: None,
+            sidecar_problem: None,
         }
     }
 
@@ -993,6 +1091,42 @@ mod tests {
         assert_eq!(plan.newest_verified.as_deref(), Some(OsStr::new(newest)));
     }
 
+    /// Issue 13: a backup named in the future (taken while the clock was ahead, or a copy) made
+    /// `save --prune --keep-last 1` delete the backup it had just written.
+    #[test]
+    fn a_future_name_never_costs_the_backup_just_written() {
+        let now = at(21, 12);
+        let future = "etcd-snapshot-2026-11-21_14-00-00.db";
+        let written = "etcd-snapshot-2026-11-21_12-00-00.db";
+        let old = "etcd-snapshot-2026-11-20_12-00-00.db";
+        let entries = vec![
+            entry(future, FileType::File, now),
+            entry(written, FileType::File, now),
+            entry(old, FileType::File, now),
+        ];
+        let policy = Policy {
+            last: Some(1),
+            ..Policy::default()
+        };
+        let plan = plan(entries, &policy, now, Some(OsStr::new(written)), |_| Ok(()));
+        let a = actions(&plan);
+        assert_eq!(
+            a,
+            vec![
+                (future.into(), Action::Keep),
+                (written.into(), Action::Keep),
+                (old.into(), Action::Delete),
+            ]
+        );
+        assert!(plan.rows[0].suspect.is_some());
+        assert_eq!(plan.rows[0].reasons, vec![Reason::Suspect]);
+        assert_eq!(
+            plan.rows[1].reasons,
+            vec![Reason::JustWritten, Reason::NewestVerified, Reason::Last(1)]
+        );
+        assert_eq!(plan.newest_verified.as_deref(), Some(OsStr::new(written)));
+    }
+
     #[test]
     fn sidecars_temps_and_foreign_files() {
         let now = at(21, 12);
@@ -1064,9 +1198,10 @@ mod properties {
     }
 
     fn backup_name() -> impl Strategy<Value = String> {
-        // Minutes before now, from 5 minutes in the future to about 15 months back.
+        // Minutes before now, from 5 minutes in the future to about 15 months back; one in
+        // eight up to 3 days in the future (a clock that was ahead, a copy given a future name).
         (
-            -5i64..650_000,
+            prop_oneof![7 => -5i64..650_000, 1 => -4320i64..0],
             prop::option::of(prop::sample::select(vec!["pre-upgrade", "x.1"])),
         )
             .prop_map(|(mins, label)| {
@@ -1141,6 +1276,8 @@ mod properties {
                     modified: *modified,
                     id: (1, i as u64),
                     backup,
+                    content: None,
+                    sidecar_problem: None,
                 }
             })
             .collect()
@@ -1150,31 +1287,74 @@ mod properties {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
         #[test]
-        fn plan_invariants(gens in entries(), policy in policy()) {
+        fn plan_invariants(
+            gens in entries(),
+            policy in policy(),
+            protect in prop::option::of(any::<prop::sample::Index>()),
+        ) {
             let good: std::collections::HashMap<String, bool> =
                 gens.iter().map(|(n, _, _, g)| (n.clone(), *g)).collect();
-            let mut checked = Vec::new();
-            let plan = plan(to_entries(&gens), &policy, now(), None, |e| {
-                checked.push(e.display_name());
-                if good[&e.display_name()] { Ok(()) } else { Err("bad".into()) }
-            });
-            let action: std::collections::HashMap<String, Action> =
-                plan.rows.iter().map(|r| (r.entry.display_name(), r.action)).collect();
-            // Every entry is listed once.
-            prop_assert_eq!(plan.rows.len(), gens.len());
-            prop_assert_eq!(action.len(), gens.len());
-
-            // Backups newest first, as the floor must see them.
+            // Backups newest first by name, as the plan lists them.
             let mut backups: Vec<(DateTime<Utc>, String)> = gens
                 .iter()
                 .filter(|(n, ft, ..)| *ft == FileType::File && catalog::parse_backup_name(n).is_some())
                 .map(|(n, ..)| (catalog::parse_backup_name(n).unwrap().taken_at, n.clone()))
                 .collect();
             backups.sort_by(|a, b| b.cmp(a));
-            let newest_good = backups.iter().find(|(_, n)| good[n]).map(|(_, n)| n.clone());
+            // The backup a save --prune has just written, when there is one.
+            let protected = protect
+                .filter(|_| !backups.is_empty())
+                .map(|i| backups[i.index(backups.len())].1.clone());
+            let mut checked = Vec::new();
+            let plan = plan(
+                to_entries(&gens),
+                &policy,
+                now(),
+                protected.as_deref().map(OsStr::new),
+                |e| {
+                    checked.push(e.display_name());
+                    if good[&e.display_name()] { Ok(()) } else { Err("bad".into()) }
+                },
+            );
+            let action: std::collections::HashMap<String, Action> =
+                plan.rows.iter().map(|r| (r.entry.display_name(), r.action)).collect();
+            // Every entry is listed once.
+            prop_assert_eq!(plan.rows.len(), gens.len());
+            prop_assert_eq!(action.len(), gens.len());
+
+            let facts: Vec<catalog::Facts> = backups
+                .iter()
+                .map(|(t, _)| catalog::Facts { taken_at: *t, content: None })
+                .collect();
+            let suspect: Vec<bool> =
+                catalog::suspects(&facts, now()).iter().map(Option::is_some).collect();
+            // What the floor may stand on: trusted backups newest first, then suspect ones.
+            let floor_order: Vec<String> = backups
+                .iter()
+                .zip(&suspect)
+                .filter(|(_, s)| !**s)
+                .chain(backups.iter().zip(&suspect).filter(|(_, s)| **s))
+                .map(|((_, n), _)| n.clone())
+                .collect();
+            let newest_good = protected
+                .clone()
+                .or_else(|| floor_order.iter().find(|n| good[*n]).cloned());
             let any_deleted = backups.iter().any(|(_, n)| action[n] == Action::Delete);
 
-            // 1. The newest backup that passes verification is never deleted.
+            // 0. The backup just written is kept, whatever the rules, and not verified again.
+            if let Some(n) = &protected {
+                prop_assert_eq!(action[n], Action::Keep);
+                prop_assert!(!checked.contains(n));
+            }
+            // 0b. A backup whose time cannot be trusted is kept (and reported).
+            for ((_, n), s) in backups.iter().zip(&suspect) {
+                if *s {
+                    prop_assert_eq!(action[n], Action::Keep);
+                    let row = plan.rows.iter().find(|r| r.entry.display_name() == *n).unwrap();
+                    prop_assert!(row.suspect.is_some());
+                }
+            }
+            // 1. The newest trusted backup that passes verification is never deleted.
             if let Some(n) = &newest_good {
                 prop_assert_eq!(action[n], Action::Keep);
             }
@@ -1182,10 +1362,13 @@ mod properties {
             if newest_good.is_none() {
                 prop_assert!(!any_deleted);
             }
-            // 3. Verification runs newest first and stops at the first good one; it runs at
-            //    all only when the rules would delete something.
-            let want: Vec<String> = backups.iter().map(|(_, n)| n.clone()).collect();
-            prop_assert_eq!(&checked[..], &want[..checked.len()]);
+            // 3. Verification runs newest trusted first, then the suspect ones, and stops at the
+            //    first good one; it runs at all only when the rules would delete something, and
+            //    never when the backup just written is there to stand for the newest.
+            if protected.is_some() {
+                prop_assert!(checked.is_empty());
+            }
+            prop_assert_eq!(&checked[..], &floor_order[..checked.len()]);
             if let Some((last, rest)) = checked.split_last() {
                 prop_assert!(rest.iter().all(|n| !good[n]));
                 prop_assert!(good[last] || checked.len() == backups.len());

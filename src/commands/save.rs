@@ -311,6 +311,7 @@ pub fn run(
         recipients: recipients.iter().map(ToString::to_string).collect(),
         snapshot_sha256: (!layers.is_plain()).then(|| hex::encode(received.file_sha256)),
         pki_bundle: bundle.as_ref().map(|b| b.record.clone()),
+        failed_verification: None,
     };
     // The commit: sidecar, then bundle, then the backup itself under its final name.
     sidecar.write(&sidecar_path, false)?;

@@ -9,7 +9,7 @@ use chrono::Utc;
 
 use crate::backend;
 use crate::bbolt::BboltError;
-use crate::catalog::{Backup, Sidecar};
+use crate::catalog::{self, Backup, Sidecar};
 use crate::cli::{OutputFormat, StatusArgs};
 use crate::diagnostics::{exit, with_hint, HintExt};
 use crate::fsutil::FsError;
@@ -67,6 +67,10 @@ fn file_status(
         .and_then(|n| n.to_str())
         .unwrap_or_default();
     let layers = Layers::strip(name).1;
+    // A FIFO would block the reader, a device would never end: regular files only.
+    crate::fsutil::open_regular(file, true)
+        .map_err(|e| FsError::io("cannot read", file, e))
+        .hint("name a snapshot file (a regular file, or a symlink to one)")?;
     let report = if layers.is_plain() {
         backend::inspect(file, false)
     } else {
@@ -113,13 +117,16 @@ fn finish_file_status(
     Ok(exit::SUCCESS)
 }
 
-/// One backup as the set report shows it.
+/// One backup as the set report shows it. `status` does not read the backups themselves: the
+/// verdict comes from the sidecar, checked cheaply against the file (its size and name).
 struct Row {
     backup: Backup,
     size: u64,
     sidecar: Option<Sidecar>,
     /// Why the sidecar could not be used, if it exists but is unreadable or stale.
     sidecar_problem: Option<String>,
+    /// Why the backup's time cannot be trusted (`catalog::suspects`).
+    suspect: Option<String>,
 }
 
 impl Row {
@@ -131,10 +138,16 @@ impl Row {
             Err(p) => (None, Some(p)),
         };
         if let Some(sc) = &sidecar {
+            let file_name = backup.name.rsplit('/').next().unwrap_or_default();
             if sc.file_size != size {
                 sidecar_problem = Some(format!(
                     "sidecar says {} bytes, {what} has {size}",
                     sc.file_size
+                ));
+            } else if sc.file != file_name {
+                sidecar_problem = Some(format!(
+                    "sidecar describes {}, not {file_name} (a renamed copy?)",
+                    sc.file
                 ));
             }
         }
@@ -143,16 +156,36 @@ impl Row {
             size,
             sidecar,
             sidecar_problem,
+            suspect: None,
         }
     }
 
-    /// Verified, and still the file that was verified (a size mismatch is a sidecar problem).
+    /// Verified (and not failed since), still the file that was verified, and its time is
+    /// trusted.
     fn good(&self) -> bool {
         self.sidecar_problem.is_none()
-            && self
+            && self.suspect.is_none()
+            && self.sidecar.as_ref().is_some_and(Sidecar::verified)
+    }
+
+    /// What the sidecar says of the backup, when it can be trusted to describe this file.
+    fn facts(&self) -> catalog::Facts {
+        catalog::Facts {
+            taken_at: self.backup.taken_at,
+            content: self
                 .sidecar
                 .as_ref()
-                .is_some_and(|s| s.verified_at.is_some())
+                .filter(|_| self.sidecar_problem.is_none())
+                .map(catalog::Content::of),
+        }
+    }
+}
+
+/// Marks the rows whose time cannot be trusted.
+fn mark_suspects(rows: &mut [Row], now: chrono::DateTime<Utc>) {
+    let facts: Vec<catalog::Facts> = rows.iter().map(Row::facts).collect();
+    for (row, s) in rows.iter_mut().zip(catalog::suspects(&facts, now)) {
+        row.suspect = s;
     }
 }
 
@@ -214,11 +247,13 @@ fn local_rows(dir: &Path) -> anyhow::Result<Vec<Row>> {
 
 fn report_set(
     printer: &Printer,
-    rows: Vec<Row>,
+    mut rows: Vec<Row>,
     location: &str,
     now: chrono::DateTime<Utc>,
     max_age: Option<Duration>,
 ) -> anyhow::Result<u8> {
+    mark_suspects(&mut rows, now);
+    let suspects = rows.iter().filter(|r| r.suspect.is_some()).count();
     let total: u64 = rows.iter().map(|r| r.size).sum();
     let newest_good = rows.iter().find(|r| r.good());
     let newest_good_age = newest_good.map(|r| now - r.backup.taken_at);
@@ -241,8 +276,18 @@ fn report_set(
                     "size": r.size,
                     "revision": r.sidecar.as_ref().map(|s| s.revision),
                     "verified_at": r.sidecar.as_ref().and_then(|s| s.verified_at),
+                    "verification_failed_at": r
+                        .sidecar
+                        .as_ref()
+                        .and_then(|s| s.failed_verification.as_ref().map(|f| f.at)),
+                    "verification_problems": r
+                        .sidecar
+                        .as_ref()
+                        .and_then(|s| s.failed_verification.as_ref())
+                        .map_or(&[][..], |f| &f.problems[..]),
                     "good": r.good(),
                     "problem": r.sidecar_problem,
+                    "suspect": r.suspect,
                 })
             })
             .collect();
@@ -255,15 +300,18 @@ fn report_set(
             "newest_good_age_seconds": newest_good_age.map(|a| a.num_seconds()),
             "max_age_seconds": max_age.map(|d| d.as_secs()),
             "max_age_exceeded": too_old,
+            "suspect_backups": suspects,
+            "verdicts_from": "sidecars",
         }));
     } else {
         let verified = |r: &Row| -> String {
             match (&r.sidecar_problem, &r.sidecar) {
                 (Some(p), _) => format!("no: {p}"),
                 (None, None) => "no sidecar".to_string(),
-                (None, Some(s)) => match s.verified_at {
-                    Some(t) => format!("{} ago", age(now - t)),
-                    None => "never".to_string(),
+                (None, Some(s)) => match (&s.failed_verification, s.verified_at) {
+                    (Some(f), _) => format!("FAILED {} ago", age(now - f.at)),
+                    (None, Some(t)) => format!("{} ago", age(now - t)),
+                    (None, None) => "never".to_string(),
                 },
             }
         };
@@ -305,6 +353,13 @@ fn report_set(
                 printer.data(line(row));
             }
         }
+        for r in rows.iter().filter(|r| r.suspect.is_some()) {
+            printer.data(format!(
+                "SUSPECT {}: {}",
+                r.backup.name,
+                r.suspect.as_deref().unwrap_or_default()
+            ));
+        }
         let newest = match newest_good {
             Some(r) => format!(
                 "newest verified: {} ({} ago)",
@@ -314,9 +369,22 @@ fn report_set(
             None => "no verified backup".to_string(),
         };
         printer.data(format!(
-            "{} backup(s), {} in {location}; {newest}",
+            "{} backup(s), {} in {location}; {newest}{}; verdicts as the sidecars record them \
+             (sizes checked; `etcd-backup verify --all` re-reads the files)",
             rows.len(),
             human_bytes(total),
+            if suspects > 0 {
+                format!(", {suspects} suspect (not counted)")
+            } else {
+                String::new()
+            },
+        ));
+    }
+    if suspects > 0 {
+        printer.warn(format!(
+            "{suspects} backup(s) in {location} have a time that cannot be trusted and are not \
+             counted as recent; check the clock (timedatectl), and move such a file away once \
+             you know where it came from"
         ));
     }
     if too_old {

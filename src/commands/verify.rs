@@ -42,10 +42,14 @@ pub fn run(settings: &Settings, printer: &Printer, args: &VerifyArgs) -> anyhow:
             }
             None => {
                 let dir = &settings.backup_dir;
-                let backups = super::backups_in(dir)?;
+                let mut backups = super::backups_in(dir)?;
                 if backups.is_empty() {
                     printer.data(format!("no backups in {}", dir.display()));
                     return Ok(exit::NO);
+                }
+                if args.latest {
+                    // The newest is the newest trusted one, not a name in the future.
+                    backups = super::trusted_first(backups);
                 }
                 let n = take(backups.len());
                 backups
@@ -103,12 +107,13 @@ pub fn run(settings: &Settings, printer: &Printer, args: &VerifyArgs) -> anyhow:
             Ok(v) if v.ok() => {
                 good += 1;
                 if v.decrypted {
-                    record_verified(target, &v, printer);
+                    record_verdict(target, &v, printer);
                 }
                 report(printer, &v, &mut json_files);
             }
             Ok(v) => {
                 bad += 1;
+                record_verdict(target, &v, printer);
                 report(printer, &v, &mut json_files);
             }
             Err(e @ SpillError::Keys(_)) => {
@@ -202,21 +207,34 @@ fn report(printer: &Printer, v: &Verdict, json_files: &mut Vec<serde_json::Value
     }
 }
 
-/// Stamps `verified_at` into the sidecar of a good backup. Only where a sidecar already exists
-/// (one of our backup directories or stores); locally only under the directory lock. Never an
-/// error: a read-only copy or a running save just means the stamp is skipped.
-fn record_verified(target: &Named, v: &Verdict, printer: &Printer) {
+/// Records the verdict in the sidecar, where one already exists (one of our backup directories
+/// or stores); locally only under the directory lock. A pass sets `verified_at` and clears a
+/// recorded failure; a failure clears `verified_at` and records when and why, so that `status`,
+/// `--max-age` and older versions of this tool never count the file as verified again until it
+/// passes. Never an error: a read-only copy or a running save just means the record is skipped,
+/// with a warning when it is a failure that goes unrecorded.
+fn record_verdict(target: &Named, v: &Verdict, printer: &Printer) {
     let Some(mut sidecar) = v.sidecar.clone() else {
         return;
     };
-    sidecar.verified_at = Some(Utc::now());
+    let sidecar_shown = format!("{}{}", target.shown(), catalog::SIDECAR_SUFFIX);
+    if v.ok() {
+        sidecar.verified_at = Some(Utc::now());
+        sidecar.failed_verification = None;
+    } else {
+        sidecar.verified_at = None;
+        sidecar.failed_verification = Some(catalog::FailedVerification {
+            at: Utc::now(),
+            problems: v.problems.clone(),
+        });
+    }
     let result =
         match target {
             Named::Local(path) => {
                 let dir = fsutil::parent_dir(path);
                 DirLock::acquire(&dir)
                     .and_then(|_lock| sidecar.write(&catalog::sidecar_path(path), true))
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| format!("{:#}", anyhow::Error::from(e)))
             }
             Named::Remote { remote, key } => sidecar
                 .to_bytes()
@@ -227,7 +245,13 @@ fn record_verified(target: &Named, v: &Verdict, printer: &Printer) {
                         .map_err(|e| e.to_string())
                 }),
         };
-    if let Err(e) = result {
-        printer.detail(format!("not recording the verification: {e}"));
+    match result {
+        Ok(()) => {}
+        Err(e) if v.ok() => printer.detail(format!("not recording the verification: {e}")),
+        Err(e) => printer.warn(format!(
+            "could not record the failure in {sidecar_shown}: {e}; until it is recorded, \
+             `status` still shows the verdict the sidecar holds: run `etcd-backup verify` on \
+             the file again once no other run holds the backup dir, or move the file away"
+        )),
     }
 }

@@ -171,6 +171,9 @@ pub enum Command {
     /// Without FILE: every backup in --backup-dir, newest first, with its age, label, size,
     /// revision and when it was last verified, and totals. With --max-age, exits 1 when the
     /// newest verified backup is older than that (or there is none), for monitoring.
+    ///
+    /// `ls` and `list` are the same command: `etcd-backup ls` lists the backup set.
+    #[command(visible_aliases = ["ls", "list"])]
     Status(StatusArgs),
 
     /// Prove snapshot files intact and restorable
@@ -219,6 +222,56 @@ pub enum Command {
     /// --initial-cluster-token default to the etcd manifest's values; elsewhere to etcdutl's
     /// defaults, except that --name X alone means --initial-cluster X=<advertise URLs>.
     Restore(RestoreArgs),
+
+    /// Delete the named backups, with the same safety rules as prune
+    ///
+    /// Each FILE is a backup in --backup-dir, by name or path (`etcd-backup ls` lists them). Its
+    /// sidecar .json and DR bundle go with it. Refused: names we did not generate, symlinks,
+    /// files outside --backup-dir, and the newest backup that passes `verify` (when none passes,
+    /// nothing is deleted, exit 1). Holds the same lock as `save` and `prune`. Asks on a
+    /// terminal; needs --yes otherwise.
+    Delete(DeleteArgs),
+
+    /// Print the shell completion script for bash, zsh or fish on stdout
+    ///
+    /// The same script the .deb installs. To load it by hand:
+    ///
+    ///   bash: etcd-backup completions bash > /etc/bash_completion.d/etcd-backup
+    ///
+    ///   zsh:  etcd-backup completions zsh > /usr/local/share/zsh/site-functions/_etcd-backup
+    ///
+    ///   fish: etcd-backup completions fish > ~/.config/fish/completions/etcd-backup.fish
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Backups to delete: file names in --backup-dir (or paths to them)
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Change nothing; list what would be deleted
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+
+    /// Do not ask (required without a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: CompletionShell,
+}
+
+/// The shells `completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Args)]

@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use clap::CommandFactory;
-use clap_complete::Shell;
-use etcd_backup::cli::Cli;
+use etcd_backup::cli::{Cli, CompletionShell};
 
 const REGENERATE: &str = "UPDATE_GENERATED=1 cargo test --test generated";
 
@@ -58,18 +57,20 @@ fn ascii_roff(page: &str) -> String {
     out
 }
 
-/// Where each shell looks for a completion file, by the file's name.
+/// Where each shell looks for a completion file, by the file's name; the text is what
+/// `etcd-backup completions SHELL` prints (tests/completions.rs completes with it in each shell).
 fn completions() -> Vec<(PathBuf, Vec<u8>)> {
     [
-        (Shell::Bash, "etcd-backup.bash"),
-        (Shell::Zsh, "_etcd-backup"),
-        (Shell::Fish, "etcd-backup.fish"),
+        (CompletionShell::Bash, "etcd-backup.bash"),
+        (CompletionShell::Zsh, "_etcd-backup"),
+        (CompletionShell::Fish, "etcd-backup.fish"),
     ]
     .into_iter()
     .map(|(shell, file)| {
-        let mut script = Vec::new();
-        clap_complete::generate(shell, &mut Cli::command(), "etcd-backup", &mut script);
-        (Path::new("docs/completions").join(file), script)
+        (
+            Path::new("docs/completions").join(file),
+            etcd_backup::commands::completions::script(shell),
+        )
     })
     .collect()
 }

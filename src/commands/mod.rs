@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+pub mod completions;
+pub mod delete;
 pub mod prune;
 pub mod restore;
 pub mod save;

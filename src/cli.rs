@@ -708,6 +708,11 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct SaveArgs {
+    /// Write the snapshot to this file instead (as `etcdctl snapshot save FILE` does), with its
+    /// sidecar FILE.json beside it; checked like every backup, never replaced, never pruned
+    #[arg(value_name = "FILE", conflicts_with_all = ["label", "prune", "with_pki", "remote"])]
+    pub file: Option<PathBuf>,
+
     /// Label appended to the file name, e.g. pre-upgrade-1.31 ([A-Za-z0-9._-])
     #[arg(long, env = "ETCD_BACKUP_LABEL", value_name = "NAME")]
     pub label: Option<String>,

@@ -29,6 +29,15 @@ pub fn run(settings: &Settings, printer: &Printer, args: &DeleteArgs) -> anyhow:
         .iter()
         .map(|f| name_in(dir, f))
         .collect::<anyhow::Result<Vec<OsString>>>()?;
+    // Without a terminal to ask on, refuse before any work.
+    if !args.dry_run && !args.yes && !std::io::stdin().is_terminal() {
+        return Err(anyhow!(
+            "refusing to delete {} backup(s) in {} without confirmation",
+            wanted.len(),
+            dir.display()
+        ))
+        .hint("add --yes (there is no terminal to ask on); --dry-run shows what would go");
+    }
     // A dry run writes nothing, not even the lock file.
     let lock = if args.dry_run {
         None
@@ -195,22 +204,10 @@ fn rows_for(entries: &[Entry], wanted: &[OsString]) -> Vec<Row> {
     rows
 }
 
-/// On a terminal, the operator answers y; without one, `--yes` is required.
+/// On a terminal (`run` refused already without one), the operator answers y.
 fn confirm(dir: &Path, plan: &Plan, yes: bool) -> anyhow::Result<bool> {
     if yes {
         return Ok(true);
-    }
-    let backups = plan
-        .rows
-        .iter()
-        .filter(|r| r.entry.kind == Kind::Backup)
-        .count();
-    if !std::io::stdin().is_terminal() {
-        return Err(anyhow!(
-            "refusing to delete {backups} backup(s) in {} without confirmation",
-            dir.display()
-        ))
-        .hint("add --yes (there is no terminal to ask on); --dry-run shows what would go");
     }
     for r in &plan.rows {
         eprintln!("  {}", dir.join(&r.entry.name).display());

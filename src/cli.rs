@@ -25,7 +25,7 @@ macro_rules! exit_codes {
         "\
 Exit codes:
   0    success
-  1    the answer is \"no\" (a check found a problem, or a refusal with nothing changed)
+  1    the answer is \"no\" (a check found a problem, or a prompt was declined)
   2    error: nothing was changed, or what was half-written was removed
   3    done part-way: save saved the backup but could not prune or write --metrics-file,
        or a restore stopped part-way (the journal path is printed)

@@ -65,7 +65,7 @@ macro_rules! examples_save {
   Take a backup, then prune to 24 hourly and 7 daily ones:
     etcd-backup save --prune --keep-hourly 24 --keep-daily 7
   Compress, encrypt and copy off-site:
-    etcd-backup save --compress zstd --encrypt-to /etc/etcd-backup/recipients.txt --remote s3://acme-etcd/prod/
+    etcd-backup save --compress zstd --encrypt-to /root/age.pub --remote s3://acme/etcd/
   Save on every control-plane node's timer, but only the leader's run saves:
     etcd-backup save --skip-unless-leader"
     };
@@ -286,8 +286,7 @@ pub struct GlobalArgs {
 
     /// Messages on stderr: text, or JSON lines for log shippers
     ///
-    /// Messages on stderr: human text, or one JSON object per line for log shippers (stdout is
-    /// not affected)
+    /// Human text, or one JSON object per line for log shippers. stdout is not affected.
     #[arg(
         long,
         help_heading = OUTPUT,
@@ -302,8 +301,7 @@ pub struct GlobalArgs {
 
     /// Write metrics of every save run here, for node-exporter's textfile collector
     ///
-    /// After every `save` run (success, failure or skip), write its metrics to this file for
-    /// node-exporter's textfile collector, e.g.
+    /// Written after every `save` run (success, failure or skip), e.g. to
     /// /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644
     #[arg(
         long,
@@ -748,9 +746,8 @@ pub struct SaveArgs {
 
     /// Encrypt to this age recipient (age1…) or recipients file; repeatable
     ///
-    /// Encrypt to this age recipient (age1…) or to every key in this recipients file;
-    /// repeatable. The snapshot is encrypted as it arrives: no plaintext copy is written
-    /// (file name gets .age)
+    /// A recipients file encrypts to every key in it. The snapshot is encrypted as it arrives:
+    /// no plaintext copy is written (file name gets .age)
     #[arg(
         long,
         env = "ETCD_BACKUP_ENCRYPT_TO",
@@ -762,8 +759,8 @@ pub struct SaveArgs {
 
     /// Also save the kubeadm DR bundle (PKI, manifests, kubeconfigs) beside the backup
     ///
-    /// Also save the kubeadm DR bundle <name>-pki.tar[.zst][.age]: /etc/kubernetes/pki, the
-    /// static pod manifests, kubeconfigs and the kubeadm/kubelet config found on the node
+    /// The bundle is <name>-pki.tar[.zst][.age]: /etc/kubernetes/pki, the static pod manifests,
+    /// kubeconfigs and the kubeadm/kubelet config found on the node
     #[arg(long, env = "ETCD_BACKUP_WITH_PKI", action = ArgAction::SetTrue,
           value_parser = clap::builder::FalseyValueParser::new(),
           help_heading = "Protection at rest")]
@@ -802,8 +799,8 @@ pub struct SaveArgs {
 
     /// Save only on the raft leader's node (exit 0 elsewhere)
     ///
-    /// Save only when the member we would snapshot from is the raft leader (exit 0 otherwise),
-    /// so every control-plane node can share one schedule; with no leader, save anyway
+    /// The member we would snapshot from must be the raft leader, so that every control-plane
+    /// node can share one schedule; with no leader, save anyway
     #[arg(long, env = "ETCD_BACKUP_SKIP_UNLESS_LEADER", action = ArgAction::SetTrue,
           value_parser = clap::builder::FalseyValueParser::new(), help_heading = None::<&str>)]
     pub skip_unless_leader: bool,
@@ -821,8 +818,7 @@ pub enum Compression {
 pub struct RemoteArgs {
     /// Off-site copies: s3://, gs://, az:// or file:// URL of a prefix
     ///
-    /// Off-site copies: s3://BUCKET/PREFIX/, gs://BUCKET/PREFIX/, az://CONTAINER/PREFIX/ or
-    /// file:///DIR. Objects are PREFIX/<node>/<file>. Credentials come from the standard
+    /// s3://BUCKET/PREFIX/, gs://BUCKET/PREFIX/, az://CONTAINER/PREFIX/ or file:///DIR. Objects are PREFIX/<node>/<file>. Credentials come from the standard
     /// places (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles; Google's
     /// and Azure's own variables)
     #[arg(long, env = "ETCD_BACKUP_REMOTE", value_name = "URL")]
@@ -838,8 +834,8 @@ pub struct RemoteArgs {
 pub struct RemoteConnArgs {
     /// Endpoint of the store (S3-compatible, GCS or Azure)
     ///
-    /// Endpoint of the store: an S3-compatible one (path-style addressing), a GCS base URL, or
-    /// an Azure account's blob endpoint [default: AWS_ENDPOINT_URL, GOOGLE_BASE_URL,
+    /// An S3-compatible endpoint (path-style addressing), a GCS base URL, or an Azure account's
+    /// blob endpoint [default: AWS_ENDPOINT_URL, GOOGLE_BASE_URL,
     /// AZURE_STORAGE_ENDPOINT]
     #[arg(
         long,
@@ -947,6 +943,24 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Example lines fit a 100-column `--help` without wrapping, and every command has some.
+    #[test]
+    fn examples_fit() {
+        let mut root = Cli::command();
+        root.build();
+        let names = std::iter::once("").chain(
+            root.get_subcommands()
+                .map(|s| s.get_name())
+                .filter(|n| *n != "help"),
+        );
+        for name in names {
+            let text = examples(name).unwrap_or_else(|| panic!("no examples for {name:?}"));
+            for line in text.lines() {
+                assert!(line.chars().count() <= 96, "{name}: {line}");
+            }
+        }
     }
 
     #[test]

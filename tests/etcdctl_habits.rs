@@ -283,3 +283,42 @@ fn etcdctl_timeouts() {
     let line = text.lines().find(|l| l.contains("dial-timeout")).unwrap();
     assert!(line.contains("9s"), "ours wins: {line}");
 }
+
+/// On a terminal, delete lists the files and asks; only "y" deletes. (`script` gives the run a
+/// pty; its answer comes on that terminal's input.)
+#[test]
+fn delete_asks_on_a_terminal() {
+    let (_tmp, dir) = backup_dir();
+    put_backup(&dir, 5);
+    let old = put_backup(&dir, 65);
+    let run = |answer: &str| {
+        let line = format!(
+            "{} --backup-dir {} delete {old}",
+            env!("CARGO_BIN_EXE_etcd-backup"),
+            dir.display()
+        );
+        let mut child = std::process::Command::new("script")
+            .args(["-q", "-e", "-c", &line, "/dev/null"])
+            .env("ETCD_BACKUP_NO_CONFIG", "1")
+            .env("ETCD_BACKUP_NO_MANIFEST", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), answer.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let no = run("n\n");
+    let text = String::from_utf8_lossy(&no.stdout);
+    assert!(
+        text.contains("Delete these 2 file(s)?"),
+        "{}",
+        describe(&no)
+    );
+    assert_eq!(no.status.code(), Some(1), "{}", describe(&no));
+    assert!(files(&dir).contains(&old));
+    let yes = run("y\n");
+    assert!(yes.status.success(), "{}", describe(&yes));
+    assert!(!files(&dir).contains(&old), "{:?}", files(&dir));
+}

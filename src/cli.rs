@@ -12,14 +12,181 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-const EXIT_CODES: &str = "\
+/// Help headings shared by global and subcommand flags, so that each group is shown together.
+pub const CONNECTION: &str = "Connection";
+pub const BACKUP_SET: &str = "Backup set";
+pub const RETENTION: &str = "Retention (a backup is kept when any rule keeps it)";
+pub const OFF_SITE: &str = "Off-site copies";
+pub const OUTPUT: &str = "Output";
+
+/// The exit codes, as `--help` ends and the man pages' EXIT STATUS lists them.
+macro_rules! exit_codes {
+    () => {
+        "\
 Exit codes:
   0    success
-  1    the answer is \"no\" (a check found a problem)
+  1    the answer is \"no\" (a check found a problem, or a prompt was declined)
   2    error: nothing was changed, or what was half-written was removed
   3    done part-way: save saved the backup but could not prune or write --metrics-file,
        or a restore stopped part-way (the journal path is printed)
-  130  interrupted (SIGINT or SIGTERM)";
+  130  interrupted (SIGINT or SIGTERM)"
+    };
+}
+
+/// `--help` of a command after its options: its examples, then the exit codes. The man pages
+/// show the same examples under EXAMPLES (see [`examples`]).
+macro_rules! after_help {
+    ($examples:expr) => {
+        concat!("Examples:\n", $examples, "\n\n", exit_codes!())
+    };
+}
+
+macro_rules! examples_top {
+    () => {
+        "  Take a backup now (on a kubeadm control-plane node no flag is needed):
+    etcd-backup save
+  Take a backup, then keep 7 daily and 4 weekly ones:
+    etcd-backup save --prune --keep-daily 7 --keep-weekly 4
+  List the backups, newest first:
+    etcd-backup ls
+  Check that the newest backup is intact and restorable:
+    etcd-backup verify --latest
+  Show the settings a command would use, and where each comes from:
+    etcd-backup --show-settings save"
+    };
+}
+
+macro_rules! examples_save {
+    () => {
+        "  Take a backup into --backup-dir and print its path:
+    etcd-backup save
+  Take a backup before an upgrade, kept until deleted by hand:
+    etcd-backup save --label pre-upgrade-1.31
+  Take a backup, then prune to 24 hourly and 7 daily ones:
+    etcd-backup save --prune --keep-hourly 24 --keep-daily 7
+  Compress, encrypt and copy off-site:
+    etcd-backup save --compress zstd --encrypt-to /root/age.pub --remote s3://acme/etcd/
+  Save on every control-plane node's timer, but only the leader's run saves:
+    etcd-backup save --skip-unless-leader"
+    };
+}
+
+macro_rules! examples_status {
+    () => {
+        "  List the backup set, newest first:
+    etcd-backup ls
+  Alert when the newest verified backup is older than 5 hours (exit 1):
+    etcd-backup status --max-age 5h
+  What etcdutl snapshot status prints for one file:
+    etcd-backup status /var/lib/etcd-backups/etcd-snapshot-2026-11-21_04-00-00.db"
+    };
+}
+
+macro_rules! examples_verify {
+    () => {
+        "  Verify the newest backup:
+    etcd-backup verify --latest
+  Verify every backup, as JSON:
+    etcd-backup verify --all -w json
+  Verify a copy of member/snap/db, which has no SHA-256 trailer:
+    etcd-backup verify --allow-no-hash /tmp/db"
+    };
+}
+
+macro_rules! examples_prune {
+    () => {
+        "  Show what the rules would delete, and why each file stays:
+    etcd-backup prune --dry-run --keep-daily 7 --keep-weekly 4
+  Keep the 10 newest backups:
+    etcd-backup prune --keep-last 10"
+    };
+}
+
+macro_rules! examples_restore {
+    () => {
+        "  Show the plan for restoring this kubeadm node, changing nothing:
+    etcd-backup restore --dry-run /var/lib/etcd-backups/etcd-snapshot-2026-11-21_04-00-00.db
+  Restore this kubeadm node's etcd:
+    etcd-backup restore /var/lib/etcd-backups/etcd-snapshot-2026-11-21_04-00-00.db
+  Build a new data dir, as etcdutl snapshot restore --data-dir does:
+    etcd-backup restore --output-dir /var/lib/etcd-new snapshot.db
+  Finish, or undo, a restore that was interrupted:
+    etcd-backup restore --resume"
+    };
+}
+
+macro_rules! examples_delete {
+    () => {
+        "  Show what would be deleted:
+    etcd-backup delete --dry-run etcd-snapshot-2026-11-21_04-00-00.db
+  Delete a backup with its sidecar and bundle, without asking:
+    etcd-backup delete --yes etcd-snapshot-2026-11-21_04-00-00.db"
+    };
+}
+
+macro_rules! examples_completions {
+    () => {
+        "  bash, for every user:
+    etcd-backup completions bash > /etc/bash_completion.d/etcd-backup
+  zsh, in a directory of $fpath:
+    etcd-backup completions zsh > /usr/local/share/zsh/site-functions/_etcd-backup
+  fish, for this user:
+    etcd-backup completions fish > ~/.config/fish/completions/etcd-backup.fish"
+    };
+}
+
+pub const EXIT_CODES: &str = exit_codes!();
+
+/// The examples of a command (`""` for `etcd-backup` itself), as `--help` shows them: a
+/// description line ending in `:`, indented 2, then its command lines, indented 4.
+pub fn examples(command: &str) -> Option<&'static str> {
+    Some(match command {
+        "" => examples_top!(),
+        "save" => examples_save!(),
+        "status" => examples_status!(),
+        "verify" => examples_verify!(),
+        "prune" => examples_prune!(),
+        "restore" => examples_restore!(),
+        "delete" => examples_delete!(),
+        "completions" => examples_completions!(),
+        _ => return None,
+    })
+}
+
+/// Variables read besides the flags' own (which each flag's help names), for the man pages'
+/// ENVIRONMENT: (variable, command it matters to or `""` for all, what it does).
+pub const OTHER_ENVIRONMENT: &[(&str, &str, &str)] = &[
+    (
+        "RUST_LOG",
+        "",
+        "Log filter for the libraries' logs on stderr (e.g. debug); overrides -v and -q",
+    ),
+    (
+        "ETCDCTL_DIAL_TIMEOUT",
+        "save",
+        "Used as --dial-timeout when ETCD_BACKUP_DIAL_TIMEOUT is not set",
+    ),
+    (
+        "ETCDCTL_COMMAND_TIMEOUT",
+        "save",
+        "Not used (a note says so): a save is bounded by --timeout and --stall-timeout",
+    ),
+    (
+        "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL",
+        "remote",
+        "S3 credentials, region and endpoint for --remote s3://",
+    ),
+    (
+        "GOOGLE_APPLICATION_CREDENTIALS, GOOGLE_BASE_URL",
+        "remote",
+        "GCS credentials and endpoint for --remote gs://",
+    ),
+    (
+        "AZURE_STORAGE_ACCOUNT_NAME, AZURE_STORAGE_ACCOUNT_KEY, AZURE_STORAGE_ENDPOINT",
+        "remote",
+        "Azure credentials and endpoint for --remote az://",
+    ),
+];
 
 /// Back up the etcd database of a kubeadm control plane, safely.
 ///
@@ -28,7 +195,8 @@ Exit codes:
 /// which beats what the manifest says.
 #[derive(Debug, Parser)]
 // A repeated flag takes its last value, as with etcdctl.
-#[command(name = "etcd-backup", version, after_long_help = EXIT_CODES, args_override_self = true)]
+#[command(name = "etcd-backup", version, after_long_help = after_help!(examples_top!()),
+          args_override_self = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -45,6 +213,7 @@ pub struct GlobalArgs {
     /// etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]
     #[arg(
         long,
+        help_heading = CONNECTION,
         env = "ETCDCTL_ENDPOINTS",
         value_delimiter = ',',
         global = true,
@@ -54,20 +223,21 @@ pub struct GlobalArgs {
 
     /// CA bundle that signed etcd's serving certificate
     /// [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]
-    #[arg(long, env = "ETCDCTL_CACERT", global = true, value_name = "FILE")]
+    #[arg(long, env = "ETCDCTL_CACERT", global = true, value_name = "FILE", help_heading = CONNECTION)]
     pub cacert: Option<PathBuf>,
 
     /// Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]
-    #[arg(long, env = "ETCDCTL_CERT", global = true, value_name = "FILE")]
+    #[arg(long, env = "ETCDCTL_CERT", global = true, value_name = "FILE", help_heading = CONNECTION)]
     pub cert: Option<PathBuf>,
 
     /// Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]
-    #[arg(long, env = "ETCDCTL_KEY", global = true, value_name = "FILE")]
+    #[arg(long, env = "ETCDCTL_KEY", global = true, value_name = "FILE", help_heading = CONNECTION)]
     pub key: Option<PathBuf>,
 
     /// Directory holding the backups
     #[arg(
         long,
+        help_heading = BACKUP_SET,
         env = "ETCD_BACKUP_DIR",
         global = true,
         value_name = "DIR",
@@ -78,6 +248,8 @@ pub struct GlobalArgs {
     /// kubeadm's etcd static pod manifest, read when it exists
     #[arg(
         long,
+        help_heading = CONNECTION,
+        hide_short_help = true,
         env = "ETCD_BACKUP_MANIFEST",
         global = true,
         value_name = "FILE",
@@ -87,6 +259,7 @@ pub struct GlobalArgs {
 
     /// Do not read the kubeadm manifest, even where it exists
     #[arg(long, env = "ETCD_BACKUP_NO_MANIFEST", global = true, action = ArgAction::SetTrue,
+          help_heading = CONNECTION, hide_short_help = true,
           value_parser = clap::builder::FalseyValueParser::new())]
     pub no_manifest: bool,
 
@@ -94,6 +267,7 @@ pub struct GlobalArgs {
     #[arg(
         short = 'w',
         long = "write-out",
+        help_heading = OUTPUT,
         value_name = "FORMAT",
         env = "ETCD_BACKUP_WRITE_OUT",
         global = true,
@@ -103,17 +277,20 @@ pub struct GlobalArgs {
     pub write_out: OutputFormat,
 
     /// Only print errors on stderr
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = OUTPUT)]
     pub quiet: bool,
 
     /// More detail on stderr (-vv for debug logs; RUST_LOG overrides)
-    #[arg(short, long, global = true, action = ArgAction::Count)]
+    #[arg(short, long, global = true, action = ArgAction::Count, help_heading = OUTPUT)]
     pub verbose: u8,
 
-    /// Messages on stderr: human text, or one JSON object per line for log shippers (stdout is
-    /// not affected)
+    /// Messages on stderr: text, or JSON lines for log shippers
+    ///
+    /// Human text, or one JSON object per line for log shippers. stdout is not affected.
     #[arg(
         long,
+        help_heading = OUTPUT,
+        hide_short_help = true,
         env = "ETCD_BACKUP_LOG_FORMAT",
         global = true,
         value_enum,
@@ -122,11 +299,14 @@ pub struct GlobalArgs {
     )]
     pub log_format: LogFormat,
 
-    /// After every `save` run (success, failure or skip), write its metrics to this file for
-    /// node-exporter's textfile collector, e.g.
+    /// Write metrics of every save run here, for node-exporter's textfile collector
+    ///
+    /// Written after every `save` run (success, failure or skip), e.g. to
     /// /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644
     #[arg(
         long,
+        help_heading = OUTPUT,
+        hide_short_help = true,
         env = "ETCD_BACKUP_METRICS_FILE",
         global = true,
         value_name = "FILE"
@@ -160,6 +340,7 @@ pub enum Command {
     ///
     /// Writes <backup-dir>/etcd-snapshot-YYYY-MM-DD_HH-MM-SS[_LABEL].db (UTC) and a sidecar
     /// <file>.json, atomically, and prints the path on stdout.
+    #[command(after_long_help = after_help!(examples_save!()))]
     Save(SaveArgs),
 
     /// Show a snapshot's hash, revision, keys and size, or the state of the backup set
@@ -171,6 +352,9 @@ pub enum Command {
     /// Without FILE: every backup in --backup-dir, newest first, with its age, label, size,
     /// revision and when it was last verified, and totals. With --max-age, exits 1 when the
     /// newest verified backup is older than that (or there is none), for monitoring.
+    ///
+    /// `ls` and `list` are the same command: `etcd-backup ls` lists the backup set.
+    #[command(visible_aliases = ["ls", "list"], after_long_help = after_help!(examples_status!()))]
     Status(StatusArgs),
 
     /// Prove snapshot files intact and restorable
@@ -179,6 +363,7 @@ pub enum Command {
     /// passes, the etcd data is sane (revision keys, KeyValue values, consistent index), and the
     /// sidecar .json, when present, agrees on size, SHA-256 and revision. One line per file, then
     /// a summary. Exit 0 when all are good, 1 when any is bad, 2 on a usage or I/O error.
+    #[command(after_long_help = after_help!(examples_verify!()))]
     Verify(VerifyArgs),
 
     /// Delete old backups by retention rules; never the newest good one
@@ -191,6 +376,7 @@ pub enum Command {
     /// Only etcd-snapshot-*.db files, their .json sidecars, orphaned sidecars and temp files of
     /// interrupted saves older than an hour are ever deleted; symlinks and every other file are
     /// left alone and listed. Holds the same lock as `save`. Prints one line per file on stdout.
+    #[command(after_long_help = after_help!(examples_prune!()))]
     Prune(PruneArgs),
 
     /// Restore a snapshot: this kubeadm node's etcd, or a new data dir (--output-dir)
@@ -218,7 +404,55 @@ pub enum Command {
     /// On a kubeadm node, --name, --initial-cluster, --initial-advertise-peer-urls and
     /// --initial-cluster-token default to the etcd manifest's values; elsewhere to etcdutl's
     /// defaults, except that --name X alone means --initial-cluster X=<advertise URLs>.
+    #[command(after_long_help = after_help!(examples_restore!()))]
     Restore(RestoreArgs),
+
+    /// Delete the named backups, with the same safety rules as prune
+    ///
+    /// Each FILE is a backup in --backup-dir, by name or path (`etcd-backup ls` lists them). Its
+    /// sidecar .json and DR bundle go with it. Refused: names we did not generate, symlinks,
+    /// files outside --backup-dir, and the newest backup that passes `verify` (when none passes,
+    /// nothing is deleted, exit 1). Holds the same lock as `save` and `prune`. Asks on a
+    /// terminal; needs --yes otherwise.
+    #[command(after_long_help = after_help!(examples_delete!()))]
+    Delete(DeleteArgs),
+
+    /// Print the shell completion script for bash, zsh or fish on stdout
+    ///
+    /// The same script the .deb installs (bash-completion, zsh's vendor-completions and fish's
+    /// vendor_completions.d find it there); no config file is read.
+    #[command(after_long_help = after_help!(examples_completions!()))]
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Backups to delete: file names in --backup-dir (or paths to them)
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Change nothing; list what would be deleted
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+
+    /// Do not ask (required without a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: CompletionShell,
+}
+
+/// The shells `completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Args)]
@@ -240,6 +474,7 @@ pub struct RestoreArgs {
     /// Node mode: the static pod manifests dir
     #[arg(
         long,
+        hide_short_help = true,
         value_name = "DIR",
         env = "ETCD_BACKUP_MANIFESTS_DIR",
         default_value = "/etc/kubernetes/manifests"
@@ -247,7 +482,12 @@ pub struct RestoreArgs {
     pub manifests_dir: PathBuf,
 
     /// Node mode: the kubelet's systemd unit
-    #[arg(long, value_name = "UNIT", default_value = "kubelet")]
+    #[arg(
+        long,
+        value_name = "UNIT",
+        default_value = "kubelet",
+        hide_short_help = true
+    )]
     pub kubelet_service: String,
 
     /// Node mode: print the plan with every path and value, change nothing
@@ -267,11 +507,11 @@ pub struct RestoreArgs {
     pub rollback: bool,
 
     /// Node mode: how long to wait for the old etcd to let go of its data dir
-    #[arg(long, value_name = "D", default_value = "2m", value_parser = parse_duration)]
+    #[arg(long, value_name = "D", default_value = "2m", value_parser = parse_duration, hide_short_help = true)]
     pub stop_timeout: Duration,
 
     /// Node mode: how long to wait for the restored etcd to become healthy
-    #[arg(long, value_name = "D", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, value_name = "D", default_value = "5m", value_parser = parse_duration, hide_short_help = true)]
     pub start_timeout: Duration,
 
     /// This member's name [default: from the manifest, else "default"]
@@ -284,15 +524,15 @@ pub struct RestoreArgs {
     pub initial_cluster: Option<String>,
 
     /// This member's peer URLs [default: from the manifest, else http://localhost:2380]
-    #[arg(long, value_name = "URL[,URL..]")]
+    #[arg(long, value_name = "URL[,URL..]", hide_short_help = true)]
     pub initial_advertise_peer_urls: Option<String>,
 
     /// The new cluster's token [default: from the manifest, else etcd-cluster]
-    #[arg(long, value_name = "TOKEN")]
+    #[arg(long, value_name = "TOKEN", hide_short_help = true)]
     pub initial_cluster_token: Option<String>,
 
     /// Put the WAL here instead of <output-dir>/member/wal (start etcd with the same --wal-dir)
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", hide_short_help = true)]
     pub wal_dir: Option<PathBuf>,
 
     /// Accept a file without a SHA-256 trailer (a raw member/snap/db copy); a trailer that is
@@ -302,11 +542,11 @@ pub struct RestoreArgs {
 
     /// Bump the revision by N instead of 1,000,000,000 (needs --mark-compacted, as with etcdutl)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..),
-          conflicts_with = "no_bump_revision")]
+          conflicts_with = "no_bump_revision", hide_short_help = true)]
     pub bump_revision: Option<u64>,
 
     /// Mark every revision up to the bumped one compacted (goes with --bump-revision)
-    #[arg(long, conflicts_with = "no_bump_revision")]
+    #[arg(long, conflicts_with = "no_bump_revision", hide_short_help = true)]
     pub mark_compacted: bool,
 
     /// Keep the snapshot's revision (clients with newer cached revisions may misbehave)
@@ -314,7 +554,7 @@ pub struct RestoreArgs {
     pub no_bump_revision: bool,
 
     /// Keep alarms stored in the snapshot (a NOSPACE alarm blocks writes until disarmed)
-    #[arg(long)]
+    #[arg(long, hide_short_help = true)]
     pub keep_alarms: bool,
 
     #[command(flatten)]
@@ -342,7 +582,7 @@ pub struct PruneArgs {
 
 /// Retention rules, shared by `prune` and `save --prune`.
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Retention (a backup is kept when any rule keeps it)")]
+#[command(next_help_heading = RETENTION)]
 pub struct KeepArgs {
     /// Keep the N newest backups
     #[arg(long, env = "ETCD_BACKUP_KEEP_LAST", value_name = "N",
@@ -355,12 +595,13 @@ pub struct KeepArgs {
     pub keep_days: Option<u32>,
 
     /// Keep backups taken within this long before now, e.g. 36h or 2w
-    #[arg(long, env = "ETCD_BACKUP_KEEP_WITHIN", value_name = "D", value_parser = parse_duration)]
+    #[arg(long, env = "ETCD_BACKUP_KEEP_WITHIN", value_name = "D", value_parser = parse_duration,
+          hide_short_help = true)]
     pub keep_within: Option<Duration>,
 
     /// Keep the newest backup of each of the last N hours (UTC) that have one
     #[arg(long, env = "ETCD_BACKUP_KEEP_HOURLY", value_name = "N",
-          value_parser = clap::value_parser!(u32).range(1..))]
+          value_parser = clap::value_parser!(u32).range(1..), hide_short_help = true)]
     pub keep_hourly: Option<u32>,
 
     /// Keep the newest backup of each of the last N days (UTC) that have one
@@ -370,21 +611,21 @@ pub struct KeepArgs {
 
     /// Keep the newest backup of each of the last N ISO weeks (UTC) that have one
     #[arg(long, env = "ETCD_BACKUP_KEEP_WEEKLY", value_name = "N",
-          value_parser = clap::value_parser!(u32).range(1..))]
+          value_parser = clap::value_parser!(u32).range(1..), hide_short_help = true)]
     pub keep_weekly: Option<u32>,
 
     /// Keep the newest backup of each of the last N months (UTC) that have one
     #[arg(long, env = "ETCD_BACKUP_KEEP_MONTHLY", value_name = "N",
-          value_parser = clap::value_parser!(u32).range(1..))]
+          value_parser = clap::value_parser!(u32).range(1..), hide_short_help = true)]
     pub keep_monthly: Option<u32>,
 
     /// Keep every labeled backup (save --label), whatever the rules say [the default]
-    #[arg(long, conflicts_with = "prune_labeled")]
+    #[arg(long, conflicts_with = "prune_labeled", hide_short_help = true)]
     pub keep_labeled: bool,
 
     /// Apply the rules to labeled backups too
     #[arg(long, env = "ETCD_BACKUP_PRUNE_LABELED", action = ArgAction::SetTrue,
-          value_parser = clap::builder::FalseyValueParser::new())]
+          value_parser = clap::builder::FalseyValueParser::new(), hide_short_help = true)]
     pub prune_labeled: bool,
 }
 
@@ -465,28 +706,34 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct SaveArgs {
+    /// Write the snapshot to this file instead (as `etcdctl snapshot save FILE` does), with its
+    /// sidecar FILE.json beside it; checked like every backup, never replaced, never pruned
+    #[arg(value_name = "FILE", conflicts_with_all = ["label", "prune", "with_pki", "remote"])]
+    pub file: Option<PathBuf>,
+
     /// Label appended to the file name, e.g. pre-upgrade-1.31 ([A-Za-z0-9._-])
     #[arg(long, env = "ETCD_BACKUP_LABEL", value_name = "NAME")]
     pub label: Option<String>,
 
-    /// Give up connecting to an endpoint after this long
+    /// Give up connecting to an endpoint after this long (ETCDCTL_DIAL_TIMEOUT is used when
+    /// ETCD_BACKUP_DIAL_TIMEOUT is not set)
     #[arg(long, env = "ETCD_BACKUP_DIAL_TIMEOUT", value_name = "D", default_value = "5s",
-          value_parser = parse_duration)]
+          value_parser = parse_duration, help_heading = CONNECTION, hide_short_help = true)]
     pub dial_timeout: Duration,
 
     /// Give up when etcd sends nothing for this long
     #[arg(long, env = "ETCD_BACKUP_STALL_TIMEOUT", value_name = "D", default_value = "60s",
-          value_parser = parse_duration)]
+          value_parser = parse_duration, help_heading = CONNECTION, hide_short_help = true)]
     pub stall_timeout: Duration,
 
     /// Give up when the whole run takes longer than this
     #[arg(long, env = "ETCD_BACKUP_TIMEOUT", value_name = "D", default_value = "30m",
-          value_parser = parse_duration)]
+          value_parser = parse_duration, help_heading = CONNECTION)]
     pub timeout: Duration,
 
-    /// After a successful save, prune the backup dir by the retention flags below
+    /// After a successful save, prune the backup dir by the retention flags
     #[arg(long, env = "ETCD_BACKUP_PRUNE", action = ArgAction::SetTrue,
-          value_parser = clap::builder::FalseyValueParser::new())]
+          value_parser = clap::builder::FalseyValueParser::new(), help_heading = RETENTION)]
     pub prune: bool,
 
     #[command(flatten)]
@@ -497,9 +744,10 @@ pub struct SaveArgs {
           default_value_t = Compression::None, help_heading = "Protection at rest")]
     pub compress: Compression,
 
-    /// Encrypt to this age recipient (age1…) or to every key in this recipients file;
-    /// repeatable. The snapshot is encrypted as it arrives: no plaintext copy is written
-    /// (file name gets .age)
+    /// Encrypt to this age recipient (age1…) or recipients file; repeatable
+    ///
+    /// A recipients file encrypts to every key in it. The snapshot is encrypted as it arrives:
+    /// no plaintext copy is written (file name gets .age)
     #[arg(
         long,
         env = "ETCD_BACKUP_ENCRYPT_TO",
@@ -509,8 +757,10 @@ pub struct SaveArgs {
     )]
     pub encrypt_to: Vec<String>,
 
-    /// Also save the kubeadm DR bundle <name>-pki.tar[.zst][.age]: /etc/kubernetes/pki, the
-    /// static pod manifests, kubeconfigs and the kubeadm/kubelet config found on the node
+    /// Also save the kubeadm DR bundle (PKI, manifests, kubeconfigs) beside the backup
+    ///
+    /// The bundle is <name>-pki.tar[.zst][.age]: /etc/kubernetes/pki, the static pod manifests,
+    /// kubeconfigs and the kubeadm/kubelet config found on the node
     #[arg(long, env = "ETCD_BACKUP_WITH_PKI", action = ArgAction::SetTrue,
           value_parser = clap::builder::FalseyValueParser::new(),
           help_heading = "Protection at rest")]
@@ -522,7 +772,8 @@ pub struct SaveArgs {
         value_name = "DIR",
         default_value = "/etc/kubernetes",
         env = "ETCD_BACKUP_KUBERNETES_DIR",
-        help_heading = "Protection at rest"
+        help_heading = "Protection at rest",
+        hide_short_help = true
     )]
     pub kubernetes_dir: PathBuf,
 
@@ -532,7 +783,8 @@ pub struct SaveArgs {
         value_name = "DIR",
         default_value = "/var/lib/kubelet",
         env = "ETCD_BACKUP_KUBELET_DIR",
-        help_heading = "Protection at rest"
+        help_heading = "Protection at rest",
+        hide_short_help = true
     )]
     pub kubelet_dir: PathBuf,
 
@@ -542,13 +794,15 @@ pub struct SaveArgs {
     /// After uploading, read the object back and check its SHA-256
     #[arg(long, env = "ETCD_BACKUP_VERIFY_UPLOAD", action = ArgAction::SetTrue,
           value_parser = clap::builder::FalseyValueParser::new(), requires = "remote",
-          help_heading = "Remote storage")]
+          help_heading = OFF_SITE, hide_short_help = true)]
     pub verify_upload: bool,
 
-    /// Save only when the member we would snapshot from is the raft leader (exit 0 otherwise),
-    /// so every control-plane node can share one schedule; with no leader, save anyway
+    /// Save only on the raft leader's node (exit 0 elsewhere)
+    ///
+    /// The member we would snapshot from must be the raft leader, so that every control-plane
+    /// node can share one schedule; with no leader, save anyway
     #[arg(long, env = "ETCD_BACKUP_SKIP_UNLESS_LEADER", action = ArgAction::SetTrue,
-          value_parser = clap::builder::FalseyValueParser::new())]
+          value_parser = clap::builder::FalseyValueParser::new(), help_heading = None::<&str>)]
     pub skip_unless_leader: bool,
 }
 
@@ -560,10 +814,11 @@ pub enum Compression {
 
 /// Object storage for off-site copies, shared by save, prune, status and verify.
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Remote storage")]
+#[command(next_help_heading = OFF_SITE)]
 pub struct RemoteArgs {
-    /// Off-site copies: s3://BUCKET/PREFIX/, gs://BUCKET/PREFIX/, az://CONTAINER/PREFIX/ or
-    /// file:///DIR. Objects are PREFIX/<node>/<file>. Credentials come from the standard
+    /// Off-site copies: s3://, gs://, az:// or file:// URL of a prefix
+    ///
+    /// s3://BUCKET/PREFIX/, gs://BUCKET/PREFIX/, az://CONTAINER/PREFIX/ or file:///DIR. Objects are PREFIX/<node>/<file>. Credentials come from the standard
     /// places (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles; Google's
     /// and Azure's own variables)
     #[arg(long, env = "ETCD_BACKUP_REMOTE", value_name = "URL")]
@@ -575,21 +830,33 @@ pub struct RemoteArgs {
 
 /// How to reach the object store.
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Remote storage")]
+#[command(next_help_heading = OFF_SITE)]
 pub struct RemoteConnArgs {
-    /// Endpoint of the store: an S3-compatible one (path-style addressing), a GCS base URL, or
-    /// an Azure account's blob endpoint [default: AWS_ENDPOINT_URL, GOOGLE_BASE_URL,
+    /// Endpoint of the store (S3-compatible, GCS or Azure)
+    ///
+    /// An S3-compatible endpoint (path-style addressing), a GCS base URL, or an Azure account's
+    /// blob endpoint [default: AWS_ENDPOINT_URL, GOOGLE_BASE_URL,
     /// AZURE_STORAGE_ENDPOINT]
-    #[arg(long, env = "ETCD_BACKUP_REMOTE_ENDPOINT", value_name = "URL")]
+    #[arg(
+        long,
+        env = "ETCD_BACKUP_REMOTE_ENDPOINT",
+        value_name = "URL",
+        hide_short_help = true
+    )]
     pub remote_endpoint: Option<String>,
 
     /// Region [default: AWS_REGION, the profile's, else us-east-1]
-    #[arg(long, env = "ETCD_BACKUP_REMOTE_REGION", value_name = "REGION")]
+    #[arg(
+        long,
+        env = "ETCD_BACKUP_REMOTE_REGION",
+        value_name = "REGION",
+        hide_short_help = true
+    )]
     pub remote_region: Option<String>,
 
     /// Give up on one request to the store after this long
     #[arg(long, env = "ETCD_BACKUP_REMOTE_TIMEOUT", value_name = "D", default_value = "60s",
-          value_parser = parse_duration)]
+          value_parser = parse_duration, hide_short_help = true)]
     pub remote_timeout: Duration,
 
     /// Retries of a failed request to the store
@@ -597,6 +864,7 @@ pub struct RemoteConnArgs {
         long,
         env = "ETCD_BACKUP_REMOTE_RETRIES",
         value_name = "N",
+        hide_short_help = true,
         default_value_t = 5
     )]
     pub remote_retries: usize,
@@ -623,17 +891,38 @@ pub struct IdentityArgs {
 pub struct ConfigArgs {
     /// Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml,
     /// when it exists]
-    #[arg(long, env = "ETCD_BACKUP_CONFIG", global = true, value_name = "FILE")]
+    #[arg(
+        long,
+        env = "ETCD_BACKUP_CONFIG",
+        global = true,
+        value_name = "FILE",
+        hide_short_help = true
+    )]
     pub config: Option<PathBuf>,
 
     /// Read no config file, whatever --config says
     #[arg(long, env = "ETCD_BACKUP_NO_CONFIG", global = true, action = ArgAction::SetTrue,
-          value_parser = clap::builder::FalseyValueParser::new())]
+          value_parser = clap::builder::FalseyValueParser::new(), hide_short_help = true)]
     pub no_config: bool,
 
     /// Print the resolved settings and where each comes from, then exit without doing anything
-    #[arg(long, global = true, hide = true)]
+    #[arg(long, global = true)]
     pub show_settings: bool,
+}
+
+/// The command that renders `-h`: `Cli::command()` without each flag's `[env: …]`, which
+/// `--help` and the man pages show (the man pages also list them under ENVIRONMENT).
+pub fn short_help_command() -> clap::Command {
+    fn strip(cmd: clap::Command) -> clap::Command {
+        let cmd = cmd.mut_args(|a| a.hide_env(true));
+        let subs: Vec<String> = cmd
+            .get_subcommands()
+            .map(|s| s.get_name().to_string())
+            .collect();
+        subs.into_iter()
+            .fold(cmd, |c, name| c.mut_subcommand(name, strip))
+    }
+    strip(<Cli as clap::CommandFactory>::command())
 }
 
 /// Durations as etcdctl and systemd users write them: `5s`, `1m30s`, `2h`, `500ms`.
@@ -654,6 +943,24 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Example lines fit a 100-column `--help` without wrapping, and every command has some.
+    #[test]
+    fn examples_fit() {
+        let mut root = Cli::command();
+        root.build();
+        let names = std::iter::once("").chain(
+            root.get_subcommands()
+                .map(|s| s.get_name())
+                .filter(|n| *n != "help"),
+        );
+        for name in names {
+            let text = examples(name).unwrap_or_else(|| panic!("no examples for {name:?}"));
+            for line in text.lines() {
+                assert!(line.chars().count() <= 96, "{name}: {line}");
+            }
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod config;
 pub mod datadir;
 pub mod diagnostics;
 pub mod etcd;
+pub mod etcdctl;
 pub mod fsutil;
 pub mod integrity;
 pub mod layers;
@@ -32,7 +33,33 @@ use settings::Settings;
 /// Parses the command line (with the config file), runs the command, prints any error, and
 /// returns the exit code.
 pub fn run() -> u8 {
-    let parsed = match config::parse_args(std::env::args_os().collect()) {
+    let argv = match etcdctl::habits(std::env::args_os().collect()) {
+        Ok(argv) => argv,
+        Err(code) => return code,
+    };
+    // Needs no settings and reads no config file: a broken one must not stop a shell's setup.
+    if etcdctl::runs(&argv, "completions") {
+        use clap::Parser;
+        if let Ok(cli::Cli {
+            command: Command::Completions(args),
+            config:
+                cli::ConfigArgs {
+                    show_settings: false,
+                    ..
+                },
+            ..
+        }) = cli::Cli::try_parse_from(&argv)
+        {
+            return match commands::completions::run(&args) {
+                Ok(code) => code,
+                Err(err) => {
+                    output::early_printer(&argv).error(&err);
+                    diagnostics::exit_code(&err)
+                }
+            };
+        }
+    }
+    let parsed = match config::parse_args(argv) {
         Ok(parsed) => parsed,
         Err(code) => return code,
     };
@@ -60,6 +87,8 @@ pub fn run() -> u8 {
             Command::Verify(args) => commands::verify::run(&settings, &printer, args),
             Command::Prune(args) => commands::prune::run(&settings, &printer, args),
             Command::Restore(args) => commands::restore::run(&settings, &printer, args),
+            Command::Delete(args) => commands::delete::run(&settings, &printer, args),
+            Command::Completions(args) => commands::completions::run(args),
         });
     let result = match recorder {
         Some(r) => r.finish(result, &report),

@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use clap::CommandFactory;
-use clap_complete::Shell;
-use etcd_backup::cli::Cli;
+use etcd_backup::cli::{Cli, CompletionShell};
 
 const REGENERATE: &str = "UPDATE_GENERATED=1 cargo test --test generated";
 
@@ -20,15 +19,17 @@ fn root() -> PathBuf {
 }
 
 /// One page per command and subcommand, named as `clap_mangen::generate_to` names them
-/// (etcd-backup.1, etcd-backup-save.1, …), without the `help` subcommand.
+/// (etcd-backup.1, etcd-backup-save.1, …), without the `help` subcommand. Each is clap_mangen's
+/// page with EXIT STATUS, ENVIRONMENT and EXAMPLES in place of its EXTRA section (the examples
+/// and exit codes that end `--help`).
 fn man_pages() -> Vec<(PathBuf, Vec<u8>)> {
-    fn walk(cmd: clap::Command, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+    fn walk(cmd: clap::Command, name: &str, out: &mut Vec<(PathBuf, Vec<u8>)>) {
         for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-            walk(sub.clone(), out);
+            walk(sub.clone(), sub.get_name(), out);
         }
-        let man = clap_mangen::Man::new(cmd);
+        let man = clap_mangen::Man::new(cmd.clone());
         let mut page = Vec::new();
-        man.render(&mut page).expect("render into a Vec");
+        render_man(&man, &cmd, name, &mut page);
         let page = ascii_roff(&String::from_utf8(page).expect("clap_mangen writes UTF-8"));
         out.push((
             Path::new("docs/man").join(man.get_filename()),
@@ -38,9 +39,117 @@ fn man_pages() -> Vec<(PathBuf, Vec<u8>)> {
     let mut cmd = Cli::command().disable_help_subcommand(true);
     cmd.build();
     let mut out = Vec::new();
-    walk(cmd, &mut out);
+    walk(cmd, "", &mut out);
     out.sort();
     out
+}
+
+fn render_man(man: &clap_mangen::Man, cmd: &clap::Command, name: &str, w: &mut Vec<u8>) {
+    man.render_title(w).unwrap();
+    man.render_name_section(w).unwrap();
+    man.render_synopsis_section(w).unwrap();
+    man.render_description_section(w).unwrap();
+    if cmd.get_arguments().any(|a| !a.is_hide_set()) {
+        man.render_options_section(w).unwrap();
+    }
+    if cmd.get_subcommands().any(|s| !s.is_hide_set()) {
+        man.render_subcommands_section(w).unwrap();
+    }
+    let mut roff = String::new();
+    exit_status_section(&mut roff);
+    environment_section(&mut roff, cmd, name);
+    examples_section(&mut roff, name);
+    w.extend_from_slice(roff.as_bytes());
+    if cmd.get_version().is_some() {
+        man.render_version_section(w).unwrap();
+    }
+}
+
+/// Text for a roff line: backslashes and hyphens escaped, a leading `.` or `'` made literal.
+fn roff_text(s: &str) -> String {
+    let t = s.replace('\\', "\\e").replace('-', "\\-");
+    if t.starts_with('.') || t.starts_with('\'') {
+        format!("\\&{t}")
+    } else {
+        t
+    }
+}
+
+/// The codes of `EXIT_CODES` (`  0    success`, continuation lines indented further).
+fn exit_status_section(roff: &mut String) {
+    roff.push_str(".SH \"EXIT STATUS\"\n");
+    for line in etcd_backup::cli::EXIT_CODES.lines().skip(1) {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        match trimmed.split_once(char::is_whitespace) {
+            Some((code, text)) if indent == 2 && code.parse::<u8>().is_ok() => {
+                roff.push_str(&format!(
+                    ".TP\n\\fB{code}\\fR\n{}\n",
+                    roff_text(text.trim())
+                ));
+            }
+            _ => {
+                roff.push_str(&roff_text(trimmed));
+                roff.push('\n');
+            }
+        }
+    }
+}
+
+/// Each variable a flag of this command reads, then the others that matter to it.
+fn environment_section(roff: &mut String, cmd: &clap::Command, name: &str) {
+    roff.push_str(".SH ENVIRONMENT\n");
+    roff.push_str(
+        "Flags beat environment variables, which beat the config file \
+         (/etc/etcd\\-backup/config.toml).\n",
+    );
+    for arg in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+        let (Some(env), Some(long)) = (arg.get_env(), arg.get_long()) else {
+            continue;
+        };
+        let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+        roff.push_str(&format!(
+            ".TP\n\\fB{}\\fR\n\\fB\\-\\-{}\\fR: {}\n",
+            roff_text(&env.to_string_lossy()),
+            roff_text(long),
+            roff_text(&help.split_whitespace().collect::<Vec<_>>().join(" "))
+        ));
+    }
+    let has_remote = cmd
+        .get_arguments()
+        .any(|a| a.get_long() == Some("remote-endpoint"));
+    for (var, only, what) in etcd_backup::cli::OTHER_ENVIRONMENT {
+        let applies = match *only {
+            "" => true,
+            "remote" => has_remote,
+            other => other == name,
+        };
+        if applies {
+            roff.push_str(&format!(
+                ".TP\n\\fB{}\\fR\n{}\n",
+                roff_text(var),
+                roff_text(what)
+            ));
+        }
+    }
+}
+
+/// The examples `--help` shows: a description, then its commands, each in bold.
+fn examples_section(roff: &mut String, name: &str) {
+    let examples = etcd_backup::cli::examples(name)
+        .unwrap_or_else(|| panic!("no examples for {name:?} in src/cli.rs"));
+    roff.push_str(".SH EXAMPLES\n");
+    for line in examples.lines() {
+        let trimmed = line.trim_start();
+        if line.len() - trimmed.len() == 2 {
+            roff.push_str(&format!(".PP\n{}\n", roff_text(trimmed)));
+        } else {
+            roff.push_str(&format!(
+                ".RS 4\n.nf\n\\fB{}\\fR\n.fi\n.RE\n",
+                roff_text(trimmed)
+            ));
+        }
+    }
 }
 
 /// roff input is not UTF-8 to every formatter (groff without preconv reads Latin-1 and warns
@@ -58,18 +167,20 @@ fn ascii_roff(page: &str) -> String {
     out
 }
 
-/// Where each shell looks for a completion file, by the file's name.
+/// Where each shell looks for a completion file, by the file's name; the text is what
+/// `etcd-backup completions SHELL` prints (tests/completions.rs completes with it in each shell).
 fn completions() -> Vec<(PathBuf, Vec<u8>)> {
     [
-        (Shell::Bash, "etcd-backup.bash"),
-        (Shell::Zsh, "_etcd-backup"),
-        (Shell::Fish, "etcd-backup.fish"),
+        (CompletionShell::Bash, "etcd-backup.bash"),
+        (CompletionShell::Zsh, "_etcd-backup"),
+        (CompletionShell::Fish, "etcd-backup.fish"),
     ]
     .into_iter()
     .map(|(shell, file)| {
-        let mut script = Vec::new();
-        clap_complete::generate(shell, &mut Cli::command(), "etcd-backup", &mut script);
-        (Path::new("docs/completions").join(file), script)
+        (
+            Path::new("docs/completions").join(file),
+            etcd_backup::commands::completions::script(shell),
+        )
     })
     .collect()
 }
@@ -126,7 +237,15 @@ fn man_pages_are_up_to_date() {
         .iter()
         .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    for cmd in ["save", "status", "verify", "prune", "restore"] {
+    for cmd in [
+        "save",
+        "status",
+        "verify",
+        "prune",
+        "restore",
+        "delete",
+        "completions",
+    ] {
         assert!(names.contains(&format!("etcd-backup-{cmd}.1")), "{names:?}");
     }
     assert!(names.contains(&"etcd-backup.1".to_string()));
@@ -196,7 +315,15 @@ fn man_pages_render_with_man() {
             rel.display(),
             out.status
         );
-        for section in ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS"] {
+        for section in [
+            "NAME",
+            "SYNOPSIS",
+            "DESCRIPTION",
+            "OPTIONS",
+            "EXIT STATUS",
+            "ENVIRONMENT",
+            "EXAMPLES",
+        ] {
             assert!(
                 text.lines().any(|l| l == section),
                 "man -l {}: no {section} section in\n{text}",
@@ -212,7 +339,7 @@ fn man_pages_render_with_man() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&top.stdout);
-    assert!(text.contains("Exit codes:"), "{text}");
+    assert!(text.contains("interrupted (SIGINT or SIGTERM)"), "{text}");
     assert!(text.contains("etcd-backup-save(1)"), "{text}");
 }
 

@@ -34,9 +34,9 @@ complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -s w -l write-out 
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
-complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l log-format -d 'Messages on stderr: human text, or one JSON object per line for log shippers (stdout is not affected)' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l log-format -d 'Messages on stderr: text, or JSON lines for log shippers' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
 json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
-complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l metrics-file -d 'After every `save` run (success, failure or skip), write its metrics to this file for node-exporter\'s textfile collector, e.g. /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l metrics-file -d 'Write metrics of every save run here, for node-exporter\'s textfile collector' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -s q -l quiet -d 'Only print errors on stderr'
@@ -47,12 +47,16 @@ complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -s h -l help -d 'P
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -s V -l version -d 'Print version'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "save" -d 'Stream a snapshot from etcd into a new, checked backup file'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "status" -d 'Show a snapshot\'s hash, revision, keys and size, or the state of the backup set'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "ls" -d 'Show a snapshot\'s hash, revision, keys and size, or the state of the backup set'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "list" -d 'Show a snapshot\'s hash, revision, keys and size, or the state of the backup set'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "verify" -d 'Prove snapshot files intact and restorable'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "prune" -d 'Delete old backups by retention rules; never the newest good one'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "restore" -d 'Restore a snapshot: this kubeadm node\'s etcd, or a new data dir (--output-dir)'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "delete" -d 'Delete the named backups, with the same safety rules as prune'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "completions" -d 'Print the shell completion script for bash, zsh or fish on stdout'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l label -d 'Label appended to the file name, e.g. pre-upgrade-1.31 ([A-Za-z0-9._-])' -r
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l dial-timeout -d 'Give up connecting to an endpoint after this long' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l dial-timeout -d 'Give up connecting to an endpoint after this long (ETCDCTL_DIAL_TIMEOUT is used when ETCD_BACKUP_DIAL_TIMEOUT is not set)' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l stall-timeout -d 'Give up when etcd sends nothing for this long' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l timeout -d 'Give up when the whole run takes longer than this' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l keep-last -d 'Keep the N newest backups' -r
@@ -64,11 +68,11 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l keep-we
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l keep-monthly -d 'Keep the newest backup of each of the last N months (UTC) that have one' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l compress -d 'Compress the snapshot as it arrives (file name gets .zst)' -r -f -a "none\t''
 zstd\t''"
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l encrypt-to -d 'Encrypt to this age recipient (age1…) or to every key in this recipients file; repeatable. The snapshot is encrypted as it arrives: no plaintext copy is written (file name gets .age)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l encrypt-to -d 'Encrypt to this age recipient (age1…) or recipients file; repeatable' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l kubernetes-dir -d 'Where --with-pki reads kubeadm\'s files' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l kubelet-dir -d 'Where --with-pki reads the kubelet\'s config.yaml and kubeadm-flags.env' -r -F
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l remote -d 'Off-site copies: s3://BUCKET/PREFIX/, gs://BUCKET/PREFIX/, az://CONTAINER/PREFIX/ or file:///DIR. Objects are PREFIX/<node>/<file>. Credentials come from the standard places (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles; Google\'s and Azure\'s own variables)' -r
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l remote-endpoint -d 'Endpoint of the store: an S3-compatible one (path-style addressing), a GCS base URL, or an Azure account\'s blob endpoint [default: AWS_ENDPOINT_URL, GOOGLE_BASE_URL, AZURE_STORAGE_ENDPOINT]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l remote -d 'Off-site copies: s3://, gs://, az:// or file:// URL of a prefix' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l remote-endpoint -d 'Endpoint of the store (S3-compatible, GCS or Azure)' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l remote-timeout -d 'Give up on one request to the store after this long' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l remote-retries -d 'Retries of a failed request to the store' -r
@@ -82,16 +86,16 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -s w -l wr
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l log-format -d 'Messages on stderr: human text, or one JSON object per line for log shippers (stdout is not affected)' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l log-format -d 'Messages on stderr: text, or JSON lines for log shippers' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
 json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l metrics-file -d 'After every `save` run (success, failure or skip), write its metrics to this file for node-exporter\'s textfile collector, e.g. /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l metrics-file -d 'Write metrics of every save run here, for node-exporter\'s textfile collector' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l prune -d 'After a successful save, prune the backup dir by the retention flags below'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l prune -d 'After a successful save, prune the backup dir by the retention flags'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l keep-labeled -d 'Keep every labeled backup (save --label), whatever the rules say [the default]'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l prune-labeled -d 'Apply the rules to labeled backups too'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l with-pki -d 'Also save the kubeadm DR bundle <name>-pki.tar[.zst][.age]: /etc/kubernetes/pki, the static pod manifests, kubeconfigs and the kubeadm/kubelet config found on the node'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l with-pki -d 'Also save the kubeadm DR bundle (PKI, manifests, kubeconfigs) beside the backup'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l verify-upload -d 'After uploading, read the object back and check its SHA-256'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l skip-unless-leader -d 'Save only when the member we would snapshot from is the raft leader (exit 0 otherwise), so every control-plane node can share one schedule; with no leader, save anyway'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l skip-unless-leader -d 'Save only on the raft leader\'s node (exit 0 elsewhere)'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -s q -l quiet -d 'Only print errors on stderr'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
@@ -100,8 +104,8 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l show-se
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l max-age -d 'Exit 1 when the newest verified backup is older than this (e.g. 5h)' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s i -l identity -d 'age identity file (AGE-SECRET-KEY-1…, as age-keygen writes it, mode 0600) to decrypt encrypted backups; repeatable' -r -F
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l remote -d 'Off-site copies: s3://BUCKET/PREFIX/, gs://BUCKET/PREFIX/, az://CONTAINER/PREFIX/ or file:///DIR. Objects are PREFIX/<node>/<file>. Credentials come from the standard places (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles; Google\'s and Azure\'s own variables)' -r
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l remote-endpoint -d 'Endpoint of the store: an S3-compatible one (path-style addressing), a GCS base URL, or an Azure account\'s blob endpoint [default: AWS_ENDPOINT_URL, GOOGLE_BASE_URL, AZURE_STORAGE_ENDPOINT]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l remote -d 'Off-site copies: s3://, gs://, az:// or file:// URL of a prefix' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l remote-endpoint -d 'Endpoint of the store (S3-compatible, GCS or Azure)' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l remote-timeout -d 'Give up on one request to the store after this long' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l remote-retries -d 'Retries of a failed request to the store' -r
@@ -115,9 +119,9 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s w -l 
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l log-format -d 'Messages on stderr: human text, or one JSON object per line for log shippers (stdout is not affected)' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l log-format -d 'Messages on stderr: text, or JSON lines for log shippers' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
 json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l metrics-file -d 'After every `save` run (success, failure or skip), write its metrics to this file for node-exporter\'s textfile collector, e.g. /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l metrics-file -d 'Write metrics of every save run here, for node-exporter\'s textfile collector' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s q -l quiet -d 'Only print errors on stderr'
@@ -125,9 +129,63 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s v -l 
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l no-config -d 'Read no config file, whatever --config says'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l max-age -d 'Exit 1 when the newest verified backup is older than this (e.g. 5h)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -s i -l identity -d 'age identity file (AGE-SECRET-KEY-1…, as age-keygen writes it, mode 0600) to decrypt encrypted backups; repeatable' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l remote -d 'Off-site copies: s3://, gs://, az:// or file:// URL of a prefix' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l remote-endpoint -d 'Endpoint of the store (S3-compatible, GCS or Azure)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l remote-timeout -d 'Give up on one request to the store after this long' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l remote-retries -d 'Retries of a failed request to the store' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l endpoints -d 'etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l cacert -d 'CA bundle that signed etcd\'s serving certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l backup-dir -d 'Directory holding the backups' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l manifest -d 'kubeadm\'s etcd static pod manifest, read when it exists' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
+json\t''
+simple\t'One line, comma-separated (etcdutl\'s `simple`)'
+fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l log-format -d 'Messages on stderr: text, or JSON lines for log shippers' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l metrics-file -d 'Write metrics of every save run here, for node-exporter\'s textfile collector' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -s q -l quiet -d 'Only print errors on stderr'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l no-config -d 'Read no config file, whatever --config says'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l max-age -d 'Exit 1 when the newest verified backup is older than this (e.g. 5h)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -s i -l identity -d 'age identity file (AGE-SECRET-KEY-1…, as age-keygen writes it, mode 0600) to decrypt encrypted backups; repeatable' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l remote -d 'Off-site copies: s3://, gs://, az:// or file:// URL of a prefix' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l remote-endpoint -d 'Endpoint of the store (S3-compatible, GCS or Azure)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l remote-timeout -d 'Give up on one request to the store after this long' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l remote-retries -d 'Retries of a failed request to the store' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l endpoints -d 'etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l cacert -d 'CA bundle that signed etcd\'s serving certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l backup-dir -d 'Directory holding the backups' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l manifest -d 'kubeadm\'s etcd static pod manifest, read when it exists' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
+json\t''
+simple\t'One line, comma-separated (etcdutl\'s `simple`)'
+fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l log-format -d 'Messages on stderr: text, or JSON lines for log shippers' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l metrics-file -d 'Write metrics of every save run here, for node-exporter\'s textfile collector' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -s q -l quiet -d 'Only print errors on stderr'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l no-config -d 'Read no config file, whatever --config says'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -s i -l identity -d 'age identity file (AGE-SECRET-KEY-1…, as age-keygen writes it, mode 0600) to decrypt encrypted backups; repeatable' -r -F
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l remote -d 'Off-site copies: s3://BUCKET/PREFIX/, gs://BUCKET/PREFIX/, az://CONTAINER/PREFIX/ or file:///DIR. Objects are PREFIX/<node>/<file>. Credentials come from the standard places (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles; Google\'s and Azure\'s own variables)' -r
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l remote-endpoint -d 'Endpoint of the store: an S3-compatible one (path-style addressing), a GCS base URL, or an Azure account\'s blob endpoint [default: AWS_ENDPOINT_URL, GOOGLE_BASE_URL, AZURE_STORAGE_ENDPOINT]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l remote -d 'Off-site copies: s3://, gs://, az:// or file:// URL of a prefix' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l remote-endpoint -d 'Endpoint of the store (S3-compatible, GCS or Azure)' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l remote-timeout -d 'Give up on one request to the store after this long' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l remote-retries -d 'Retries of a failed request to the store' -r
@@ -141,9 +199,9 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -s w -l 
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l log-format -d 'Messages on stderr: human text, or one JSON object per line for log shippers (stdout is not affected)' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l log-format -d 'Messages on stderr: text, or JSON lines for log shippers' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
 json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l metrics-file -d 'After every `save` run (success, failure or skip), write its metrics to this file for node-exporter\'s textfile collector, e.g. /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l metrics-file -d 'Write metrics of every save run here, for node-exporter\'s textfile collector' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l latest -d 'Verify the newest backup in --backup-dir'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l all -d 'Verify every backup in --backup-dir'
@@ -162,8 +220,8 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l keep-d
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l keep-weekly -d 'Keep the newest backup of each of the last N ISO weeks (UTC) that have one' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l keep-monthly -d 'Keep the newest backup of each of the last N months (UTC) that have one' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -s i -l identity -d 'age identity file (AGE-SECRET-KEY-1…, as age-keygen writes it, mode 0600) to decrypt encrypted backups; repeatable' -r -F
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l remote -d 'Off-site copies: s3://BUCKET/PREFIX/, gs://BUCKET/PREFIX/, az://CONTAINER/PREFIX/ or file:///DIR. Objects are PREFIX/<node>/<file>. Credentials come from the standard places (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles; Google\'s and Azure\'s own variables)' -r
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l remote-endpoint -d 'Endpoint of the store: an S3-compatible one (path-style addressing), a GCS base URL, or an Azure account\'s blob endpoint [default: AWS_ENDPOINT_URL, GOOGLE_BASE_URL, AZURE_STORAGE_ENDPOINT]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l remote -d 'Off-site copies: s3://, gs://, az:// or file:// URL of a prefix' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l remote-endpoint -d 'Endpoint of the store (S3-compatible, GCS or Azure)' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l remote-timeout -d 'Give up on one request to the store after this long' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l remote-retries -d 'Retries of a failed request to the store' -r
@@ -177,9 +235,9 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -s w -l w
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l log-format -d 'Messages on stderr: human text, or one JSON object per line for log shippers (stdout is not affected)' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l log-format -d 'Messages on stderr: text, or JSON lines for log shippers' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
 json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l metrics-file -d 'After every `save` run (success, failure or skip), write its metrics to this file for node-exporter\'s textfile collector, e.g. /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l metrics-file -d 'Write metrics of every save run here, for node-exporter\'s textfile collector' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l keep-labeled -d 'Keep every labeled backup (save --label), whatever the rules say [the default]'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l prune-labeled -d 'Apply the rules to labeled backups too'
@@ -203,7 +261,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l init
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l wal-dir -d 'Put the WAL here instead of <output-dir>/member/wal (start etcd with the same --wal-dir)' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l bump-revision -d 'Bump the revision by N instead of 1,000,000,000 (needs --mark-compacted, as with etcdutl)' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s i -l identity -d 'age identity file (AGE-SECRET-KEY-1…, as age-keygen writes it, mode 0600) to decrypt encrypted backups; repeatable' -r -F
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l remote-endpoint -d 'Endpoint of the store: an S3-compatible one (path-style addressing), a GCS base URL, or an Azure account\'s blob endpoint [default: AWS_ENDPOINT_URL, GOOGLE_BASE_URL, AZURE_STORAGE_ENDPOINT]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l remote-endpoint -d 'Endpoint of the store (S3-compatible, GCS or Azure)' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l remote-timeout -d 'Give up on one request to the store after this long' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l remote-retries -d 'Retries of a failed request to the store' -r
@@ -217,9 +275,9 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s w -l
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
 fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l log-format -d 'Messages on stderr: human text, or one JSON object per line for log shippers (stdout is not affected)' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l log-format -d 'Messages on stderr: text, or JSON lines for log shippers' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
 json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l metrics-file -d 'After every `save` run (success, failure or skip), write its metrics to this file for node-exporter\'s textfile collector, e.g. /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l metrics-file -d 'Write metrics of every save run here, for node-exporter\'s textfile collector' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s n -l dry-run -d 'Node mode: print the plan with every path and value, change nothing'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s y -l yes -d 'Node mode: do not ask (required without a terminal)'
@@ -235,9 +293,54 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s v -l
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l no-config -d 'Read no config file, whatever --config says'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore help" -f -a "save" -d 'Stream a snapshot from etcd into a new, checked backup file'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore help" -f -a "status" -d 'Show a snapshot\'s hash, revision, keys and size, or the state of the backup set'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore help" -f -a "verify" -d 'Prove snapshot files intact and restorable'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore help" -f -a "prune" -d 'Delete old backups by retention rules; never the newest good one'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore help" -f -a "restore" -d 'Restore a snapshot: this kubeadm node\'s etcd, or a new data dir (--output-dir)'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l endpoints -d 'etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l cacert -d 'CA bundle that signed etcd\'s serving certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l backup-dir -d 'Directory holding the backups' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l manifest -d 'kubeadm\'s etcd static pod manifest, read when it exists' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
+json\t''
+simple\t'One line, comma-separated (etcdutl\'s `simple`)'
+fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l log-format -d 'Messages on stderr: text, or JSON lines for log shippers' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l metrics-file -d 'Write metrics of every save run here, for node-exporter\'s textfile collector' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -s n -l dry-run -d 'Change nothing; list what would be deleted'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -s y -l yes -d 'Do not ask (required without a terminal)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -s q -l quiet -d 'Only print errors on stderr'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l no-config -d 'Read no config file, whatever --config says'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l endpoints -d 'etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l cacert -d 'CA bundle that signed etcd\'s serving certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l backup-dir -d 'Directory holding the backups' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l manifest -d 'kubeadm\'s etcd static pod manifest, read when it exists' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
+json\t''
+simple\t'One line, comma-separated (etcdutl\'s `simple`)'
+fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l log-format -d 'Messages on stderr: text, or JSON lines for log shippers' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l metrics-file -d 'Write metrics of every save run here, for node-exporter\'s textfile collector' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -s q -l quiet -d 'Only print errors on stderr'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l no-config -d 'Read no config file, whatever --config says'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete completions help" -f -a "save" -d 'Stream a snapshot from etcd into a new, checked backup file'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete completions help" -f -a "status" -d 'Show a snapshot\'s hash, revision, keys and size, or the state of the backup set'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete completions help" -f -a "verify" -d 'Prove snapshot files intact and restorable'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete completions help" -f -a "prune" -d 'Delete old backups by retention rules; never the newest good one'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete completions help" -f -a "restore" -d 'Restore a snapshot: this kubeadm node\'s etcd, or a new data dir (--output-dir)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete completions help" -f -a "delete" -d 'Delete the named backups, with the same safety rules as prune'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete completions help" -f -a "completions" -d 'Print the shell completion script for bash, zsh or fish on stdout'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -f -a "bash zsh fish"

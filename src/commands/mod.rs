@@ -1,5 +1,8 @@
 //! One module per subcommand.
 
+pub mod completions;
+pub mod delete;
+mod one_off;
 pub mod prune;
 pub mod restore;
 pub mod save;

@@ -755,7 +755,7 @@ pub(crate) fn prune_remote(
     })
 }
 
-fn execute(dir: &Path, plan: &mut Plan) -> anyhow::Result<()> {
+pub(crate) fn execute(dir: &Path, plan: &mut Plan) -> anyhow::Result<()> {
     use rustix::fs::{openat, statat, unlinkat, AtFlags, Mode, OFlags, CWD};
     if !plan.rows.iter().any(|r| r.action == Action::Delete) {
         return Ok(());

@@ -133,14 +133,30 @@ pub fn run(
     // A bad URL or store setting is refused before any work; an unreachable store or wrong
     // credentials only show at upload time, after the local backup is safe.
     let remote = super::open_remote(&args.remote)?;
-    let dir = &settings.backup_dir;
+    // `save FILE`, etcdctl's habit: that one file, written and checked as any backup is, in
+    // FILE's directory (clap keeps --prune, --label, --with-pki and --remote away from it).
+    let one_off = args
+        .file
+        .as_deref()
+        .map(|f| super::one_off::target(f, layers, &settings.backup_dir))
+        .transpose()?;
+    let dir = match &one_off {
+        Some(t) => &t.dir,
+        None => &settings.backup_dir,
+    };
     super::create_backup_dir(dir)?;
     if args.prune {
         // Refuse before streaming what could not be pruned afterwards.
         super::prune::check_dir(dir)?;
     }
-    let lock = super::lock_dir(dir)?;
-    printer.detail(format!("holding {}", lock.path().display()));
+    // A one-off file outside the backup dir races no save or prune, and gets no lock file.
+    let lock = match &one_off {
+        Some(t) if !t.in_backup_dir => None,
+        _ => Some(super::lock_dir(dir)?),
+    };
+    if let Some(lock) = &lock {
+        printer.detail(format!("holding {}", lock.path().display()));
+    }
 
     let config = ConnectConfig {
         tls: tls_files,
@@ -203,7 +219,10 @@ pub fn run(
         ));
     }
 
-    let name = catalog::layered_file_name(started_at, args.label.as_deref(), layers);
+    let name = match &one_off {
+        Some(t) => t.name.clone(),
+        None => catalog::layered_file_name(started_at, args.label.as_deref(), layers),
+    };
     let final_path = dir.join(&name);
     let sidecar_path = dir.join(catalog::sidecar_name(&name));
     let bundle_name = args.with_pki.then(|| {
@@ -217,10 +236,13 @@ pub fn run(
         .flatten()
     {
         if p.symlink_metadata().is_ok() {
-            return Err(FsError::Exists { path: p.clone() }).hint(
+            let hint = if one_off.is_some() {
+                "save never replaces a file: name another FILE, or move that one away first"
+            } else {
                 "a backup with this name was taken in the same second; run save again, \
-                 or use --label",
-            );
+                 or use --label"
+            };
+            return Err(FsError::Exists { path: p.clone() }).hint(hint);
         }
     }
     let part_path = fsutil::temp_name(&final_path);

@@ -15,8 +15,8 @@ const HEADER: &str = "\
 # (/etc/kubernetes/manifests/etcd.yaml) > built-in defaults. `etcd-backup --show-settings save`
 # prints what is in effect and where each value comes from.
 #
-# Top-level keys are the global flags; [save], [status], [verify], [prune] and [restore] hold
-# each command's flags. A key is the flag's long name. Lists are arrays, switches true/false,
+# Top-level keys are the global flags; [save], [status], [verify], [prune], [restore] and [delete]
+# hold each command's flags. A key is the flag's long name. Lists are arrays, switches true/false,
 # counts integers, durations strings (\"5s\", \"1m30s\", \"2h\"). Every key below is commented out
 # with its default, or with an example where it has none. Unknown keys, wrong types and invalid
 # values are errors that name the line and column. Retention (keep-*) is set once, in [prune];
@@ -78,7 +78,13 @@ const EXAMPLES: &[(&str, &str, &str)] = &[
 /// The whole file.
 pub fn example_file() -> String {
     let mut out = String::from(HEADER);
-    for table in tables() {
+    // A command without a single key (`completions`) gets no table.
+    for table in tables().into_iter().filter(|t| {
+        t.name.is_empty()
+            || t.entries
+                .iter()
+                .any(|e| !matches!(e.slot, Slot::Refused(_)) || !e.arg.is_positional())
+    }) {
         out.push('\n');
         if !table.name.is_empty() {
             out.push_str(&format!("[{}]\n", table.name));

@@ -47,6 +47,12 @@ pub const REFUSED: &[(&str, &str, &str)] = &[
     ),
     ("prune", "dry-run", PER_RUN),
     ("restore", "dry-run", PER_RUN),
+    ("delete", "dry-run", PER_RUN),
+    (
+        "delete",
+        "yes",
+        "the confirmation must come from whoever runs that delete",
+    ),
     (
         "restore",
         "yes",
@@ -378,7 +384,19 @@ mod tests {
     fn every_argument_has_a_key_or_a_reason() {
         let tables = tables();
         let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(names, ["", "save", "status", "verify", "prune", "restore"]);
+        assert_eq!(
+            names,
+            [
+                "",
+                "save",
+                "status",
+                "verify",
+                "prune",
+                "restore",
+                "delete",
+                "completions"
+            ]
+        );
         let mut root = Cli::command();
         root.build();
         let mut commands = vec![("", &root)];

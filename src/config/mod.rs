@@ -83,7 +83,7 @@ pub fn parse_args(argv: Vec<OsString>) -> Result<Parsed, u8> {
         .try_get_matches_from(&argv)
     {
         Ok(m) => m,
-        Err(e) => return Err(clap_exit(&e)),
+        Err(e) => return Err(clap_exit(&short_help(e, &argv))),
     };
     let tables = keys::tables();
     let (state, config) = match locate(&first) {
@@ -141,6 +141,17 @@ pub fn parse_args(argv: Vec<OsString>) -> Result<Parsed, u8> {
         dropped,
         tables,
     })
+}
+
+/// `-h` without the `[env: …]` of each flag, which `--help` shows: a short page for a quick look.
+fn short_help(e: clap::Error, argv: &[OsString]) -> clap::Error {
+    if e.kind() != clap::error::ErrorKind::DisplayHelp || argv.iter().any(|a| a == "--help") {
+        return e;
+    }
+    match crate::cli::short_help_command().try_get_matches_from(argv) {
+        Err(short) if short.kind() == clap::error::ErrorKind::DisplayHelp => short,
+        _ => e,
+    }
 }
 
 /// Prints a clap error (or help, or the version) and returns the exit code.

@@ -6,6 +6,7 @@
 pub mod backend;
 pub mod bbolt;
 pub mod bundle;
+pub mod cancel;
 pub mod catalog;
 pub mod cli;
 pub mod commands;

@@ -265,14 +265,13 @@ pub fn run(
         bound
             .check()
             .map_err(|e| stopped(e, "streaming the snapshot"))?;
-        failpoint("save-verify", &bound, printer);
         let checked = check_part(
             &part_path,
-            dir,
             layers,
             &streamed,
             check_key.as_ref(),
             session.endpoint(),
+            &bound,
             printer,
         )?;
         bound
@@ -335,6 +334,7 @@ pub fn run(
         written.push(fsutil::temp_name(&sidecar_path));
         sidecar.write(&sidecar_path, false)?;
         written.push(sidecar_path.clone());
+        failpoint("save-rename", &bound, printer);
         if let (Some(b), Some(p)) = (bundle.as_mut(), &bundle_path) {
             b.part.commit(p)?;
             written.push(p.clone());
@@ -527,7 +527,7 @@ pub fn run(
         }
         match &pruned {
             Some(p) => done.push(format!("pruned {}", p.dir.display())),
-            None if args.prune => not_done.push("nothing pruned, nothing deleted".to_string()),
+            None if args.prune => not_done.push("nothing deleted".to_string()),
             None => {}
         }
         if args.prune && remote.is_some() && remote_pruned.is_none() {
@@ -839,11 +839,11 @@ struct Checked {
 /// etcd checks. An encrypted file is opened with the run's own check key.
 fn check_part(
     part_path: &Path,
-    dir: &Path,
     layers: Layers,
     streamed: &Streamed,
     check_key: Option<&age::x25519::Identity>,
     endpoint: &str,
+    bound: &Deadline,
     printer: &Printer,
 ) -> anyhow::Result<Checked> {
     let received = &streamed.received;
@@ -852,6 +852,7 @@ fn check_part(
         human_bytes(received.db_size),
         received.db_size
     ));
+    failpoint("save-verify", bound, printer);
     let (mut problems, status, file_size, file_sha256) = match streamed.stored {
         None => {
             // The bytes read back must be the bytes received, whose SHA-256 was checked in the
@@ -877,6 +878,7 @@ fn check_part(
             let mut f =
                 File::open(part_path).map_err(|e| FsError::io("cannot open", part_path, e))?;
             let keys: Vec<age::x25519::Identity> = check_key.into_iter().cloned().collect();
+            let dir = &fsutil::parent_dir(part_path);
             let v =
                 integrity::verify_stored(&mut f, part_path, layers, &keys, dir, false, Ok(None))
                     .map_err(anyhow::Error::from)
@@ -1343,7 +1345,8 @@ fn remove_ours(path: &Path) -> Result<(), (PathBuf, u64, std::io::Error)> {
 /// A hook for the tests, to hold a phase long enough to hit it with a signal, a timeout or a
 /// `chattr +i`: `ETCD_BACKUP_FAILPOINT=<phase>:hang` waits at `<phase>` until a signal or
 /// `--timeout`; `<phase>:pause-<ms>` waits that many milliseconds (or less, on a signal).
-/// Phases: `save-verify`, `save-bundle`, `save-commit`, `save-upload`, `save-prune`.
+/// Phases: `save-verify`, `save-bundle`, `save-commit` (before the sidecar), `save-rename`
+/// (between the sidecar and the final rename), `save-upload`, `save-prune`.
 fn failpoint(phase: &str, bound: &Deadline, printer: &Printer) {
     let Ok(fp) = std::env::var("ETCD_BACKUP_FAILPOINT") else {
         return;

@@ -2,12 +2,16 @@
 //!
 //! Order of work, chosen so that a failure at any point leaves nothing that looks finished:
 //! 1. local checks (label, TLS files), backup dir (0700), directory lock;
-//! 2. pre-flight: status of every endpoint, pick a voting member, alarms, free space;
+//! 2. pre-flight: status of every endpoint, pick a voting member, alarms, member name, free
+//!    space; a name not used yet (waiting for the next second if this one's is taken);
 //! 3. stream into `<name>.part` (0600, exclusive), SHA-256 checked against etcd's digest;
 //! 4. fsync, size check, sidecar `<name>.json` written atomically;
 //! 5. rename `<name>.part` → `<name>` without replacing anything, fsync the directory.
 //!
 //! The final rename is the commit point: every `.db` that exists is complete and has its sidecar.
+//! SIGINT/SIGTERM and `--timeout` are checked between phases ([`crate::cancel`]): before the
+//! commit a stop removes what was written; after it the backup stays, the upload and prune stop,
+//! and the error says what was done. What cannot be removed is named, never left unsaid.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -101,3 +101,43 @@ impl<R: std::io::Read> std::io::Read for Reader<R> {
         self.inner.read(buf)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn a_passed_deadline_stops_checks_sleeps_and_reads() {
+        let past = Deadline {
+            at: Instant::now(),
+            timeout: Duration::from_secs(7),
+        };
+        assert!(matches!(
+            past.check(),
+            Err(EtcdError::Deadline { after }) if after == Duration::from_secs(7)
+        ));
+        let t = Instant::now();
+        assert!(past.sleep(Duration::from_secs(60)).is_err());
+        assert!(t.elapsed() < Duration::from_secs(1));
+        let mut r = Reader {
+            inner: &b"data"[..],
+            deadline: past,
+        };
+        let err = r.read(&mut [0u8; 4]).unwrap_err();
+        assert!(err.to_string().contains("--timeout"), "{err}");
+
+        let later = Deadline {
+            at: Instant::now() + Duration::from_secs(60),
+            timeout: Duration::from_secs(60),
+        };
+        let mut r = Reader {
+            inner: &b"data"[..],
+            deadline: later,
+        };
+        let mut got = String::new();
+        r.read_to_string(&mut got).unwrap();
+        assert_eq!(got, "data");
+        assert!(later.sleep(Duration::from_millis(30)).is_ok());
+    }
+}

@@ -195,10 +195,12 @@ fn signal_while_verifying_exits_130_and_leaves_nothing() {
     complete_sidecar(&backups_dir, &done[0], "node1");
 }
 
-/// Item 3, the verification caught for real (no failpoint): a database big enough that the
-/// check of the written file takes a while, SIGINT as soon as save says it is verifying.
+/// Item 3, caught for real (no failpoint): a database big enough that the check of the written
+/// file, and then the upload, take a while; SIGINT as soon as save says it is verifying (before
+/// the fix: exit 0, a backup with `"member_name": ""`, 4 of 4 runs), then as soon as it says it
+/// is uploading.
 #[test]
-fn signal_while_verifying_a_big_snapshot_exits_130_and_leaves_nothing() {
+fn signal_mid_verify_or_mid_upload_of_a_big_snapshot_exits_130() {
     let tmp = tempfile::tempdir().unwrap();
     let pki = Pki::generate(tmp.path(), KeyKind::RsaPkcs1);
     let etcd = Etcd::start(&v35(), &pki, tmp.path());
@@ -219,6 +221,33 @@ fn signal_while_verifying_a_big_snapshot_exits_130_and_leaves_nothing() {
         list_dir(&backups_dir)
     );
     assert!(finished_looking(&backups_dir).is_empty());
+
+    // The same for the upload, caught mid-way: the backup stays, the copy in the store is not
+    // finished, and the message says so.
+    let store = tmp.path().join("store");
+    fs::create_dir(&store).unwrap();
+    let url = format!("file://{}/", store.display());
+    let mut cmd = save_cmd(&etcd, &backups_dir);
+    cmd.args(["save", "--remote", &url]);
+    let mut run = Running::spawn(cmd);
+    run.wait_for("uploading", Duration::from_secs(120));
+    run.signal("INT");
+    let (out, _) = run.finish(Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(130), "{}", describe(&out));
+    let done = backups(&backups_dir);
+    assert_eq!(done.len(), 1, "{:?}", list_dir(&backups_dir));
+    complete_sidecar(&backups_dir, &done[0], "node1");
+    let err = stderr(&out);
+    assert!(
+        err.contains("stopped while uploading: upload not done"),
+        "{err}"
+    );
+    let node = store.join("node1");
+    let stored = list_dir(&node);
+    assert!(
+        !stored.iter().any(|n| !n.starts_with('.')),
+        "a finished-looking object in the store: {stored:?}"
+    );
 }
 
 /// Item 3: SIGTERM during the prune of `save --prune` gave exit 0 (4 of 4). Now the backup just

@@ -1247,15 +1247,19 @@ fn stopped_after_commit(
     done: &[String],
     not_done: &[String],
 ) -> anyhow::Error {
+    let next = match phase {
+        "uploading" => "it is kept only in the backup dir (the next save uploads its own backup)",
+        "pruning" | "pruning the store" => {
+            "`etcd-backup prune` (or the next `save --prune`) prunes what was not pruned"
+        }
+        _ => "nothing was left undone",
+    };
     let hint = match e {
-        EtcdError::Deadline { .. } => {
-            "the backup is complete and verified; raise --timeout: it bounds the whole run, \
-             upload and prune included"
-        }
-        _ => {
-            "the backup is complete and verified; run `etcd-backup prune` (or the next save) \
-             for what was not done"
-        }
+        EtcdError::Deadline { .. } => format!(
+            "the backup is complete and verified; {next}. Raise --timeout: it bounds the whole \
+             run, upload and prune included"
+        ),
+        _ => format!("the backup is complete and verified; {next}"),
     };
     let msg = if not_done.is_empty() {
         format!(

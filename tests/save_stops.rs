@@ -531,3 +531,45 @@ fn immutable_backup_dir_between_sidecar_and_rename_names_both_files() {
     assert!(err.contains("cannot rename into"), "{err}");
     assert!(err.contains("chattr -i"), "{err}");
 }
+
+/// Item 3 with `--with-pki`: SIGTERM while the DR bundle is written (zstd layers) stops with
+/// exit 130 and leaves neither the snapshot's nor the bundle's temp file.
+#[test]
+fn signal_while_writing_the_dr_bundle_leaves_neither_temp_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let etcd = small_etcd(tmp.path());
+    let backups_dir = tmp.path().join("b");
+    let k8s = tmp.path().join("etc/kubernetes");
+    let kubelet = tmp.path().join("var/lib/kubelet");
+    fs::create_dir_all(k8s.join("pki/etcd")).unwrap();
+    fs::create_dir_all(&kubelet).unwrap();
+    fs::write(k8s.join("pki/ca.crt"), "ca cert").unwrap();
+    fs::write(k8s.join("pki/etcd/ca.key"), "ETCD-CA-KEY").unwrap();
+    let mut cmd = save_cmd(&etcd, &backups_dir);
+    cmd.env("ETCD_BACKUP_FAILPOINT", "save-bundle:hang")
+        .args([
+            "save",
+            "--compress",
+            "zstd",
+            "--with-pki",
+            "--kubernetes-dir",
+        ])
+        .arg(&k8s)
+        .arg("--kubelet-dir")
+        .arg(&kubelet);
+    let mut run = Running::spawn(cmd);
+    run.wait_for("failpoint save-bundle", Duration::from_secs(60));
+    run.signal("TERM");
+    let (out, _) = run.finish(Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(130), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("stopped while writing the DR bundle: nothing was saved"),
+        "{err}"
+    );
+    let left: Vec<String> = list_dir(&backups_dir)
+        .into_iter()
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -529,13 +529,17 @@ pub fn run(
             None if remote.is_some() => not_done.push("upload not done".to_string()),
             None => {}
         }
-        match &pruned {
-            Some(p) => done.push(format!("pruned {}", p.dir.display())),
-            None if args.prune => not_done.push("nothing deleted".to_string()),
-            None => {}
+        match (&pruned, &prune_error) {
+            (Some(p), None) => done.push(format!("pruned {}", p.dir.display())),
+            (_, Some(_)) => not_done.push("pruning failed".to_string()),
+            (None, None) if args.prune => not_done.push("nothing deleted".to_string()),
+            (None, None) => {}
         }
         if args.prune && remote.is_some() && remote_pruned.is_none() {
             not_done.push("the store not pruned".to_string());
+        }
+        for e in prune_error.iter().chain(&remote_prune_error) {
+            printer.error(e);
         }
         return Err(stopped_after_commit(e, phase, &done, &not_done));
     }

@@ -240,13 +240,44 @@ pub struct BundleRecord {
 }
 
 impl Sidecar {
+    /// The fields every sidecar must have that this one lacks: empty text, or an ID of 0.
+    pub fn missing_fields(&self) -> Vec<&'static str> {
+        let text = [
+            ("tool", &self.tool),
+            ("tool_version", &self.tool_version),
+            ("file", &self.file),
+            ("endpoint", &self.endpoint),
+            ("member_name", &self.member_name),
+            ("member_id", &self.member_id),
+            ("cluster_id", &self.cluster_id),
+            ("server_version", &self.server_version),
+            ("sha256", &self.sha256),
+            ("db_sha256", &self.db_sha256),
+        ];
+        text.into_iter()
+            .filter(|(field, v)| {
+                v.trim().is_empty() || (field.ends_with("_id") && v.as_str() == "0")
+            })
+            .map(|(field, _)| field)
+            .collect()
+    }
+
     /// Writes the sidecar atomically (pretty JSON and a final newline), replacing an existing
-    /// one only when `replace` is true.
+    /// one only when `replace` is true. Refuses one that lacks a required field
+    /// ([`Sidecar::missing_fields`]): a sidecar is the record restore and status rely on.
     pub fn write(
         &self,
         path: &std::path::Path,
         replace: bool,
     ) -> Result<(), crate::fsutil::FsError> {
+        let missing = self.missing_fields();
+        if !missing.is_empty() {
+            return Err(crate::fsutil::FsError::io(
+                "refusing to write the sidecar",
+                path,
+                std::io::Error::other(format!("required fields are empty: {}", missing.join(", "))),
+            ));
+        }
         let bytes = self.to_bytes().map_err(|e| {
             crate::fsutil::FsError::io("cannot encode", path, std::io::Error::other(e))
         })?;
@@ -376,7 +407,9 @@ pub fn suspects(items: &[Facts], now: DateTime<Utc>) -> Vec<Option<String>> {
                 .max_by_key(|(_, oc)| (oc.revision, oc.raft_index));
             newer_content.map(|(o, oc)| {
                 format!(
-                    "named later than the backup of {} but holds an older state of the same                      cluster (revision {}, raft index {}; that one has revision {}, raft index                      {}): its name is not when it was taken",
+                    "named later than the backup of {} but holds an older state of the same \
+                     cluster (revision {}, raft index {}; that one has revision {}, raft index \
+                     {}): its name is not when it was taken",
                     stamp(o.taken_at),
                     c.revision,
                     c.raft_index,
@@ -528,5 +561,46 @@ mod tests {
         ] {
             assert!(validate_label(bad).is_err(), "{bad:?}");
         }
+    }
+
+    /// Issue 13: a save whose member lookup was cut short wrote `"member_name": ""`.
+    #[test]
+    fn a_sidecar_with_an_empty_required_field_is_refused() {
+        let json = serde_json::json!({
+            "format_version": SIDECAR_FORMAT_VERSION,
+            "tool": "etcd-backup",
+            "tool_version": "0.1.0",
+            "file": "etcd-snapshot-2026-01-02_03-04-05.db",
+            "label": null,
+            "started_at": "2026-01-02T03:04:05Z",
+            "finished_at": "2026-01-02T03:04:06Z",
+            "duration_seconds": 1.0,
+            "endpoint": "https://127.0.0.1:2379",
+            "member_name": "node1",
+            "member_id": "8e9e05c52164694d",
+            "cluster_id": "cdf818194e3a8c32",
+            "server_version": "3.5.1",
+            "revision": 5,
+            "raft_index": 9,
+            "raft_term": 2,
+            "db_size": 20480,
+            "snapshot_db_size": 20480,
+            "file_size": 20512,
+            "sha256": "ab",
+            "db_sha256": "cd",
+        });
+        let good = Sidecar::parse(json.to_string().as_bytes(), "test").unwrap();
+        assert!(good.missing_fields().is_empty());
+        let dir = tempfile::tempdir().unwrap();
+        let mut bad = good.clone();
+        bad.member_name = String::new();
+        bad.cluster_id = "0".to_string();
+        assert_eq!(bad.missing_fields(), ["member_name", "cluster_id"]);
+        let path = dir.path().join("x.db.json");
+        let err = bad.write(&path, false).unwrap_err().to_string();
+        assert!(err.contains(&path.display().to_string()), "{err}");
+        assert!(!path.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        good.write(&path, false).unwrap();
     }
 }

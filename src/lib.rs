@@ -6,6 +6,7 @@
 pub mod backend;
 pub mod bbolt;
 pub mod bundle;
+pub mod cancel;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
@@ -75,7 +76,15 @@ pub fn run() -> u8 {
         }
         _ => None,
     };
-    let result = Settings::resolve(&cli.global, &|id| parsed.given_by(id))
+    // A node restore moves the manifests out of the manifests dir, so while one is open (and
+    // until `--resume`/`--rollback` ends it) the named manifest is absent by design: restore
+    // checks its journal first and then names a missing manifest itself.
+    let manifest_moved = matches!(&cli.command, Command::Restore(_));
+    let given_by = |id: &str| match id {
+        "manifest" if manifest_moved => None,
+        _ => parsed.given_by(id),
+    };
+    let result = Settings::resolve(&cli.global, &given_by)
         .map_err(|e| {
             let hint = e.hint();
             diagnostics::with_hint(e, hint)

@@ -49,6 +49,8 @@ pub struct Settings {
     pub backup_dir: PathBuf,
     /// The manifest that was read, if the node has one.
     pub manifest: Option<EtcdManifest>,
+    /// Where the manifest was looked for (`--manifest`), read or not.
+    pub manifest_path: PathBuf,
 }
 
 /// Settings that cannot be resolved.
@@ -144,6 +146,7 @@ impl Settings {
             })
             .filter(|v| !v.is_empty());
         Settings {
+            manifest_path: args.manifest.clone(),
             endpoints: pick(
                 endpoints,
                 m.and_then(|m| m.client_url()).map(|u| vec![u]),

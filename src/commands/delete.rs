@@ -57,6 +57,9 @@ pub fn run(settings: &Settings, printer: &Printer, args: &DeleteArgs) -> anyhow:
         let key = |e: &Entry| e.backup.as_ref().map(|(_, n)| n.taken_at);
         key(b).cmp(&key(a)).then_with(|| b.name.cmp(&a.name))
     });
+    // A backup whose time cannot be trusted (a future name, a newer name than its content) never
+    // stands for the newest: it is tried last, as prune does.
+    let backups = trusted_first(dir, backups);
     let mut floor = None;
     for b in &backups {
         let path = dir.join(&b.name);
@@ -107,6 +110,33 @@ pub fn run(settings: &Settings, printer: &Printer, args: &DeleteArgs) -> anyhow:
     }
     drop(lock);
     report(printer, dir, &plan, args.dry_run)
+}
+
+/// `backups` (newest first by name) with the suspect ones (`catalog::suspects`) moved to the end.
+fn trusted_first<'a>(dir: &Path, backups: Vec<&'a Entry>) -> Vec<&'a Entry> {
+    let facts: Vec<crate::catalog::Facts> = backups
+        .iter()
+        .filter_map(|e| {
+            let (_, name) = e.backup.as_ref()?;
+            Some(crate::catalog::Facts {
+                taken_at: name.taken_at,
+                content: crate::catalog::read_sidecar(&dir.join(&e.name))
+                    .ok()
+                    .flatten()
+                    .as_ref()
+                    .map(crate::catalog::Content::of),
+            })
+        })
+        .collect();
+    if facts.len() != backups.len() {
+        return backups;
+    }
+    let suspect = crate::catalog::suspects(&facts, chrono::Utc::now());
+    let (trusted, suspects): (Vec<_>, Vec<_>) = backups
+        .into_iter()
+        .zip(suspect)
+        .partition(|(_, s)| s.is_none());
+    trusted.into_iter().chain(suspects).map(|(b, _)| b).collect()
 }
 
 /// The file name in `dir` that `file` names: a bare name, or a path whose directory is `dir`.
@@ -174,6 +204,7 @@ fn rows_for(entries: &[Entry], wanted: &[OsString]) -> Vec<Row> {
         why: vec![why.to_string()],
         reasons: Vec::new(),
         failed_verification: None,
+        suspect: None,
         outcome: Outcome::Planned,
     };
     let mut rows = Vec::new();

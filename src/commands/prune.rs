@@ -147,6 +147,9 @@ pub(crate) fn prune_locked(
         "run `etcd-backup verify --all` to see why, and take a new backup",
         printer,
     );
+    // Under `save --prune`, a signal or --timeout during the checks above stops here, before
+    // anything is deleted.
+    crate::cancel::check()?;
     if !dry_run {
         execute(dir, &mut plan)?;
     }

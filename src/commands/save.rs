@@ -2,21 +2,26 @@
 //!
 //! Order of work, chosen so that a failure at any point leaves nothing that looks finished:
 //! 1. local checks (label, TLS files), backup dir (0700), directory lock;
-//! 2. pre-flight: status of every endpoint, pick a voting member, alarms, free space;
+//! 2. pre-flight: status of every endpoint, pick a voting member, alarms, member name, free
+//!    space; a name not used yet (waiting for the next second if this one's is taken);
 //! 3. stream into `<name>.part` (0600, exclusive), SHA-256 checked against etcd's digest;
 //! 4. fsync, size check, sidecar `<name>.json` written atomically;
 //! 5. rename `<name>.part` → `<name>` without replacing anything, fsync the directory.
 //!
 //! The final rename is the commit point: every `.db` that exists is complete and has its sidecar.
+//! SIGINT/SIGTERM and `--timeout` are checked between phases ([`crate::cancel`]): before the
+//! commit a stop removes what was written; after it the backup stays, the upload and prune stop,
+//! and the error says what was done. What cannot be removed is named, never left unsaid.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use anyhow::anyhow;
-use chrono::Utc;
+use anyhow::{anyhow, Context};
+use chrono::{DateTime, Utc};
 
 use crate::bundle;
+use crate::cancel::{self, Deadline};
 use crate::catalog::{self, BundleRecord, Sidecar};
 use crate::cli::{Compression, OutputFormat, SaveArgs};
 use crate::diagnostics::{exit, with_hint, HintExt};
@@ -43,7 +48,15 @@ pub fn run(
     report.backup_dir = Some(settings.backup_dir.clone());
     let started = Instant::now();
     let deadline = started + args.timeout;
-    let started_at = Utc::now();
+    let bound = Deadline {
+        at: deadline,
+        timeout: args.timeout,
+    };
+    let mut started_at = Utc::now();
+    // From here on a signal no longer ends the process: each phase stops at its next safe
+    // point, removes what it had not committed, and says what was done.
+    cancel::install().map_err(|e| anyhow!("cannot install the signal handlers: {e}"))?;
+    cancel::set_deadline(bound);
     if args.keep.any_given() && !args.prune {
         return Err(anyhow!(
             "retention flags (--keep-*, --prune-labeled) were given without --prune"
@@ -163,14 +176,20 @@ pub fn run(
         dial_timeout: args.dial_timeout,
         stall_timeout: args.stall_timeout,
     };
-    let (mut session, status) = preflight(
+    let (mut session, status, member_name) = preflight(
         &endpoints,
         tls.as_ref(),
         &config,
         args.timeout,
         deadline,
         printer,
-    )?;
+    )
+    .and_then(|r| {
+        bound
+            .check()
+            .map_err(|e| stopped(e, "connecting to etcd"))?;
+        Ok(r)
+    })?;
 
     if args.skip_unless_leader {
         if status.leader == 0 {
@@ -221,7 +240,14 @@ pub fn run(
 
     let name = match &one_off {
         Some(t) => t.name.clone(),
-        None => catalog::layered_file_name(started_at, args.label.as_deref(), layers),
+        None => pick_name(
+            dir,
+            &mut started_at,
+            args.label.as_deref(),
+            layers,
+            &bound,
+            printer,
+        )?,
     };
     let final_path = dir.join(&name);
     let sidecar_path = dir.join(catalog::sidecar_name(&name));
@@ -231,127 +257,142 @@ pub fn run(
             .unwrap_or_default()
     });
     let bundle_path = bundle_name.as_ref().map(|n| dir.join(n));
-    for p in [Some(&final_path), Some(&sidecar_path), bundle_path.as_ref()]
-        .into_iter()
-        .flatten()
-    {
-        if p.symlink_metadata().is_ok() {
-            let hint = if one_off.is_some() {
-                "save never replaces a file: name another FILE, or move that one away first"
-            } else {
-                "a backup with this name was taken in the same second; run save again, \
-                 or use --label"
-            };
-            return Err(FsError::Exists { path: p.clone() }).hint(hint);
+    if one_off.is_some() {
+        for p in [Some(&final_path), Some(&sidecar_path)].into_iter().flatten() {
+            if p.symlink_metadata().is_ok() {
+                return Err(FsError::Exists { path: p.clone() }).hint(
+                    "save never replaces a file: name another FILE, or move that one away first",
+                );
+            }
         }
     }
     let part_path = fsutil::temp_name(&final_path);
     let mut part = TempFile::create(&part_path)?;
+    // What this run wrote before the commit and must remove if it does not get there.
+    let mut bundle: Option<WrittenBundle> = None;
+    let mut written: Vec<PathBuf> = Vec::new();
 
-    printer.phase(format!(
-        "streaming snapshot ({}) from {} into {}{}",
-        human_bytes(status.db_size.max(0) as u64),
-        session.endpoint(),
-        part_path.display(),
-        match (layers.zstd, layers.age) {
-            (false, false) => String::new(),
-            (true, false) => ", compressing".to_string(),
-            (false, true) => format!(", encrypting to {} recipient(s)", recipients.len()),
-            (true, true) => format!(
-                ", compressing and encrypting to {} recipient(s)",
-                recipients.len()
-            ),
-        }
-    ));
-    let streamed = stream(
-        &mut session,
-        &part,
-        &part_path,
-        layers,
-        &recipients,
-        check_key.as_ref(),
-        printer,
-    )?;
-    let received = &streamed.received;
-    part.file()
-        .sync_all()
-        .map_err(|e| FsError::io("cannot fsync", &part_path, e))?;
-    let checked = check_part(
-        &part_path,
-        dir,
-        layers,
-        &streamed,
-        check_key.as_ref(),
-        session.endpoint(),
-        printer,
-    )?;
-    drop(check_key);
-    let file_size = checked.file_size;
-    let file_status = checked.status;
-
-    let bundle = match (&bundle_name, &bundle_path) {
-        (Some(n), Some(p)) => Some(write_bundle(
-            &pki_sources,
-            n,
-            p,
+    let outcome = (|| -> anyhow::Result<Sidecar> {
+        printer.phase(format!(
+            "streaming snapshot ({}) from {} into {}{}",
+            human_bytes(status.db_size.max(0) as u64),
+            session.endpoint(),
+            part_path.display(),
+            match (layers.zstd, layers.age) {
+                (false, false) => String::new(),
+                (true, false) => ", compressing".to_string(),
+                (false, true) => format!(", encrypting to {} recipient(s)", recipients.len()),
+                (true, true) => format!(
+                    ", compressing and encrypting to {} recipient(s)",
+                    recipients.len()
+                ),
+            }
+        ));
+        let streamed = stream(
+            &mut session,
+            &part,
+            &part_path,
             layers,
             &recipients,
+            check_key.as_ref(),
             printer,
-        )?),
-        _ => None,
-    };
+        )?;
+        part.file()
+            .sync_all()
+            .map_err(|e| FsError::io("cannot fsync", &part_path, e))?;
+        bound
+            .check()
+            .map_err(|e| stopped(e, "streaming the snapshot"))?;
+        let checked = check_part(
+            &part_path,
+            layers,
+            &streamed,
+            check_key.as_ref(),
+            session.endpoint(),
+            &bound,
+            printer,
+        )?;
+        bound
+            .check()
+            .map_err(|e| stopped(e, "verifying the file"))?;
+        let file_size = checked.file_size;
+        let file_status = checked.status;
 
-    let member_name = session.member_name(status.member_id).unwrap_or_else(|e| {
-        printer.warn(format!("cannot read the member name: {e}"));
-        None
-    });
-    let finished_at = Utc::now();
-    let sidecar = Sidecar {
-        format_version: catalog::SIDECAR_FORMAT_VERSION,
-        tool: env!("CARGO_PKG_NAME").to_string(),
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        file: name.clone(),
-        label: args.label.clone(),
-        started_at,
-        finished_at,
-        duration_seconds: started.elapsed().as_secs_f64(),
-        endpoint: session.endpoint().to_string(),
-        member_name: member_name.unwrap_or_default(),
-        member_id: catalog::id_hex(status.member_id),
-        cluster_id: catalog::id_hex(status.cluster_id),
-        server_version: status.version.clone(),
-        revision: file_status.revision,
-        raft_index: status.raft_index,
-        raft_term: status.raft_term,
-        db_size: status.db_size,
-        snapshot_db_size: received.db_size,
-        file_size,
-        sha256: hex::encode(checked.file_sha256),
-        db_sha256: hex::encode(received.db_sha256),
-        verified_at: Some(Utc::now()),
-        layers: (!layers.is_plain()).then(|| layers.describe().to_string()),
-        recipients: recipients.iter().map(ToString::to_string).collect(),
-        snapshot_sha256: (!layers.is_plain()).then(|| hex::encode(received.file_sha256)),
-        pki_bundle: bundle.as_ref().map(|b| b.record.clone()),
-        failed_verification: None,
-    };
-    // The commit: sidecar, then bundle, then the backup itself under its final name.
-    sidecar.write(&sidecar_path, false)?;
-    let committed = match (bundle, &bundle_path) {
-        (Some(mut b), Some(p)) => b.part.commit(p).map(|()| Some(p.clone())),
-        _ => Ok(None),
-    }
-    .and_then(|bundle_done| {
-        part.commit(&final_path).inspect_err(|_| {
-            if let Some(p) = bundle_done {
-                let _ = std::fs::remove_file(p);
+        if let (Some(n), Some(p)) = (&bundle_name, &bundle_path) {
+            failpoint("save-bundle", &bound, printer);
+            bundle = Some(write_bundle(
+                &pki_sources,
+                n,
+                p,
+                layers,
+                &recipients,
+                printer,
+            )?);
+            bound
+                .check()
+                .map_err(|e| stopped(e, "writing the DR bundle"))?;
+        }
+
+        let received = &streamed.received;
+        let finished_at = Utc::now();
+        let sidecar = Sidecar {
+            format_version: catalog::SIDECAR_FORMAT_VERSION,
+            tool: env!("CARGO_PKG_NAME").to_string(),
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            file: name.clone(),
+            label: args.label.clone(),
+            started_at,
+            finished_at,
+            duration_seconds: started.elapsed().as_secs_f64(),
+            endpoint: session.endpoint().to_string(),
+            member_name: member_name.clone(),
+            member_id: catalog::id_hex(status.member_id),
+            cluster_id: catalog::id_hex(status.cluster_id),
+            server_version: status.version.clone(),
+            revision: file_status.revision,
+            raft_index: status.raft_index,
+            raft_term: status.raft_term,
+            db_size: status.db_size,
+            snapshot_db_size: received.db_size,
+            file_size,
+            sha256: hex::encode(checked.file_sha256),
+            db_sha256: hex::encode(received.db_sha256),
+            verified_at: Some(Utc::now()),
+            layers: (!layers.is_plain()).then(|| layers.describe().to_string()),
+            recipients: recipients.iter().map(ToString::to_string).collect(),
+            snapshot_sha256: (!layers.is_plain()).then(|| hex::encode(received.file_sha256)),
+            pki_bundle: bundle.as_ref().map(|b| b.record.clone()),
+            failed_verification: None,
+        };
+        failpoint("save-commit", &bound, printer);
+        // The last point where a signal or --timeout still means "nothing saved".
+        bound
+            .check()
+            .map_err(|e| stopped(e, "committing the backup"))?;
+        // The commit: sidecar, then bundle, then the backup itself under its final name.
+        written.push(fsutil::temp_name(&sidecar_path));
+        sidecar.write(&sidecar_path, false)?;
+        written.push(sidecar_path.clone());
+        failpoint("save-rename", &bound, printer);
+        if let (Some(b), Some(p)) = (bundle.as_mut(), &bundle_path) {
+            b.part.commit(p)?;
+            written.push(p.clone());
+        }
+        part.commit(&final_path)?;
+        Ok(sidecar)
+    })();
+    let sidecar = match outcome {
+        Ok(done) => done,
+        Err(e) => {
+            let mut temps = vec![&mut part];
+            if let Some(b) = bundle.as_mut() {
+                temps.push(&mut b.part);
             }
-        })
-    });
-    if let Err(e) = committed {
-        let _ = std::fs::remove_file(&sidecar_path);
-        return Err(e.into());
-    }
+            return Err(abandon(e, temps, &written, dir));
+        }
+    };
+    drop(check_key);
+    let file_size = sidecar.file_size;
     fsutil::fsync_dir(dir)?;
     report.backup = Some(SavedBackup {
         path: final_path.clone(),
@@ -368,33 +409,94 @@ pub fn run(
         sidecar.member_id,
         sidecar.duration_seconds
     ));
+    // From the commit on the backup stays, whatever happens. A signal or --timeout stops the
+    // phases still to come (upload, prune); the run then says which were done.
+    let mut stop: Option<(EtcdError, &'static str)> = None;
     // Still under the lock: no other save or prune can come between.
-    let uploaded = remote.as_ref().map(|r| {
-        upload(r, dir, &name, &sidecar, args.verify_upload, printer).inspect_err(|e| {
-            printer.error(e);
-            printer.warn(format!(
-                "the upload failed; the verified backup is kept at {}",
-                final_path.display()
-            ));
-        })
-    });
-    let pruned = args.prune.then(|| {
-        super::prune::prune_locked(dir, &args.keep.policy(), false, Some(&name), &[], printer)
-    });
+    let uploaded = match &remote {
+        None => None,
+        Some(r) => {
+            failpoint("save-upload", &bound, printer);
+            match bound.check() {
+                Err(e) => {
+                    stop = Some((e, "uploading"));
+                    None
+                }
+                Ok(()) => {
+                    let up = upload(r, dir, &name, &sidecar, args.verify_upload, &bound, printer);
+                    match (up, bound.check()) {
+                        (Err(_), Err(e)) => {
+                            stop = Some((e, "uploading"));
+                            None
+                        }
+                        (up, _) => Some(up.inspect_err(|e| {
+                            printer.error(e);
+                            printer.warn(format!(
+                                "the upload failed; the verified backup is kept at {}",
+                                final_path.display()
+                            ));
+                        })),
+                    }
+                }
+            }
+        }
+    };
+    let pruned = if args.prune && stop.is_none() {
+        failpoint("save-prune", &bound, printer);
+        match bound.check() {
+            Err(e) => {
+                stop = Some((e, "pruning"));
+                None
+            }
+            Ok(()) => {
+                let p = super::prune::prune_locked(
+                    dir,
+                    &args.keep.policy(),
+                    false,
+                    Some(&name),
+                    &[],
+                    printer,
+                );
+                match (p, bound.check()) {
+                    // prune_locked stops before deleting anything once a signal came.
+                    (Err(_), Err(e)) => {
+                        stop = Some((e, "pruning"));
+                        None
+                    }
+                    (p, _) => Some(p),
+                }
+            }
+        }
+    } else {
+        None
+    };
     drop(lock);
     // The remote set is pruned only after this run's copy is safely there.
-    let remote_pruned = match (&remote, &uploaded, args.prune) {
-        (Some(r), Some(Ok(up)), true) => Some(super::prune::prune_remote(
-            r,
-            &args.keep.policy(),
-            false,
-            Some(&up.key),
-            &[],
-            &super::scratch_dir(dir),
-            printer,
-        )),
+    let remote_pruned = match (&remote, &uploaded, args.prune, &stop) {
+        (Some(r), Some(Ok(up)), true, None) => match bound.check() {
+            Err(e) => {
+                stop = Some((e, "pruning the store"));
+                None
+            }
+            Ok(()) => Some(super::prune::prune_remote(
+                r,
+                &args.keep.policy(),
+                false,
+                Some(&up.key),
+                &[],
+                &super::scratch_dir(dir),
+                printer,
+            )),
+        },
         _ => None,
     };
+    if stop.is_none() {
+        // A signal in the last phase, or a phase that ran past --timeout: the work is done,
+        // but the run still did not end as asked.
+        if let Err(e) = bound.check() {
+            stop = Some((e, "finishing"));
+        }
+    }
     if let Some(Ok(p)) = &remote_pruned {
         report.remote_set = Some(SetSize::after_prune(p));
     }
@@ -453,6 +555,29 @@ pub fn run(
             printer.json(&v);
         }
     }
+    if let Some((e, phase)) = stop {
+        let mut done = vec![format!("saved {}", final_path.display())];
+        let mut not_done = Vec::new();
+        match &uploaded {
+            Some(Ok(up)) => done.push(format!("uploaded to {}", up.url)),
+            Some(Err(_)) => not_done.push("the upload failed".to_string()),
+            None if remote.is_some() => not_done.push("upload not done".to_string()),
+            None => {}
+        }
+        match (&pruned, &prune_error) {
+            (Some(p), None) => done.push(format!("pruned {}", p.dir.display())),
+            (_, Some(_)) => not_done.push("pruning failed".to_string()),
+            (None, None) if args.prune => not_done.push("nothing deleted".to_string()),
+            (None, None) => {}
+        }
+        if args.prune && remote.is_some() && remote_pruned.is_none() {
+            not_done.push("the store not pruned".to_string());
+        }
+        for e in prune_error.iter().chain(&remote_prune_error) {
+            printer.error(e);
+        }
+        return Err(stopped_after_commit(e, phase, &done, &not_done));
+    }
     if let Some(Err(_)) = uploaded {
         // Already reported above; the local backup stands, the run failed.
         return Ok(exit::ERROR);
@@ -497,7 +622,7 @@ fn preflight(
     run_timeout: std::time::Duration,
     deadline: Instant,
     printer: &Printer,
-) -> anyhow::Result<(Session, MemberStatus)> {
+) -> anyhow::Result<(Session, MemberStatus, String)> {
     let mut answered: Vec<(Session, MemberStatus)> = Vec::new();
     let mut failed: Vec<anyhow::Error> = Vec::new();
     for ep in endpoints {
@@ -518,7 +643,7 @@ fn preflight(
                 answered.push((s, st));
             }
             Err(e @ (EtcdError::Interrupted(_) | EtcdError::Deadline { .. })) => {
-                return Err(e.into())
+                return Err(stopped(e, "connecting to etcd"))
             }
             Err(e) => {
                 let e = match probe_failure(ep, &e, config) {
@@ -610,9 +735,36 @@ fn preflight(
                 printer.warn(format!("active alarm {a}{advice}"));
             }
         }
-        Err(e @ (EtcdError::Interrupted(_) | EtcdError::Deadline { .. })) => return Err(e.into()),
+        Err(e @ (EtcdError::Interrupted(_) | EtcdError::Deadline { .. })) => {
+            return Err(stopped(e, "connecting to etcd"))
+        }
         Err(e) => printer.warn(format!("cannot list alarms: {}", one_line(&e.into()))),
     }
+    // Asked now, before the stream: the sidecar and the store's key need it, and a lookup at
+    // the end could be cut short by a signal or --timeout and leave it empty.
+    let member_name = match session.member_name(status.member_id) {
+        Ok(Some(n)) if !n.is_empty() => n,
+        Ok(_) => {
+            return Err(anyhow!(
+                "member {:x} at {} has no name in `member list`",
+                status.member_id,
+                status.endpoint
+            ))
+            .hint(
+                "the member has not finished joining the cluster; wait until `etcdctl member \
+                 list` shows its name, or point --endpoints at another member",
+            )
+        }
+        Err(e @ (EtcdError::Interrupted(_) | EtcdError::Deadline { .. })) => {
+            return Err(stopped(e, "connecting to etcd"))
+        }
+        Err(e) => {
+            return Err(connect_error(e)).context(format!(
+                "cannot read the name of member {:x} from {}",
+                status.member_id, status.endpoint
+            ))
+        }
+    };
     let why = if endpoints.len() > 1 {
         " (voting member with the highest raft index)"
     } else {
@@ -622,7 +774,7 @@ fn preflight(
         "using {}{why}: member {:x}, etcd {}, revision {}, raft index {}",
         status.endpoint, status.member_id, status.version, status.revision, status.raft_index
     ));
-    Ok((session, status))
+    Ok((session, status, member_name))
 }
 
 /// The whole cause chain on one line, for warnings.
@@ -788,11 +940,11 @@ struct Checked {
 /// etcd checks. An encrypted file is opened with the run's own check key.
 fn check_part(
     part_path: &Path,
-    dir: &Path,
     layers: Layers,
     streamed: &Streamed,
     check_key: Option<&age::x25519::Identity>,
     endpoint: &str,
+    bound: &Deadline,
     printer: &Printer,
 ) -> anyhow::Result<Checked> {
     let received = &streamed.received;
@@ -801,6 +953,7 @@ fn check_part(
         human_bytes(received.db_size),
         received.db_size
     ));
+    failpoint("save-verify", bound, printer);
     let (mut problems, status, file_size, file_sha256) = match streamed.stored {
         None => {
             // The bytes read back must be the bytes received, whose SHA-256 was checked in the
@@ -826,6 +979,7 @@ fn check_part(
             let mut f =
                 File::open(part_path).map_err(|e| FsError::io("cannot open", part_path, e))?;
             let keys: Vec<age::x25519::Identity> = check_key.into_iter().cloned().collect();
+            let dir = &fsutil::parent_dir(part_path);
             let v =
                 integrity::verify_stored(&mut f, part_path, layers, &keys, dir, false, Ok(None))
                     .map_err(anyhow::Error::from)
@@ -994,6 +1148,7 @@ fn upload(
     name: &str,
     sidecar: &Sidecar,
     verify: bool,
+    bound: &Deadline,
     printer: &Printer,
 ) -> anyhow::Result<Uploaded> {
     let started = Instant::now();
@@ -1013,7 +1168,12 @@ fn upload(
             path.display(),
             human_bytes(*size)
         ));
-        let mut f = File::open(&path).map_err(|e| FsError::io("cannot open", &path, e))?;
+        let f = File::open(&path).map_err(|e| FsError::io("cannot open", &path, e))?;
+        // Stops within one read on a signal or at the deadline.
+        let mut f = cancel::Reader {
+            inner: f,
+            deadline: *bound,
+        };
         let sent = remote.upload(&obj, &mut f).map_err(super::remote_error)?;
         if sent.size != *size || hex::encode(sent.sha256) != *sha {
             let _ = remote.delete(&obj);
@@ -1028,8 +1188,12 @@ fn upload(
         bytes += sent.size;
         if verify {
             printer.phase(format!("reading {url} back"));
-            let (got, got_sha) = layers::digest(remote.reader(&obj).map_err(super::remote_error)?)
-                .map_err(|e| anyhow!("cannot read {url} back: {e}"))?;
+            let reader = cancel::Reader {
+                inner: remote.reader(&obj).map_err(super::remote_error)?,
+                deadline: *bound,
+            };
+            let (got, got_sha) =
+                layers::digest(reader).map_err(|e| anyhow!("cannot read {url} back: {e}"))?;
             if got != *size || hex::encode(got_sha) != *sha {
                 return Err(anyhow!(
                     "{url} reads back as {got} bytes with SHA-256 {}, not the {size} bytes \
@@ -1041,6 +1205,7 @@ fn upload(
         }
     }
     let sidecar_key = format!("{key}{}", catalog::SIDECAR_SUFFIX);
+    bound.check()?;
     let json = sidecar.to_bytes()?;
     remote
         .put_small(&sidecar_key, &json, false)
@@ -1096,13 +1261,222 @@ fn stream_error(e: EtcdError, part: &Path) -> anyhow::Error {
             "the snapshot etcd sent is damaged or incomplete; nothing was kept. Run save again; \
              if it repeats, check etcd's logs and disk",
         ),
-        EtcdError::Deadline { .. } => with_hint(
-            e,
-            "the snapshot took too long; raise --timeout for very large databases",
-        ),
-        EtcdError::Interrupted(_) => e.into(),
+        EtcdError::Deadline { .. } | EtcdError::Interrupted(_) => {
+            stopped(e, "streaming the snapshot")
+        }
         other => connect_error(other),
     }
+}
+
+/// How many times a name already taken in this second makes the save wait for the next one.
+const NAME_RETRIES: u32 = 3;
+
+/// The backup's name: the time of `started_at` (to the second) and the label. Two saves in the
+/// same second would want the same name; then this one waits for the next second and takes
+/// that time instead (moving `started_at` with it), so that the name stays truthful, never
+/// ahead of the clock, and sorts after the one before it. Taken means any file of that
+/// backup: the file, its sidecar, its DR bundle, or the temp file of any of them.
+fn pick_name(
+    dir: &Path,
+    started_at: &mut DateTime<Utc>,
+    label: Option<&str>,
+    layers: Layers,
+    bound: &Deadline,
+    printer: &Printer,
+) -> anyhow::Result<String> {
+    let mut tries = 0;
+    loop {
+        let name = catalog::layered_file_name(*started_at, label, layers);
+        let Some(taken) = name_taken(dir, &name) else {
+            return Ok(name);
+        };
+        if tries == NAME_RETRIES {
+            return Err(FsError::Exists { path: taken }).hint(format!(
+                "the clock did not move past a second already used in {} (or went back); \
+                 check the system clock, or use --label",
+                dir.display()
+            ));
+        }
+        tries += 1;
+        printer.detail(format!(
+            "{} exists: waiting for the next second for a new name",
+            taken.display()
+        ));
+        let into_second = Duration::from_nanos(u64::from(Utc::now().timestamp_subsec_nanos()));
+        bound
+            .sleep(Duration::from_secs(1).saturating_sub(into_second) + Duration::from_millis(5))
+            .map_err(|e| stopped(e, "choosing the backup's name"))?;
+        *started_at = Utc::now();
+    }
+}
+
+/// The first file of backup `name` that exists in `dir`, if any.
+fn name_taken(dir: &Path, name: &str) -> Option<PathBuf> {
+    let file = dir.join(name);
+    let sidecar = dir.join(catalog::sidecar_name(name));
+    let bundle = catalog::parse_backup_name(name).map(|n| dir.join(n.bundle_name()));
+    [Some(file), Some(sidecar), bundle]
+        .into_iter()
+        .flatten()
+        .flat_map(|p| [fsutil::temp_name(&p), p])
+        .find(|p| p.symlink_metadata().is_ok())
+}
+
+/// A signal or `--timeout` before the commit: nothing was saved.
+fn stopped(e: EtcdError, phase: &str) -> anyhow::Error {
+    let hint = match e {
+        EtcdError::Deadline { .. } => {
+            "raise --timeout: it bounds the whole run, from connecting to the commit, and the \
+             upload and prune after it"
+        }
+        _ => "nothing was changed; run save again",
+    };
+    with_hint(
+        anyhow::Error::new(e).context(format!("stopped while {phase}: nothing was saved")),
+        hint,
+    )
+}
+
+/// A signal or `--timeout` after the commit: the backup stays; says what was and was not done.
+fn stopped_after_commit(
+    e: EtcdError,
+    phase: &str,
+    done: &[String],
+    not_done: &[String],
+) -> anyhow::Error {
+    let next = match phase {
+        "uploading" => "it is kept only in the backup dir (the next save uploads its own backup)",
+        "pruning" | "pruning the store" => {
+            "`etcd-backup prune` (or the next `save --prune`) prunes what was not pruned"
+        }
+        _ => "nothing was left undone",
+    };
+    let hint = match e {
+        EtcdError::Deadline { .. } => format!(
+            "the backup is complete and verified; {next}. Raise --timeout: it bounds the whole \
+             run, upload and prune included"
+        ),
+        _ => format!("the backup is complete and verified; {next}"),
+    };
+    let msg = if not_done.is_empty() {
+        format!(
+            "{}; stopped at the end, with everything done",
+            done.join("; ")
+        )
+    } else {
+        format!(
+            "{}; stopped while {phase}: {}",
+            done.join("; "),
+            not_done.join("; ")
+        )
+    };
+    with_hint(anyhow::Error::new(e).context(msg), hint)
+}
+
+/// The run failed before the commit: removes what it wrote (the temp files, and a sidecar or
+/// bundle already renamed). What cannot be removed is named in the error, with its size and
+/// what to do, rather than left there unsaid.
+fn abandon(
+    err: anyhow::Error,
+    temps: Vec<&mut TempFile>,
+    written: &[PathBuf],
+    dir: &Path,
+) -> anyhow::Error {
+    let mut left: Vec<(PathBuf, u64, std::io::Error)> = Vec::new();
+    for t in temps {
+        if let Err(l) = t.discard() {
+            left.push(l);
+        }
+    }
+    for p in written.iter().rev() {
+        if let Err(l) = remove_ours(p) {
+            left.push(l);
+        }
+    }
+    let _ = fsutil::fsync_dir(dir);
+    if left.is_empty() {
+        return err;
+    }
+    let list = left
+        .iter()
+        .map(|(p, size, e)| {
+            format!(
+                "{} ({}, {size} bytes): {e}",
+                p.display(),
+                human_bytes(*size)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let paths = left
+        .iter()
+        .map(|(p, _, _)| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let hint = if left
+        .iter()
+        .any(|(_, _, e)| e.raw_os_error() == Some(libc::EPERM))
+    {
+        format!(
+            "{d} refuses changes even to root, so it is probably immutable (`lsattr -d {d}` \
+             shows an `i`): run `chattr -i {d}`, then `rm {paths}` and run save again",
+            d = dir.display()
+        )
+    } else {
+        format!(
+            "make {} writable, then `rm {paths}` and run save again",
+            dir.display()
+        )
+    };
+    with_hint(
+        err.context(format!(
+            "save failed, and what it had written could not be removed, so it is left \
+             behind: {list}"
+        )),
+        hint,
+    )
+}
+
+/// Removes a file this run wrote; gone already is fine.
+fn remove_ours(path: &Path) -> Result<(), (PathBuf, u64, std::io::Error)> {
+    let size = path.symlink_metadata().map_or(0, |m| m.len());
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err((path.to_path_buf(), size, e)),
+    }
+}
+
+/// A hook for the tests, to hold a phase long enough to hit it with a signal, a timeout or a
+/// `chattr +i`: `ETCD_BACKUP_FAILPOINT=<phase>:hang` waits at `<phase>` until a signal or
+/// `--timeout`; `<phase>:pause-<ms>` waits that many milliseconds (or less, on a signal).
+/// Phases: `save-verify`, `save-bundle`, `save-commit` (before the sidecar), `save-rename`
+/// (between the sidecar and the final rename), `save-upload`, `save-prune`.
+fn failpoint(phase: &str, bound: &Deadline, printer: &Printer) {
+    let Ok(fp) = std::env::var("ETCD_BACKUP_FAILPOINT") else {
+        return;
+    };
+    let Some((name, what)) = fp.split_once(':') else {
+        return;
+    };
+    if name != phase {
+        return;
+    }
+    let wait = match what {
+        "hang" => Duration::from_secs(3600),
+        _ => match what
+            .strip_prefix("pause-")
+            .and_then(|ms| ms.parse::<u64>().ok())
+        {
+            Some(ms) => Duration::from_millis(ms),
+            None => return,
+        },
+    };
+    printer.phase(format!(
+        "failpoint {phase}: waiting {wait:?} (ETCD_BACKUP_FAILPOINT)"
+    ));
+    // The check after the phase reports the signal or the timeout.
+    let _ = bound.sleep(wait);
 }
 
 /// A `.part` file that is removed on drop unless committed under its final name.
@@ -1129,6 +1503,17 @@ impl TempFile {
 
     fn file(&self) -> &File {
         self.file.as_ref().expect("open until commit")
+    }
+
+    /// Removes the temp file now, unless committed; on failure returns its path, size and
+    /// the error (and leaves it to no one: the caller reports it).
+    fn discard(&mut self) -> Result<(), (PathBuf, u64, std::io::Error)> {
+        self.file = None;
+        if self.path.as_os_str().is_empty() {
+            return Ok(());
+        }
+        let path = std::mem::take(&mut self.path);
+        remove_ours(&path)
     }
 
     /// Renames the temp file to `final_path` (never replacing) and disarms removal.

@@ -239,7 +239,8 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
     }
     let Some(manifest) = settings.manifest.as_ref() else {
         return Err(anyhow!(
-            "no kubeadm etcd manifest here, so there is no node to restore"
+            "no kubeadm etcd manifest at {}, so there is no node to restore",
+            settings.manifest_path.display()
         ))
         .hint(
             "on a kubeadm node point --manifest at etcd.yaml; to build a data dir anywhere, \

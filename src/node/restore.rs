@@ -13,8 +13,16 @@
 //! 3. `move-aside`: the old data dir to `<data-dir>.before-restore-<time>`, never deleted;
 //! 4. `move-into-place`: the new dir gets the old one's owner, group and mode, and its name;
 //! 5. `start-control-plane`: the manifests back, `systemctl start kubelet`;
-//! 6. `wait-healthy`: etcd answers over TLS with at least the snapshot's revision plus the bump
-//!    and the planned members.
+//! 6. `wait-healthy`: etcd answers over TLS with at least the snapshot's revision plus the bump,
+//!    the planned members, and this restore's cluster and member IDs.
+//!
+//! A data dir that is a mount point (a dedicated disk) cannot be renamed: there the build goes
+//! to `<data-dir>/etcd-backup-restored-<time>`, and steps 3 and 4 swap `member/` inside it
+//! (`<data-dir>/member.before-restore-<time>`), all on the disk ([`Plan::live`]). etcd starts
+//! with such entries in its data dir and only warns (docs/restore.md).
+//!
+//! `--data-dir` must be the dir the manifest's etcd uses: any other is refused before anything
+//! stops. Step 6 also checks the cluster and member IDs this restore wrote.
 //!
 //! A failure in steps 2-6 rolls back on its own: control plane stopped again, the new dir moved
 //! to `<data-dir>.failed-restore-<time>`, the old dir back, manifests back, kubelet started, etcd

@@ -849,7 +849,7 @@ fn report(
     let flags = etcd_flags(cluster, out_dir, args.wal_dir.as_deref());
     printer.phase(format!(
         "restored {} (db {}); start etcd on it with these flags (and your listen URLs, TLS and \
-         other flags as before; --initial-cluster* are ignored on a restored dir):\n    {}",
+         other flags as before; --initial-cluster* are not needed: the dir holds the membership):\n    {}",
         out_dir.display(),
         human_bytes(r.size),
         flags.join(" \\\n    ")

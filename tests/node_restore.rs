@@ -647,8 +647,18 @@ fn a_data_dir_on_its_own_mount_point_3_4_23() {
 fn a_data_dir_etcd_does_not_use_is_refused_before_anything_stops() {
     let tmp = tempfile::tempdir().unwrap();
     let (node, snap, _) = node_with_backup(tmp.path(), &v35());
-    let calls = node.systemctl_log();
+    // As etcdutl users do: a data dir restored elsewhere first, then named as --data-dir.
     let other = tmp.path().join("var/lib/etcd-from-backup");
+    let out = node
+        .backup_cmd()
+        .arg("restore")
+        .arg(&snap)
+        .arg("--output-dir")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let calls = node.systemctl_log();
     let out = restore(
         &node,
         &[
@@ -664,7 +674,8 @@ fn a_data_dir_etcd_does_not_use_is_refused_before_anything_stops() {
     assert!(err.contains(&node.data_dir.display().to_string()), "{err}");
     assert!(err.contains(&node.manifest.display().to_string()), "{err}");
     assert_eq!(node.systemctl_log(), calls, "something was stopped");
-    assert!(!other.exists());
+    assert_eq!(list_dir(&other), ["member"]);
+    assert!(siblings(&node, "restore").is_empty());
     assert!(!journal_path(&node).exists());
     assert_eq!(node.get("/after").as_deref(), Some("1"));
 

@@ -551,6 +551,23 @@ fn a_data_dir_on_its_own_mount_point(dist: Dist) {
     assert_eq!(node.systemctl_log(), calls);
     assert_eq!(list_dir(&node.data_dir), ["member"]);
 
+    // Ctrl-C after the build, before anything live is touched: the build is kept aside, in the
+    // mount, and the control plane never stopped.
+    let child = KillOnDrop(Some(hanging_restore(&node, Path::new(snap), "build")));
+    wait_done(&node, "build");
+    send(child.id(), "TERM");
+    let out = child.take().wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("nothing was changed"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(node.systemctl_log(), calls);
+    assert_eq!(inside(&node, "member.failed-restore").len(), 1);
+    assert!(inside(&node, "etcd-backup-restored").is_empty());
+    assert_eq!(node.get("/after").as_deref(), Some("1"));
+
     // A failure after the stop, and one at the last step: rolled back, in the mount.
     for step in ["move-into-place", "wait-healthy"] {
         let out = node
@@ -574,7 +591,7 @@ fn a_data_dir_on_its_own_mount_point(dist: Dist) {
         assert!(inside(&node, "etcd-backup-restored").is_empty(), "{step}");
         assert_eq!(journal(&node)["state"], "rolled-back", "{step}");
     }
-    assert_eq!(inside(&node, "member.failed-restore").len(), 2);
+    assert_eq!(inside(&node, "member.failed-restore").len(), 3);
 
     // Ctrl-C with the old member/ moved aside: put back. (The closed journal goes first, so
     // that wait_done sees the new run's steps.)

@@ -722,7 +722,7 @@ impl Tmpfs {
         fs::create_dir_all(dir).unwrap();
         let out = Command::new("mount")
             .args(["-t", "tmpfs", "-o"])
-            .arg(format!("size=512m,mode={mode:o}"))
+            .arg(format!("size=1g,mode={mode:o}"))
             .arg("tmpfs")
             .arg(dir)
             .output()

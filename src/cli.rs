@@ -394,8 +394,12 @@ pub enum Command {
     /// Data-dir mode does what `etcdutl snapshot restore` does, into --output-dir (which must
     /// not exist or be empty): checks the SHA-256 trailer and the bbolt structure, rewrites the db as a fresh
     /// compact file with the new cluster's membership, and writes the WAL and .snap files for
-    /// the new member. Everything is built in a temp dir beside the target and renamed into place
-    /// at the end, so a failed restore leaves nothing behind.
+    /// the new member. Everything is built in a temp dir beside the target (inside it, for an
+    /// empty mount point) and renamed into place at the end, so a failed or interrupted restore
+    /// leaves nothing behind. It prints the etcd flags that run the restored dir.
+    ///
+    /// A node's data dir that is a mount point (a dedicated disk) cannot be renamed: node mode
+    /// then swaps its member/ inside it, keeping the old one as member.before-restore-<time>.
     ///
     /// By default the revision is bumped by 1,000,000,000 and marked compacted, so that
     /// Kubernetes clients relist instead of trusting caches newer than the snapshot. Stored
@@ -467,7 +471,8 @@ pub struct RestoreArgs {
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
 
-    /// Node mode: the live data dir to replace [default: from the manifest]
+    /// Node mode: the live data dir to replace; must be the one the manifest's etcd uses
+    /// [default: from the manifest]
     #[arg(long, value_name = "DIR", conflicts_with = "output_dir")]
     pub data_dir: Option<PathBuf>,
 
@@ -490,7 +495,8 @@ pub struct RestoreArgs {
     )]
     pub kubelet_service: String,
 
-    /// Node mode: print the plan with every path and value, change nothing
+    /// Print the plan with every path and value (for --output-dir: what would be built where,
+    /// and how a mount point is filled), change nothing
     #[arg(long, short = 'n')]
     pub dry_run: bool,
 

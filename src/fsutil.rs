@@ -241,6 +241,57 @@ pub fn parent_dir(path: &Path) -> PathBuf {
     }
 }
 
+/// Whether the directory `dir` is a mount point (a dedicated disk, a bind mount): it cannot be
+/// renamed (`EBUSY`), and what is renamed into its place lands on the parent's file system. Seen
+/// from the device numbers of `dir` and its parent, and for a bind mount of the same file system
+/// from `/proc/self/mountinfo`. A path that is not a directory is not one.
+pub fn is_mount_point(dir: &Path) -> Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => m,
+        Ok(_) => return Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(FsError::io("cannot read", dir, e)),
+    };
+    let canon = fs::canonicalize(dir).map_err(|e| FsError::io("cannot resolve", dir, e))?;
+    let Some(parent) = canon.parent() else {
+        return Ok(true); // `/`
+    };
+    let pmeta = fs::metadata(parent).map_err(|e| FsError::io("cannot read", parent, e))?;
+    if pmeta.dev() != meta.dev() {
+        return Ok(true);
+    }
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+        return Ok(false);
+    };
+    let want = canon.as_os_str().as_encoded_bytes();
+    Ok(info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .any(|m| unescape_mountinfo(m) == want))
+}
+
+/// A mountinfo path with its octal escapes (`\040` for a space, ..) undone.
+fn unescape_mountinfo(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c));
+        if b[i] == b'\\' && octal {
+            let v = b[i + 1..i + 4]
+                .iter()
+                .fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
+            out.push((v & 0xff) as u8);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 /// Bytes available to an unprivileged writer on the file system holding `dir`.
 pub fn available_space(dir: &Path) -> Result<u64> {
     let st = rustix::fs::statvfs(dir)
@@ -354,6 +405,21 @@ mod tests {
         }
         drop(held);
         DirLock::acquire(d.path()).unwrap();
+    }
+
+    #[test]
+    fn mountinfo_escapes_are_undone() {
+        assert_eq!(unescape_mountinfo(r"/mnt/etcd\040disk"), b"/mnt/etcd disk");
+        assert_eq!(unescape_mountinfo(r"/a\b"), b"/a\\b");
+        assert_eq!(unescape_mountinfo("/var/lib/etcd"), b"/var/lib/etcd");
+    }
+
+    #[test]
+    fn a_plain_dir_is_no_mount_point() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert!(!is_mount_point(tmp.path()).unwrap());
+        assert!(!is_mount_point(&tmp.path().join("missing")).unwrap());
+        assert!(is_mount_point(Path::new("/")).unwrap());
     }
 
     #[test]

@@ -498,3 +498,271 @@ fn ha_cluster_from_one_snapshot() {
     nodes[2].put("/written-after", "yes");
     assert_eq!(nodes[0].get("/written-after").as_deref(), Some("yes"));
 }
+
+/// A restore child killed (SIGKILL) and reaped if a failed assertion leaves it running.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl KillOnDrop {
+    fn id(&self) -> u32 {
+        self.0.as_ref().unwrap().id()
+    }
+
+    fn take(mut self) -> std::process::Child {
+        self.0.take().unwrap()
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Entries of the data dir (a mount point) whose names contain `what`.
+fn inside(node: &Node, what: &str) -> Vec<PathBuf> {
+    list_dir(&node.data_dir)
+        .into_iter()
+        .filter(|n| n.contains(what))
+        .map(|n| node.data_dir.join(n))
+        .collect()
+}
+
+/// Issue 13 item 5: the data dir is a mount point (a dedicated etcd disk), which cannot be
+/// renamed. The restore swaps `member/` inside it, on its file system, keeps the old data there,
+/// rolls back, resumes and takes signals as for a plain dir.
+fn a_data_dir_on_its_own_mount_point(dist: Dist) {
+    let tmp = tempfile::tempdir().unwrap();
+    let _disk = Tmpfs::mount(&tmp.path().join("var/lib/etcd"), 0o700);
+    let (node, snap, rev) = node_with_backup(tmp.path(), &dist);
+    let snap = snap.to_str().unwrap();
+    let calls = node.systemctl_log();
+
+    let out = restore(&node, &[snap, "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("is a mount point"), "{stdout}");
+    assert!(
+        stdout.contains(&node.data_dir.join("member").display().to_string()),
+        "{stdout}"
+    );
+    assert_eq!(node.systemctl_log(), calls);
+    assert_eq!(list_dir(&node.data_dir), ["member"]);
+
+    // Ctrl-C after the build, before anything live is touched: the build is kept aside, in the
+    // mount, and the control plane never stopped.
+    let child = KillOnDrop(Some(hanging_restore(&node, Path::new(snap), "build")));
+    wait_done(&node, "build");
+    send(child.id(), "TERM");
+    let out = child.take().wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("nothing was changed"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(node.systemctl_log(), calls);
+    assert_eq!(inside(&node, "member.failed-restore").len(), 1);
+    assert!(inside(&node, "etcd-backup-restored").is_empty());
+    assert_eq!(node.get("/after").as_deref(), Some("1"));
+
+    // A failure after the stop, and one at the last step: rolled back, in the mount.
+    for step in ["move-into-place", "wait-healthy"] {
+        let out = node
+            .backup_cmd()
+            .env("ETCD_BACKUP_FAILPOINT", step)
+            .arg("restore")
+            .arg(snap)
+            .arg("--yes")
+            .arg("--manifests-dir")
+            .arg(&node.manifests_dir)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{step}: {}", describe(&out));
+        assert!(
+            stderr(&out).contains("rolled back"),
+            "{step}: {}",
+            describe(&out)
+        );
+        assert_original(&node);
+        assert!(inside(&node, "before-restore").is_empty(), "{step}");
+        assert!(inside(&node, "etcd-backup-restored").is_empty(), "{step}");
+        assert_eq!(journal(&node)["state"], "rolled-back", "{step}");
+    }
+    assert_eq!(inside(&node, "member.failed-restore").len(), 3);
+    // The operator's clean-up (etcd-backup never deletes them): each holds a 64 MB WAL, which
+    // the tmpfs "disk" has no room for many of.
+    for d in inside(&node, "member.failed-restore") {
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    // Ctrl-C with the old member/ moved aside: put back. (The closed journal goes first, so
+    // that wait_done sees the new run's steps.)
+    fs::remove_file(journal_path(&node)).unwrap();
+    let child = KillOnDrop(Some(hanging_restore(&node, Path::new(snap), "move-aside")));
+    wait_done(&node, "move-aside");
+    assert!(!node.data_dir.join("member").exists());
+    send(child.id(), "INT");
+    let out = child.take().wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", describe(&out));
+    assert_original(&node);
+
+    // kill -9 with member/ moved aside, then --resume: restored.
+    fs::remove_file(journal_path(&node)).unwrap();
+    let child = node
+        .backup_cmd()
+        .env("ETCD_BACKUP_FAILPOINT", "move-aside:hang")
+        .arg("restore")
+        .arg(snap)
+        .arg("--yes")
+        .arg("--manifests-dir")
+        .arg(&node.manifests_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let child = KillOnDrop(Some(child));
+    wait_done(&node, "move-aside");
+    drop(child); // SIGKILL
+    let out = restore(&node, &["--resume", "--yes"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        describe(&out),
+        node.logs()
+    );
+    assert_restored(&node, rev);
+    let aside = inside(&node, "member.before-restore");
+    assert_eq!(aside.len(), 1, "{:?}", list_dir(&node.data_dir));
+    assert!(aside[0].join("snap/db").exists());
+    assert!(inside(&node, "etcd-backup-restored").is_empty());
+    assert_eq!(journal(&node)["state"], "finished");
+    // Still the mounted disk, not a dir built on the parent's file system.
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let canon = fs::canonicalize(&node.data_dir).unwrap();
+    assert!(
+        mounts
+            .lines()
+            .any(|l| l.split(' ').nth(4) == Some(canon.to_str().unwrap())),
+        "{} is no longer a mount point",
+        canon.display()
+    );
+}
+
+#[test]
+fn a_data_dir_on_its_own_mount_point_3_5_1() {
+    a_data_dir_on_its_own_mount_point(v35());
+}
+
+#[test]
+fn a_data_dir_on_its_own_mount_point_3_4_23() {
+    a_data_dir_on_its_own_mount_point(v34());
+}
+
+/// Issue 13 item 6: `--data-dir` naming a dir this node's etcd does not use (the etcdutl habit
+/// `--data-dir /var/lib/etcd-from-backup`) is refused before anything stops; the same dir
+/// written another way is accepted.
+#[test]
+fn a_data_dir_etcd_does_not_use_is_refused_before_anything_stops() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (node, snap, _) = node_with_backup(tmp.path(), &v35());
+    // As etcdutl users do: a data dir restored elsewhere first, then named as --data-dir.
+    let other = tmp.path().join("var/lib/etcd-from-backup");
+    let out = node
+        .backup_cmd()
+        .arg("restore")
+        .arg(&snap)
+        .arg("--output-dir")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let calls = node.systemctl_log();
+    let out = restore(
+        &node,
+        &[
+            snap.to_str().unwrap(),
+            "--yes",
+            "--data-dir",
+            other.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(err.contains("--output-dir"), "{err}");
+    assert!(err.contains(&node.data_dir.display().to_string()), "{err}");
+    assert!(err.contains(&node.manifest.display().to_string()), "{err}");
+    assert_eq!(node.systemctl_log(), calls, "something was stopped");
+    assert_eq!(list_dir(&other), ["member"]);
+    assert!(siblings(&node, "restore").is_empty());
+    assert!(!journal_path(&node).exists());
+    assert_eq!(node.get("/after").as_deref(), Some("1"));
+
+    // The manifest's dir through a symlink and with a trailing `/.`: the same dir.
+    let link = tmp.path().join("etcd-link");
+    std::os::unix::fs::symlink(&node.data_dir, &link).unwrap();
+    for same in [link.clone(), node.data_dir.join(".")] {
+        let out = restore(
+            &node,
+            &[
+                snap.to_str().unwrap(),
+                "--dry-run",
+                "--data-dir",
+                same.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            same.display(),
+            describe(&out)
+        );
+    }
+}
+
+/// Issue 13 item 6: wait-healthy proves that etcd serves this restore's data by the cluster and
+/// member IDs the restore wrote, not by a revision an older restore may also reach. A journal
+/// whose plan expects other IDs never sees them: the wait fails and the restore rolls back.
+#[test]
+fn wait_healthy_insists_on_the_ids_this_restore_wrote() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (node, snap, _) = node_with_backup(tmp.path(), &v35());
+    let child = node
+        .backup_cmd()
+        .env("ETCD_BACKUP_FAILPOINT", "move-into-place:hang")
+        .arg("restore")
+        .arg(&snap)
+        .arg("--yes")
+        .arg("--manifests-dir")
+        .arg(&node.manifests_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let child = KillOnDrop(Some(child));
+    wait_done(&node, "move-into-place");
+    drop(child); // SIGKILL
+    let mut j = journal(&node);
+    let real = j["plan"]["cluster_id"]
+        .as_u64()
+        .expect("the plan records the cluster ID");
+    j["plan"]["cluster_id"] = Value::from(real ^ 1);
+    fs::write(journal_path(&node), serde_json::to_vec_pretty(&j).unwrap()).unwrap();
+    let out = node
+        .backup_cmd()
+        .args(["restore", "--resume", "--yes", "--manifests-dir"])
+        .arg(&node.manifests_dir)
+        .args(["--start-timeout", "10s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(err.contains("not the restored data"), "{err}");
+    assert!(err.contains(&format!("{real:x}")), "{err}");
+    assert!(err.contains("rolled back"), "{err}");
+    assert_original(&node);
+}

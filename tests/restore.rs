@@ -772,3 +772,215 @@ fn separate_wal_dir() {
     );
     assert!(!work.path().join("d2").exists());
 }
+
+/// The `--flag=value` words printed after "start etcd on it with these flags".
+fn printed_flags(err: &str) -> Vec<String> {
+    let at = err
+        .find("with these flags")
+        .unwrap_or_else(|| panic!("no flags printed:\n{err}"));
+    let mut flags = Vec::new();
+    for line in err[at..].lines().skip(1) {
+        let line = line.trim().trim_end_matches('\\').trim();
+        if !line.starts_with("--") {
+            break;
+        }
+        flags.extend(line.split_whitespace().map(str::to_string));
+    }
+    flags
+}
+
+/// Issue 13 item 8: the flags printed after a data-dir restore are the ones to paste, and they
+/// alone (with listen URLs and TLS) start etcd on the restored dir, with its data.
+fn printed_flags_start_etcd(src: &Source) {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("restored");
+    let port = free_port();
+    let out = restore(
+        &src.snapshot,
+        &dir,
+        &[
+            "--name",
+            "node7",
+            "--initial-advertise-peer-urls",
+            &peer(port),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let flags = printed_flags(&stderr(&out));
+    assert_eq!(
+        flags,
+        [
+            format!("--data-dir={}", dir.display()),
+            "--name=node7".to_string(),
+            format!("--initial-advertise-peer-urls={}", peer(port)),
+        ],
+        "{}",
+        describe(&out)
+    );
+    let etcd = Etcd::start_with(
+        &src.dist,
+        &src.pki,
+        src.tmp.path(),
+        &Member {
+            name: "node7".into(),
+            peer_port: Some(port),
+            bare_args: Some(flags),
+            ..Member::default()
+        },
+    );
+    let all = ctl_json(&etcd, &["get", "", "--prefix"]);
+    assert_eq!(all["kvs"], src.all["kvs"]);
+    let members = ctl_json(&etcd, &["member", "list"]);
+    assert_eq!(members["members"][0]["name"], "node7");
+    assert_eq!(members["members"][0]["peerURLs"][0], peer(port));
+}
+
+#[test]
+fn printed_flags_start_etcd_3_5_1() {
+    printed_flags_start_etcd(src35());
+}
+
+#[test]
+fn printed_flags_start_etcd_3_4_23() {
+    printed_flags_start_etcd(src34());
+}
+
+/// Issue 13 item 7: `--output-dir DIR --dry-run` prints the plan and creates nothing, not even
+/// a missing parent; a mount point is named as such.
+#[test]
+fn output_dir_dry_run_touches_nothing() {
+    let src = src35();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("missing-parent/restored");
+    let out = restore(&src.snapshot, &dir, &["--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("dry run: nothing was changed"), "{stdout}");
+    assert!(stdout.contains(&dir.display().to_string()), "{stdout}");
+    assert!(stdout.contains("--data-dir="), "{stdout}");
+    assert!(
+        list_dir(work.path()).is_empty(),
+        "{:?}",
+        list_dir(work.path())
+    );
+
+    let mnt = work.path().join("mnt");
+    let _m = Tmpfs::mount(&mnt, 0o700);
+    let out = restore(&src.snapshot, &mnt, &["--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("is a mount point"), "{stdout}");
+    assert!(list_dir(&mnt).is_empty(), "{:?}", list_dir(&mnt));
+    // What the build would refuse, the dry run refuses too.
+    fs::write(mnt.join("stray"), "x").unwrap();
+    let out = restore(&src.snapshot, &mnt, &["--dry-run"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(stderr(&out).contains("not empty"), "{}", describe(&out));
+}
+
+/// Issue 13 item 5: `--output-dir` onto an empty, freshly mounted volume (a dedicated etcd disk)
+/// builds on that volume and moves `member/` into it; etcd starts on it.
+fn output_dir_onto_a_mount_point(src: &Source) {
+    let work = tempfile::tempdir().unwrap();
+    let mnt = work.path().join("etcd-disk");
+    let _m = Tmpfs::mount(&mnt, 0o700);
+    fs::create_dir(mnt.join("lost+found")).unwrap(); // as mkfs.ext4 leaves it
+    let port = free_port();
+    let out = restore(
+        &src.snapshot,
+        &mnt,
+        &[
+            "--name",
+            "node1",
+            "--initial-advertise-peer-urls",
+            &peer(port),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let mut entries = list_dir(&mnt);
+    entries.sort();
+    assert_eq!(entries, ["lost+found", "member"]);
+    assert_eq!(
+        list_dir(work.path()),
+        ["etcd-disk"],
+        "nothing built on the parent"
+    );
+    let etcd = start_restored(src, &mnt, "node1", port, false);
+    let all = ctl_json(&etcd, &["get", "", "--prefix"]);
+    assert_eq!(all["kvs"], src.all["kvs"]);
+    drop(etcd);
+    // Not empty any more: refused, and left as it is.
+    let out = restore(&src.snapshot, &mnt, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(mnt.join("member/snap/db").exists());
+}
+
+#[test]
+fn output_dir_onto_a_mount_point_3_5_1() {
+    output_dir_onto_a_mount_point(src35());
+}
+
+#[test]
+fn output_dir_onto_a_mount_point_3_4_23() {
+    output_dir_onto_a_mount_point(src34());
+}
+
+/// Issue 13 item 8: SIGINT or SIGTERM while `--output-dir` builds: the temp dir is removed, as on
+/// any other failure, and the exit code is 130 (beside the target and inside a mount point).
+#[test]
+fn a_signal_during_an_output_dir_restore_leaves_nothing() {
+    let src = src35();
+    let work = tempfile::tempdir().unwrap();
+    let mnt = work.path().join("mnt");
+    let _m = Tmpfs::mount(&mnt, 0o700);
+    for (target, tmp, sig) in [
+        (
+            work.path().join("restored"),
+            work.path().join(".restored.restoring"),
+            "INT",
+        ),
+        (
+            work.path().join("restored"),
+            work.path().join(".restored.restoring"),
+            "TERM",
+        ),
+        (mnt.clone(), mnt.join(".etcd-backup-restoring"), "INT"),
+    ] {
+        let child = backup_cmd()
+            .env("ETCD_BACKUP_FAILPOINT", "output-commit:hang")
+            .arg("restore")
+            .arg(&src.snapshot)
+            .arg("--output-dir")
+            .arg(&target)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The WAL is the last thing built before the commit.
+        let t = std::time::Instant::now();
+        while !tmp.join("member/wal").exists() {
+            assert!(t.elapsed() < Duration::from_secs(60), "never built");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "SIG{sig}: {}", describe(&out));
+        assert!(
+            stderr(&out).contains(&format!("SIG{sig}")),
+            "{}",
+            describe(&out)
+        );
+        assert!(!tmp.exists(), "SIG{sig} left {}", tmp.display());
+        if target == mnt {
+            assert!(list_dir(&mnt).is_empty(), "{:?}", list_dir(&mnt));
+        } else {
+            assert!(!target.exists());
+        }
+    }
+}

@@ -249,7 +249,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l no-con
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l output-dir -d 'Data-dir mode: the data dir to create; must not exist, or be an empty directory. Without it, the node mode replaces the data dir of this kubeadm node\'s etcd' -r -F
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l data-dir -d 'Node mode: the live data dir to replace [default: from the manifest]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l data-dir -d 'Node mode: the live data dir to replace; must be the one the manifest\'s etcd uses [default: from the manifest]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l manifests-dir -d 'Node mode: the static pod manifests dir' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l kubelet-service -d 'Node mode: the kubelet\'s systemd unit' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l stop-timeout -d 'Node mode: how long to wait for the old etcd to let go of its data dir' -r
@@ -279,7 +279,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l log-
 json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l metrics-file -d 'Write metrics of every save run here, for node-exporter\'s textfile collector' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s n -l dry-run -d 'Node mode: print the plan with every path and value, change nothing'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s n -l dry-run -d 'Print the plan with every path and value (for --output-dir: what would be built where, and how a mount point is filled), change nothing'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s y -l yes -d 'Node mode: do not ask (required without a terminal)'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l resume -d 'Node mode: continue an interrupted restore from its journal'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l rollback -d 'Node mode: undo an interrupted restore from its journal (the old data dir back in place)'

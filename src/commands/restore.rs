@@ -8,19 +8,27 @@
 //! 3. in `.<dir>.restoring` beside the target (0700): the db rewritten (`datadir::db`) while
 //!    another thread checks the SHA-256 trailer, then the `.snap` and the WAL;
 //! 4. fsync everything, rename the WAL dir (if separate) and then the data dir into place, fsync
-//!    the parents. Until then, any failure removes the temp dirs.
+//!    the parents. Until then, any failure removes the temp dirs, and so does SIGINT/SIGTERM
+//!    (exit 130): the build checks for one between phases and while it rewrites the db.
+//!
+//! An output dir that is an existing, empty mount point (a dedicated etcd disk) cannot be renamed
+//! onto, and a tree built beside it would be on the parent's file system: there the tree is built
+//! in `<dir>/.etcd-backup-restoring` and `member/` is renamed into `<dir>` at the end.
+//! `--dry-run` prints which way it will go and touches nothing.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 
 use crate::bbolt::Db;
-use crate::cli::{OutputFormat, RestoreArgs};
+use crate::cli::{LogFormat, OutputFormat, RestoreArgs};
 use crate::datadir::{db, member, snap, wal};
 use crate::diagnostics::{exit, with_hint, HintExt};
 use crate::fsutil::{self, FsError};
 use crate::integrity::{self, SpillError, Trailer};
 use crate::layers::{self, Layers};
+use crate::node::interrupt;
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
@@ -39,6 +47,12 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
     };
     let bump = bump_of(args)?;
     let cluster = cluster_of(settings, args, printer)?;
+    if args.dry_run {
+        return dry_run(settings, printer, args, snapshot, out_dir, &cluster, bump);
+    }
+    // From here on a signal stops the build at its next check, which removes the temp dirs.
+    interrupt::install_for_build(printer.log_format == LogFormat::Json)
+        .map_err(|e| anyhow!("cannot install the signal handlers: {e}"))?;
     let parent = fsutil::parent_dir(out_dir);
     let input = Input::resolve(snapshot, args, &parent, printer)?;
     let spec = Build {
@@ -50,13 +64,242 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
         keep_alarms: args.keep_alarms,
         skip_hash_check: args.skip_hash_check,
     };
-    let rewritten = build(&spec, printer)?;
+    let rewritten = build(&spec, printer).map_err(|e| match interrupt::received() {
+        Some(sig) => anyhow::Error::new(crate::etcd::EtcdError::Interrupted(sig)).context(format!(
+            "the restore into {} stopped; nothing was left behind",
+            out_dir.display()
+        )),
+        None => e,
+    })?;
     let wal_target = args
         .wal_dir
         .clone()
         .unwrap_or_else(|| out_dir.join("member").join("wal"));
-    report(printer, args, &cluster, &rewritten, out_dir, &wal_target);
+    report(
+        settings,
+        printer,
+        args,
+        &cluster,
+        &rewritten,
+        out_dir,
+        &wal_target,
+    );
     Ok(exit::SUCCESS)
+}
+
+/// How the tree reaches the output dir.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Commit {
+    /// Built in `.<dir>.restoring` beside it and renamed to `<dir>` (which does not exist).
+    Create,
+    /// Built in `.<dir>.restoring` beside it and renamed over the empty `<dir>`.
+    ReplaceEmpty,
+    /// `<dir>` is an empty mount point: built in `<dir>/.etcd-backup-restoring` on its file
+    /// system, `member/` renamed into `<dir>`.
+    IntoMount,
+}
+
+/// Name of the temp dir inside a mount point.
+const MOUNT_TEMP: &str = ".etcd-backup-restoring";
+
+/// The way `out_dir` will be committed, and the temp dir the tree is built in; both refused (as
+/// the build would refuse them) when a crashed restore left a temp dir or the target is in use.
+fn commit_of(out_dir: &Path) -> anyhow::Result<(Commit, PathBuf)> {
+    if fsutil::is_mount_point(out_dir)? {
+        let tmp = out_dir.join(MOUNT_TEMP);
+        if tmp.symlink_metadata().is_ok() {
+            return Err(anyhow!(
+                "{} exists: an earlier restore into {} did not finish",
+                tmp.display(),
+                out_dir.display()
+            ))
+            .hint(format!(
+                "no etcd uses it; remove it (rm -r {}) and run restore again",
+                tmp.display()
+            ));
+        }
+        check_target_in_mount(out_dir)?;
+        return Ok((Commit::IntoMount, tmp));
+    }
+    check_target(out_dir, true)?;
+    let commit = if out_dir.symlink_metadata().is_ok() {
+        Commit::ReplaceEmpty
+    } else {
+        Commit::Create
+    };
+    Ok((commit, temp_dir_for(out_dir)?))
+}
+
+/// `--output-dir DIR --dry-run`: what would be built where, checked as the build checks it;
+/// nothing is created, fetched or changed.
+fn dry_run(
+    settings: &Settings,
+    printer: &Printer,
+    args: &RestoreArgs,
+    snapshot: &Path,
+    out_dir: &Path,
+    cluster: &member::Cluster,
+    bump: Option<u64>,
+) -> anyhow::Result<u8> {
+    let local = &cluster.members[cluster.local];
+    let named = super::Named::open(snapshot, &args.remote)?;
+    let layers = named.layers();
+    let source = match (&named, layers.is_plain()) {
+        (super::Named::Local(path), true) => {
+            let db = Db::open(path).hint(format!(
+                "check the path; `etcd-backup verify {}` says what is wrong with a damaged file",
+                path.display()
+            ))?;
+            format!(
+                "{} ({}), its SHA-256 trailer and bbolt structure checked while building",
+                path.display(),
+                human_bytes(db.file_len())
+            )
+        }
+        _ => format!(
+            "{} taken out of its {} layers into a 0600 file in {} first (removed afterwards)",
+            named.shown(),
+            layers.describe(),
+            fsutil::parent_dir(out_dir).display()
+        ),
+    };
+    let (commit, tmp) = commit_of(out_dir)?;
+    let how = match commit {
+        Commit::Create => format!(
+            "built in {} and renamed to {} (which does not exist yet)",
+            tmp.display(),
+            out_dir.display()
+        ),
+        Commit::ReplaceEmpty => format!(
+            "built in {} and renamed over the empty directory {}",
+            tmp.display(),
+            out_dir.display()
+        ),
+        Commit::IntoMount => format!(
+            "{} is a mount point, which cannot be renamed: built in {} on its file system, then              {} renamed into place ({} itself stays)",
+            out_dir.display(),
+            tmp.display(),
+            tmp.join("member").display(),
+            out_dir.display()
+        ),
+    };
+    let wal = match &args.wal_dir {
+        Some(w) if *w != out_dir.join("member").join("wal") => {
+            check_target(w, false)?;
+            format!("the WAL in {} (built beside it first)", w.display())
+        }
+        _ => format!(
+            "the WAL in {}",
+            out_dir.join("member").join("wal").display()
+        ),
+    };
+    let bump_words = match bump {
+        Some(b) => format!("revision bumped by {b} and marked compacted"),
+        None => "revision kept (--no-bump-revision)".to_string(),
+    };
+    let members: Vec<String> = cluster
+        .members
+        .iter()
+        .map(|m| format!("{}={}", m.name, m.peer_urls.join(",")))
+        .collect();
+    let lines = [
+        format!("restore plan (dry run) into {}:", out_dir.display()),
+        format!("  snapshot  {source}"),
+        format!(
+            "  cluster   member {} ({:x}) of {}: {} (token {})",
+            local.name,
+            local.id,
+            cluster_words(cluster),
+            members.join(","),
+            cluster.token
+        ),
+        format!("  data      {bump_words}; {how}"),
+        format!("  wal       {wal}"),
+        format!(
+            "  then      start etcd with {}",
+            etcd_flags(cluster, out_dir, args.wal_dir.as_deref()).join(" ")
+        ),
+    ];
+    for l in lines {
+        printer.result(l);
+    }
+    if let Some(edit) = manifest_edit(settings, out_dir) {
+        printer.result(format!("            {edit}"));
+    }
+    printer.result("dry run: nothing was changed");
+    Ok(exit::SUCCESS)
+}
+
+/// The flags etcd needs to run on a restored dir. The membership is in the dir, so
+/// `--initial-cluster*` are ignored (an etcd with a WAL never reads them); the name and the
+/// advertised peer URLs must be the restored member's.
+fn etcd_flags(cluster: &member::Cluster, out_dir: &Path, wal_dir: Option<&Path>) -> Vec<String> {
+    let local = &cluster.members[cluster.local];
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut flags = vec![
+        format!("--data-dir={}", abs(out_dir).display()),
+        format!("--name={}", local.name),
+        format!(
+            "--initial-advertise-peer-urls={}",
+            local.peer_urls.join(",")
+        ),
+    ];
+    if let Some(w) = wal_dir.filter(|w| *w != out_dir.join("member").join("wal")) {
+        flags.push(format!("--wal-dir={}", abs(w).display()));
+    }
+    flags
+}
+
+/// On a kubeadm node whose etcd uses another data dir: the lines of its manifest to change so
+/// that it runs on `out_dir`.
+fn manifest_edit(settings: &Settings, out_dir: &Path) -> Option<String> {
+    let m = settings.manifest.as_ref()?;
+    let inside = m.flag("data-dir")?;
+    let host = m.host_path_flag("data-dir")?;
+    let abs = std::path::absolute(out_dir).unwrap_or_else(|_| out_dir.to_path_buf());
+    if same_dir(&host, &abs) {
+        return None;
+    }
+    Some(format!(
+        "for this node's etcd, in {}: `- --data-dir={inside}` becomes `- --data-dir={new}`, and          the etcd-data volume's `mountPath: {inside}` and hostPath `path: {}` both become `{new}`",
+        m.path.display(),
+        host.display(),
+        new = abs.display()
+    ))
+}
+
+/// Whether two paths name the same directory: canonically where they exist, else as written
+/// with `.`/`..` and trailing slashes resolved.
+pub fn same_dir(a: &Path, b: &Path) -> bool {
+    let norm = |p: &Path| -> PathBuf {
+        if let Ok(c) = std::fs::canonicalize(p) {
+            return c;
+        }
+        let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut out = PathBuf::new();
+        for c in abs.components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => out.push(other),
+            }
+        }
+        out
+    };
+    norm(a) == norm(b)
+}
+
+/// `ETCD_BACKUP_FAILPOINT=output-commit:hang` (tests): the build waits before its commit until a
+/// signal comes.
+fn hang_before_commit() {
+    if std::env::var("ETCD_BACKUP_FAILPOINT").as_deref() == Ok("output-commit:hang") {
+        let t = Instant::now();
+        while interrupt::received().is_none() && t.elapsed() < Duration::from_secs(3600) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 /// The snapshot to restore as a plain file: the file named, or a plain copy taken out of its
@@ -202,7 +445,7 @@ pub fn build(spec: &Build<'_>, printer: &Printer) -> anyhow::Result<db::Rewritte
         "check the path; `etcd-backup verify {}` says what is wrong with a damaged file",
         src.display()
     ))?;
-    check_target(out_dir, true)?;
+    let (commit, tmp) = commit_of(out_dir)?;
     let wal_dir = match spec.wal_dir {
         Some(w) if w != out_dir.join("member").join("wal") => {
             if w.starts_with(out_dir) {
@@ -222,15 +465,21 @@ pub fn build(spec: &Build<'_>, printer: &Printer) -> anyhow::Result<db::Rewritte
         _ => None,
     };
     let parent = fsutil::parent_dir(out_dir);
-    fsutil::create_private_dir(&parent)
-        .hint("make the parent directory writable, or choose another --output-dir")?;
+    // Where the tree is built: beside the target, or inside it for a mount point.
+    let room = if commit == Commit::IntoMount {
+        out_dir.to_path_buf()
+    } else {
+        fsutil::create_private_dir(&parent)
+            .hint("make the parent directory writable, or choose another --output-dir")?;
+        parent.clone()
+    };
     let need = source.file_len() + wal::SEGMENT_SIZE + FREE_SPACE_RESERVE;
-    let free = fsutil::available_space(&parent)?;
+    let free = fsutil::available_space(&room)?;
     if free < need {
         return Err(anyhow!(
             "not enough free space in {}: {} available, need {} (snapshot {} + 64 MB WAL + {} \
              reserve)",
-            parent.display(),
+            room.display(),
             human_bytes(free),
             human_bytes(need),
             human_bytes(source.file_len()),
@@ -239,8 +488,8 @@ pub fn build(spec: &Build<'_>, printer: &Printer) -> anyhow::Result<db::Rewritte
         .hint("free space there, or choose another --output-dir");
     }
 
+    interrupt::check()?;
     let mut temps = TempDirs::default();
-    let tmp = temp_dir_for(out_dir)?;
     temps.create(&tmp)?;
     let snap_dir = tmp.join("member").join("snap");
     for d in [tmp.join("member"), snap_dir.clone()] {
@@ -262,6 +511,7 @@ pub fn build(spec: &Build<'_>, printer: &Printer) -> anyhow::Result<db::Rewritte
         members: &cluster.members,
         bump: spec.bump,
         keep_alarms: spec.keep_alarms,
+        stop: || interrupt::check().is_err(),
     };
     let (trailer, rewritten) = std::thread::scope(|s| {
         let hashing = s.spawn(|| integrity::check_trailer(src));
@@ -271,6 +521,7 @@ pub fn build(spec: &Build<'_>, printer: &Printer) -> anyhow::Result<db::Rewritte
             .unwrap_or_else(|_| Err(std::io::Error::other("hash thread panicked")));
         (trailer, rewritten)
     });
+    interrupt::check()?;
     match trailer.map_err(|e| FsError::io("cannot read", src, e))? {
         Trailer::Matches { .. } => {}
         Trailer::Missing { .. } if spec.skip_hash_check => printer.warn(format!(
@@ -317,10 +568,13 @@ pub fn build(spec: &Build<'_>, printer: &Printer) -> anyhow::Result<db::Rewritte
         }
         None => tmp.join("member").join("wal"),
     };
+    interrupt::check()?;
     wal::write_wal(&wal_build, cluster)?;
     for d in [&snap_dir, &tmp.join("member"), &tmp] {
         fsutil::fsync_dir(d)?;
     }
+    hang_before_commit();
+    interrupt::check()?;
 
     // The commit: the WAL dir first (if separate), then the data dir.
     if let Some(w) = &wal_dir {
@@ -329,9 +583,22 @@ pub fn build(spec: &Build<'_>, printer: &Printer) -> anyhow::Result<db::Rewritte
         temps.untrack(&wal_build);
         temps.track_committed(w);
     }
-    move_into_place(&tmp, out_dir)?;
-    fsutil::fsync_dir(&parent)?;
-    temps.disarm();
+    if commit == Commit::IntoMount {
+        let member = out_dir.join("member");
+        fsutil::rename_noreplace(&tmp.join("member"), &member)?;
+        fsutil::fsync_dir(out_dir)?;
+        temps.disarm();
+        // Empty now; a failure to remove it leaves only an empty hidden dir.
+        if let Err(e) = std::fs::remove_dir(&tmp).map_err(|e| FsError::io("cannot remove", &tmp, e))
+        {
+            printer.warn(format!("{e}; remove it by hand"));
+        }
+        fsutil::fsync_dir(out_dir)?;
+    } else {
+        move_into_place(&tmp, out_dir)?;
+        fsutil::fsync_dir(&parent)?;
+        temps.disarm();
+    }
     Ok(rewritten)
 }
 
@@ -431,6 +698,28 @@ pub fn check_target(dir: &Path, empty_ok: bool) -> anyhow::Result<()> {
     }
 }
 
+/// A mount point must be empty but for `lost+found` (which mkfs.ext4 puts on every new disk and
+/// etcd ignores, with a warning).
+fn check_target_in_mount(dir: &Path) -> anyhow::Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| FsError::io("cannot read", dir, e))?;
+    for e in entries {
+        let e = e.map_err(|e| FsError::io("cannot read", dir, e))?;
+        if e.file_name() != "lost+found" {
+            return Err(anyhow!(
+                "data dir {} (a mount point) is not empty: it holds {}",
+                dir.display(),
+                e.file_name().to_string_lossy()
+            ))
+            .hint(
+                "restore into an empty directory; an old data dir is never overwritten (on a \
+                 kubeadm node, `etcd-backup restore` without --output-dir replaces it and keeps \
+                 the old data)",
+            );
+        }
+    }
+    Ok(())
+}
+
 /// `<parent>/.<name>.restoring`, refused when a crashed restore left one behind.
 fn temp_dir_for(target: &Path) -> anyhow::Result<PathBuf> {
     let name = target
@@ -519,6 +808,7 @@ impl Drop for TempDirs {
 }
 
 fn report(
+    settings: &Settings,
     printer: &Printer,
     args: &RestoreArgs,
     cluster: &member::Cluster,
@@ -556,20 +846,17 @@ fn report(
             ));
         }
     }
-    let wal_flag = if args.wal_dir.is_some() {
-        format!(" --wal-dir {}", wal_dir.display())
-    } else {
-        String::new()
-    };
+    let flags = etcd_flags(cluster, out_dir, args.wal_dir.as_deref());
     printer.phase(format!(
-        "restored {} (db {}); start etcd with --name {} --data-dir {}{wal_flag} and the peer \
-         URLs {}",
+        "restored {} (db {}); start etcd on it with these flags (and your listen URLs, TLS and \
+         other flags as before; --initial-cluster* are not needed: the dir holds the membership):\n    {}",
         out_dir.display(),
         human_bytes(r.size),
-        local.name,
-        out_dir.display(),
-        local.peer_urls.join(",")
+        flags.join(" \\\n    ")
     ));
+    if let Some(edit) = manifest_edit(settings, out_dir) {
+        printer.phase(edit);
+    }
     match printer.format {
         OutputFormat::Json => printer.json(&serde_json::json!({
             "data_dir": out_dir.display().to_string(),
@@ -589,6 +876,7 @@ fn report(
             })).collect::<Vec<_>>(),
             "alarms_cleared": r.alarms_cleared,
             "db_size": r.size,
+            "etcd_flags": flags,
         })),
         _ => printer.result(out_dir.display().to_string()),
     }

@@ -33,6 +33,8 @@ pub struct Options<'a> {
     /// Bump the revision by this much and mark it compacted.
     pub bump: Option<u64>,
     pub keep_alarms: bool,
+    /// Polled while the db is rewritten: true stops it (a signal came).
+    pub stop: fn() -> bool,
 }
 
 /// An alarm found in the snapshot's `alarm` bucket.
@@ -71,6 +73,8 @@ pub enum RewriteError {
     NotEtcd(String),
     #[error("bumping the revision by {bump} from {base} overflows")]
     Overflow { base: i64, bump: u64 },
+    #[error("stopped")]
+    Stopped,
 }
 
 /// `etcdserverpb.AlarmMember` (etcd `api/etcdserverpb/rpc.proto`), the `alarm` bucket's keys.
@@ -169,6 +173,9 @@ pub fn rewrite(src: &Db<File>, out: File, opts: &Options<'_>) -> Result<Rewritte
         error: None,
     };
     let problems = src.walk(&mut |e| {
+        if r.error.is_none() && (opts.stop)() {
+            r.error = Some(RewriteError::Stopped);
+        }
         if r.error.is_none() {
             if let Err(err) = r.entry(e) {
                 r.error = Some(err);

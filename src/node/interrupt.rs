@@ -10,6 +10,10 @@
 //! - SIGHUP is ignored: a dropped SSH session does not cut a restore in the middle.
 //!
 //! The rollback itself is not interrupted by the first signal ([`shield`]).
+//!
+//! `restore --output-dir` installs the same handlers ([`install_for_build`]): the first signal
+//! stops the build at its next check and the temp dir is removed as on any failure (exit 130);
+//! a second one stops at once and says which temp dir may be left.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
@@ -18,6 +22,8 @@ use crate::etcd::EtcdError;
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
 static SHIELDED: AtomicBool = AtomicBool::new(false);
 static JSON: AtomicBool = AtomicBool::new(false);
+/// Set by [`install_for_build`]: the second signal's message is about a temp dir, not a node.
+static BUILD: AtomicBool = AtomicBool::new(false);
 
 const SECOND_TEXT: &[u8] = b"etcd-backup: second interrupt: stopping now; the node may be \
 part-way: `etcd-backup restore --rollback --yes` puts it back, `--resume --yes` finishes it \
@@ -30,6 +36,13 @@ const SHIELDED_TEXT: &[u8] = b"etcd-backup: interrupt: the rollback runs to its 
 again to stop at once)\n";
 const SHIELDED_JSON: &[u8] = b"{\"level\":\"warn\",\"msg\":\"interrupt: the rollback runs to its \
 end (send it again to stop at once)\"}\n";
+
+const SECOND_BUILD_TEXT: &[u8] = b"etcd-backup: second interrupt: stopping now; the unfinished \
+build (`.<dir>.restoring` beside the output dir, or `.etcd-backup-restoring` inside a mount point) \
+may be left: remove it\n";
+const SECOND_BUILD_JSON: &[u8] = b"{\"level\":\"error\",\"msg\":\"second interrupt: stopping now; \
+the unfinished build may be left\",\"hint\":\"remove `.<dir>.restoring` beside the output dir (or \
+`.etcd-backup-restoring` inside a mount point)\"}\n";
 
 /// write(2) of a static message to stderr: async-signal-safe.
 fn say(text: &'static [u8], json: &'static [u8]) {
@@ -52,7 +65,11 @@ extern "C" fn on_signal(sig: libc::c_int) {
             say(SHIELDED_TEXT, SHIELDED_JSON);
         }
     } else {
-        say(SECOND_TEXT, SECOND_JSON);
+        if BUILD.load(Ordering::SeqCst) {
+            say(SECOND_BUILD_TEXT, SECOND_BUILD_JSON);
+        } else {
+            say(SECOND_TEXT, SECOND_JSON);
+        }
         // SAFETY: _exit(2) is async-signal-safe.
         unsafe { libc::_exit(130) };
     }
@@ -86,6 +103,12 @@ pub fn install(json_log: bool) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// [`install`] for `restore --output-dir`, which has no node to put back.
+pub fn install_for_build(json_log: bool) -> std::io::Result<()> {
+    BUILD.store(true, Ordering::SeqCst);
+    install(json_log)
 }
 
 /// The first SIGINT/SIGTERM received since [`install`], if any.

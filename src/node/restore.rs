@@ -13,8 +13,16 @@
 //! 3. `move-aside`: the old data dir to `<data-dir>.before-restore-<time>`, never deleted;
 //! 4. `move-into-place`: the new dir gets the old one's owner, group and mode, and its name;
 //! 5. `start-control-plane`: the manifests back, `systemctl start kubelet`;
-//! 6. `wait-healthy`: etcd answers over TLS with at least the snapshot's revision plus the bump
-//!    and the planned members.
+//! 6. `wait-healthy`: etcd answers over TLS with at least the snapshot's revision plus the bump,
+//!    the planned members, and this restore's cluster and member IDs.
+//!
+//! A data dir that is a mount point (a dedicated disk) cannot be renamed: there the build goes
+//! to `<data-dir>/etcd-backup-restored-<time>`, and steps 3 and 4 swap `member/` inside it
+//! (`<data-dir>/member.before-restore-<time>`), all on the disk ([`Plan::live`]). etcd starts
+//! with such entries in its data dir and only warns (docs/restore.md).
+//!
+//! `--data-dir` must be the dir the manifest's etcd uses: any other is refused before anything
+//! stops. Step 6 also checks the cluster and member IDs this restore wrote.
 //!
 //! A failure in steps 2-6 rolls back on its own: control plane stopped again, the new dir moved
 //! to `<data-dir>.failed-restore-<time>`, the old dir back, manifests back, kubelet started, etcd
@@ -106,9 +114,79 @@ pub struct Plan {
     pub mode: u32,
     pub stop_timeout_secs: u64,
     pub start_timeout_secs: u64,
+    /// The data dir is a mount point (a dedicated disk), which cannot be renamed: its `member/`
+    /// is swapped inside it instead, and `new_dir` is the build inside it.
+    #[serde(default)]
+    pub inside_mount: bool,
+    /// The IDs this restore writes: the restored etcd must report them, which proves that it
+    /// serves this restore's data and not an older one. Absent in journals of older versions.
+    #[serde(default)]
+    pub cluster_id: Option<u64>,
+    #[serde(default)]
+    pub member_id: Option<u64>,
 }
 
 impl Plan {
+    /// What move-aside and move-into-place swap: the data dir, or its `member/` in a mount point.
+    pub fn live(&self) -> PathBuf {
+        if self.inside_mount {
+            self.data_dir.join("member")
+        } else {
+            self.data_dir.clone()
+        }
+    }
+
+    /// The plan with the cluster and member IDs its build will write.
+    fn with_ids(mut self) -> anyhow::Result<Plan> {
+        let c = self.cluster()?;
+        self.cluster_id = Some(c.cluster_id);
+        self.member_id = Some(c.members[c.local].id);
+        Ok(self)
+    }
+
+    /// The new cluster as the build writes it.
+    pub fn cluster(&self) -> anyhow::Result<member::Cluster> {
+        let members: Vec<String> = self
+            .members
+            .iter()
+            .flat_map(|(n, us)| us.iter().map(move |u| format!("{n}={u}")))
+            .collect();
+        let local = self
+            .members
+            .iter()
+            .find(|(n, _)| *n == self.node_name)
+            .map(|(_, u)| u.join(","))
+            .unwrap_or_default();
+        member::build_cluster(&self.node_name, &members.join(","), &local, &self.token)
+            .map_err(|e| anyhow!("invalid cluster: {e}"))
+    }
+
+    /// The restored counterpart of [`Plan::live`] once built.
+    pub fn new_unit(&self) -> PathBuf {
+        if self.inside_mount {
+            self.new_dir.join("member")
+        } else {
+            self.new_dir.clone()
+        }
+    }
+
+    /// The directory the swaps happen in (fsynced after each).
+    fn swap_parent(&self) -> PathBuf {
+        fsutil::parent_dir(&self.live())
+    }
+
+    /// In a mount point, the build dir once its `member/` has gone (moved into place or aside).
+    fn remove_empty_build_dir(&self) -> anyhow::Result<()> {
+        if self.inside_mount {
+            match std::fs::remove_dir(&self.new_dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(FsError::io("cannot remove", &self.new_dir, e).into()),
+            }
+        }
+        Ok(())
+    }
+
     /// The revision etcd must serve at least once restored.
     pub fn expect_revision(&self) -> i64 {
         self.snapshot_revision
@@ -253,6 +331,25 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
         .or_else(|| settings.data_dir())
         .ok_or_else(|| anyhow!("{} has no --data-dir", manifest.path.display()))
         .hint("pass --data-dir")?;
+    // etcd opens only the manifest's data dir: a restore into another would stop the control
+    // plane for data nobody reads (the etcdutl habit `--data-dir /var/lib/etcd-from-backup`).
+    if let (Some(given), Some(used)) = (&args.data_dir, settings.data_dir()) {
+        if !data_restore::same_dir(given, &used) {
+            return Err(anyhow!(
+                "--data-dir {} is not the data dir this node's etcd uses: {} runs it on {}",
+                given.display(),
+                manifest.path.display(),
+                used.display()
+            ))
+            .hint(format!(
+                "nothing was changed. To replace this node's etcd data, leave --data-dir out (or \
+                 pass {}); to build a data dir elsewhere without touching the node, use \
+                 `etcd-backup restore SNAPSHOT --output-dir {}`",
+                used.display(),
+                given.display()
+            ));
+        }
+    }
 
     let Some(snapshot) = &args.snapshot else {
         return Err(anyhow!("no snapshot file given")).hint("name the snapshot to restore");
@@ -329,9 +426,28 @@ fn plan(
         .as_ref()
         .map_or(0, |s| s.revision)
         .max(crate::datadir::db::compacted(&Db::open(snapshot)?)?);
-    let meta = std::fs::metadata(data_dir)
+    std::fs::metadata(data_dir)
         .map_err(|e| FsError::io("cannot read the data dir", data_dir, e))
         .hint("check --data-dir (or the manifest's --data-dir and its hostPath volume)")?;
+    // A mount point (a dedicated etcd disk) cannot be renamed: swap its member/ instead.
+    let inside_mount = fsutil::is_mount_point(data_dir)?;
+    let live = if inside_mount {
+        data_dir.join("member")
+    } else {
+        data_dir.to_path_buf()
+    };
+    let meta = std::fs::metadata(&live)
+        .map_err(|e| FsError::io("cannot read", &live, e))
+        .hint(if inside_mount {
+            format!(
+                "{} is a mount point without etcd data (member/) to replace; to build a data \
+                 dir into it, stop etcd and use `etcd-backup restore SNAPSHOT --output-dir {}`",
+                data_dir.display(),
+                data_dir.display()
+            )
+        } else {
+            "check --data-dir (or the manifest's --data-dir and its hostPath volume)".to_string()
+        })?;
     let node_name = args
         .name
         .clone()
@@ -376,10 +492,19 @@ fn plan(
     members.sort();
 
     let stamp = Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
+    // Beside the data dir, or for a mount point inside it (etcd 3.4 and 3.5 start with such
+    // entries in their data dir and only warn "found invalid file under data directory").
     let sibling = |suffix: &str| {
-        let mut p = data_dir.as_os_str().to_owned();
-        p.push(format!(".{suffix}-{stamp}"));
-        PathBuf::from(p)
+        if inside_mount {
+            match suffix {
+                "restored" => data_dir.join(format!("etcd-backup-restored-{stamp}")),
+                other => data_dir.join(format!("member.{other}-{stamp}")),
+            }
+        } else {
+            let mut p = data_dir.as_os_str().to_owned();
+            p.push(format!(".{suffix}-{stamp}"));
+            PathBuf::from(p)
+        }
     };
     let manifests_dir = args.manifests_dir.clone();
     let staging_dir =
@@ -398,7 +523,7 @@ fn plan(
             .unwrap_or_else(|| "https://127.0.0.1:2379".to_string()),
     )?;
     let bump = data_restore::bump_of(args)?;
-    Ok(Plan {
+    Plan {
         snapshot: std::fs::canonicalize(snapshot).unwrap_or_else(|_| snapshot.to_path_buf()),
         node_name,
         manifests_dir,
@@ -424,7 +549,11 @@ fn plan(
         mode: meta.mode() & 0o7777,
         stop_timeout_secs: args.stop_timeout.as_secs().max(1),
         start_timeout_secs: args.start_timeout.as_secs().max(1),
-    })
+        inside_mount,
+        cluster_id: None,
+        member_id: None,
+    }
+    .with_ids()
 }
 
 /// (name, sorted peer URLs) of the voting members in the snapshot's `members` bucket.
@@ -499,7 +628,7 @@ fn print_plan(p: &Plan, journal: &Path, printer: &Printer) {
         ),
         format!(
             "  3 move-aside           {} -> {} (kept)",
-            p.data_dir.display(),
+            p.live().display(),
             p.aside_dir.display()
         ),
         format!(
@@ -507,8 +636,8 @@ fn print_plan(p: &Plan, journal: &Path, printer: &Printer) {
             p.uid,
             p.gid,
             p.mode,
-            p.new_dir.display(),
-            p.data_dir.display()
+            p.new_unit().display(),
+            p.live().display()
         ),
         format!(
             "  5 start-control-plane  manifests back to {}; systemctl start {}",
@@ -516,14 +645,24 @@ fn print_plan(p: &Plan, journal: &Path, printer: &Printer) {
             p.kubelet_service
         ),
         format!(
-            "  6 wait-healthy         {} healthy with revision >= {} and members {} (at most {}s)",
+            "  6 wait-healthy         {} healthy with revision >= {}, members {}, cluster ID {} \
+             and member ID {} (this restore's; at most {}s)",
             p.endpoint,
             p.expect_revision(),
             members.join(","),
+            p.cluster_id.map_or("?".into(), |c| format!("{c:x}")),
+            p.member_id.map_or("?".into(), |m| format!("{m:x}")),
             p.start_timeout_secs
         ),
         format!("  journal: {}", journal.display()),
     ];
+    if p.inside_mount {
+        printer.result(format!(
+            "{} is a mount point, which cannot be renamed: the restore swaps its member/ inside \
+             it, on the same file system",
+            p.data_dir.display()
+        ));
+    }
     for l in lines {
         printer.result(l);
     }
@@ -587,8 +726,12 @@ fn execute(j: &mut Journal, printer: &Printer) -> anyhow::Result<u8> {
         j.event(printer, format!("control plane was down for {d:.1}s"));
     }
     j.save()?;
+    let ids = match (j.plan.cluster_id, j.plan.member_id) {
+        (Some(c), Some(m)) => format!(" (cluster {c:x}, member {m:x}: this restore's)"),
+        _ => String::new(),
+    };
     printer.phase(format!(
-        "restored {}: etcd serves the snapshot at {}; the old data dir is kept at {}",
+        "restored {}: etcd serves the snapshot at {}{ids}; the old data dir is kept at {}",
         j.plan.data_dir.display(),
         j.plan.endpoint,
         j.plan.aside_dir.display()
@@ -622,9 +765,10 @@ fn interrupted(
     }
     interrupt::shield();
     let p = j.plan.clone();
-    if p.new_dir.exists() {
-        fsutil::rename_noreplace(&p.new_dir, &p.failed_dir)?;
-        fsutil::fsync_dir(&fsutil::parent_dir(&p.data_dir))?;
+    if p.new_unit().exists() {
+        fsutil::rename_noreplace(&p.new_unit(), &p.failed_dir)?;
+        p.remove_empty_build_dir()?;
+        fsutil::fsync_dir(&p.swap_parent())?;
         j.event(
             printer,
             format!("the restored dir was moved to {}", p.failed_dir.display()),
@@ -699,27 +843,26 @@ fn rollback(j: &mut Journal, printer: &Printer) -> anyhow::Result<()> {
     interrupt::shield();
     let p = j.plan.clone();
     j.event(printer, "rollback: starting".into());
-    if p.aside_dir.exists() || p.new_dir.exists() {
+    let (live, new) = (p.live(), p.new_unit());
+    if p.aside_dir.exists() || new.exists() {
         // Whatever runs on the data dir now must stop before it moves.
         stop_control_plane(j, printer)?;
         if p.aside_dir.exists() {
-            if p.data_dir.exists() {
-                fsutil::rename_noreplace(&p.data_dir, &p.failed_dir)?;
+            if live.exists() {
+                fsutil::rename_noreplace(&live, &p.failed_dir)?;
                 j.event(
                     printer,
                     format!("rollback: restored dir moved to {}", p.failed_dir.display()),
                 );
             }
-            fsutil::rename_noreplace(&p.aside_dir, &p.data_dir)?;
-            j.event(
-                printer,
-                format!("rollback: {} is back", p.data_dir.display()),
-            );
+            fsutil::rename_noreplace(&p.aside_dir, &live)?;
+            j.event(printer, format!("rollback: {} is back", live.display()));
         }
-        if p.new_dir.exists() {
-            fsutil::rename_noreplace(&p.new_dir, &p.failed_dir)?;
+        if new.exists() {
+            fsutil::rename_noreplace(&new, &p.failed_dir)?;
         }
-        fsutil::fsync_dir(&fsutil::parent_dir(&p.data_dir))?;
+        p.remove_empty_build_dir()?;
+        fsutil::fsync_dir(&p.swap_parent())?;
     }
     start_control_plane(j, printer)?;
     wait_healthy(&p, None, printer)?;
@@ -737,19 +880,7 @@ fn run_step(j: &mut Journal, step: Step, printer: &Printer) -> anyhow::Result<()
             if p.new_dir.exists() {
                 return Ok(()); // built before an interruption; builds are all-or-nothing
             }
-            let members: Vec<String> = p
-                .members
-                .iter()
-                .flat_map(|(n, us)| us.iter().map(move |u| format!("{n}={u}")))
-                .collect();
-            let local = p
-                .members
-                .iter()
-                .find(|(n, _)| *n == p.node_name)
-                .map(|(_, u)| u.join(","))
-                .unwrap_or_default();
-            let cluster = member::build_cluster(&p.node_name, &members.join(","), &local, &p.token)
-                .map_err(|e| anyhow!("invalid cluster: {e}"))?;
+            let cluster = p.cluster()?;
             data_restore::build(
                 &Build {
                     snapshot: &p.snapshot,
@@ -772,25 +903,26 @@ fn run_step(j: &mut Journal, step: Step, printer: &Printer) -> anyhow::Result<()
             stop_control_plane(j, printer)
         }
         Step::MoveAside => {
-            if p.aside_dir.exists() && !p.data_dir.exists() {
+            let live = p.live();
+            if p.aside_dir.exists() && !live.exists() {
                 return Ok(());
             }
-            fsutil::rename_noreplace(&p.data_dir, &p.aside_dir)?;
-            fsutil::fsync_dir(&fsutil::parent_dir(&p.data_dir))?;
+            fsutil::rename_noreplace(&live, &p.aside_dir)?;
+            fsutil::fsync_dir(&p.swap_parent())?;
             Ok(())
         }
         Step::MoveIntoPlace => {
-            if p.data_dir.exists() && !p.new_dir.exists() {
+            let (live, new) = (p.live(), p.new_unit());
+            if live.exists() && !new.exists() {
+                p.remove_empty_build_dir()?;
                 return Ok(());
             }
-            chown_tree(&p.new_dir, p.uid, p.gid)?;
-            std::fs::set_permissions(
-                &p.new_dir,
-                std::os::unix::fs::PermissionsExt::from_mode(p.mode),
-            )
-            .map_err(|e| FsError::io("cannot set the mode of", &p.new_dir, e))?;
-            fsutil::rename_noreplace(&p.new_dir, &p.data_dir)?;
-            fsutil::fsync_dir(&fsutil::parent_dir(&p.data_dir))?;
+            chown_tree(&new, p.uid, p.gid)?;
+            std::fs::set_permissions(&new, std::os::unix::fs::PermissionsExt::from_mode(p.mode))
+                .map_err(|e| FsError::io("cannot set the mode of", &new, e))?;
+            fsutil::rename_noreplace(&new, &live)?;
+            p.remove_empty_build_dir()?;
+            fsutil::fsync_dir(&p.swap_parent())?;
             Ok(())
         }
         Step::StartControlPlane => start_control_plane(j, printer),
@@ -1031,24 +1163,43 @@ fn wait_healthy(p: &Plan, min_revision: Option<i64>, printer: &Printer) -> anyho
         match attempt {
             Ok((st, mut members)) => {
                 members.sort();
+                let restored = min_revision.is_some();
                 let rev_ok = min_revision.is_none_or(|m| st.revision >= m);
-                let members_ok = min_revision.is_none() || members == p.members;
-                if st.leader != 0 && rev_ok && members_ok {
+                let members_ok = !restored || members == p.members;
+                // The IDs this restore wrote: only its data carries them (a revision can be met
+                // by an older restore, or by data that is not this snapshot's).
+                let ids_ok = !restored
+                    || (p.cluster_id.is_none_or(|c| c == st.cluster_id)
+                        && p.member_id.is_none_or(|m| m == st.member_id));
+                if st.leader != 0 && rev_ok && members_ok && ids_ok {
                     printer.phase(format!(
-                        "{} is healthy: revision {}, {} member(s)",
+                        "{} is healthy: revision {}, {} member(s), cluster {:x}, member {:x}",
                         p.endpoint,
                         st.revision,
-                        members.len()
+                        members.len(),
+                        st.cluster_id,
+                        st.member_id
                     ));
                     return Ok(());
                 }
-                last = format!(
-                    "revision {} (want >= {}), leader {:x}, members {:?}",
-                    st.revision,
-                    min_revision.unwrap_or(0),
-                    st.leader,
-                    members
-                );
+                last = if restored && !ids_ok {
+                    format!(
+                        "it serves cluster {:x} member {:x}, not the restored cluster {:x} \
+                         member {:x}: this is not the restored data",
+                        st.cluster_id,
+                        st.member_id,
+                        p.cluster_id.unwrap_or(0),
+                        p.member_id.unwrap_or(0)
+                    )
+                } else {
+                    format!(
+                        "revision {} (want >= {}), leader {:x}, members {:?}",
+                        st.revision,
+                        min_revision.unwrap_or(0),
+                        st.leader,
+                        members
+                    )
+                };
             }
             Err(e) => last = e.to_string(),
         }

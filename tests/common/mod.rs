@@ -226,6 +226,9 @@ pub struct Member {
     /// Return right after spawning (members of a new multi-member cluster answer only once a
     /// quorum runs); see `Etcd::wait_healthy`.
     pub no_wait: bool,
+    /// Only the listen URLs, the client URL advertised and the TLS flags, plus these: no
+    /// `--name`, `--data-dir` or `--initial-*` of ours (flags printed by `restore`).
+    pub bare_args: Option<Vec<String>>,
 }
 
 impl Member {
@@ -270,6 +273,14 @@ impl Etcd {
                 .unwrap_or_else(|| dir.join(format!("etcd-data-{name}-{attempt}")));
             let log = dir.join(format!("etcd-{name}-{attempt}.log"));
             let mut args = Self::kubeadm_args(&name, &client_url, &peer_url, m, &data_dir, pki);
+            if let Some(bare) = &spec.bare_args {
+                args.retain(|a| {
+                    !["--name=", "--data-dir=", "--initial-"]
+                        .iter()
+                        .any(|f| a.starts_with(f))
+                });
+                args.extend(bare.iter().cloned());
+            }
             if let Some(cluster) = &spec.initial_cluster {
                 args.retain(|a| !a.starts_with("--initial-cluster="));
                 args.push(format!("--initial-cluster={cluster}"));
@@ -696,5 +707,47 @@ impl Read for Pattern {
         }
         self.left -= n as u64;
         Ok(n)
+    }
+}
+
+/// A tmpfs mounted on a directory (created if missing), unmounted on drop, even after a failed
+/// assertion; as a dedicated etcd disk is mounted on `/var/lib/etcd`. Needs root.
+pub struct Tmpfs {
+    pub dir: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs with the given root mode (etcd 3.5 wants its data dir 0700).
+    pub fn mount(dir: &Path, mode: u32) -> Tmpfs {
+        fs::create_dir_all(dir).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o"])
+            .arg(format!("size=1g,mode={mode:o}"))
+            .arg("tmpfs")
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mount -t tmpfs on {} (these tests run as root): {}",
+            dir.display(),
+            describe(&out)
+        );
+        Tmpfs {
+            dir: dir.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let ok = Command::new("umount")
+            .arg(&self.dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            // Something still has it open (a process a failed test left): detach it anyway.
+            let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+        }
     }
 }

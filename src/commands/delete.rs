@@ -136,7 +136,11 @@ fn trusted_first<'a>(dir: &Path, backups: Vec<&'a Entry>) -> Vec<&'a Entry> {
         .into_iter()
         .zip(suspect)
         .partition(|(_, s)| s.is_none());
-    trusted.into_iter().chain(suspects).map(|(b, _)| b).collect()
+    trusted
+        .into_iter()
+        .chain(suspects)
+        .map(|(b, _)| b)
+        .collect()
 }
 
 /// The file name in `dir` that `file` names: a bare name, or a path whose directory is `dir`.

@@ -258,7 +258,10 @@ pub fn run(
     });
     let bundle_path = bundle_name.as_ref().map(|n| dir.join(n));
     if one_off.is_some() {
-        for p in [Some(&final_path), Some(&sidecar_path)].into_iter().flatten() {
+        for p in [Some(&final_path), Some(&sidecar_path)]
+            .into_iter()
+            .flatten()
+        {
             if p.symlink_metadata().is_ok() {
                 return Err(FsError::Exists { path: p.clone() }).hint(
                     "save never replaces a file: name another FILE, or move that one away first",

@@ -421,6 +421,31 @@ pub fn suspects(items: &[Facts], now: DateTime<Utc>) -> Vec<Option<String>> {
         .collect()
 }
 
+/// `items` (newest first by name) with the suspect ones ([`suspects`]) moved to the end, each
+/// group keeping its order: the order in which to look for the newest good backup. `facts` reads
+/// what each item's name and local sidecar say.
+pub fn trusted_first<T>(items: Vec<T>, facts: impl Fn(&T) -> Facts) -> Vec<T> {
+    let known: Vec<Facts> = items.iter().map(facts).collect();
+    let suspect = suspects(&known, Utc::now());
+    let (trusted, suspects): (Vec<_>, Vec<_>) = items
+        .into_iter()
+        .zip(suspect)
+        .partition(|(_, s)| s.is_none());
+    trusted
+        .into_iter()
+        .chain(suspects)
+        .map(|(b, _)| b)
+        .collect()
+}
+
+/// The [`Facts`] of a local backup: the time in its name and what its sidecar (if readable) says.
+pub fn local_facts(path: &std::path::Path, taken_at: DateTime<Utc>) -> Facts {
+    Facts {
+        taken_at,
+        content: read_sidecar(path).ok().flatten().as_ref().map(Content::of),
+    }
+}
+
 /// Formats a member or cluster ID the way etcdctl does (`%x`).
 pub fn id_hex(id: u64) -> String {
     format!("{id:x}")

@@ -256,6 +256,28 @@ fn delete_follows_prunes_rules() {
     assert_eq!(files(&dir2), [good.clone(), format!("{good}.json")]);
 }
 
+/// Regression (issue 13, clock skew): a backup with a future name (taken while the clock was
+/// ahead) never stands for the newest good backup, so `delete` still refuses the real newest one
+/// and may delete the suspect one.
+#[test]
+fn delete_does_not_take_a_future_name_for_the_newest() {
+    let (_tmp, dir) = backup_dir();
+    let future = put_backup(&dir, -120);
+    let newest = put_backup(&dir, 5);
+    let before = files(&dir);
+    let out = in_dir(&dir, &["delete", "--yes", &newest]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("newest backup that passes verification"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(files(&dir), before);
+    let out = in_dir(&dir, &["delete", "--yes", &future]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(files(&dir), [newest.clone(), format!("{newest}.json")]);
+}
+
 /// ETCDCTL_DIAL_TIMEOUT is the dial timeout; ETCDCTL_COMMAND_TIMEOUT gets a one-line note.
 #[test]
 fn etcdctl_timeouts() {

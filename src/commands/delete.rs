@@ -59,7 +59,13 @@ pub fn run(settings: &Settings, printer: &Printer, args: &DeleteArgs) -> anyhow:
     });
     // A backup whose time cannot be trusted (a future name, a newer name than its content) never
     // stands for the newest: it is tried last, as prune does.
-    let backups = trusted_first(dir, backups);
+    let backups = crate::catalog::trusted_first(backups, |e| {
+        let taken_at = e
+            .backup
+            .as_ref()
+            .map_or_else(chrono::Utc::now, |(_, n)| n.taken_at);
+        crate::catalog::local_facts(&dir.join(&e.name), taken_at)
+    });
     let mut floor = None;
     for b in &backups {
         let path = dir.join(&b.name);
@@ -110,37 +116,6 @@ pub fn run(settings: &Settings, printer: &Printer, args: &DeleteArgs) -> anyhow:
     }
     drop(lock);
     report(printer, dir, &plan, args.dry_run)
-}
-
-/// `backups` (newest first by name) with the suspect ones (`catalog::suspects`) moved to the end.
-fn trusted_first<'a>(dir: &Path, backups: Vec<&'a Entry>) -> Vec<&'a Entry> {
-    let facts: Vec<crate::catalog::Facts> = backups
-        .iter()
-        .filter_map(|e| {
-            let (_, name) = e.backup.as_ref()?;
-            Some(crate::catalog::Facts {
-                taken_at: name.taken_at,
-                content: crate::catalog::read_sidecar(&dir.join(&e.name))
-                    .ok()
-                    .flatten()
-                    .as_ref()
-                    .map(crate::catalog::Content::of),
-            })
-        })
-        .collect();
-    if facts.len() != backups.len() {
-        return backups;
-    }
-    let suspect = crate::catalog::suspects(&facts, chrono::Utc::now());
-    let (trusted, suspects): (Vec<_>, Vec<_>) = backups
-        .into_iter()
-        .zip(suspect)
-        .partition(|(_, s)| s.is_none());
-    trusted
-        .into_iter()
-        .chain(suspects)
-        .map(|(b, _)| b)
-        .collect()
 }
 
 /// The file name in `dir` that `file` names: a bare name, or a path whose directory is `dir`.

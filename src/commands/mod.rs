@@ -25,27 +25,7 @@ fn backups_in(dir: &Path) -> anyhow::Result<Vec<Backup>> {
 /// Local backups (newest first by name) with the suspect ones (`catalog::suspects`, judged by
 /// name and sidecar) moved to the end, each group keeping its order.
 fn trusted_first(backups: Vec<Backup>) -> Vec<Backup> {
-    let facts: Vec<catalog::Facts> = backups
-        .iter()
-        .map(|b| catalog::Facts {
-            taken_at: b.taken_at,
-            content: catalog::read_sidecar(&b.path)
-                .ok()
-                .flatten()
-                .as_ref()
-                .map(catalog::Content::of),
-        })
-        .collect();
-    let suspect = catalog::suspects(&facts, chrono::Utc::now());
-    let (trusted, suspects): (Vec<_>, Vec<_>) = backups
-        .into_iter()
-        .zip(suspect)
-        .partition(|(_, s)| s.is_none());
-    trusted
-        .into_iter()
-        .chain(suspects)
-        .map(|(b, _)| b)
-        .collect()
+    catalog::trusted_first(backups, |b| catalog::local_facts(&b.path, b.taken_at))
 }
 
 /// Takes the backup dir's lock (shared by every command that changes the dir), with advice.

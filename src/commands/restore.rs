@@ -261,7 +261,8 @@ fn manifest_edit(settings: &Settings, out_dir: &Path) -> Option<String> {
         return None;
     }
     Some(format!(
-        "for this node's etcd, in {}: `- --data-dir={inside}` becomes `- --data-dir={new}`, and          the etcd-data volume's `mountPath: {inside}` and hostPath `path: {}` both become `{new}`",
+        "for this node's etcd, in {}: `- --data-dir={inside}` becomes `- --data-dir={new}`, and \
+         the etcd-data volume's `mountPath: {inside}` and hostPath `path: {}` both become `{new}`",
         m.path.display(),
         host.display(),
         new = abs.display()

@@ -194,7 +194,8 @@ pub const OTHER_ENVIRONMENT: &[(&str, &str, &str)] = &[
 /// pod manifest. Flags beat environment variables, which beat /etc/etcd-backup/config.toml,
 /// which beats what the manifest says.
 #[derive(Debug, Parser)]
-// A repeated flag takes its last value, as with etcdctl.
+// A repeated flag takes its last value, as with etcdctl; list flags (--endpoints) add up, as
+// etcdctl's string slices do.
 #[command(name = "etcd-backup", version, after_long_help = after_help!(examples_top!()),
           args_override_self = true)]
 pub struct Cli {
@@ -245,7 +246,8 @@ pub struct GlobalArgs {
     )]
     pub backup_dir: PathBuf,
 
-    /// kubeadm's etcd static pod manifest, read when it exists
+    /// kubeadm's etcd static pod manifest: the default is read where it exists, a path you name
+    /// must exist
     #[arg(
         long,
         help_heading = CONNECTION,

@@ -29,7 +29,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l cacert -d 'CA b
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l backup-dir -d 'Directory holding the backups' -r -F
-complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l manifest -d 'kubeadm\'s etcd static pod manifest, read when it exists' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -l manifest -d 'kubeadm\'s etcd static pod manifest: the default is read where it exists, a path you name must exist' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
@@ -81,7 +81,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l cacert 
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l backup-dir -d 'Directory holding the backups' -r -F
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l manifest -d 'kubeadm\'s etcd static pod manifest, read when it exists' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l manifest -d 'kubeadm\'s etcd static pod manifest: the default is read where it exists, a path you name must exist' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
@@ -114,7 +114,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l cacer
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l backup-dir -d 'Directory holding the backups' -r -F
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l manifest -d 'kubeadm\'s etcd static pod manifest, read when it exists' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -l manifest -d 'kubeadm\'s etcd static pod manifest: the default is read where it exists, a path you name must exist' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand status" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
@@ -141,7 +141,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l cacert -d
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l backup-dir -d 'Directory holding the backups' -r -F
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l manifest -d 'kubeadm\'s etcd static pod manifest, read when it exists' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -l manifest -d 'kubeadm\'s etcd static pod manifest: the default is read where it exists, a path you name must exist' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand ls" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
@@ -168,7 +168,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l cacert 
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l backup-dir -d 'Directory holding the backups' -r -F
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l manifest -d 'kubeadm\'s etcd static pod manifest, read when it exists' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -l manifest -d 'kubeadm\'s etcd static pod manifest: the default is read where it exists, a path you name must exist' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand list" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
@@ -194,7 +194,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l cacer
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l backup-dir -d 'Directory holding the backups' -r -F
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l manifest -d 'kubeadm\'s etcd static pod manifest, read when it exists' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -l manifest -d 'kubeadm\'s etcd static pod manifest: the default is read where it exists, a path you name must exist' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand verify" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
@@ -230,7 +230,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l cacert
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l backup-dir -d 'Directory holding the backups' -r -F
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l manifest -d 'kubeadm\'s etcd static pod manifest, read when it exists' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -l manifest -d 'kubeadm\'s etcd static pod manifest: the default is read where it exists, a path you name must exist' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand prune" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
@@ -270,7 +270,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l cace
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l backup-dir -d 'Directory holding the backups' -r -F
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l manifest -d 'kubeadm\'s etcd static pod manifest, read when it exists' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l manifest -d 'kubeadm\'s etcd static pod manifest: the default is read where it exists, a path you name must exist' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
@@ -298,7 +298,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l cacer
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l backup-dir -d 'Directory holding the backups' -r -F
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l manifest -d 'kubeadm\'s etcd static pod manifest, read when it exists' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l manifest -d 'kubeadm\'s etcd static pod manifest: the default is read where it exists, a path you name must exist' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'
@@ -320,7 +320,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l 
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l backup-dir -d 'Directory holding the backups' -r -F
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l manifest -d 'kubeadm\'s etcd static pod manifest, read when it exists' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l manifest -d 'kubeadm\'s etcd static pod manifest: the default is read where it exists, a path you name must exist' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
 json\t''
 simple\t'One line, comma-separated (etcdutl\'s `simple`)'

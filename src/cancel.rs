@@ -5,7 +5,7 @@
 //! longer ends the process, so the other phases (verifying the file, the DR bundle, the commit,
 //! the upload, the prune) would run on and exit 0. Here the first SIGINT/SIGTERM is recorded in
 //! an atomic, beside tokio's handler (signal-hook-registry runs every registered action), and
-//! `save` asks [`check`] at each point where stopping is safe.
+//! `save` asks [`check`] at each point where stopping is safe. SIGHUP is ignored.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::OnceLock;
@@ -16,8 +16,14 @@ use crate::etcd::EtcdError;
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
 static RUN_DEADLINE: OnceLock<Deadline> = OnceLock::new();
 
-/// Records SIGINT and SIGTERM from now on, for the rest of the process.
+/// Records SIGINT and SIGTERM from now on, for the rest of the process, and ignores SIGHUP: a
+/// dropped SSH session lets an ad hoc save run to its end (output to the gone terminal is
+/// dropped) instead of killing it part-way, as a node restore does.
 pub fn install() -> std::io::Result<()> {
+    // SAFETY: setting SIGHUP's disposition to SIG_IGN installs no handler code.
+    if unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) } == libc::SIG_ERR {
+        return Err(std::io::Error::last_os_error());
+    }
     for sig in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: the action only does an atomic compare-and-swap, which is async-signal-safe.
         unsafe {

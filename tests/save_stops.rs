@@ -195,6 +195,32 @@ fn signal_while_verifying_exits_130_and_leaves_nothing() {
     complete_sidecar(&backups_dir, &done[0], "node1");
 }
 
+/// SIGHUP (an SSH session dropped during an ad hoc save, say before `kubeadm upgrade`) killed
+/// save part-way, leaving a `.part`; now it is ignored and the backup is finished, as a node
+/// restore does.
+#[test]
+fn sighup_mid_save_is_ignored_and_the_backup_finished() {
+    let tmp = tempfile::tempdir().unwrap();
+    let etcd = small_etcd(tmp.path());
+    let backups_dir = tmp.path().join("b");
+    let mut cmd = save_cmd(&etcd, &backups_dir);
+    cmd.env("ETCD_BACKUP_FAILPOINT", "save-verify:pause-1500")
+        .arg("save");
+    let mut run = Running::spawn(cmd);
+    run.wait_for("failpoint save-verify", Duration::from_secs(60));
+    run.signal("HUP");
+    let (out, _) = run.finish(Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        parts(&backups_dir).is_empty(),
+        "{:?}",
+        list_dir(&backups_dir)
+    );
+    let done = backups(&backups_dir);
+    assert_eq!(done.len(), 1, "{done:?}");
+    complete_sidecar(&backups_dir, &done[0], "node1");
+}
+
 /// Item 3, caught for real (no failpoint): a database big enough that the check of the written
 /// file, and then the upload, take a while; SIGINT as soon as save says it is verifying (before
 /// the fix: exit 0, a backup with `"member_name": ""`, 4 of 4 runs), then as soon as it says it

@@ -4,6 +4,7 @@
 //! guarantee**: anything here may change in any release.
 
 pub mod backend;
+pub mod backup;
 pub mod bbolt;
 pub mod bundle;
 pub mod cancel;

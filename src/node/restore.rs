@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bbolt::Db;
 use crate::cli::{LogFormat, RestoreArgs};
-use crate::commands::restore::{self as data_restore, Build};
+use crate::datadir::build::{self as data_restore, Build};
 use crate::datadir::member;
 use crate::diagnostics::{exit, HintExt};
 use crate::etcd::{self, ConnectConfig, EtcdError, Session, TlsFiles};
@@ -354,7 +354,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
     let Some(snapshot) = &args.snapshot else {
         return Err(anyhow!("no snapshot file given")).hint("name the snapshot to restore");
     };
-    let input = crate::commands::restore::Input::resolve(
+    let input = data_restore::Input::resolve(
         snapshot,
         args,
         &crate::fsutil::parent_dir(&data_dir),

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::backend::{self, Report, Status};
+use crate::backup::catalog::Sidecar;
 use crate::bbolt::{BboltError, Db};
-use crate::catalog::Sidecar;
 use crate::layers::{self, LayerError, Layers, Tally};
 use crate::scratch::Scratch;
 
@@ -148,7 +148,7 @@ pub fn check_trailer(path: &Path) -> std::io::Result<Trailer> {
 
 /// Reads the sidecar beside `path`: `Ok(None)` when there is none.
 pub fn read_sidecar(path: &Path) -> Result<Option<Sidecar>, String> {
-    crate::catalog::read_sidecar(path)
+    crate::backup::catalog::read_sidecar(path)
 }
 
 /// Verifies one file. `Err` only for I/O errors on the file itself (exit 2); every finding about

@@ -8,7 +8,6 @@ pub mod backup;
 pub mod bbolt;
 pub mod bundle;
 pub mod cancel;
-pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;

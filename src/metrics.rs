@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::anyhow;
 
-use crate::catalog;
+use crate::backup::catalog;
 use crate::commands::prune::{Action, Kind, Outcome, Pruned};
 use crate::diagnostics::{self, exit, HintExt};
 use crate::fsutil::{self, FsError};

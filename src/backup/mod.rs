@@ -1,4 +1,5 @@
 //! The backup set: what a backup is on disk and in a store, and what is done to it once
 //! written — named, listed, checked and kept or dropped.
 
+pub mod catalog;
 pub mod named;

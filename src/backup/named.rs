@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::catalog;
+use crate::backup::catalog;
 use crate::diagnostics::{with_hint, HintExt};
 use crate::fsutil::FsError;
 

@@ -114,24 +114,24 @@ pub fn run(settings: &Settings, printer: &Printer, args: &DeleteArgs) -> anyhow:
 
 /// `backups` (newest first by name) with the suspect ones (`catalog::suspects`) moved to the end.
 fn trusted_first<'a>(dir: &Path, backups: Vec<&'a Entry>) -> Vec<&'a Entry> {
-    let facts: Vec<crate::catalog::Facts> = backups
+    let facts: Vec<crate::backup::catalog::Facts> = backups
         .iter()
         .filter_map(|e| {
             let (_, name) = e.backup.as_ref()?;
-            Some(crate::catalog::Facts {
+            Some(crate::backup::catalog::Facts {
                 taken_at: name.taken_at,
-                content: crate::catalog::read_sidecar(&dir.join(&e.name))
+                content: crate::backup::catalog::read_sidecar(&dir.join(&e.name))
                     .ok()
                     .flatten()
                     .as_ref()
-                    .map(crate::catalog::Content::of),
+                    .map(crate::backup::catalog::Content::of),
             })
         })
         .collect();
     if facts.len() != backups.len() {
         return backups;
     }
-    let suspect = crate::catalog::suspects(&facts, chrono::Utc::now());
+    let suspect = crate::backup::catalog::suspects(&facts, chrono::Utc::now());
     let (trusted, suspects): (Vec<_>, Vec<_>) = backups
         .into_iter()
         .zip(suspect)

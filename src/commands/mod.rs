@@ -11,8 +11,8 @@ pub mod verify;
 
 use std::path::Path;
 
+use crate::backup::catalog::{self, Backup};
 use crate::backup::named::{is_url, remote_error, remote_options, remote_sidecar, Named};
-use crate::catalog::{self, Backup};
 use crate::diagnostics::{with_hint, HintExt};
 use crate::fsutil::{DirLock, FsError};
 

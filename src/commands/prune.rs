@@ -23,7 +23,7 @@ use std::time::Duration;
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 
-use crate::catalog::{self, BackupName};
+use crate::backup::catalog::{self, BackupName};
 use crate::cli::{OutputFormat, PruneArgs};
 use crate::diagnostics::{exit, HintExt};
 use crate::fsutil::{FsError, LOCK_FILE};

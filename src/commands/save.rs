@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, Utc};
 
+use crate::backup::catalog::{self, BundleRecord, Sidecar};
 use crate::bundle;
 use crate::cancel::{self, Deadline};
-use crate::catalog::{self, BundleRecord, Sidecar};
 use crate::cli::{Compression, OutputFormat, SaveArgs};
 use crate::diagnostics::{exit, with_hint, HintExt};
 use crate::etcd::{self, ConnectConfig, EtcdError, MemberStatus, Session, TlsFiles};

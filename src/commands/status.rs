@@ -8,8 +8,8 @@ use anyhow::anyhow;
 use chrono::Utc;
 
 use crate::backend;
+use crate::backup::catalog::{self, Backup, Sidecar};
 use crate::bbolt::BboltError;
-use crate::catalog::{self, Backup, Sidecar};
 use crate::cli::{OutputFormat, StatusArgs};
 use crate::diagnostics::{exit, with_hint, HintExt};
 use crate::fsutil::FsError;

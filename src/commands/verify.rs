@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use chrono::Utc;
 
-use crate::catalog;
+use crate::backup::catalog;
 use crate::cli::{OutputFormat, VerifyArgs};
 use crate::diagnostics::{exit, HintExt};
 use crate::fsutil::{self, DirLock};

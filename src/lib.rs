@@ -17,7 +17,6 @@ pub mod etcd;
 pub mod etcdctl;
 pub mod fsutil;
 pub mod integrity;
-pub mod layers;
 pub mod metrics;
 pub mod node;
 pub mod output;

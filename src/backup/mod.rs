@@ -2,4 +2,5 @@
 //! written — named, listed, checked and kept or dropped.
 
 pub mod catalog;
+pub mod layers;
 pub mod named;

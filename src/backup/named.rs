@@ -88,8 +88,8 @@ impl Named {
         }
     }
 
-    pub(crate) fn layers(&self) -> crate::layers::Layers {
-        crate::layers::Layers::strip(&self.file_name()).1
+    pub(crate) fn layers(&self) -> crate::backup::layers::Layers {
+        crate::backup::layers::Layers::strip(&self.file_name()).1
     }
 
     /// The stored bytes, streamed.

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 
+use crate::backup::layers::Layers;
 use crate::diagnostics::HintExt;
-use crate::layers::Layers;
 
 /// The directory and file name of `save FILE`.
 #[derive(Debug)]

@@ -37,7 +37,7 @@ use crate::settings::Settings;
 pub const STALE_TEMP: Duration = Duration::from_secs(3600);
 
 pub fn run(settings: &Settings, printer: &Printer, args: &PruneArgs) -> anyhow::Result<u8> {
-    let identities = crate::layers::load_identities(&args.identity.identity)
+    let identities = crate::backup::layers::load_identities(&args.identity.identity)
         .hint("pass the age identity file the backups were encrypted for (mode 0600)")?;
     let pruned = match super::open_remote(&args.remote)? {
         Some(remote) => prune_remote(
@@ -717,7 +717,7 @@ pub(crate) fn prune_remote(
         let key = e.display_name();
         let url = remote.url_of(&key);
         printer.phase(format!("verifying {url} before deleting anything"));
-        let layers = crate::layers::Layers::strip(&key).1;
+        let layers = crate::backup::layers::Layers::strip(&key).1;
         let mut reader = remote.reader(&key).map_err(|e| e.to_string())?;
         match crate::integrity::verify_stored(
             &mut reader,

@@ -21,6 +21,7 @@ use anyhow::{anyhow, Context};
 use chrono::{DateTime, Utc};
 
 use crate::backup::catalog::{self, BundleRecord, Sidecar};
+use crate::backup::layers::{self, Background, Encoder, Layers, Tally};
 use crate::bundle;
 use crate::cancel::{self, Deadline};
 use crate::cli::{Compression, OutputFormat, SaveArgs};
@@ -28,7 +29,6 @@ use crate::diagnostics::{exit, with_hint, HintExt};
 use crate::etcd::{self, ConnectConfig, EtcdError, MemberStatus, Session, TlsFiles};
 use crate::fsutil::{self, FsError};
 use crate::integrity;
-use crate::layers::{self, Background, Encoder, Layers, Tally};
 use crate::metrics::{SaveReport, SavedBackup, SetSize};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;

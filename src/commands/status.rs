@@ -9,12 +9,12 @@ use chrono::Utc;
 
 use crate::backend;
 use crate::backup::catalog::{self, Backup, Sidecar};
+use crate::backup::layers::{self, Layers};
 use crate::bbolt::BboltError;
 use crate::cli::{OutputFormat, StatusArgs};
 use crate::diagnostics::{exit, with_hint, HintExt};
 use crate::fsutil::FsError;
 use crate::integrity::{self, read_sidecar, SpillError};
-use crate::layers::{self, Layers};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 

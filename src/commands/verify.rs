@@ -7,11 +7,11 @@ use anyhow::anyhow;
 use chrono::Utc;
 
 use crate::backup::catalog;
+use crate::backup::layers;
 use crate::cli::{OutputFormat, VerifyArgs};
 use crate::diagnostics::{exit, HintExt};
 use crate::fsutil::{self, DirLock};
 use crate::integrity::{self, SpillError, Verdict};
-use crate::layers;
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 
+use crate::backup::layers::{self, Layers};
 use crate::backup::named::Named;
 use crate::bbolt::Db;
 use crate::cli::RestoreArgs;
@@ -28,7 +29,6 @@ use crate::datadir::{db, member, snap, wal};
 use crate::diagnostics::{with_hint, HintExt};
 use crate::fsutil::{self, FsError};
 use crate::integrity::{self, SpillError, Trailer};
-use crate::layers::{self, Layers};
 use crate::node::interrupt;
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;

@@ -17,8 +17,8 @@ use sha2::{Digest, Sha256};
 use crate::backend::{self, Report, Status};
 use crate::backup::catalog::Sidecar;
 use crate::backup::layers::{self, LayerError, Layers, Tally};
+use crate::backup::spill::Scratch;
 use crate::bbolt::{BboltError, Db};
-use crate::scratch::Scratch;
 
 /// How the bytes of the file are checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,7 +22,6 @@ pub mod node;
 pub mod output;
 pub mod remote;
 pub mod retention;
-pub mod scratch;
 pub mod settings;
 pub mod spool;
 

@@ -4,3 +4,4 @@
 pub mod catalog;
 pub mod layers;
 pub mod named;
+pub mod spill;

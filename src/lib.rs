@@ -6,7 +6,6 @@
 pub mod backend;
 pub mod backup;
 pub mod bbolt;
-pub mod bundle;
 pub mod cancel;
 pub mod cli;
 pub mod commands;

@@ -4,4 +4,5 @@
 pub mod catalog;
 pub mod layers;
 pub mod named;
+pub mod pki_bundle;
 pub mod spill;

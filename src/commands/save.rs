@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 
 use crate::backup::catalog::{self, BundleRecord, Sidecar};
 use crate::backup::layers::{self, Background, Encoder, Layers, Tally};
-use crate::bundle;
+use crate::backup::pki_bundle;
 use crate::cancel::{self, Deadline};
 use crate::cli::{Compression, OutputFormat, SaveArgs};
 use crate::diagnostics::{exit, with_hint, HintExt};
@@ -82,7 +82,7 @@ pub fn run(
     // written can be decrypted and checked in full before it gets its name. The secret is
     // dropped when the check is done; the stanza left in the header opens nothing.
     let check_key = layers.age.then(age::x25519::Identity::generate);
-    let pki_sources = bundle::Sources {
+    let pki_sources = pki_bundle::Sources {
         kubernetes_dir: args.kubernetes_dir.clone(),
         kubelet_dir: args.kubelet_dir.clone(),
     };
@@ -1037,7 +1037,7 @@ struct WrittenBundle {
 /// Writes `<name>-pki.tar[.zst][.age]` under a temp name: the tar stream through the same
 /// layers as the snapshot, fsynced, and read back to check it reached the disk intact.
 fn write_bundle(
-    sources: &bundle::Sources,
+    sources: &pki_bundle::Sources,
     name: &str,
     path: &Path,
     layers: Layers,
@@ -1053,7 +1053,7 @@ fn write_bundle(
         layers,
         recipients,
     )?;
-    let (encoder, summary) = bundle::write(sources, encoder).map_err(|e| {
+    let (encoder, summary) = pki_bundle::write(sources, encoder).map_err(|e| {
         let hint = e
             .hint()
             .unwrap_or("check --kubernetes-dir and --kubelet-dir, or leave out --with-pki");

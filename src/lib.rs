@@ -15,7 +15,6 @@ pub mod diagnostics;
 pub mod etcd;
 pub mod etcdctl;
 pub mod fsutil;
-pub mod integrity;
 pub mod metrics;
 pub mod node;
 pub mod output;

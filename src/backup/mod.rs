@@ -6,3 +6,4 @@ pub mod layers;
 pub mod named;
 pub mod pki_bundle;
 pub mod spill;
+pub mod verify;

@@ -107,7 +107,7 @@ impl Named {
     /// The sidecar beside it: `Ok(None)` when there is none.
     pub(crate) fn sidecar(&self) -> Result<Option<catalog::Sidecar>, String> {
         match self {
-            Named::Local(p) => crate::integrity::read_sidecar(p),
+            Named::Local(p) => crate::backup::verify::read_sidecar(p),
             Named::Remote { remote, key } => remote_sidecar(remote, key),
         }
     }

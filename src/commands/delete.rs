@@ -13,9 +13,9 @@ use std::path::Path;
 
 use anyhow::anyhow;
 
+use crate::backup::verify;
 use crate::cli::{DeleteArgs, OutputFormat};
 use crate::diagnostics::{exit, HintExt};
-use crate::integrity;
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
@@ -67,7 +67,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &DeleteArgs) -> anyhow:
             "verifying {} before deleting anything",
             path.display()
         ));
-        match integrity::verify_path(&path, &[], false) {
+        match verify::verify_path(&path, &[], false) {
             Ok(v) if v.ok() => {
                 floor = Some(b.name.clone());
                 break;

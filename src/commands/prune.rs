@@ -24,10 +24,10 @@ use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 
 use crate::backup::catalog::{self, BackupName};
+use crate::backup::verify;
 use crate::cli::{OutputFormat, PruneArgs};
 use crate::diagnostics::{exit, HintExt};
 use crate::fsutil::{FsError, LOCK_FILE};
-use crate::integrity;
 use crate::output::{human_bytes, Printer};
 use crate::retention::{self, Item, Policy, Reason};
 use crate::settings::Settings;
@@ -135,7 +135,7 @@ pub(crate) fn prune_locked(
         ));
         // An encrypted backup without --identity counts when its bytes are the ones that passed
         // the full check at save time (its sidecar's SHA-256).
-        match integrity::verify_path(&path, identities, false) {
+        match verify::verify_path(&path, identities, false) {
             Ok(v) if v.ok() => Ok(()),
             Ok(v) => Err(v.problems.join("; ")),
             Err(e) => Err(e.to_string()),
@@ -719,7 +719,7 @@ pub(crate) fn prune_remote(
         printer.phase(format!("verifying {url} before deleting anything"));
         let layers = crate::backup::layers::Layers::strip(&key).1;
         let mut reader = remote.reader(&key).map_err(|e| e.to_string())?;
-        match crate::integrity::verify_stored(
+        match crate::backup::verify::verify_stored(
             &mut reader,
             Path::new(&url),
             layers,

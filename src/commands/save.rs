@@ -23,12 +23,12 @@ use chrono::{DateTime, Utc};
 use crate::backup::catalog::{self, BundleRecord, Sidecar};
 use crate::backup::layers::{self, Background, Encoder, Layers, Tally};
 use crate::backup::pki_bundle;
+use crate::backup::verify;
 use crate::cancel::{self, Deadline};
 use crate::cli::{Compression, OutputFormat, SaveArgs};
 use crate::diagnostics::{exit, with_hint, HintExt};
 use crate::etcd::{self, ConnectConfig, EtcdError, MemberStatus, Session, TlsFiles};
 use crate::fsutil::{self, FsError};
-use crate::integrity;
 use crate::metrics::{SaveReport, SavedBackup, SetSize};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
@@ -961,9 +961,9 @@ fn check_part(
         None => {
             // The bytes read back must be the bytes received, whose SHA-256 was checked in the
             // stream; CRC-32C proves that at a tenth of the cost.
-            let v = integrity::verify_file(
+            let v = verify::verify_file(
                 part_path,
-                integrity::Content::MatchesCrc32c(received.file_crc32c),
+                verify::Content::MatchesCrc32c(received.file_crc32c),
                 false,
                 false,
             )?;
@@ -983,10 +983,9 @@ fn check_part(
                 File::open(part_path).map_err(|e| FsError::io("cannot open", part_path, e))?;
             let keys: Vec<age::x25519::Identity> = check_key.into_iter().cloned().collect();
             let dir = &fsutil::parent_dir(part_path);
-            let v =
-                integrity::verify_stored(&mut f, part_path, layers, &keys, dir, false, Ok(None))
-                    .map_err(anyhow::Error::from)
-                    .hint("check the backup directory's file system and free space")?;
+            let v = verify::verify_stored(&mut f, part_path, layers, &keys, dir, false, Ok(None))
+                .map_err(anyhow::Error::from)
+                .hint("check the backup directory's file system and free space")?;
             let mut problems = v.problems;
             if v.file_size != written || v.sha256 != written_sha {
                 problems.push(format!(

@@ -10,11 +10,11 @@ use chrono::Utc;
 use crate::backend;
 use crate::backup::catalog::{self, Backup, Sidecar};
 use crate::backup::layers::{self, Layers};
+use crate::backup::verify::{self, read_sidecar, SpillError};
 use crate::bbolt::BboltError;
 use crate::cli::{OutputFormat, StatusArgs};
 use crate::diagnostics::{exit, with_hint, HintExt};
 use crate::fsutil::FsError;
-use crate::integrity::{self, read_sidecar, SpillError};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
@@ -44,7 +44,7 @@ fn inspect_stored(
 ) -> anyhow::Result<backend::Report> {
     let mut stored = named.reader()?;
     let shown = named.shown();
-    let spilled = integrity::spill(&mut stored, &shown, named.layers(), identities, scratch_dir)
+    let spilled = verify::spill(&mut stored, &shown, named.layers(), identities, scratch_dir)
         .map_err(|e| {
             let hint = match &e {
                 SpillError::Keys(_) => "pass the age identity it was encrypted to with --identity",

@@ -23,12 +23,12 @@ use anyhow::anyhow;
 
 use crate::backup::layers::{self, Layers};
 use crate::backup::named::Named;
+use crate::backup::verify::{self, SpillError, Trailer};
 use crate::bbolt::Db;
 use crate::cli::RestoreArgs;
 use crate::datadir::{db, member, snap, wal};
 use crate::diagnostics::{with_hint, HintExt};
 use crate::fsutil::{self, FsError};
-use crate::integrity::{self, SpillError, Trailer};
 use crate::node::interrupt;
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
@@ -187,8 +187,8 @@ impl Input {
             fetched: true,
         };
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-        let u = integrity::unlayer(stored, name, layers, identities, &mut out, work_dir).map_err(
-            |e| {
+        let u =
+            verify::unlayer(stored, name, layers, identities, &mut out, work_dir).map_err(|e| {
                 let hint = match &e {
                     SpillError::Keys(_) => {
                         "pass the age identity it was encrypted to with --identity FILE (the \
@@ -202,8 +202,7 @@ impl Input {
                     SpillError::Read { .. } => "check the path or the connection and try again",
                 };
                 with_hint(e, hint)
-            },
-        )?;
+            })?;
         let file = out
             .into_inner()
             .map_err(|e| FsError::io("cannot write", &path, e.into_error()))?;
@@ -328,7 +327,7 @@ pub fn build(spec: &Build<'_>, printer: &Printer) -> anyhow::Result<db::Rewritte
         stop: || interrupt::check().is_err(),
     };
     let (trailer, rewritten) = std::thread::scope(|s| {
-        let hashing = s.spawn(|| integrity::check_trailer(src));
+        let hashing = s.spawn(|| verify::check_trailer(src));
         let rewritten = db::rewrite(&source, db_file, &opts);
         let trailer = hashing
             .join()

@@ -37,6 +37,7 @@ use anyhow::{anyhow, Context};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::backup::verify;
 use crate::bbolt::Db;
 use crate::cli::{LogFormat, RestoreArgs};
 use crate::datadir::build::{self as data_restore, Build};
@@ -44,7 +45,6 @@ use crate::datadir::member;
 use crate::diagnostics::{exit, HintExt};
 use crate::etcd::{self, ConnectConfig, EtcdError, Session, TlsFiles};
 use crate::fsutil::{self, FsError};
-use crate::integrity;
 use crate::node::interrupt;
 use crate::output::Printer;
 use crate::settings::Settings;
@@ -405,9 +405,9 @@ fn plan(
 ) -> anyhow::Result<Plan> {
     let manifest = settings.manifest.as_ref().expect("checked by the caller");
     printer.phase(format!("verifying {}", snapshot.display()));
-    let verdict = integrity::verify_file(
+    let verdict = verify::verify_file(
         snapshot,
-        integrity::Content::Sha256,
+        verify::Content::Sha256,
         args.skip_hash_check,
         true,
     )?;

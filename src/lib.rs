@@ -19,7 +19,6 @@ pub mod metrics;
 pub mod node;
 pub mod output;
 pub mod remote;
-pub mod retention;
 pub mod settings;
 pub mod spool;
 

@@ -24,12 +24,12 @@ use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 
 use crate::backup::catalog::{self, BackupName};
+use crate::backup::retention::{self, Item, Policy, Reason};
 use crate::backup::verify;
 use crate::cli::{OutputFormat, PruneArgs};
 use crate::diagnostics::{exit, HintExt};
 use crate::fsutil::{FsError, LOCK_FILE};
 use crate::output::{human_bytes, Printer};
-use crate::retention::{self, Item, Policy, Reason};
 use crate::settings::Settings;
 
 /// A temp file not written to for this long belongs to a save that died: no save runs longer

@@ -3,7 +3,6 @@
 //! This library exists to structure the `etcd-backup` binary. It has **no public API
 //! guarantee**: anything here may change in any release.
 
-pub mod backend;
 pub mod backup;
 pub mod bbolt;
 pub mod cancel;

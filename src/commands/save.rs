@@ -935,7 +935,7 @@ fn stream(
 struct Checked {
     file_size: u64,
     file_sha256: [u8; 32],
-    status: crate::backend::Status,
+    status: crate::etcd::schema::Status,
 }
 
 /// Runs the checks of `verify` on the temp file before it gets its name: the bytes on disk are

@@ -105,7 +105,7 @@ pub fn revision_key(main: i64) -> Vec<u8> {
 }
 
 fn main_of(rev_key: &[u8]) -> Option<i64> {
-    crate::backend::parse_revision(rev_key).map(|(main, _, _)| main)
+    crate::etcd::schema::parse_revision(rev_key).map(|(main, _, _)| main)
 }
 
 /// Buckets whose existence restore guarantees (3.5 restore creates the first three; `meta`

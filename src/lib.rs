@@ -19,7 +19,6 @@ pub mod node;
 pub mod output;
 pub mod remote;
 pub mod settings;
-pub mod spool;
 
 use cli::Command;
 use output::Printer;

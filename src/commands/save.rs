@@ -28,11 +28,11 @@ use crate::cancel::{self, Deadline};
 use crate::cli::{Compression, OutputFormat, SaveArgs};
 use crate::diagnostics::{exit, with_hint, HintExt};
 use crate::etcd::{self, ConnectConfig, EtcdError, MemberStatus, Session, TlsFiles};
+use crate::fsutil::direct_io::{self, Spool};
 use crate::fsutil::{self, FsError};
 use crate::metrics::{SaveReport, SavedBackup, SetSize};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
-use crate::spool::{self, Spool};
 
 /// Room left free beyond the snapshot itself, so a backup never fills the disk it shares with
 /// etcd or the system.
@@ -883,7 +883,7 @@ fn stream(
             .try_clone()
             .map_err(|e| FsError::io("cannot open", part_path, e))?,
         part_path,
-        spool::Mode::Auto,
+        direct_io::Mode::Auto,
     )
     .map_err(|e| FsError::io("cannot open for writing", part_path, e))?;
     printer.detail(format!(

@@ -7,12 +7,15 @@
 //! - [`spill`]: a random-access, optionally sealed spill of a layered backup, for checking it;
 //! - [`verify`]: what `verify` (and `save`, before it names a file) proves about a backup;
 //! - [`retention`]: which backups the `--keep-*` rules keep;
+//! - [`prune`]: a prune's plan for a backup dir (the rules plus the verified floor) and its
+//!   deletions;
 //! - [`pki_bundle`]: the `--with-pki` disaster-recovery bundle written beside a snapshot.
 
 pub mod catalog;
 pub mod layers;
 pub mod named;
 pub mod pki_bundle;
+pub mod prune;
 pub mod retention;
 pub mod spill;
 pub mod verify;

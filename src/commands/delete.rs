@@ -19,11 +19,11 @@ use crate::diagnostics::{exit, HintExt};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
-use super::prune::{self, Action, Entry, Kind, Outcome, Plan, Row};
+use crate::backup::prune::{self, Action, Entry, Kind, Outcome, Plan, Row};
 
 pub fn run(settings: &Settings, printer: &Printer, args: &DeleteArgs) -> anyhow::Result<u8> {
     let dir = &settings.backup_dir;
-    prune::check_dir(dir)?;
+    super::prune::check_dir(dir)?;
     let wanted = args
         .files
         .iter()

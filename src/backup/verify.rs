@@ -1,7 +1,7 @@
 //! Proving a snapshot file intact and restorable: what `verify` checks and `save` runs on its
 //! temp file before giving it a final name.
 //!
-//! 1. The SHA-256 trailer (etcd-formats.md §1.4: `size % 512 == 32` means the file ends in
+//! 1. The SHA-256 trailer (docs/formats.md §1.4: `size % 512 == 32` means the file ends in
 //!    sha256(db)) is present and matches; the data before it is exactly the bbolt high-water mark.
 //! 2. The full bbolt check (`bbolt::Db::walk`), as `tx.Check()` does.
 //! 3. etcd schema sanity: revision keys, `KeyValue` values that agree with them, a consistent index.

@@ -1,4 +1,4 @@
-//! A streaming writer of a fresh, compact bbolt file (etcd-formats.md §2.13): what bbolt's
+//! A streaming writer of a fresh, compact bbolt file (docs/formats.md §2.13): what bbolt's
 //! `Tx.WriteTo` would give for a database whose pages were packed greedily in key order. Used by
 //! `restore` to rewrite a snapshot's db; memory stays bounded by a few pages whatever the size of
 //! the data.

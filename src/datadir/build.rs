@@ -3,7 +3,7 @@
 //!
 //! Order of work, chosen so that a failure at any point leaves nothing behind:
 //! 1. the new cluster from flags, the kubeadm manifest or etcdutl's defaults, validated as
-//!    etcdutl validates it (etcd-formats.md §5.2);
+//!    etcdutl validates it (docs/formats.md §5.2);
 //! 2. the snapshot opened read-only; the output dir must not exist or be empty, the WAL dir must
 //!    not exist, and there must be room for the db and the 64 MB WAL;
 //! 3. in `.<dir>.restoring` beside the target (0700): the db rewritten (`datadir::db`) while

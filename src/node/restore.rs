@@ -8,7 +8,7 @@
 //! 1. `build`: the new data dir, natively, at `<data-dir>.restored-<time>` (same file system);
 //! 2. `stop-control-plane`: `etcd.yaml` and `kube-apiserver.yaml` moved out of the manifests dir
 //!    into a staging dir; wait until etcd has let go of `member/snap/db` (a non-blocking flock
-//!    probe, etcd-formats.md §7.2) and its client port is closed; `systemctl stop kubelet`.
+//!    probe, docs/formats.md §7.2) and its client port is closed; `systemctl stop kubelet`.
 //!    Stopping the kubelet alone would leave the static pods running on the old data;
 //! 3. `move-aside`: the old data dir to `<data-dir>.before-restore-<time>`, never deleted;
 //! 4. `move-into-place`: the new dir gets the old one's owner, group and mode, and its name;

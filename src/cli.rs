@@ -652,8 +652,8 @@ impl KeepArgs {
     }
 
     /// The retention policy, with `--keep-days 7` when no keep rule was given.
-    pub fn policy(&self) -> crate::retention::Policy {
-        crate::retention::Policy {
+    pub fn policy(&self) -> crate::backup::retention::Policy {
+        crate::backup::retention::Policy {
             last: self.keep_last,
             within: self.keep_within.or_else(|| {
                 self.keep_days

@@ -3,11 +3,9 @@
 //! This library exists to structure the `etcd-backup` binary. It has **no public API
 //! guarantee**: anything here may change in any release.
 
-pub mod backend;
+pub mod backup;
 pub mod bbolt;
-pub mod bundle;
 pub mod cancel;
-pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -16,16 +14,11 @@ pub mod diagnostics;
 pub mod etcd;
 pub mod etcdctl;
 pub mod fsutil;
-pub mod integrity;
-pub mod layers;
 pub mod metrics;
 pub mod node;
 pub mod output;
 pub mod remote;
-pub mod retention;
-pub mod scratch;
 pub mod settings;
-pub mod spool;
 
 use cli::Command;
 use output::Printer;

@@ -24,8 +24,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::anyhow;
 
-use crate::catalog;
-use crate::commands::prune::{Action, Kind, Outcome, Pruned};
+use crate::backup::catalog;
+use crate::backup::prune::{Action, Kind, Outcome, Pruned};
 use crate::diagnostics::{self, exit, HintExt};
 use crate::fsutil::{self, FsError};
 use crate::output::Printer;

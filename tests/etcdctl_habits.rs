@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use chrono::Utc;
 use common::*;
-use etcd_backup::catalog;
+use etcd_backup::backup::catalog;
 
 /// One real backup with its sidecar, made once (etcd stopped after).
 struct Template {

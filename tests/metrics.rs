@@ -548,13 +548,13 @@ fn suspect_backups_are_counted_and_promtool_accepts_them() {
 
     // The same backup under a name two hours ahead.
     let first = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim_end());
-    let ahead = etcd_backup::catalog::backup_file_name(
+    let ahead = etcd_backup::backup::catalog::backup_file_name(
         chrono::Utc::now() + chrono::Duration::hours(2),
         None,
     );
     fs::copy(&first, backups.join(&ahead)).unwrap();
     fs::copy(
-        etcd_backup::catalog::sidecar_path(&first),
+        etcd_backup::backup::catalog::sidecar_path(&first),
         backups.join(format!("{ahead}.json")),
     )
     .unwrap();

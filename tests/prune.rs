@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use chrono::Utc;
 use common::*;
-use etcd_backup::catalog;
+use etcd_backup::backup::catalog;
 use proptest::prelude::*;
 
 /// Real snapshots to copy: `ours` (our `save`, with its sidecar) and `old` (what the old cron

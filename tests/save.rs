@@ -137,7 +137,7 @@ fn etcd_3_5_ec_snapshot_passes_upstream_checks() {
     save_and_check_with_upstream(v35(), KeyKind::EcSec1);
 }
 
-/// Writes a kubeadm-style static pod manifest for `etcd` (etcd-formats.md §7.3).
+/// Writes a kubeadm-style static pod manifest for `etcd` (docs/formats.md §7.3).
 fn write_manifest(etcd: &Etcd, path: &Path) {
     let args = Etcd::kubeadm_args(
         &etcd.name,

@@ -425,8 +425,8 @@ fn backup_set_status_lists_newest_first_and_max_age_catches_stopped_backups() {
 /// runs away with memory, whatever it is given (the libFuzzer target in fuzz/ goes further).
 #[test]
 fn random_damage_never_panics_the_reader() {
-    use etcd_backup::backend::inspect_db;
     use etcd_backup::bbolt::Db;
+    use etcd_backup::etcd::schema::inspect_db;
     let (_, good) = snapshot();
     let original = fs::read(good).unwrap();
     let l = layout(&original);

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use etcd_backup::backend::inspect_db;
+use etcd_backup::etcd::schema::inspect_db;
 use etcd_backup::bbolt::Db;
 use libfuzzer_sys::fuzz_target;
 

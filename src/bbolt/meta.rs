@@ -122,7 +122,7 @@ impl Meta {
     }
 }
 
-/// A whole meta page as etcd's bbolt writes it (`Tx.WriteTo`, etcd-formats.md §2.10): header
+/// A whole meta page as etcd's bbolt writes it (`Tx.WriteTo`, docs/formats.md §2.10): header
 /// `id = page`, `flags = 0x04`; flags 0, root sequence 0, no freelist page (etcd's
 /// `NoFreelistSync`), the checksum over offsets 16..72; zeros after offset 80 up to `page_size`
 /// bytes (at least [`META_END`]).

@@ -1,4 +1,4 @@
-//! A streaming writer of a fresh, compact bbolt file (etcd-formats.md §2.13): what bbolt's
+//! A streaming writer of a fresh, compact bbolt file (docs/formats.md §2.13): what bbolt's
 //! `Tx.WriteTo` would give for a database whose pages were packed greedily in key order. Used by
 //! `restore` to rewrite a snapshot's db; memory stays bounded by a few pages whatever the size of
 //! the data.
@@ -577,10 +577,10 @@ fn check_key(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend;
     use crate::bbolt::meta::{Meta, NO_FREELIST};
     use crate::bbolt::page::{branch_elements, le_u32, le_u64, Header};
     use crate::bbolt::{Db, Entry};
+    use crate::etcd::schema;
     use proptest::prelude::*;
     use std::io::Cursor;
     use std::path::Path;
@@ -1205,7 +1205,7 @@ mod tests {
     fn etcd_model(revisions: u64, value_len: usize) -> Model {
         let key_items = (1..=revisions)
             .map(|r| {
-                let kv = backend::KeyValue {
+                let kv = schema::KeyValue {
                     key: format!("/registry/pods/p{}", r % 97).into_bytes(),
                     create_revision: 1 + (r as i64 - 1) / 2,
                     mod_revision: r as i64,
@@ -1243,7 +1243,7 @@ mod tests {
         for ps in [1024, 4096, 16384] {
             let bytes = write_model(&model, ps);
             let db = Db::from_bytes(&bytes, Path::new("mem")).unwrap();
-            let report = backend::inspect_db(&db, true).unwrap();
+            let report = schema::inspect_db(&db, true).unwrap();
             assert_eq!(report.corruption, vec![]);
             assert_eq!(report.schema, Vec::<String>::new());
             assert_eq!(report.consistent_index, Some(500));
@@ -1292,15 +1292,15 @@ mod tests {
         for name in ["etcd-3.4.23-small.db", "etcd-3.5.1-small.db"] {
             let bytes = std::fs::read(seeds.join(name)).unwrap();
             let src = Db::from_bytes(&bytes, Path::new(name)).unwrap();
-            let before = backend::inspect_db(&src, true).unwrap();
+            let before = schema::inspect_db(&src, true).unwrap();
             assert_eq!(before.corruption, vec![]);
             let ps = src.meta().page_size;
             let copied = copy(&src, ps);
             let db = Db::from_bytes(&copied, Path::new("copy")).unwrap();
-            let after = backend::inspect_db(&db, true).unwrap();
+            let after = schema::inspect_db(&db, true).unwrap();
             assert_eq!(after.corruption, vec![], "{name}");
             assert_eq!(after.schema, before.schema, "{name}");
-            let status = |s: &backend::Status| (s.hash, s.revision, s.total_key, s.version.clone());
+            let status = |s: &schema::Status| (s.hash, s.revision, s.total_key, s.version.clone());
             assert_eq!(status(&after.status), status(&before.status), "{name}");
             assert!(
                 after.status.total_size <= before.status.total_size,

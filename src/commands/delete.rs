@@ -13,17 +13,17 @@ use std::path::Path;
 
 use anyhow::anyhow;
 
+use crate::backup::verify;
 use crate::cli::{DeleteArgs, OutputFormat};
 use crate::diagnostics::{exit, HintExt};
-use crate::integrity;
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
-use super::prune::{self, Action, Entry, Kind, Outcome, Plan, Row};
+use crate::backup::prune::{self, Action, Entry, Kind, Outcome, Plan, Row};
 
 pub fn run(settings: &Settings, printer: &Printer, args: &DeleteArgs) -> anyhow::Result<u8> {
     let dir = &settings.backup_dir;
-    prune::check_dir(dir)?;
+    super::prune::check_dir(dir)?;
     let wanted = args
         .files
         .iter()
@@ -59,12 +59,12 @@ pub fn run(settings: &Settings, printer: &Printer, args: &DeleteArgs) -> anyhow:
     });
     // A backup whose time cannot be trusted (a future name, a newer name than its content) never
     // stands for the newest: it is tried last, as prune does.
-    let backups = crate::catalog::trusted_first(backups, |e| {
+    let backups = crate::backup::catalog::trusted_first(backups, |e| {
         let taken_at = e
             .backup
             .as_ref()
             .map_or_else(chrono::Utc::now, |(_, n)| n.taken_at);
-        crate::catalog::local_facts(&dir.join(&e.name), taken_at)
+        crate::backup::catalog::local_facts(&dir.join(&e.name), taken_at)
     });
     let mut floor = None;
     for b in &backups {
@@ -73,7 +73,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &DeleteArgs) -> anyhow:
             "verifying {} before deleting anything",
             path.display()
         ));
-        match integrity::verify_path(&path, &[], false) {
+        match verify::verify_path(&path, &[], false) {
             Ok(v) if v.ok() => {
                 floor = Some(b.name.clone());
                 break;

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 
+use crate::backup::layers::Layers;
 use crate::diagnostics::HintExt;
-use crate::layers::Layers;
 
 /// The directory and file name of `save FILE`.
 #[derive(Debug)]
@@ -22,7 +22,7 @@ pub fn target(file: &Path, layers: Layers, backup_dir: &Path) -> anyhow::Result<
     let name = file
         .file_name()
         .and_then(|n| n.to_str())
-        .filter(|n| !n.ends_with(crate::catalog::SIDECAR_SUFFIX))
+        .filter(|n| !n.ends_with(crate::backup::catalog::SIDECAR_SUFFIX))
         .ok_or_else(|| anyhow!("save: {} is not a file name to write", file.display()))
         .hint("name a file such as /root/etcd-snapshot.db (its sidecar .json goes beside it)")?
         .to_string();

@@ -20,19 +20,19 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, Utc};
 
-use crate::bundle;
+use crate::backup::catalog::{self, BundleRecord, Sidecar};
+use crate::backup::layers::{self, Background, Encoder, Layers, Tally};
+use crate::backup::pki_bundle;
+use crate::backup::verify;
 use crate::cancel::{self, Deadline};
-use crate::catalog::{self, BundleRecord, Sidecar};
 use crate::cli::{Compression, OutputFormat, SaveArgs};
 use crate::diagnostics::{exit, with_hint, HintExt};
 use crate::etcd::{self, ConnectConfig, EtcdError, MemberStatus, Session, TlsFiles};
+use crate::fsutil::direct_io::{self, Spool};
 use crate::fsutil::{self, FsError};
-use crate::integrity;
-use crate::layers::{self, Background, Encoder, Layers, Tally};
 use crate::metrics::{SaveReport, SavedBackup, SetSize};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
-use crate::spool::{self, Spool};
 
 /// Room left free beyond the snapshot itself, so a backup never fills the disk it shares with
 /// etcd or the system.
@@ -82,7 +82,7 @@ pub fn run(
     // written can be decrypted and checked in full before it gets its name. The secret is
     // dropped when the check is done; the stanza left in the header opens nothing.
     let check_key = layers.age.then(age::x25519::Identity::generate);
-    let pki_sources = bundle::Sources {
+    let pki_sources = pki_bundle::Sources {
         kubernetes_dir: args.kubernetes_dir.clone(),
         kubelet_dir: args.kubelet_dir.clone(),
     };
@@ -883,7 +883,7 @@ fn stream(
             .try_clone()
             .map_err(|e| FsError::io("cannot open", part_path, e))?,
         part_path,
-        spool::Mode::Auto,
+        direct_io::Mode::Auto,
     )
     .map_err(|e| FsError::io("cannot open for writing", part_path, e))?;
     printer.detail(format!(
@@ -935,7 +935,7 @@ fn stream(
 struct Checked {
     file_size: u64,
     file_sha256: [u8; 32],
-    status: crate::backend::Status,
+    status: crate::etcd::schema::Status,
 }
 
 /// Runs the checks of `verify` on the temp file before it gets its name: the bytes on disk are
@@ -961,9 +961,9 @@ fn check_part(
         None => {
             // The bytes read back must be the bytes received, whose SHA-256 was checked in the
             // stream; CRC-32C proves that at a tenth of the cost.
-            let v = integrity::verify_file(
+            let v = verify::verify_file(
                 part_path,
-                integrity::Content::MatchesCrc32c(received.file_crc32c),
+                verify::Content::MatchesCrc32c(received.file_crc32c),
                 false,
                 false,
             )?;
@@ -983,10 +983,9 @@ fn check_part(
                 File::open(part_path).map_err(|e| FsError::io("cannot open", part_path, e))?;
             let keys: Vec<age::x25519::Identity> = check_key.into_iter().cloned().collect();
             let dir = &fsutil::parent_dir(part_path);
-            let v =
-                integrity::verify_stored(&mut f, part_path, layers, &keys, dir, false, Ok(None))
-                    .map_err(anyhow::Error::from)
-                    .hint("check the backup directory's file system and free space")?;
+            let v = verify::verify_stored(&mut f, part_path, layers, &keys, dir, false, Ok(None))
+                .map_err(anyhow::Error::from)
+                .hint("check the backup directory's file system and free space")?;
             let mut problems = v.problems;
             if v.file_size != written || v.sha256 != written_sha {
                 problems.push(format!(
@@ -1037,7 +1036,7 @@ struct WrittenBundle {
 /// Writes `<name>-pki.tar[.zst][.age]` under a temp name: the tar stream through the same
 /// layers as the snapshot, fsynced, and read back to check it reached the disk intact.
 fn write_bundle(
-    sources: &bundle::Sources,
+    sources: &pki_bundle::Sources,
     name: &str,
     path: &Path,
     layers: Layers,
@@ -1053,7 +1052,7 @@ fn write_bundle(
         layers,
         recipients,
     )?;
-    let (encoder, summary) = bundle::write(sources, encoder).map_err(|e| {
+    let (encoder, summary) = pki_bundle::write(sources, encoder).map_err(|e| {
         let hint = e
             .hint()
             .unwrap_or("check --kubernetes-dir and --kubelet-dir, or leave out --with-pki");

@@ -7,14 +7,14 @@ use std::time::Duration;
 use anyhow::anyhow;
 use chrono::Utc;
 
-use crate::backend;
+use crate::backup::catalog::{self, Backup, Sidecar};
+use crate::backup::layers::{self, Layers};
+use crate::backup::verify::{self, read_sidecar, SpillError};
 use crate::bbolt::BboltError;
-use crate::catalog::{self, Backup, Sidecar};
 use crate::cli::{OutputFormat, StatusArgs};
 use crate::diagnostics::{exit, with_hint, HintExt};
+use crate::etcd::schema;
 use crate::fsutil::FsError;
-use crate::integrity::{self, read_sidecar, SpillError};
-use crate::layers::{self, Layers};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
@@ -41,10 +41,10 @@ fn inspect_stored(
     named: &super::Named,
     identities: &[age::x25519::Identity],
     scratch_dir: &Path,
-) -> anyhow::Result<backend::Report> {
+) -> anyhow::Result<schema::Report> {
     let mut stored = named.reader()?;
     let shown = named.shown();
-    let spilled = integrity::spill(&mut stored, &shown, named.layers(), identities, scratch_dir)
+    let spilled = verify::spill(&mut stored, &shown, named.layers(), identities, scratch_dir)
         .map_err(|e| {
             let hint = match &e {
                 SpillError::Keys(_) => "pass the age identity it was encrypted to with --identity",
@@ -54,7 +54,7 @@ fn inspect_stored(
             with_hint(e, hint)
         })?;
     let db = crate::bbolt::Db::from_source(Box::new(spilled.scratch), Path::new(&shown))?;
-    Ok(backend::inspect_db(&db, false)?)
+    Ok(schema::inspect_db(&db, false)?)
 }
 
 fn file_status(
@@ -72,7 +72,7 @@ fn file_status(
         .map_err(|e| FsError::io("cannot read", file, e))
         .hint("name a snapshot file (a regular file, or a symlink to one)")?;
     let report = if layers.is_plain() {
-        backend::inspect(file, false)
+        schema::inspect(file, false)
     } else {
         let named = super::Named::Local(file.to_path_buf());
         let report = inspect_stored(&named, identities, &crate::fsutil::parent_dir(file))?;
@@ -92,7 +92,7 @@ fn file_status(
 fn finish_file_status(
     printer: &Printer,
     file: &Path,
-    report: backend::Report,
+    report: schema::Report,
 ) -> anyhow::Result<u8> {
     if !report.corruption.is_empty() {
         let list = report

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use chrono::Utc;
 
-use crate::catalog;
+use crate::backup::catalog;
+use crate::backup::layers;
+use crate::backup::verify::{self, SpillError, Verdict};
 use crate::cli::{OutputFormat, VerifyArgs};
 use crate::diagnostics::{exit, HintExt};
 use crate::fsutil::{self, DirLock};
-use crate::integrity::{self, SpillError, Verdict};
-use crate::layers;
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
@@ -84,7 +84,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &VerifyArgs) -> anyhow:
         let shown = target.shown();
         printer.detail(format!("verifying {shown}"));
         let verdict = match target {
-            Named::Local(path) => integrity::verify_path(path, &identities, args.allow_no_hash),
+            Named::Local(path) => verify::verify_path(path, &identities, args.allow_no_hash),
             Named::Remote { .. } => target
                 .reader()
                 .map_err(|e| SpillError::Read {
@@ -92,7 +92,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &VerifyArgs) -> anyhow:
                     source: std::io::Error::other(format!("{e:#}")),
                 })
                 .and_then(|mut r| {
-                    integrity::verify_stored(
+                    verify::verify_stored(
                         &mut r,
                         Path::new(&shown),
                         target.layers(),

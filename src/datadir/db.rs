@@ -1,5 +1,5 @@
 //! The restored db: every bucket of the snapshot rewritten into a fresh, compact bbolt file
-//! (etcd-formats.md §2.13), with the changes `etcdutl snapshot restore` 3.5 makes (§5.4 B, C):
+//! (docs/formats.md §2.13), with the changes `etcdutl snapshot restore` 3.5 makes (§5.4 B, C):
 //!
 //! - `members` holds exactly the new members (`<hex id>` → member JSON), `members_removed` is
 //!   emptied, and `members`, `members_removed` and `cluster` exist (3.6 reads membership from
@@ -105,7 +105,7 @@ pub fn revision_key(main: i64) -> Vec<u8> {
 }
 
 fn main_of(rev_key: &[u8]) -> Option<i64> {
-    crate::backend::parse_revision(rev_key).map(|(main, _, _)| main)
+    crate::etcd::schema::parse_revision(rev_key).map(|(main, _, _)| main)
 }
 
 /// Buckets whose existence restore guarantees (3.5 restore creates the first three; `meta`

@@ -1,6 +1,6 @@
 //! The members of the restored cluster: parsing `--initial-cluster` and
 //! `--initial-advertise-peer-urls`, the bootstrap checks, member and cluster IDs, and the member
-//! JSON (etcd-formats.md §3.3, §5.2, §5.3).
+//! JSON (docs/formats.md §3.3, §5.2, §5.3).
 //!
 //! Upstream: `client/pkg/types/urls.go` and `urlsmap.go` (parsing), `server/config/config.go`
 //! `VerifyBootstrap` (checks), `server/etcdserver/api/membership/member.go` `NewMember` and
@@ -378,7 +378,7 @@ pub(crate) fn push_go_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Clusters of etcd-formats.md §5.3, shared by the WAL and `.snap` tests.
+/// Clusters of docs/formats.md §5.3, shared by the WAL and `.snap` tests.
 #[cfg(test)]
 pub(crate) mod fixtures {
     use super::{build_cluster, Cluster};

@@ -1,6 +1,7 @@
 //! Building an etcd data dir natively, as `etcdutl snapshot restore` does
-//! (etcd-formats.md §5): the db rewritten as a fresh bbolt file, the WAL, the `.snap` file.
+//! (docs/formats.md §5): the db rewritten as a fresh bbolt file, the WAL, the `.snap` file.
 
+pub mod build;
 pub mod db;
 pub mod member;
 pub mod snap;

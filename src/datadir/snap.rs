@@ -1,4 +1,4 @@
-//! The `.snap` file restore writes: the v2 store holding the new members (etcd-formats.md §5.6).
+//! The `.snap` file restore writes: the v2 store holding the new members (docs/formats.md §5.6).
 //!
 //! Upstream: `server/etcdserver/api/snap/snapshotter.go` (`SaveSnap`), `snap/snappb/snap.proto`,
 //! `raft/raftpb/raft.proto`, `server/etcdserver/api/v2store/store.go` (`Save`), `node.go`,

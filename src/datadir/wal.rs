@@ -1,4 +1,4 @@
-//! The WAL segment restore writes (etcd-formats.md §5.5).
+//! The WAL segment restore writes (docs/formats.md §5.5).
 //!
 //! Upstream: `server/storage/wal/wal.go` (`Create`, `SaveSnapshot`, `Save`), `encoder.go`
 //! (framing), `wal/walpb/record.proto`, `raft/raftpb/raft.proto`,

@@ -2,8 +2,12 @@
 //!
 //! etcd-client and tokio stay inside this module: [`Session`] owns a current-thread runtime and
 //! offers blocking calls, each bounded by the run's deadline and interruptible by SIGINT/SIGTERM.
+//!
+//! [`schema`] is etcd's on-disk schema, read from a backend (bbolt) file with no etcd running:
+//! the numbers `etcdutl snapshot status` prints and the schema checks `verify` makes.
 
 pub mod probe;
+pub mod schema;
 pub mod stream;
 
 use std::fmt;

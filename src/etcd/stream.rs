@@ -179,7 +179,7 @@ mod tests {
 
     #[test]
     fn accepts_a_well_formed_stream_like_etcd_3_5() {
-        // 3.5.1 sent 32768×3 + 28672 for a 126,976-byte db (etcd-formats.md §1.2).
+        // 3.5.1 sent 32768×3 + 28672 for a 126,976-byte db (docs/formats.md §1.2).
         let db: Vec<u8> = (0..126_976u32).map(|i| (i % 251) as u8).collect();
         let msgs = messages(&db);
         assert_eq!(msgs.len(), 5);

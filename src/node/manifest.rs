@@ -224,7 +224,7 @@ fn parse_flags(argv: &[String]) -> BTreeMap<String, String> {
 mod tests {
     use super::*;
 
-    /// The shape kubeadm writes (etcd-formats.md §7.3), trimmed.
+    /// The shape kubeadm writes (docs/formats.md §7.3), trimmed.
     const KUBEADM: &str = r#"
 apiVersion: v1
 kind: Pod

@@ -8,7 +8,7 @@
 //! 1. `build`: the new data dir, natively, at `<data-dir>.restored-<time>` (same file system);
 //! 2. `stop-control-plane`: `etcd.yaml` and `kube-apiserver.yaml` moved out of the manifests dir
 //!    into a staging dir; wait until etcd has let go of `member/snap/db` (a non-blocking flock
-//!    probe, etcd-formats.md §7.2) and its client port is closed; `systemctl stop kubelet`.
+//!    probe, docs/formats.md §7.2) and its client port is closed; `systemctl stop kubelet`.
 //!    Stopping the kubelet alone would leave the static pods running on the old data;
 //! 3. `move-aside`: the old data dir to `<data-dir>.before-restore-<time>`, never deleted;
 //! 4. `move-into-place`: the new dir gets the old one's owner, group and mode, and its name;
@@ -37,14 +37,14 @@ use anyhow::{anyhow, Context};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::backup::verify;
 use crate::bbolt::Db;
 use crate::cli::{LogFormat, RestoreArgs};
-use crate::commands::restore::{self as data_restore, Build};
+use crate::datadir::build::{self as data_restore, Build};
 use crate::datadir::member;
 use crate::diagnostics::{exit, HintExt};
 use crate::etcd::{self, ConnectConfig, EtcdError, Session, TlsFiles};
 use crate::fsutil::{self, FsError};
-use crate::integrity;
 use crate::node::interrupt;
 use crate::output::Printer;
 use crate::settings::Settings;
@@ -354,7 +354,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
     let Some(snapshot) = &args.snapshot else {
         return Err(anyhow!("no snapshot file given")).hint("name the snapshot to restore");
     };
-    let input = crate::commands::restore::Input::resolve(
+    let input = data_restore::Input::resolve(
         snapshot,
         args,
         &crate::fsutil::parent_dir(&data_dir),
@@ -405,9 +405,9 @@ fn plan(
 ) -> anyhow::Result<Plan> {
     let manifest = settings.manifest.as_ref().expect("checked by the caller");
     printer.phase(format!("verifying {}", snapshot.display()));
-    let verdict = integrity::verify_file(
+    let verdict = verify::verify_file(
         snapshot,
-        integrity::Content::Sha256,
+        verify::Content::Sha256,
         args.skip_hash_check,
         true,
     )?;

@@ -1,6 +1,6 @@
 //! file:// remotes: a directory on a local or mounted file system (a backup disk, NFS).
 //!
-//! Writes follow src/fsutil.rs: a temp file in the destination directory, created exclusively
+//! Writes follow src/fsutil/mod.rs: a temp file in the destination directory, created exclusively
 //! with mode 0600, written, `fsync`ed, renamed into place (never over an existing file unless
 //! asked), then the directory is `fsync`ed. Temp files are named `.<name>.<pid>-<n>.part`; the
 //! leading dot and the `.part` suffix keep them out of [`Local::list`]. Directories are created

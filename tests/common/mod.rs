@@ -327,7 +327,7 @@ impl Etcd {
         panic!("etcd {} did not start:\n{last_log}", dist.version);
     }
 
-    /// The command line kubeadm's manifest gives etcd (etcd-formats.md §7.3), on our ports.
+    /// The command line kubeadm's manifest gives etcd (docs/formats.md §7.3), on our ports.
     pub fn kubeadm_args(
         name: &str,
         client_url: &str,

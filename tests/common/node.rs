@@ -1,6 +1,6 @@
 //! A simulated kubeadm control-plane node for restore tests: kubeadm's layout under a temporary
 //! root, the real etcd run as a static pod by a stand-in kubelet, and a fake `systemctl` that
-//! starts and stops that kubelet (etcd-formats.md §7.2, §7.3). No real kubelet or systemd.
+//! starts and stops that kubelet (docs/formats.md §7.2, §7.3). No real kubelet or systemd.
 //!
 //! Layout under `root`:
 //! ```text

@@ -1,7 +1,7 @@
 //! Proving a snapshot file intact and restorable: what `verify` checks and `save` runs on its
 //! temp file before giving it a final name.
 //!
-//! 1. The SHA-256 trailer (etcd-formats.md §1.4: `size % 512 == 32` means the file ends in
+//! 1. The SHA-256 trailer (docs/formats.md §1.4: `size % 512 == 32` means the file ends in
 //!    sha256(db)) is present and matches; the data before it is exactly the bbolt high-water mark.
 //! 2. The full bbolt check (`bbolt::Db::walk`), as `tx.Check()` does.
 //! 3. etcd schema sanity: revision keys, `KeyValue` values that agree with them, a consistent index.
@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::backend::{self, Report, Status};
+use crate::backup::catalog::Sidecar;
+use crate::backup::layers::{self, LayerError, Layers, Tally};
+use crate::backup::spill::Scratch;
 use crate::bbolt::{BboltError, Db};
-use crate::catalog::Sidecar;
-use crate::layers::{self, LayerError, Layers, Tally};
-use crate::scratch::Scratch;
+use crate::etcd::schema::{self, Report, Status};
 
 /// How the bytes of the file are checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,7 +148,7 @@ pub fn check_trailer(path: &Path) -> std::io::Result<Trailer> {
 
 /// Reads the sidecar beside `path`: `Ok(None)` when there is none.
 pub fn read_sidecar(path: &Path) -> Result<Option<Sidecar>, String> {
-    crate::catalog::read_sidecar(path)
+    crate::backup::catalog::read_sidecar(path)
 }
 
 /// Verifies one file. `Err` only for I/O errors on the file itself (exit 2); every finding about
@@ -168,7 +168,7 @@ pub fn verify_file(
     crate::fsutil::open_regular(path, true).map_err(io)?;
     let (hashes, inspected) = std::thread::scope(|s| {
         let hashing = s.spawn(|| hash_file(path, content));
-        let inspected = backend::inspect(path, true);
+        let inspected = schema::inspect(path, true);
         let hashes = hashing
             .join()
             .unwrap_or_else(|_| Err(std::io::Error::other("hash thread panicked")));
@@ -625,7 +625,7 @@ pub fn verify_stored(
     let (stored_size, stored_sha256) = (u.stored_size, u.stored_sha256);
     let (snapshot_size, snapshot_sha256) = (u.snapshot_size, u.snapshot_sha256);
     let inspected = Db::from_source(Box::new(spilled.scratch), name)
-        .and_then(|db| backend::inspect_db(&db, true));
+        .and_then(|db| schema::inspect_db(&db, true));
     let report = judge_report(inspected, snapshot_size, &mut problems).map_err(|source| {
         SpillError::Write {
             dir: scratch_dir.to_path_buf(),

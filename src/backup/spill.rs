@@ -643,7 +643,7 @@ mod tests {
         }
     }
 
-    /// Throughput of a sealed scratch: `cargo test --release --lib scratch::tests::throughput --
+    /// Throughput of a sealed scratch: `cargo test --release --lib spill::tests::throughput --
     /// --ignored --nocapture`. Prints figures; asserts nothing about time.
     #[test]
     #[ignore = "a measurement; run in release mode"]

@@ -4,6 +4,11 @@
 //! exclusively with mode 0600, written, `fsync`ed, renamed over the final name with
 //! `RENAME_NOREPLACE` (never clobbering an existing backup), then the directory is `fsync`ed so the
 //! rename itself survives a crash.
+//!
+//! [`direct_io`] writes a large stream (the snapshot `save` receives) with `O_DIRECT`, past the
+//! page cache.
+
+pub mod direct_io;
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};

@@ -1,7 +1,7 @@
 //! What an etcd backend (bbolt) file says, computed in one walk: the numbers
 //! `etcdutl snapshot status` prints, and the schema checks `verify` makes.
 //!
-//! Status algorithm (etcd `etcdutl/snapshot/v3_snapshot.go` `Status`, etcd-formats.md §4.1):
+//! Status algorithm (etcd `etcdutl/snapshot/v3_snapshot.go` `Status`, docs/formats.md §4.1):
 //! - `hash`: CRC-32C over, for each top-level bucket in key order, the bucket name then every
 //!   entry's key and value (nothing for a nested bucket's value);
 //! - `revision`: main revision (first 8 bytes, big-endian) of the last key of the `key` bucket;
@@ -245,7 +245,7 @@ fn check_key_entry(
         }
     };
     if value.is_empty() && !tomb {
-        return; // the `--bump-revision` marker: an empty value (etcd-formats.md §3.1)
+        return; // the `--bump-revision` marker: an empty value (docs/formats.md §3.1)
     }
     if kv.key.is_empty() {
         note(format!(
@@ -387,7 +387,7 @@ mod tests {
 
     #[test]
     fn formats_match_etcdutl_byte_for_byte() {
-        // Outputs recorded from etcdutl 3.5.1 (etcd-formats.md §4.2).
+        // Outputs recorded from etcdutl 3.5.1 (docs/formats.md §4.2).
         let s = st(3748919475, 106496, None);
         assert_eq!(
             s.to_json(),

@@ -2,14 +2,15 @@
 //!
 //! A backup is `etcd-snapshot-YYYY-MM-DD_HH-MM-SS[_LABEL].db[.zst][.age]` (UTC), the pattern the
 //! old cron script used, so its files are recognised too; `.zst` and `.age` name its compression
-//! and encryption layers (`crate::layers`). Beside it, `<file>.json` records where and how it was
-//! taken, and `save --with-pki` adds the DR bundle `etcd-snapshot-…[_LABEL]-pki.tar[.zst][.age]`.
+//! and encryption layers (`crate::backup::layers`). Beside it, `<file>.json` records where and
+//! how it was taken, and `save --with-pki` adds the DR bundle
+//! `etcd-snapshot-…[_LABEL]-pki.tar[.zst][.age]`.
 //! While being written, a file is `<final name>.part`.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::layers::Layers;
+use crate::backup::layers::Layers;
 
 pub const PREFIX: &str = "etcd-snapshot-";
 pub const SUFFIX: &str = ".db";

@@ -1,0 +1,21 @@
+//! The backup set: what a backup is on disk and in a store, and what is done to it once written.
+//! The commands (`crate::commands`) drive these; nothing here prints.
+//!
+//! - [`catalog`]: backup and sidecar names, sidecar metadata, listing a dir, suspect clocks;
+//! - [`layers`]: the `.zst`/`.age` layers of a backup file, and the age keys;
+//! - [`named`]: a backup named on the command line, a local file or an object in a store;
+//! - [`spill`]: a random-access, optionally sealed spill of a layered backup, for checking it;
+//! - [`verify`]: what `verify` (and `save`, before it names a file) proves about a backup;
+//! - [`retention`]: which backups the `--keep-*` rules keep;
+//! - [`prune`]: a prune's plan for a backup dir (the rules plus the verified floor) and its
+//!   deletions;
+//! - [`pki_bundle`]: the `--with-pki` disaster-recovery bundle written beside a snapshot.
+
+pub mod catalog;
+pub mod layers;
+pub mod named;
+pub mod pki_bundle;
+pub mod prune;
+pub mod retention;
+pub mod spill;
+pub mod verify;

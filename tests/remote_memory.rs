@@ -2,6 +2,9 @@
 //! through SeaweedFS, with the process's peak RSS (VmHWM) checked after each direction. In a
 //! test binary of its own, so that no other test's memory counts.
 
+// The rig the tests in tests/it/ share; this binary uses only a part of it.
+#[allow(dead_code)]
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::io::Read;

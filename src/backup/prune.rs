@@ -759,7 +759,7 @@ mod tests {
 }
 
 /// Properties of the plan over random backup sets, rules, verification verdicts, foreign files
-/// and symlinks. The integration test `tests/prune.rs` checks the same invariants on real files.
+/// and symlinks. The integration test `tests/it/prune.rs` checks the same invariants on real files.
 #[cfg(test)]
 mod properties {
     use super::*;

@@ -4,7 +4,7 @@
 //! binary whose name has a hyphen, clap_complete 4.6's bash generator names the per-subcommand
 //! cases `etcd__subcmd__backup__subcmd__prune` while the loop that finds the subcommand sets
 //! `etcd__backup__subcmd__prune`, so no subcommand's options were ever completed.
-//! `tests/completions.rs` completes in real bash, zsh and fish.
+//! `tests/it/completions.rs` completes in real bash, zsh and fish.
 
 use std::io::Write;
 

@@ -1,6 +1,6 @@
 //! The shipped `/etc/etcd-backup/config.toml` (`packaging/etc/config.toml`): every key commented
 //! out with its default, or an example where it has none, and its help line. Generated from the
-//! clap definitions; `tests/generated.rs` fails when the committed file drifts.
+//! clap definitions; `tests/it/generated.rs` fails when the committed file drifts.
 
 use super::keys::{tables, Entry, Kind, Slot, Table};
 
@@ -28,7 +28,7 @@ const HEADER: &str = "\
 # profiles and age identity files. It must be owned by root (or the user running etcd-backup)
 # and not writable by others, since it decides where backups go and which are deleted.
 #
-# Generated from the command-line definitions (tests/generated.rs); edit your copy freely.
+# Generated from the command-line definitions (tests/it/generated.rs); edit your copy freely.
 ";
 
 /// Examples for keys without a default (the values are checked like any other).

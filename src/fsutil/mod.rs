@@ -390,7 +390,7 @@ mod tests {
     fn write_atomic_mode_sets_the_mode() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("m.prom");
-        // The umask is process-wide, so tests/metrics.rs runs the binary under umask 077.
+        // The umask is process-wide, so tests/it/metrics.rs runs the binary under umask 077.
         write_atomic_mode(&p, b"x 1\n", true, 0o644).unwrap();
         assert_eq!(mode_of(&p).unwrap(), 0o644);
         write_atomic_mode(&p, b"x 2\n", true, 0o644).unwrap();

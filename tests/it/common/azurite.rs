@@ -15,13 +15,13 @@
 //! describes, so that the server, not our client, is the witness of what it holds.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{http_call, log_tail, stop_child};
 use base64::Engine as _;
-use etcd_backup::remote::{Environment, Remote, RemoteOptions};
+use etcd_backup::remote::{Environment, RemoteOptions};
 
 pub const VERSION: &str = "3.37.0";
 /// The development account every Azure emulator knows.
@@ -201,12 +201,6 @@ impl Azurite {
         }
     }
 
-    /// A remote on `az://<container>/<prefix>`.
-    pub fn remote(&self, prefix: &str) -> Remote {
-        Remote::open_in(&self.url(prefix), &self.options(), &self.env())
-            .unwrap_or_else(|e| panic!("open {}: {e}", self.url(prefix)))
-    }
-
     /// Create Container (`PUT /<account>/<name>?restype=container`); returns the HTTP status.
     pub fn create_container(&self, name: &str) -> Result<u16, String> {
         self.call("PUT", name, &[("restype", "container")])
@@ -280,11 +274,6 @@ impl Azurite {
             query_string.join("&")
         );
         http_call(&host, request.as_bytes(), Duration::from_secs(10))
-    }
-
-    /// The temp dir holding data and logs.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
     }
 }
 

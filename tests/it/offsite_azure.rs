@@ -1,9 +1,9 @@
 //! Off-site copies to Azure Blob Storage end to end, against a real Azurite 3.37.0 blob service
-//! (tests/common/azurite.rs) and real etcd 3.5.1: the binary is driven only by what an operator
+//! (tests/it/common/azurite.rs) and real etcd 3.5.1: the binary is driven only by what an operator
 //! sets (`AZURE_*` variables, `AZURITE_BLOB_STORAGE_URL`, `--remote-endpoint` as
 //! `ETCD_BACKUP_REMOTE_ENDPOINT`), and the server's own listing is the witness of what it holds.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! `etcd-backup verify` on real snapshots: good files pass, and every kind of damage is caught
 //! with a specific message, without making `verify` or `status` panic.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

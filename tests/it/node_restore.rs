@@ -1,7 +1,7 @@
-//! `restore SNAPSHOT` on a simulated kubeadm node (tests/common/node.rs): the real etcd run by a
+//! `restore SNAPSHOT` on a simulated kubeadm node (tests/it/common/node.rs): the real etcd run by a
 //! stand-in kubelet that, like the real one, leaves static pods running when it is stopped.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;

@@ -2,8 +2,6 @@
 //! with client-cert auth and peer TLS on ephemeral loopback ports, and the upstream tools as the
 //! oracle. Every process started here is stopped by its PID when its guard drops.
 
-#![allow(dead_code)]
-
 pub mod azurite;
 pub mod gcs;
 pub mod node;
@@ -248,7 +246,6 @@ pub struct Etcd {
     pub client_url: String,
     pub peer_url: String,
     pub data_dir: PathBuf,
-    pub log: PathBuf,
     child: Option<Child>,
 }
 
@@ -302,7 +299,6 @@ impl Etcd {
                 client_url,
                 peer_url,
                 data_dir,
-                log: log.clone(),
                 child: Some(child),
             };
             if spec.no_wait {

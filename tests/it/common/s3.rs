@@ -9,7 +9,7 @@
 //! removes the `/tmp/seaweedfs-*-<port>.sock` files it leaves behind.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -284,10 +284,6 @@ impl SeaweedFs {
         matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(None)))
     }
 
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
     /// `s3://<bucket>/<prefix>`
     pub fn url(&self, prefix: &str) -> String {
         format!("s3://{}/{prefix}", self.bucket)
@@ -347,11 +343,6 @@ impl SeaweedFs {
             200 => Ok(json_names(&body)),
             other => Err(format!("filer answered {other}: {body}")),
         }
-    }
-
-    /// The temp dir holding data, config and logs.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
     }
 }
 

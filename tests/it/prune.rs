@@ -2,7 +2,7 @@
 //! sidecars, files of the old cron script (`etcdctl snapshot save` to the same names, no
 //! sidecar), damaged copies, temp files of interrupted saves, foreign files and symlinks.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -2,7 +2,7 @@
 //! through the store, against real etcd 3.5.1. The S3 cases run against a real SeaweedFS server
 //! (with SigV4), the rest also against a `file://` store.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -2,8 +2,6 @@
 //! systemd-analyze. scripts/install-deps.sh installs each of them; a missing one fails the test
 //! with that hint instead of skipping it.
 
-#![allow(dead_code)]
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

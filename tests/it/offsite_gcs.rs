@@ -20,7 +20,7 @@
 //! HEAD and GET of objects (sidecars, streamed downloads of objects larger than one upload
 //! part), DELETE (pruning), and connection failures.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! Help for a tired operator: `-h` is one short page per command, with global and subcommand
 //! flags grouped under the same headings and no `[env: …]` noise; `--help` is complete, with
-//! examples and the exit codes. (The man pages' sections are checked by tests/generated.rs.)
+//! examples and the exit codes. (The man pages' sections are checked by tests/it/generated.rs.)
 
 use std::process::Command;
 

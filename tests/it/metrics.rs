@@ -4,8 +4,8 @@
 //! docs/monitoring.md pass `promtool check rules` and fire as documented under
 //! `promtool test rules`.
 
-mod checkers;
-mod common;
+use crate::checkers;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;

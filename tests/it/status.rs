@@ -1,7 +1,7 @@
 //! `etcd-backup status FILE` must print exactly what upstream prints for the same file, in every
 //! output format, for snapshots of many shapes from real etcd 3.4.23 and 3.5.1.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

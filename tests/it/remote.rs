@@ -1,8 +1,8 @@
-//! The remote module against a real S3 server (SeaweedFS, see tests/common/s3.rs) and a real
+//! The remote module against a real S3 server (SeaweedFS, see tests/it/common/s3.rs) and a real
 //! directory: streaming round trips, listing, small objects, refusals, and what is left behind
 //! when an upload fails half-way (nothing that looks like an object).
 
-mod common;
+use crate::common;
 
 use std::io::{self, Read};
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! Operator mistakes get an answer that names the real cause, the path or endpoint, and what to
 //! do (issue 13), against real etcd 3.4.23 and 3.5.1 with kubeadm-style TLS.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

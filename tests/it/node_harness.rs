@@ -1,9 +1,9 @@
-//! The simulated kubeadm node (tests/common/node.rs) behaves like the real thing where a restore
+//! The simulated kubeadm node (tests/it/common/node.rs) behaves like the real thing where a restore
 //! tool meets it (docs/formats.md §7.2): static pod etcd follows its manifest, not the kubelet
 //! unit; `systemctl stop kubelet` leaves etcd running; and so the old runbook order (stop kubelet,
 //! swap the data dir, start kubelet) restores nothing.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

@@ -248,7 +248,6 @@ pub struct Node {
     pub client_url: String,
     pub peer_url: String,
     pub client_port: u16,
-    pub peer_port: u16,
     pub metrics_port: u16,
     /// `--initial-cluster` of the manifest (`name=peer_url` for a single node).
     pub initial_cluster: String,
@@ -380,7 +379,6 @@ impl Node {
                 .unwrap_or_else(|| format!("{name}={peer_url}")),
             peer_url,
             client_port,
-            peer_port,
             metrics_port: free_port(),
         };
         let install = |from: &str, to: &Path| {
@@ -391,7 +389,7 @@ impl Node {
         install("systemctl", &node.bin_dir.join("systemctl"));
         let me = std::process::id();
         let env = format!(
-            "# settings of the stand-in kubelet (tests/common/node.rs)\n\
+            "# settings of the stand-in kubelet (tests/it/common/node.rs)\n\
              MANIFESTS_DIR={}\nETCD_BIN={}\nOWNER_PID={me}\nOWNER_START={}\n\
              BACKOFF_MS=500\nBACKOFF_MAX_MS=5000\n",
             sh_quote(&node.manifests_dir.display().to_string()),
@@ -637,10 +635,6 @@ impl Node {
 
     pub fn kubelet_log(&self) -> String {
         fs::read_to_string(self.node_dir.join("kubelet.log")).unwrap_or_default()
-    }
-
-    pub fn etcd_log(&self) -> String {
-        fs::read_to_string(self.node_dir.join("etcd.log")).unwrap_or_default()
     }
 
     /// The ends of the node's logs, for assertion messages.

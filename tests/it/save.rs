@@ -1,7 +1,7 @@
 //! `etcd-backup save` against real etcd 3.4.23 and 3.5.1 with kubeadm-style mTLS. Upstream
 //! `etcdutl`/`etcdctl` judge every file we write.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

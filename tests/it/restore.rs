@@ -3,7 +3,7 @@
 //! form multi-member clusters, and, without a revision bump, hold WAL and `.snap` files
 //! byte-identical to `etcdutl snapshot restore` 3.5.1's and a db with the same status hash.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

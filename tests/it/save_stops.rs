@@ -6,7 +6,7 @@
 //! when it gets there. Without the fix the variable is ignored and the run ends before the test
 //! sees that line, so these tests fail rather than pass by luck.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::{BufRead, BufReader};

@@ -7,7 +7,7 @@
 //!
 //! The .deb is built, installed and purged by scripts/test-deb.sh (it needs root).
 
-mod checkers;
+use crate::checkers;
 
 use std::collections::BTreeSet;
 use std::fs;

@@ -2,7 +2,7 @@
 //! environment > config file > kubeadm manifest > default), errors that name the file, line,
 //! column and key, refused files, and a real `save --prune` driven by the file alone.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -2,7 +2,7 @@
 //! bundle, and every command reading `.db.zst.age` files. Upstream etcdutl judges the snapshot
 //! inside; the age and zstd crates (standard formats) take the files apart independently.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::Read;

@@ -9,14 +9,14 @@
 //! Ready means the bucket was created and a listing through our own client worked. Dropping the
 //! rig stops the process by PID: SIGTERM, up to 5 s, then SIGKILL.
 //!
-//! What fake-gcs-server 1.54.0 does not do (see tests/offsite_gcs.rs): the XML API object
+//! What fake-gcs-server 1.54.0 does not do (see tests/it/offsite_gcs.rs): the XML API object
 //! upload (`PUT /<bucket>/<object>`) and the XML multipart upload (`POST ?uploads`), which is
 //! how object_store writes to GCS; it has no authentication. [`FakeGcs::upload`] writes objects
 //! through the JSON API instead.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -231,11 +231,6 @@ impl FakeGcs {
     /// The server's request log so far.
     pub fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// The temp dir holding data, key file and log.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
     }
 
     /// One request with a body; returns the status and the body of the answer. HTTP/1.0, so

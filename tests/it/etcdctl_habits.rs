@@ -2,7 +2,7 @@
 //! FILE` against real etcd 3.5.1, `snapshot status`, `ls`/`list`, `delete` under prune's safety
 //! rules, and the ETCDCTL_* timeouts.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::symlink;

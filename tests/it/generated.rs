@@ -2,7 +2,7 @@
 //! config file packaging/etc/config.toml are generated from the clap definitions
 //! (`etcd_backup::cli::Cli`) and committed, so that the .deb and readers of the repository get
 //! them without running anything. This test regenerates them in memory and fails when a
-//! committed file differs; `UPDATE_GENERATED=1 cargo test --test generated` rewrites them. It
+//! committed file differs; `UPDATE_GENERATED=1 cargo test --test it generated::` rewrites them. It
 //! also renders every page with groff (no warnings allowed) and with `man -l`.
 
 use std::fs;
@@ -12,7 +12,7 @@ use std::process::Command;
 use clap::CommandFactory;
 use etcd_backup::cli::{Cli, CompletionShell};
 
-const REGENERATE: &str = "UPDATE_GENERATED=1 cargo test --test generated";
+const REGENERATE: &str = "UPDATE_GENERATED=1 cargo test --test it generated::";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -168,7 +168,8 @@ fn ascii_roff(page: &str) -> String {
 }
 
 /// Where each shell looks for a completion file, by the file's name; the text is what
-/// `etcd-backup completions SHELL` prints (tests/completions.rs completes with it in each shell).
+/// `etcd-backup completions SHELL` prints (tests/it/completions.rs completes with it in each
+/// shell).
 fn completions() -> Vec<(PathBuf, Vec<u8>)> {
     [
         (CompletionShell::Bash, "etcd-backup.bash"),

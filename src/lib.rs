@@ -71,8 +71,9 @@ pub fn run() -> u8 {
     };
     // A node restore moves the manifests out of the manifests dir, so while one is open (and
     // until `--resume`/`--rollback` ends it) the named manifest is absent by design: restore
-    // checks its journal first and then names a missing manifest itself.
-    let manifest_moved = matches!(&cli.command, Command::Restore(_));
+    // checks its journal first and then names a missing manifest itself. A data-dir restore
+    // (`--output-dir`) reads the manifest for member settings, so a named one must exist there.
+    let manifest_moved = matches!(&cli.command, Command::Restore(a) if a.output_dir.is_none());
     let given_by = |id: &str| match id {
         "manifest" if manifest_moved => None,
         _ => parsed.given_by(id),

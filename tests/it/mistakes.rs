@@ -100,6 +100,40 @@ fn a_manifest_the_user_named_must_exist_but_the_default_may_be_absent() {
     assert_error(&out, &[&missing.display().to_string()]);
     assert!(finished_looking(&backups).is_empty());
 
+    // A data-dir restore reads the manifest for member settings: a named one must exist there
+    // too, before anything is built. Node mode checks its journal first (a node restore moves
+    // the manifests out), then names the path it looked at.
+    let out = backup_cmd()
+        .env_remove("ETCD_BACKUP_NO_MANIFEST")
+        .arg("--manifest")
+        .arg(&missing)
+        .args(["restore", "snap.db", "--output-dir"])
+        .arg(tmp.path().join("restored"))
+        .output()
+        .unwrap();
+    assert_error(
+        &out,
+        &[&format!(
+            "kubeadm etcd manifest {} (flag --manifest) does not exist",
+            missing.display()
+        )],
+    );
+    assert!(!tmp.path().join("restored").exists());
+    let out = backup_cmd()
+        .env_remove("ETCD_BACKUP_NO_MANIFEST")
+        .arg("--manifest")
+        .arg(&missing)
+        .args(["restore", "snap.db", "--yes"])
+        .output()
+        .unwrap();
+    assert_error(
+        &out,
+        &[&format!(
+            "no kubeadm etcd manifest at {}",
+            missing.display()
+        )],
+    );
+
     // The default path stays silent when absent (this is not a kubeadm node).
     if !Path::new("/etc/kubernetes/manifests/etcd.yaml").exists() {
         let out = save_cmd(&etcd, &backups)

@@ -59,13 +59,15 @@ pub fn run(settings: &Settings, printer: &Printer, args: &DeleteArgs) -> anyhow:
     });
     // A backup whose time cannot be trusted (a future name, a newer name than its content) never
     // stands for the newest: it is tried last, as prune does.
-    let backups = crate::backup::catalog::trusted_first(backups, |e| {
-        let taken_at = e
-            .backup
-            .as_ref()
-            .map_or_else(chrono::Utc::now, |(_, n)| n.taken_at);
-        crate::backup::catalog::local_facts(&dir.join(&e.name), taken_at)
-    });
+    // `scan` read each backup's sidecar already (`Entry::content`).
+    let backups =
+        crate::backup::catalog::trusted_first(backups, |e| crate::backup::catalog::Facts {
+            taken_at: e
+                .backup
+                .as_ref()
+                .map_or_else(chrono::Utc::now, |(_, n)| n.taken_at),
+            content: e.content.clone(),
+        });
     let mut floor = None;
     for b in &backups {
         let path = dir.join(&b.name);
@@ -276,17 +278,6 @@ fn report(printer: &Printer, dir: &Path, plan: &Plan, dry_run: bool) -> anyhow::
             printer.result("dry run, nothing changed");
         }
     }
-    let failed = plan
-        .rows
-        .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Failed(_)))
-        .count();
-    if failed > 0 {
-        return Err(anyhow!(
-            "could not delete {failed} file(s) in {} (marked FAILED above)",
-            dir.display()
-        ))
-        .hint("check the permissions of the backup dir and run delete again");
-    }
+    super::prune::deletions_failed(plan, dir, "delete")?;
     Ok(exit::SUCCESS)
 }

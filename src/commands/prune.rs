@@ -160,25 +160,33 @@ impl Pruned {
     /// 0, or 1 when no backup passes verification (so none was deleted); an error when a file
     /// could not be deleted.
     pub fn exit_code(&self) -> anyhow::Result<u8> {
-        let failed = self
-            .plan
-            .rows
-            .iter()
-            .filter(|r| matches!(r.outcome, Outcome::Failed(_)))
-            .count();
-        if failed > 0 {
-            return Err(anyhow!(
-                "could not delete {failed} file(s) in {} (marked FAILED above)",
-                self.dir.display()
-            ))
-            .hint("check the permissions of the backup dir and run prune again");
-        }
+        deletions_failed(&self.plan, &self.dir, "prune")?;
         Ok(if self.plan.withheld {
             exit::NO
         } else {
             exit::SUCCESS
         })
     }
+}
+
+/// An error when a deletion of `plan` failed (each row marked FAILED in the report); `command`
+/// is the one to run again (`prune`, `delete`).
+pub(crate) fn deletions_failed(plan: &Plan, dir: &Path, command: &str) -> anyhow::Result<()> {
+    let failed = plan
+        .rows
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Failed(_)))
+        .count();
+    if failed > 0 {
+        return Err(anyhow!(
+            "could not delete {failed} file(s) in {} (marked FAILED above)",
+            dir.display()
+        ))
+        .hint(format!(
+            "check the permissions of the backup dir and run {command} again"
+        ));
+    }
+    Ok(())
 }
 
 impl Plan {

@@ -122,11 +122,7 @@ fn a_crashed_etcd_is_restarted_while_its_manifest_is_there() {
     let node = Node::start(tmp.path(), &v35(), "cp1");
     node.put("k", "v");
     let pid = node.etcd_pid().unwrap();
-    let ok = std::process::Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    send_signal(pid, "KILL");
     assert!(node.wait_healthy(LIMIT), "{}", node.logs());
     let pid2 = node.wait_etcd_running(LIMIT).unwrap();
     assert_ne!(pid2, pid);

@@ -317,16 +317,6 @@ fn kill_9_at_any_step_then_resume_or_rollback() {
     }
 }
 
-/// `kill -SIG pid`.
-fn send(pid: u32, sig: &str) {
-    let status = std::process::Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill -{sig} {pid}");
-}
-
 /// A restore that hangs once `step` is done, with its output captured.
 fn hanging_restore(node: &Node, snap: &Path, step: &str) -> std::process::Child {
     node.backup_cmd()
@@ -359,14 +349,14 @@ fn a_signal_at_any_step_rolls_back_and_sighup_is_ignored() {
         let mut child = hanging_restore(&node, &snap, step);
         wait_done(&node, step);
         if step == "move-aside" {
-            send(child.id(), "HUP");
+            send_signal(child.id(), "HUP");
             std::thread::sleep(Duration::from_millis(500));
             assert!(
                 child.try_wait().unwrap().is_none(),
                 "SIGHUP stopped the restore"
             );
         }
-        send(child.id(), sig);
+        send_signal(child.id(), sig);
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(130), "{step}: {}", describe(&out));
         let err = stderr(&out);
@@ -397,14 +387,14 @@ fn a_second_signal_stops_at_once_and_rollback_finishes_the_job() {
     let (node, snap, _) = node_with_backup(tmp.path(), &v35());
     let mut child = hanging_restore(&node, &snap, "move-aside");
     wait_done(&node, "move-aside");
-    send(child.id(), "INT");
+    send_signal(child.id(), "INT");
     // The rollback waits for etcd to come back, which takes far longer than this.
     std::thread::sleep(Duration::from_millis(100));
     assert!(
         child.try_wait().unwrap().is_none(),
         "the rollback ended before the second signal could be sent"
     );
-    send(child.id(), "INT");
+    send_signal(child.id(), "INT");
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", describe(&out));
     let err = stderr(&out);
@@ -432,7 +422,7 @@ fn a_second_signal_stops_at_once_and_rollback_finishes_the_job() {
             break;
         }
     }
-    send(child.id(), "INT");
+    send_signal(child.id(), "INT");
     std::io::Read::read_to_string(&mut err, &mut seen).unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{seen}");
@@ -555,7 +545,7 @@ fn a_data_dir_on_its_own_mount_point(dist: Dist) {
     // mount, and the control plane never stopped.
     let child = KillOnDrop(Some(hanging_restore(&node, Path::new(snap), "build")));
     wait_done(&node, "build");
-    send(child.id(), "TERM");
+    send_signal(child.id(), "TERM");
     let out = child.take().wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", describe(&out));
     assert!(
@@ -604,7 +594,7 @@ fn a_data_dir_on_its_own_mount_point(dist: Dist) {
     let child = KillOnDrop(Some(hanging_restore(&node, Path::new(snap), "move-aside")));
     wait_done(&node, "move-aside");
     assert!(!node.data_dir.join("member").exists());
-    send(child.id(), "INT");
+    send_signal(child.id(), "INT");
     let out = child.take().wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", describe(&out));
     assert_original(&node);

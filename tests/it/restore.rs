@@ -963,12 +963,7 @@ fn a_signal_during_an_output_dir_restore_leaves_nothing() {
             std::thread::sleep(Duration::from_millis(20));
         }
         std::thread::sleep(Duration::from_millis(300));
-        let status = std::process::Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
+        send_signal(child.id(), sig);
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(130), "SIG{sig}: {}", describe(&out));
         assert!(

@@ -508,11 +508,7 @@ fn stalled_stream_fails_after_stall_timeout_and_concurrent_save_is_refused() {
         .unwrap();
     wait_for_part(&backups, 4 << 20, Duration::from_secs(60));
     etcd.signal("STOP");
-    let ok = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    send_signal(child.id(), "INT");
     let out = child.wait_with_output().unwrap();
     etcd.signal("CONT");
     assert_eq!(out.status.code(), Some(130), "{}", describe(&out));

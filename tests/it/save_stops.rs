@@ -73,12 +73,7 @@ impl Running {
     }
 
     fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([&format!("-{sig}"), &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -{sig} {}", self.child.id());
+        send_signal(self.child.id(), sig);
     }
 
     /// Waits for the end (at most `limit`; killed by PID after that), with all its output.

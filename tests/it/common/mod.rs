@@ -424,12 +424,7 @@ impl Etcd {
     }
 
     pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([&format!("-{sig}"), &self.pid().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -{sig} {}", self.pid());
+        send_signal(self.pid(), sig);
     }
 
     /// Kills etcd now (SIGKILL) and reaps it.
@@ -746,4 +741,14 @@ impl Drop for Tmpfs {
             let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
         }
     }
+}
+
+/// `kill -SIG pid`, asserting that it was delivered.
+pub fn send_signal(pid: u32, sig: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{sig} {pid}");
 }

@@ -27,6 +27,9 @@
 //! A failure in steps 2-6 rolls back on its own: control plane stopped again, the new dir moved
 //! to `<data-dir>.failed-restore-<time>`, the old dir back, manifests back, kubelet started, etcd
 //! waited for. `--rollback` does the same for an interrupted run; `--resume` finishes it.
+//!
+//! Here: the entry and the step runner; [`Plan`] is decided in `plan`, recorded in `journal`,
+//! carried out by `steps` (and undone by their rollback), which look at the node through `probes`.
 
 mod journal;
 mod plan;
@@ -37,79 +40,67 @@ pub use journal::{journal_path, Journal, State};
 pub use plan::Plan;
 pub use steps::{Step, STEPS};
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use chrono::Utc;
 
-use crate::cli::{LogFormat, RestoreArgs};
-use crate::datadir::build as data_restore;
+use crate::backup::named::Named;
+use crate::cli::LogFormat;
+use crate::datadir::build::{self as data_restore, BumpFlags, ClusterFlags};
 use crate::diagnostics::{exit, HintExt};
-use crate::etcd::EtcdError;
+use crate::etcd::{EtcdError, TlsFiles};
 use crate::fsutil;
 use crate::node::interrupt;
+use crate::node::manifest::EtcdManifest;
 use crate::output::Printer;
-use crate::settings::Settings;
 
 use plan::{plan, print_plan};
 use steps::{rollback, run_step};
 
-/// A failure the tests can inject: `ETCD_BACKUP_FAILPOINT=<step>` fails that step before it
-/// starts; `<step>:hang` hangs right after it is journaled as done (to be killed).
-fn failpoint(step: Step, after: bool) -> anyhow::Result<()> {
-    let Ok(fp) = std::env::var("ETCD_BACKUP_FAILPOINT") else {
-        return Ok(());
-    };
-    let (name, hang) = match fp.split_once(':') {
-        Some((n, "hang")) => (n, true),
-        _ => (fp.as_str(), false),
-    };
-    if name != step.name() {
-        return Ok(());
-    }
-    if hang && after {
-        // Until killed, or until a signal the handler records (then the next step stops).
-        let t = Instant::now();
-        while interrupt::received().is_none() && t.elapsed() < Duration::from_secs(3600) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    if !hang && !after {
-        return Err(anyhow!(
-            "injected failure at step {name} (ETCD_BACKUP_FAILPOINT)"
-        ));
-    }
-    Ok(())
+/// What a node restore is asked to do: node mode's `restore` flags and what the settings read
+/// from the node, as plain values (`commands/restore.rs` fills it in).
+pub(crate) struct Options<'a> {
+    /// The snapshot as named (a path or an object URL); not needed by `--resume`/`--rollback`.
+    pub snapshot: Option<PathBuf>,
+    /// `--data-dir`, if given: it must be the dir the manifest's etcd uses.
+    pub data_dir: Option<PathBuf>,
+    pub manifests_dir: PathBuf,
+    pub kubelet_service: String,
+    pub dry_run: bool,
+    pub resume: bool,
+    pub rollback: bool,
+    pub stop_timeout: Duration,
+    pub start_timeout: Duration,
+    /// `--name`, `--initial-cluster` and the rest, as given.
+    pub cluster: ClusterFlags,
+    pub bump: BumpFlags,
+    pub keep_alarms: bool,
+    pub skip_hash_check: bool,
+    /// age identity files for an encrypted snapshot.
+    pub identities: Vec<PathBuf>,
+    /// This node's kubeadm etcd manifest, if one was read, and where it was looked for.
+    pub manifest: Option<&'a EtcdManifest>,
+    pub manifest_path: PathBuf,
+    /// The data dir the manifest's etcd uses (the host side of its volume).
+    pub manifest_data_dir: Option<PathBuf>,
+    /// The client TLS files wait-healthy connects with.
+    pub tls: TlsFiles,
+    /// Opens the snapshot named on the command line (a path, or an object in a store).
+    pub open_snapshot: &'a dyn Fn(&Path) -> anyhow::Result<Named>,
+    /// Asks the operator to go on once the plan is printed (`Ok(false)`: not confirmed).
+    pub confirm: &'a dyn Fn(&Plan) -> anyhow::Result<bool>,
 }
 
-pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow::Result<u8> {
+/// The node restore, from its plan to the end (or `--resume`/`--rollback` of an earlier one):
+/// the exit code, or the error that stopped it (rolled back first once the node was touched).
+pub(crate) fn run(opts: &Options<'_>, printer: &Printer) -> anyhow::Result<u8> {
     // The journal lives beside the manifests dir, so that it is found while etcd.yaml is
     // moved out.
-    let jpath = journal_path(&args.manifests_dir);
-    if args.resume || args.rollback {
-        let mut j = Journal::load(&jpath).hint(format!(
-            "there is no restore to {} here (its journal would be {}; see --manifests-dir)",
-            if args.resume { "resume" } else { "roll back" },
-            jpath.display()
-        ))?;
-        if j.state != State::Running && j.state != State::Failed {
-            return Err(anyhow!(
-                "the restore journaled in {} is {:?}, not interrupted",
-                jpath.display(),
-                j.state
-            ))
-            .hint("nothing to do");
-        }
-        return if args.rollback {
-            finish_rollback(&mut j, printer)
-        } else {
-            printer.phase(format!(
-                "resuming the restore journaled in {}",
-                jpath.display()
-            ));
-            execute(&mut j, printer)
-        };
+    let jpath = journal_path(&opts.manifests_dir);
+    if opts.resume || opts.rollback {
+        return reopen(opts, &jpath, printer);
     }
     if let Ok(j) = Journal::load(&jpath) {
         if matches!(j.state, State::Running | State::Failed) {
@@ -121,58 +112,23 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
             .hint("finish it with `etcd-backup restore --resume --yes` or undo it with `etcd-backup restore --rollback --yes`");
         }
     }
-    let Some(manifest) = settings.manifest.as_ref() else {
-        return Err(anyhow!(
-            "no kubeadm etcd manifest at {}, so there is no node to restore",
-            settings.manifest_path.display()
-        ))
-        .hint(
-            "on a kubeadm node point --manifest at etcd.yaml; to build a data dir anywhere, \
-             use --output-dir DIR",
-        );
-    };
-    let data_dir = args
-        .data_dir
-        .clone()
-        .or_else(|| settings.data_dir())
-        .ok_or_else(|| anyhow!("{} has no --data-dir", manifest.path.display()))
-        .hint("pass --data-dir")?;
-    // etcd opens only the manifest's data dir: a restore into another would stop the control
-    // plane for data nobody reads (the etcdutl habit `--data-dir /var/lib/etcd-from-backup`).
-    if let (Some(given), Some(used)) = (&args.data_dir, settings.data_dir()) {
-        if !data_restore::same_dir(given, &used) {
-            return Err(anyhow!(
-                "--data-dir {} is not the data dir this node's etcd uses: {} runs it on {}",
-                given.display(),
-                manifest.path.display(),
-                used.display()
-            ))
-            .hint(format!(
-                "nothing was changed. To replace this node's etcd data, leave --data-dir out (or \
-                 pass {}); to build a data dir elsewhere without touching the node, use \
-                 `etcd-backup restore SNAPSHOT --output-dir {}`",
-                used.display(),
-                given.display()
-            ));
-        }
-    }
-
-    let Some(snapshot) = &args.snapshot else {
+    let (manifest, data_dir) = node_data_dir(opts)?;
+    let Some(snapshot) = &opts.snapshot else {
         return Err(anyhow!("no snapshot file given")).hint("name the snapshot to restore");
     };
     let input = data_restore::Input::resolve(
-        snapshot,
-        args,
+        (opts.open_snapshot)(snapshot)?,
+        &opts.identities,
         &crate::fsutil::parent_dir(&data_dir),
         printer,
     )?;
-    let plan = plan(settings, args, &input.path, &data_dir, printer)?;
+    let plan = plan(opts, manifest, &input.path, &data_dir, printer)?;
     print_plan(&plan, &jpath, printer);
-    if args.dry_run {
+    if opts.dry_run {
         printer.result("dry run: nothing was changed");
         return Ok(exit::SUCCESS);
     }
-    if !confirm(&plan, args.yes)? {
+    if !(opts.confirm)(&plan)? {
         printer.warn("not confirmed; nothing was changed");
         return Ok(exit::NO);
     }
@@ -201,28 +157,71 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
     result
 }
 
-/// On a terminal, the operator types the node name; without one, `--yes` is required.
-fn confirm(p: &Plan, yes: bool) -> anyhow::Result<bool> {
-    if yes {
-        return Ok(true);
-    }
-    if !std::io::stdin().is_terminal() {
+/// `--resume` or `--rollback` of the restore journaled at `jpath`.
+fn reopen(opts: &Options<'_>, jpath: &Path, printer: &Printer) -> anyhow::Result<u8> {
+    let mut j = Journal::load(jpath).hint(format!(
+        "there is no restore to {} here (its journal would be {}; see --manifests-dir)",
+        if opts.resume { "resume" } else { "roll back" },
+        jpath.display()
+    ))?;
+    if j.state != State::Running && j.state != State::Failed {
         return Err(anyhow!(
-            "refusing to restore node {} without confirmation",
-            p.node_name
+            "the restore journaled in {} is {:?}, not interrupted",
+            jpath.display(),
+            j.state
         ))
-        .hint("add --yes (there is no terminal to ask on); --dry-run shows the plan");
+        .hint("nothing to do");
     }
-    eprint!(
-        "This stops etcd and kube-apiserver on this node and replaces {}.\nType the node name \
-         ({}) to go on: ",
-        p.data_dir.display(),
-        p.node_name
-    );
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    Ok(line.trim() == p.node_name)
+    if opts.rollback {
+        finish_rollback(&mut j, printer)
+    } else {
+        printer.phase(format!(
+            "resuming the restore journaled in {}",
+            jpath.display()
+        ));
+        execute(&mut j, printer)
+    }
+}
+
+/// The node's manifest and the data dir to replace: `--data-dir`, which must be the one the
+/// manifest's etcd uses, or that one.
+fn node_data_dir<'a>(opts: &Options<'a>) -> anyhow::Result<(&'a EtcdManifest, PathBuf)> {
+    let Some(manifest) = opts.manifest else {
+        return Err(anyhow!(
+            "no kubeadm etcd manifest at {}, so there is no node to restore",
+            opts.manifest_path.display()
+        ))
+        .hint(
+            "on a kubeadm node point --manifest at etcd.yaml; to build a data dir anywhere, \
+             use --output-dir DIR",
+        );
+    };
+    let data_dir = opts
+        .data_dir
+        .clone()
+        .or_else(|| opts.manifest_data_dir.clone())
+        .ok_or_else(|| anyhow!("{} has no --data-dir", manifest.path.display()))
+        .hint("pass --data-dir")?;
+    // etcd opens only the manifest's data dir: a restore into another would stop the control
+    // plane for data nobody reads (the etcdutl habit `--data-dir /var/lib/etcd-from-backup`).
+    if let (Some(given), Some(used)) = (&opts.data_dir, &opts.manifest_data_dir) {
+        if !data_restore::same_dir(given, used) {
+            return Err(anyhow!(
+                "--data-dir {} is not the data dir this node's etcd uses: {} runs it on {}",
+                given.display(),
+                manifest.path.display(),
+                used.display()
+            ))
+            .hint(format!(
+                "nothing was changed. To replace this node's etcd data, leave --data-dir out (or \
+                 pass {}); to build a data dir elsewhere without touching the node, use \
+                 `etcd-backup restore SNAPSHOT --output-dir {}`",
+                used.display(),
+                given.display()
+            ));
+        }
+    }
+    Ok((manifest, data_dir))
 }
 
 /// Runs the steps not yet done; on a failure after the control plane was touched, rolls back.
@@ -277,6 +276,34 @@ fn execute(j: &mut Journal, printer: &Printer) -> anyhow::Result<u8> {
         down.map_or("unknown".into(), |d| format!("{d:.1}s"))
     ));
     Ok(exit::SUCCESS)
+}
+
+/// A failure the tests can inject: `ETCD_BACKUP_FAILPOINT=<step>` fails that step before it
+/// starts; `<step>:hang` hangs right after it is journaled as done (to be killed).
+fn failpoint(step: Step, after: bool) -> anyhow::Result<()> {
+    let Ok(fp) = std::env::var("ETCD_BACKUP_FAILPOINT") else {
+        return Ok(());
+    };
+    let (name, hang) = match fp.split_once(':') {
+        Some((n, "hang")) => (n, true),
+        _ => (fp.as_str(), false),
+    };
+    if name != step.name() {
+        return Ok(());
+    }
+    if hang && after {
+        // Until killed, or until a signal the handler records (then the next step stops).
+        let t = Instant::now();
+        while interrupt::received().is_none() && t.elapsed() < Duration::from_secs(3600) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    if !hang && !after {
+        return Err(anyhow!(
+            "injected failure at step {name} (ETCD_BACKUP_FAILPOINT)"
+        ));
+    }
+    Ok(())
 }
 
 /// A signal came between steps: undo what was done, or, if nothing live was touched yet, move

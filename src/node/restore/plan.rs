@@ -10,14 +10,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::backup::verify;
 use crate::bbolt::Db;
-use crate::cli::RestoreArgs;
 use crate::datadir::build as data_restore;
 use crate::datadir::member;
 use crate::diagnostics::HintExt;
 use crate::etcd;
 use crate::fsutil::{self, FsError};
+use crate::node::manifest::EtcdManifest;
 use crate::output::Printer;
-use crate::settings::Settings;
+
+use super::Options;
 
 /// Everything the steps need, fixed before the first one runs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -132,20 +133,97 @@ impl Plan {
 
 /// Pre-flight: the snapshot verified, the node's settings read, the new cluster decided.
 pub(super) fn plan(
-    settings: &Settings,
-    args: &RestoreArgs,
+    opts: &Options<'_>,
+    manifest: &EtcdManifest,
     snapshot: &Path,
     data_dir: &Path,
     printer: &Printer,
 ) -> anyhow::Result<Plan> {
-    let manifest = settings.manifest.as_ref().expect("checked by the caller");
-    printer.phase(format!("verifying {}", snapshot.display()));
-    let verdict = verify::verify_file(
-        snapshot,
-        verify::Content::Sha256,
-        args.skip_hash_check,
-        true,
+    let (sha256, revision) = verified(snapshot, opts.skip_hash_check, printer)?;
+    let (inside_mount, meta) = live_data(data_dir)?;
+    let node_name = opts
+        .cluster
+        .name
+        .clone()
+        .or_else(|| manifest.flag("name").map(str::to_string))
+        .unwrap_or_else(|| "default".into());
+    // A new token, the same on every node restored from this file: the new cluster then has a
+    // new cluster ID, and members of the old cluster still running elsewhere (an HA node not
+    // yet restored) are refused by the restored ones instead of replicating old data to them.
+    let token = opts
+        .cluster
+        .initial_cluster_token
+        .clone()
+        .unwrap_or_else(|| format!("etcd-backup-restore-{}", &hex::encode(sha256)[..16]));
+    let members = new_members(opts, manifest, snapshot, &node_name, &token, printer)?;
+
+    let stamp = Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
+    // Beside the data dir, or for a mount point inside it (etcd 3.4 and 3.5 start with such
+    // entries in their data dir and only warn "found invalid file under data directory").
+    let sibling = |suffix: &str| {
+        if inside_mount {
+            match suffix {
+                "restored" => data_dir.join(format!("etcd-backup-restored-{stamp}")),
+                other => data_dir.join(format!("member.{other}-{stamp}")),
+            }
+        } else {
+            let mut p = data_dir.as_os_str().to_owned();
+            p.push(format!(".{suffix}-{stamp}"));
+            PathBuf::from(p)
+        }
+    };
+    let manifests_dir = opts.manifests_dir.clone();
+    let staging_dir =
+        fsutil::parent_dir(&manifests_dir).join(format!("etcd-backup-staging-{stamp}"));
+    let manifests = manifests_to_move(&manifests_dir)?;
+    let endpoint = etcd::normalize_endpoint(
+        &manifest
+            .client_url()
+            .unwrap_or_else(|| "https://127.0.0.1:2379".to_string()),
     )?;
+    let bump = data_restore::bump_of(&opts.bump)?;
+    Plan {
+        snapshot: std::fs::canonicalize(snapshot).unwrap_or_else(|_| snapshot.to_path_buf()),
+        node_name,
+        manifests_dir,
+        staging_dir,
+        manifests,
+        data_dir: data_dir.to_path_buf(),
+        new_dir: sibling("restored"),
+        aside_dir: sibling("before-restore"),
+        failed_dir: sibling("failed-restore"),
+        kubelet_service: opts.kubelet_service.clone(),
+        endpoint,
+        cacert: opts.tls.cacert.clone(),
+        cert: opts.tls.cert.clone(),
+        key: opts.tls.key.clone(),
+        members,
+        token,
+        bump,
+        keep_alarms: opts.keep_alarms,
+        skip_hash_check: opts.skip_hash_check,
+        snapshot_revision: revision,
+        uid: meta.uid(),
+        gid: meta.gid(),
+        mode: meta.mode() & 0o7777,
+        stop_timeout_secs: opts.stop_timeout.as_secs().max(1),
+        start_timeout_secs: opts.start_timeout.as_secs().max(1),
+        inside_mount,
+        cluster_id: None,
+        member_id: None,
+    }
+    .with_ids()
+}
+
+/// The snapshot verified in full: its SHA-256, and the revision etcd starts from (the newest
+/// key or compaction mark).
+fn verified(
+    snapshot: &Path,
+    skip_hash_check: bool,
+    printer: &Printer,
+) -> anyhow::Result<([u8; 32], i64)> {
+    printer.phase(format!("verifying {}", snapshot.display()));
+    let verdict = verify::verify_file(snapshot, verify::Content::Sha256, skip_hash_check, true)?;
     if !verdict.ok() {
         let list: String = verdict
             .problems
@@ -155,12 +233,17 @@ pub(super) fn plan(
         return Err(anyhow!("{} fails verification:{list}", snapshot.display()))
             .hint("restore an older backup (`etcd-backup verify --all` lists the good ones)");
     }
-    // The revision etcd starts from: the newest key or compaction mark.
     let revision = verdict
         .status
         .as_ref()
         .map_or(0, |s| s.revision)
         .max(crate::datadir::db::compacted(&Db::open(snapshot)?)?);
+    Ok((verdict.sha256, revision))
+}
+
+/// Whether the data dir is a mount point, and the metadata of what the swap replaces (the dir,
+/// or its `member/` in a mount point).
+fn live_data(data_dir: &Path) -> anyhow::Result<(bool, std::fs::Metadata)> {
     std::fs::metadata(data_dir)
         .map_err(|e| FsError::io("cannot read the data dir", data_dir, e))
         .hint("check --data-dir (or the manifest's --data-dir and its hostPath volume)")?;
@@ -183,23 +266,22 @@ pub(super) fn plan(
         } else {
             "check --data-dir (or the manifest's --data-dir and its hostPath volume)".to_string()
         })?;
-    let node_name = args
-        .name
-        .clone()
-        .or_else(|| manifest.flag("name").map(str::to_string))
-        .unwrap_or_else(|| "default".into());
-    // A new token, the same on every node restored from this file: the new cluster then has a
-    // new cluster ID, and members of the old cluster still running elsewhere (an HA node not
-    // yet restored) are refused by the restored ones instead of replicating old data to them.
-    let token = args
-        .initial_cluster_token
-        .clone()
-        .unwrap_or_else(|| format!("etcd-backup-restore-{}", &hex::encode(verdict.sha256)[..16]));
+    Ok((inside_mount, meta))
+}
 
-    // Membership: flags if given, else the members recorded in the snapshot, so that every
-    // node restored from the same file computes the same cluster.
-    let cluster = if args.initial_cluster.is_some() {
-        data_restore::cluster_of(settings, args, printer)?
+/// The new cluster's members, (name, peer URLs) sorted by name: from the flags if given, else
+/// the members recorded in the snapshot, so that every node restored from the same file
+/// computes the same cluster.
+fn new_members(
+    opts: &Options<'_>,
+    manifest: &EtcdManifest,
+    snapshot: &Path,
+    node_name: &str,
+    token: &str,
+    printer: &Printer,
+) -> anyhow::Result<Vec<(String, Vec<String>)>> {
+    let cluster = if opts.cluster.initial_cluster.is_some() {
+        data_restore::cluster_of(&opts.cluster, Some(manifest), printer)?
     } else {
         let recorded = members_in(snapshot)?;
         let Some((_, urls)) = recorded.iter().find(|(n, _)| *n == node_name) else {
@@ -215,7 +297,7 @@ pub(super) fn plan(
             .iter()
             .flat_map(|(n, us)| us.iter().map(move |u| format!("{n}={u}")))
             .collect();
-        member::build_cluster(&node_name, &initial.join(","), &urls.join(","), &token)
+        member::build_cluster(node_name, &initial.join(","), &urls.join(","), token)
             .map_err(|e| anyhow!("the snapshot's members do not make a valid cluster: {e}"))
             .hint("pass --initial-cluster NAME=URL,.. for the new cluster")?
     };
@@ -225,25 +307,12 @@ pub(super) fn plan(
         .map(|m| (m.name.clone(), m.peer_urls.clone()))
         .collect();
     members.sort();
+    Ok(members)
+}
 
-    let stamp = Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
-    // Beside the data dir, or for a mount point inside it (etcd 3.4 and 3.5 start with such
-    // entries in their data dir and only warn "found invalid file under data directory").
-    let sibling = |suffix: &str| {
-        if inside_mount {
-            match suffix {
-                "restored" => data_dir.join(format!("etcd-backup-restored-{stamp}")),
-                other => data_dir.join(format!("member.{other}-{stamp}")),
-            }
-        } else {
-            let mut p = data_dir.as_os_str().to_owned();
-            p.push(format!(".{suffix}-{stamp}"));
-            PathBuf::from(p)
-        }
-    };
-    let manifests_dir = args.manifests_dir.clone();
-    let staging_dir =
-        fsutil::parent_dir(&manifests_dir).join(format!("etcd-backup-staging-{stamp}"));
+/// The manifests the restore moves out and back: `etcd.yaml`, which must be there, and
+/// `kube-apiserver.yaml` if present.
+fn manifests_to_move(manifests_dir: &Path) -> anyhow::Result<Vec<String>> {
     let mut manifests = vec!["etcd.yaml".to_string()];
     if manifests_dir.join("kube-apiserver.yaml").exists() {
         manifests.push("kube-apiserver.yaml".to_string());
@@ -252,43 +321,7 @@ pub(super) fn plan(
         return Err(anyhow!("{} has no etcd.yaml", manifests_dir.display()))
             .hint("pass --manifests-dir (kubeadm's is /etc/kubernetes/manifests)");
     }
-    let endpoint = etcd::normalize_endpoint(
-        &manifest
-            .client_url()
-            .unwrap_or_else(|| "https://127.0.0.1:2379".to_string()),
-    )?;
-    let bump = data_restore::bump_of(args)?;
-    Plan {
-        snapshot: std::fs::canonicalize(snapshot).unwrap_or_else(|_| snapshot.to_path_buf()),
-        node_name,
-        manifests_dir,
-        staging_dir,
-        manifests,
-        data_dir: data_dir.to_path_buf(),
-        new_dir: sibling("restored"),
-        aside_dir: sibling("before-restore"),
-        failed_dir: sibling("failed-restore"),
-        kubelet_service: args.kubelet_service.clone(),
-        endpoint,
-        cacert: settings.cacert.value.clone(),
-        cert: settings.cert.value.clone(),
-        key: settings.key.value.clone(),
-        members,
-        token,
-        bump,
-        keep_alarms: args.keep_alarms,
-        skip_hash_check: args.skip_hash_check,
-        snapshot_revision: revision,
-        uid: meta.uid(),
-        gid: meta.gid(),
-        mode: meta.mode() & 0o7777,
-        stop_timeout_secs: args.stop_timeout.as_secs().max(1),
-        start_timeout_secs: args.start_timeout.as_secs().max(1),
-        inside_mount,
-        cluster_id: None,
-        member_id: None,
-    }
-    .with_ids()
+    Ok(manifests)
 }
 
 /// (name, sorted peer URLs) of the voting members in the snapshot's `members` bucket.

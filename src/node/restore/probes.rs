@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 
 use crate::diagnostics::HintExt;
-use crate::etcd::{self, ConnectConfig, Session, TlsFiles};
+use crate::etcd::{self, ConnectConfig, MemberStatus, Session, TlsFiles};
 use crate::fsutil::FsError;
 use crate::node::interrupt;
 use crate::output::Printer;
@@ -163,46 +163,13 @@ pub(super) fn wait_healthy(
         )
         .and_then(|mut s| Ok((s.status()?, s.members()?)));
         match attempt {
-            Ok((st, mut members)) => {
-                members.sort();
-                let restored = min_revision.is_some();
-                let rev_ok = min_revision.is_none_or(|m| st.revision >= m);
-                let members_ok = !restored || members == p.members;
-                // The IDs this restore wrote: only its data carries them (a revision can be met
-                // by an older restore, or by data that is not this snapshot's).
-                let ids_ok = !restored
-                    || (p.cluster_id.is_none_or(|c| c == st.cluster_id)
-                        && p.member_id.is_none_or(|m| m == st.member_id));
-                if st.leader != 0 && rev_ok && members_ok && ids_ok {
-                    printer.phase(format!(
-                        "{} is healthy: revision {}, {} member(s), cluster {:x}, member {:x}",
-                        p.endpoint,
-                        st.revision,
-                        members.len(),
-                        st.cluster_id,
-                        st.member_id
-                    ));
+            Ok((st, members)) => match judge(p, min_revision, &st, members) {
+                Ok(healthy) => {
+                    printer.phase(healthy);
                     return Ok(());
                 }
-                last = if restored && !ids_ok {
-                    format!(
-                        "it serves cluster {:x} member {:x}, not the restored cluster {:x} \
-                         member {:x}: this is not the restored data",
-                        st.cluster_id,
-                        st.member_id,
-                        p.cluster_id.unwrap_or(0),
-                        p.member_id.unwrap_or(0)
-                    )
-                } else {
-                    format!(
-                        "revision {} (want >= {}), leader {:x}, members {:?}",
-                        st.revision,
-                        min_revision.unwrap_or(0),
-                        st.leader,
-                        members
-                    )
-                };
-            }
+                Err(why) => last = why,
+            },
             Err(e) => last = e.to_string(),
         }
         interrupt::check()?;
@@ -214,6 +181,54 @@ pub(super) fn wait_healthy(
         p.start_timeout_secs
     ))
     .hint("check the etcd container's log (crictl logs) and raise --start-timeout if it is slow")
+}
+
+/// Whether etcd's answer shows it healthy: a leader, at least `min_revision`, and, once
+/// restored (`min_revision` set), the planned members and this restore's IDs. `Ok` says so;
+/// `Err` says what is still missing.
+fn judge(
+    p: &Plan,
+    min_revision: Option<i64>,
+    st: &MemberStatus,
+    mut members: Vec<(String, Vec<String>)>,
+) -> Result<String, String> {
+    members.sort();
+    let restored = min_revision.is_some();
+    let rev_ok = min_revision.is_none_or(|m| st.revision >= m);
+    let members_ok = !restored || members == p.members;
+    // The IDs this restore wrote: only its data carries them (a revision can be met by an older
+    // restore, or by data that is not this snapshot's).
+    let ids_ok = !restored
+        || (p.cluster_id.is_none_or(|c| c == st.cluster_id)
+            && p.member_id.is_none_or(|m| m == st.member_id));
+    if st.leader != 0 && rev_ok && members_ok && ids_ok {
+        return Ok(format!(
+            "{} is healthy: revision {}, {} member(s), cluster {:x}, member {:x}",
+            p.endpoint,
+            st.revision,
+            members.len(),
+            st.cluster_id,
+            st.member_id
+        ));
+    }
+    Err(if restored && !ids_ok {
+        format!(
+            "it serves cluster {:x} member {:x}, not the restored cluster {:x} member {:x}: this \
+             is not the restored data",
+            st.cluster_id,
+            st.member_id,
+            p.cluster_id.unwrap_or(0),
+            p.member_id.unwrap_or(0)
+        )
+    } else {
+        format!(
+            "revision {} (want >= {}), leader {:x}, members {:?}",
+            st.revision,
+            min_revision.unwrap_or(0),
+            st.leader,
+            members
+        )
+    })
 }
 
 #[cfg(test)]

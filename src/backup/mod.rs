@@ -17,5 +17,6 @@ pub mod named;
 pub mod pki_bundle;
 pub mod prune;
 pub mod retention;
+pub mod save;
 pub mod spill;
 pub mod verify;

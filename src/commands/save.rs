@@ -151,7 +151,7 @@ pub fn run(
     let one_off = args
         .file
         .as_deref()
-        .map(|f| super::one_off::target(f, layers, &settings.backup_dir))
+        .map(|f| crate::backup::save::one_off::target(f, layers, &settings.backup_dir))
         .transpose()?;
     let dir = match &one_off {
         Some(t) => &t.dir,

@@ -1,0 +1,3 @@
+//! The save engine: what `etcd-backup save` does, phase by phase.
+
+pub mod one_off;

@@ -5,19 +5,19 @@
 //! Order of work, chosen so that a failure at any point leaves nothing that looks finished:
 //! 1. local checks (label, TLS files: [`prepare`]), backup dir (0700), directory lock;
 //! 2. pre-flight: status of every endpoint, pick a voting member, alarms, member name, free
-//!    space ([`preflight`]); a name not used yet, waiting for the next second if this one's is
-//!    taken ([`name`]);
+//!    space (`preflight.rs`); a name not used yet, waiting for the next second if this one's is
+//!    taken (`name.rs`);
 //! 3. stream into `<name>.part` (0600, exclusive), SHA-256 checked against etcd's digest
-//!    ([`stream`]);
-//! 4. fsync, size check and the checks of `verify` ([`check`]), the DR bundle ([`bundle`]),
+//!    (`stream.rs`);
+//! 4. fsync, size check and the checks of `verify` (`check.rs`), the DR bundle (`bundle.rs`),
 //!    sidecar `<name>.json` written atomically;
 //! 5. rename `<name>.part` → `<name>` without replacing anything, fsync the directory
-//!    ([`commit`]);
-//! 6. upload ([`upload`]) and `--prune` ([`after_commit`]).
+//!    (`commit.rs`);
+//! 6. upload (`upload.rs`) and `--prune` (`after_commit.rs`).
 //!
 //! The final rename is the commit point: every `.db` that exists is complete and has its sidecar.
-//! SIGINT/SIGTERM and `--timeout` are checked between phases ([`crate::cancel`], [`stop`]): before
-//! the commit a stop removes what was written ([`temp_file`]); after it the backup stays, the
+//! SIGINT/SIGTERM and `--timeout` are checked between phases ([`crate::cancel`], `stop.rs`): before
+//! the commit a stop removes what was written (`temp_file.rs`); after it the backup stays, the
 //! upload and prune stop, and the error says what was done. What cannot be removed is named,
 //! never left unsaid.
 

@@ -2,7 +2,6 @@
 
 pub mod completions;
 pub mod delete;
-mod one_off;
 pub mod prune;
 pub mod restore;
 pub mod save;

@@ -15,13 +15,17 @@ use anyhow::anyhow;
 
 use crate::backup::verify;
 use crate::cli::{DeleteArgs, OutputFormat};
-use crate::diagnostics::{exit, HintExt};
+use crate::diagnostics::{ExitStatus, HintExt};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
 use crate::backup::prune::{self, Action, Entry, Kind, Outcome, Plan, Row};
 
-pub fn run(settings: &Settings, printer: &Printer, args: &DeleteArgs) -> anyhow::Result<u8> {
+pub fn run(
+    settings: &Settings,
+    printer: &Printer,
+    args: &DeleteArgs,
+) -> anyhow::Result<ExitStatus> {
     let dir = &settings.backup_dir;
     super::prune::check_dir(dir)?;
     let wanted = args
@@ -94,7 +98,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &DeleteArgs) -> anyhow:
              verify --all` to see why, and take a new backup",
             dir.display()
         ));
-        return Ok(exit::NO);
+        return Ok(ExitStatus::Failure);
     };
     if wanted.contains(&floor) {
         return Err(anyhow!(
@@ -111,7 +115,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &DeleteArgs) -> anyhow:
     };
     if !args.dry_run && !confirm(dir, &plan, args.yes)? {
         printer.phase("nothing deleted");
-        return Ok(exit::NO);
+        return Ok(ExitStatus::Failure);
     }
     if !args.dry_run {
         prune::execute(dir, &mut plan)?;
@@ -232,7 +236,7 @@ fn confirm(dir: &Path, plan: &Plan, yes: bool) -> anyhow::Result<bool> {
 }
 
 /// One line per file on stdout (or one JSON document), then the exit code.
-fn report(printer: &Printer, dir: &Path, plan: &Plan, dry_run: bool) -> anyhow::Result<u8> {
+fn report(printer: &Printer, dir: &Path, plan: &Plan, dry_run: bool) -> anyhow::Result<ExitStatus> {
     let word = |r: &Row| match (&r.outcome, dry_run) {
         (_, true) | (Outcome::Planned, _) => "delete",
         (Outcome::Deleted, false) => "deleted",
@@ -279,5 +283,5 @@ fn report(printer: &Printer, dir: &Path, plan: &Plan, dry_run: bool) -> anyhow::
         }
     }
     super::prune::deletions_failed(plan, dir, "delete")?;
-    Ok(exit::SUCCESS)
+    Ok(ExitStatus::Success)
 }

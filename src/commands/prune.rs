@@ -27,11 +27,11 @@ use crate::backup::prune::{
 use crate::backup::retention::Policy;
 use crate::backup::verify;
 use crate::cli::{OutputFormat, PruneArgs};
-use crate::diagnostics::{exit, HintExt};
+use crate::diagnostics::{ExitStatus, HintExt};
 use crate::fsutil::FsError;
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
-pub fn run(settings: &Settings, printer: &Printer, args: &PruneArgs) -> anyhow::Result<u8> {
+pub fn run(settings: &Settings, printer: &Printer, args: &PruneArgs) -> anyhow::Result<ExitStatus> {
     let identities = crate::backup::layers::load_identities(&args.identity.identity)
         .hint("pass the age identity file the backups were encrypted for (mode 0600)")?;
     let pruned = match super::open_remote(&args.remote)? {
@@ -159,12 +159,12 @@ pub(crate) fn prune_locked(
 impl Pruned {
     /// 0, or 1 when no backup passes verification (so none was deleted); an error when a file
     /// could not be deleted.
-    pub fn exit_code(&self) -> anyhow::Result<u8> {
+    pub fn exit_code(&self) -> anyhow::Result<ExitStatus> {
         deletions_failed(&self.plan, &self.dir, "prune")?;
         Ok(if self.plan.withheld {
-            exit::NO
+            ExitStatus::Failure
         } else {
-            exit::SUCCESS
+            ExitStatus::Success
         })
     }
 }

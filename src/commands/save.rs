@@ -26,7 +26,7 @@ use crate::backup::pki_bundle;
 use crate::backup::verify;
 use crate::cancel::{self, Deadline};
 use crate::cli::{Compression, OutputFormat, SaveArgs};
-use crate::diagnostics::{exit, with_hint, HintExt};
+use crate::diagnostics::{exit, with_hint, ExitStatus, HintExt};
 use crate::etcd::{self, ConnectConfig, EtcdError, MemberStatus, Session, TlsFiles};
 use crate::fsutil::direct_io::{self, Spool};
 use crate::fsutil::{self, FsError};
@@ -44,7 +44,7 @@ pub fn run(
     printer: &Printer,
     args: &SaveArgs,
     report: &mut SaveReport,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<ExitStatus> {
     report.backup_dir = Some(settings.backup_dir.clone());
     let started = Instant::now();
     let deadline = started + args.timeout;

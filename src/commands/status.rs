@@ -12,13 +12,17 @@ use crate::backup::layers::{self, Layers};
 use crate::backup::verify::{self, read_sidecar, SpillError};
 use crate::bbolt::BboltError;
 use crate::cli::{OutputFormat, StatusArgs};
-use crate::diagnostics::{exit, with_hint, HintExt};
+use crate::diagnostics::{with_hint, ExitStatus, HintExt};
 use crate::etcd::schema;
 use crate::fsutil::FsError;
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
-pub fn run(settings: &Settings, printer: &Printer, args: &StatusArgs) -> anyhow::Result<u8> {
+pub fn run(
+    settings: &Settings,
+    printer: &Printer,
+    args: &StatusArgs,
+) -> anyhow::Result<ExitStatus> {
     match &args.file {
         Some(file) => {
             let identities = layers::load_identities(&args.identity.identity)
@@ -61,7 +65,7 @@ fn file_status(
     printer: &Printer,
     file: &Path,
     identities: &[age::x25519::Identity],
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<ExitStatus> {
     let name = file
         .file_name()
         .and_then(|n| n.to_str())
@@ -93,7 +97,7 @@ fn finish_file_status(
     printer: &Printer,
     file: &Path,
     report: schema::Report,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<ExitStatus> {
     if !report.corruption.is_empty() {
         let list = report
             .corruption
@@ -114,7 +118,7 @@ fn finish_file_status(
         OutputFormat::Simple => s.to_simple(),
         OutputFormat::Fields => s.to_fields(),
     });
-    Ok(exit::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 /// One backup as the set report shows it. `status` does not read the backups themselves: the
@@ -218,7 +222,11 @@ fn remote_rows(remote: &crate::remote::Remote) -> anyhow::Result<Vec<Row>> {
     Ok(rows)
 }
 
-fn set_status(settings: &Settings, printer: &Printer, args: &StatusArgs) -> anyhow::Result<u8> {
+fn set_status(
+    settings: &Settings,
+    printer: &Printer,
+    args: &StatusArgs,
+) -> anyhow::Result<ExitStatus> {
     let max_age = args.max_age;
     let now = Utc::now();
     let remote = super::open_remote(&args.remote)?;
@@ -251,7 +259,7 @@ fn report_set(
     location: &str,
     now: chrono::DateTime<Utc>,
     max_age: Option<Duration>,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<ExitStatus> {
     mark_suspects(&mut rows, now);
     let suspects = rows.iter().filter(|r| r.suspect.is_some()).count();
     let total: u64 = rows.iter().map(|r| r.size).sum();
@@ -399,9 +407,9 @@ fn report_set(
             ),
             None => format!("there is no verified backup in {location}"),
         });
-        return Ok(exit::NO);
+        return Ok(ExitStatus::Failure);
     }
-    Ok(exit::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 #[cfg(test)]

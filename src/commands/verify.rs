@@ -10,14 +10,18 @@ use crate::backup::catalog;
 use crate::backup::layers;
 use crate::backup::verify::{self, SpillError, Verdict};
 use crate::cli::{OutputFormat, VerifyArgs};
-use crate::diagnostics::{exit, HintExt};
+use crate::diagnostics::{ExitStatus, HintExt};
 use crate::fsutil::{self, DirLock};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
 use super::Named;
 
-pub fn run(settings: &Settings, printer: &Printer, args: &VerifyArgs) -> anyhow::Result<u8> {
+pub fn run(
+    settings: &Settings,
+    printer: &Printer,
+    args: &VerifyArgs,
+) -> anyhow::Result<ExitStatus> {
     let identities = layers::load_identities(&args.identity.identity)
         .hint("pass the age identity file the backups were encrypted for (mode 0600)")?;
     let remote = super::open_remote(&args.remote)?.map(Arc::new);
@@ -28,7 +32,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &VerifyArgs) -> anyhow:
                 let backups = super::remote_backups(r)?;
                 if backups.is_empty() {
                     printer.data(format!("no backups in {}", r.url()));
-                    return Ok(exit::NO);
+                    return Ok(ExitStatus::Failure);
                 }
                 let n = take(backups.len());
                 backups
@@ -45,7 +49,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &VerifyArgs) -> anyhow:
                 let mut backups = super::backups_in(dir)?;
                 if backups.is_empty() {
                     printer.data(format!("no backups in {}", dir.display()));
-                    return Ok(exit::NO);
+                    return Ok(ExitStatus::Failure);
                 }
                 if args.latest {
                     // The newest is the newest trusted one, not a name in the future.
@@ -149,11 +153,11 @@ pub fn run(settings: &Settings, printer: &Printer, args: &VerifyArgs) -> anyhow:
         )),
     }
     Ok(if unreadable > 0 {
-        exit::ERROR
+        ExitStatus::Error
     } else if bad > 0 {
-        exit::NO
+        ExitStatus::Failure
     } else {
-        exit::SUCCESS
+        ExitStatus::Success
     })
 }
 

@@ -79,7 +79,7 @@ pub fn run() -> ExitStatus {
         "manifest" if manifest_moved => None,
         _ => parsed.given_by(id),
     };
-    let result = Settings::resolve(&cli.global, &given_by)
+    let result = Settings::resolve(&cli.global, &cli.command, &given_by)
         .map_err(|e| {
             let hint = e.hint();
             diagnostics::with_hint(e, hint)

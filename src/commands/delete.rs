@@ -27,7 +27,7 @@ pub fn run(
     args: &DeleteArgs,
 ) -> anyhow::Result<ExitStatus> {
     let dir = &settings.backup_dir;
-    super::prune::check_dir(dir)?;
+    crate::backup::set::check_dir(dir)?;
     let wanted = args
         .files
         .iter()
@@ -46,7 +46,7 @@ pub fn run(
     let lock = if args.dry_run {
         None
     } else {
-        let lock = super::lock_dir(dir)?;
+        let lock = crate::backup::set::lock_dir(dir)?;
         printer.detail(format!("holding {}", lock.path().display()));
         Some(lock)
     };

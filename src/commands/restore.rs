@@ -87,7 +87,7 @@ fn dry_run(
     bump: Option<u64>,
 ) -> anyhow::Result<ExitStatus> {
     let local = &cluster.members[cluster.local];
-    let named = super::Named::open(snapshot, &args.remote)?;
+    let named = super::Named::open(snapshot, &settings.remote_options)?;
     let layers = named.layers();
     let source = match (&named, layers.is_plain()) {
         (super::Named::Local(path), true) => {

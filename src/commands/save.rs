@@ -145,7 +145,7 @@ pub fn run(
 
     // A bad URL or store setting is refused before any work; an unreachable store or wrong
     // credentials only show at upload time, after the local backup is safe.
-    let remote = super::open_remote(&args.remote)?;
+    let remote = super::open_remote(settings)?;
     // `save FILE`, etcdctl's habit: that one file, written and checked as any backup is, in
     // FILE's directory (clap keeps --prune, --label, --with-pki and --remote away from it).
     let one_off = args
@@ -160,7 +160,7 @@ pub fn run(
     super::create_backup_dir(dir)?;
     if args.prune {
         // Refuse before streaming what could not be pruned afterwards.
-        super::prune::check_dir(dir)?;
+        crate::backup::set::check_dir(dir)?;
     }
     // A one-off file outside the backup dir races no save or prune, and gets no lock file.
     let lock = match &one_off {
@@ -454,7 +454,7 @@ pub fn run(
             Ok(()) => {
                 let p = super::prune::prune_locked(
                     dir,
-                    &args.keep.policy(),
+                    &settings.retention,
                     false,
                     Some(&name),
                     &[],
@@ -483,7 +483,7 @@ pub fn run(
             }
             Ok(()) => Some(super::prune::prune_remote(
                 r,
-                &args.keep.policy(),
+                &settings.retention,
                 false,
                 Some(&up.key),
                 &[],

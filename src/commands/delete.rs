@@ -56,42 +56,7 @@ pub fn run(
     }
 
     // The newest backup that passes verification stays, whatever was named.
-    let mut backups: Vec<&Entry> = entries.iter().filter(|e| e.kind == Kind::Backup).collect();
-    backups.sort_by(|a, b| {
-        let key = |e: &Entry| e.backup.as_ref().map(|(_, n)| n.taken_at);
-        key(b).cmp(&key(a)).then_with(|| b.name.cmp(&a.name))
-    });
-    // A backup whose time cannot be trusted (a future name, a newer name than its content) never
-    // stands for the newest: it is tried last, as prune does.
-    // `scan` read each backup's sidecar already (`Entry::content`).
-    let backups =
-        crate::backup::catalog::trusted_first(backups, |e| crate::backup::catalog::Facts {
-            taken_at: e
-                .backup
-                .as_ref()
-                .map_or_else(chrono::Utc::now, |(_, n)| n.taken_at),
-            content: e.content.clone(),
-        });
-    let mut floor = None;
-    for b in &backups {
-        let path = dir.join(&b.name);
-        printer.phase(format!(
-            "verifying {} before deleting anything",
-            path.display()
-        ));
-        match verify::verify_path(&path, &[], false) {
-            Ok(v) if v.ok() => {
-                floor = Some(b.name.clone());
-                break;
-            }
-            Ok(v) => printer.warn(format!(
-                "{} fails verification: {}",
-                path.display(),
-                v.problems.join("; ")
-            )),
-            Err(e) => printer.warn(format!("{} fails verification: {e}", path.display())),
-        }
-    }
+    let floor = floor(dir, &entries, printer);
     let Some(floor) = floor else {
         printer.warn(format!(
             "no backup in {} passes verification, so no backup is deleted; run `etcd-backup \
@@ -122,6 +87,46 @@ pub fn run(
     }
     drop(lock);
     report(printer, dir, &plan, args.dry_run)
+}
+
+/// The newest backup in `dir` that passes verification (warning about each one that fails on
+/// the way), or `None` when none does.
+fn floor(dir: &Path, entries: &[Entry], printer: &Printer) -> Option<OsString> {
+    let mut backups: Vec<&Entry> = entries.iter().filter(|e| e.kind == Kind::Backup).collect();
+    backups.sort_by(|a, b| {
+        let key = |e: &Entry| e.backup.as_ref().map(|(_, n)| n.taken_at);
+        key(b).cmp(&key(a)).then_with(|| b.name.cmp(&a.name))
+    });
+    // A backup whose time cannot be trusted (a future name, a newer name than its content) never
+    // stands for the newest: it is tried last, as prune does.
+    // `scan` read each backup's sidecar already (`Entry::content`).
+    let backups =
+        crate::backup::catalog::trusted_first(backups, |e| crate::backup::catalog::Facts {
+            taken_at: e
+                .backup
+                .as_ref()
+                .map_or_else(chrono::Utc::now, |(_, n)| n.taken_at),
+            content: e.content.clone(),
+        });
+    for b in &backups {
+        let path = dir.join(&b.name);
+        printer.phase(format!(
+            "verifying {} before deleting anything",
+            path.display()
+        ));
+        match verify::verify_path(&path, &[], false) {
+            Ok(v) if v.ok() => {
+                return Some(b.name.clone());
+            }
+            Ok(v) => printer.warn(format!(
+                "{} fails verification: {}",
+                path.display(),
+                v.problems.join("; ")
+            )),
+            Err(e) => printer.warn(format!("{} fails verification: {e}", path.display())),
+        }
+    }
+    None
 }
 
 /// The file name in `dir` that `file` names: a bare name, or a path whose directory is `dir`.

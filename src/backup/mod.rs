@@ -4,6 +4,8 @@
 //!
 //! - [`catalog`]: backup and sidecar names, sidecar metadata, listing a dir, suspect clocks;
 //! - [`layers`]: the `.zst`/`.age` layers of a backup file, and the age keys;
+//! - [`set`]: the backup set, a backup dir or a store, behind one interface (list, name, sidecars,
+//!   a prune's scan, checks and deletions);
 //! - [`named`]: a backup named on the command line, a local file or an object in a store;
 //! - [`spill`]: a random-access, optionally sealed spill of a layered backup, for checking it;
 //! - [`verify`]: what `verify` (and `save`, before it names a file) proves about a backup;
@@ -21,5 +23,6 @@ pub mod pki_bundle;
 pub mod prune;
 pub mod retention;
 pub mod save;
+pub mod set;
 pub mod spill;
 pub mod verify;

@@ -16,13 +16,17 @@ use crate::datadir::build::{
     Input, DEFAULT_BUMP,
 };
 use crate::datadir::{db, member};
-use crate::diagnostics::{exit, HintExt};
+use crate::diagnostics::{exit, ExitStatus, HintExt};
 use crate::fsutil;
 use crate::node::interrupt;
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
-pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow::Result<u8> {
+pub fn run(
+    settings: &Settings,
+    printer: &Printer,
+    args: &RestoreArgs,
+) -> anyhow::Result<ExitStatus> {
     let Some(out_dir) = &args.output_dir else {
         return crate::node::restore::run(settings, printer, args);
     };
@@ -81,9 +85,9 @@ fn dry_run(
     out_dir: &Path,
     cluster: &member::Cluster,
     bump: Option<u64>,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<ExitStatus> {
     let local = &cluster.members[cluster.local];
-    let named = super::Named::open(snapshot, &args.remote)?;
+    let named = super::Named::open(snapshot, &settings.remote_options)?;
     let layers = named.layers();
     let source = match (&named, layers.is_plain()) {
         (super::Named::Local(path), true) => {

@@ -6,8 +6,9 @@ use std::path::Path;
 
 use crate::backup::catalog;
 use crate::backup::save::{self, one_off, Outcome, Pruner, Saved, Skipped};
+use crate::backup::set;
 use crate::cli::{OutputFormat, SaveArgs};
-use crate::diagnostics::exit;
+use crate::diagnostics::{exit, ExitStatus};
 use crate::metrics::SaveReport;
 use crate::output::Printer;
 use crate::remote::Remote;
@@ -19,13 +20,13 @@ pub fn run(
     printer: &Printer,
     args: &SaveArgs,
     report: &mut SaveReport,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<ExitStatus> {
     report.backup_dir = Some(settings.backup_dir.clone());
     let clock = save::begin(args.timeout)?;
     let prep = save::prepare(settings, args, printer)?;
     // A bad URL or store setting is refused before any work; an unreachable store or wrong
     // credentials only show at upload time, after the local backup is safe.
-    let remote = super::open_remote(&args.remote)?;
+    let remote = set::open_remote(settings)?;
     // `save FILE`, etcdctl's habit: that one file, written and checked as any backup is, in
     // FILE's directory (clap keeps --prune, --label, --with-pki and --remote away from it).
     let one_off = args
@@ -40,27 +41,27 @@ pub fn run(
     super::create_backup_dir(dir)?;
     if args.prune {
         // Refuse before streaming what could not be pruned afterwards.
-        super::prune::check_dir(dir)?;
+        set::check_dir(dir)?;
     }
     // A one-off file outside the backup dir races no save or prune, and gets no lock file.
     let lock = match &one_off {
         Some(t) if !t.in_backup_dir => None,
-        _ => Some(super::lock_dir(dir)?),
+        _ => Some(set::lock_dir(dir)?),
     };
     if let Some(lock) = &lock {
         printer.detail(format!("holding {}", lock.path().display()));
     }
     let local = |dir: &Path, name: &str| {
-        super::prune::prune_locked(dir, &args.keep.policy(), false, Some(name), &[], printer)
+        super::prune::prune_locked(dir, &settings.retention, false, Some(name), &[], printer)
     };
-    let store = |r: &Remote, key: &str| {
+    let store = |r: &std::sync::Arc<Remote>, key: &str| {
         super::prune::prune_remote(
             r,
-            &args.keep.policy(),
+            &settings.retention,
             false,
             Some(key),
             &[],
-            &super::scratch_dir(dir),
+            &set::scratch_dir(dir),
             printer,
         )
     };
@@ -91,7 +92,7 @@ pub fn run(
 
 /// The exit code of a save that committed and was not stopped: a failed upload is an error
 /// (already reported), a failed prune a partial success.
-fn exit_code(saved: &mut Saved, printer: &Printer) -> u8 {
+fn exit_code(saved: &mut Saved, printer: &Printer) -> ExitStatus {
     if let Some(Err(_)) = saved.after.uploaded {
         // Already reported after the upload; the local backup stands, the run failed.
         return exit::ERROR;

@@ -133,7 +133,7 @@ impl Input {
         work_dir: &Path,
         printer: &Printer,
     ) -> anyhow::Result<Input> {
-        let named = Named::open(spec, &args.remote)?;
+        let named = Named::open(spec, &crate::settings::remote_options(&args.remote))?;
         let layers = named.layers();
         if let (Named::Local(path), true) = (&named, layers.is_plain()) {
             return Ok(Input {

@@ -42,7 +42,7 @@ use crate::bbolt::Db;
 use crate::cli::{LogFormat, RestoreArgs};
 use crate::datadir::build::{self as data_restore, Build};
 use crate::datadir::member;
-use crate::diagnostics::{exit, HintExt};
+use crate::diagnostics::{exit, ExitStatus, HintExt};
 use crate::etcd::{self, ConnectConfig, EtcdError, Session, TlsFiles};
 use crate::fsutil::{self, FsError};
 use crate::node::interrupt;
@@ -277,7 +277,11 @@ fn failpoint(step: Step, after: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow::Result<u8> {
+pub fn run(
+    settings: &Settings,
+    printer: &Printer,
+    args: &RestoreArgs,
+) -> anyhow::Result<ExitStatus> {
     // The journal lives beside the manifests dir, so that it is found while etcd.yaml is
     // moved out.
     let jpath = journal_path(&args.manifests_dir);
@@ -693,7 +697,7 @@ fn confirm(p: &Plan, yes: bool) -> anyhow::Result<bool> {
 }
 
 /// Runs the steps not yet done; on a failure after the control plane was touched, rolls back.
-fn execute(j: &mut Journal, printer: &Printer) -> anyhow::Result<u8> {
+fn execute(j: &mut Journal, printer: &Printer) -> anyhow::Result<ExitStatus> {
     interrupt::install(printer.log_format == LogFormat::Json)
         .map_err(|e| anyhow!("cannot install the signal handlers: {e}"))?;
     for step in STEPS {
@@ -753,7 +757,7 @@ fn interrupted(
     step: Step,
     sig: &'static str,
     printer: &Printer,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<ExitStatus> {
     let e = anyhow::Error::new(EtcdError::Interrupted(sig))
         .context(format!("interrupted before step {}", step.name()));
     // Nothing live is touched before stop-control-plane starts; a resumed run that died inside
@@ -784,7 +788,12 @@ fn interrupted(
     Err(e.context("the restore stopped before touching the node; nothing was changed"))
 }
 
-fn fail(j: &mut Journal, step: Step, e: anyhow::Error, printer: &Printer) -> anyhow::Result<u8> {
+fn fail(
+    j: &mut Journal,
+    step: Step,
+    e: anyhow::Error,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
     j.event(printer, format!("step {} failed: {e:#}", step.name()));
     if step == Step::Build {
         // Nothing live was touched; `build` leaves no new dir behind.
@@ -814,7 +823,7 @@ fn fail(j: &mut Journal, step: Step, e: anyhow::Error, printer: &Printer) -> any
 }
 
 /// `--rollback`: undo, and say how it went.
-fn finish_rollback(j: &mut Journal, printer: &Printer) -> anyhow::Result<u8> {
+fn finish_rollback(j: &mut Journal, printer: &Printer) -> anyhow::Result<ExitStatus> {
     interrupt::install(printer.log_format == LogFormat::Json)
         .map_err(|e| anyhow!("cannot install the signal handlers: {e}"))?;
     match rollback(j, printer) {

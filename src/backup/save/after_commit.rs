@@ -38,7 +38,7 @@ pub(super) struct Committed<'a> {
     pub name: &'a str,
     pub path: &'a Path,
     pub sidecar: &'a Sidecar,
-    pub remote: Option<&'a Remote>,
+    pub remote: Option<&'a std::sync::Arc<Remote>>,
     pub verify_upload: bool,
     pub bound: Deadline,
 }

@@ -88,7 +88,7 @@ pub struct Place<'a> {
     /// The dir's lock, held until the local prune is done.
     pub lock: Option<DirLock>,
     /// The store of `--remote`, opened.
-    pub remote: Option<&'a Remote>,
+    pub remote: Option<&'a std::sync::Arc<Remote>>,
 }
 
 /// `--prune` after the commit, handed in by the command (the prune of a dir and of a store
@@ -98,7 +98,7 @@ pub struct Pruner<'a> {
     /// Prunes the backup dir (whose lock is held) given the new backup's file name.
     pub local: &'a dyn Fn(&Path, &str) -> anyhow::Result<Pruned>,
     /// Prunes the store given the new backup's key.
-    pub remote: &'a dyn Fn(&Remote, &str) -> anyhow::Result<Pruned>,
+    pub remote: &'a dyn Fn(&std::sync::Arc<Remote>, &str) -> anyhow::Result<Pruned>,
 }
 
 /// How a save ended, when it did not fail.

@@ -7,8 +7,8 @@ use crate::backup::catalog;
 use crate::backup::layers::{self, Layers};
 use crate::backup::pki_bundle;
 use crate::cli::{Compression, SaveArgs};
-use crate::diagnostics::{with_hint, HintExt};
-use crate::etcd::{self, ConnectConfig, EtcdError, TlsFiles};
+use crate::diagnostics::HintExt;
+use crate::etcd::{self, ConnectConfig, TlsFiles};
 use crate::output::Printer;
 use crate::settings::Settings;
 
@@ -71,11 +71,7 @@ pub fn prepare(
         .collect::<Result<Vec<_>, _>>()
         .hint("pass --endpoints https://HOST:PORT[,https://HOST:PORT..]")?;
     check_schemes(&endpoints, printer)?;
-    let tls_files = TlsFiles {
-        cacert: settings.cacert.value.clone(),
-        cert: settings.cert.value.clone(),
-        key: settings.key.value.clone(),
-    };
+    let tls_files = settings.tls_files();
     let tls = if endpoints.iter().any(|e| e.starts_with("https://")) {
         Some(load_tls(settings, &tls_files, printer)?)
     } else {
@@ -131,20 +127,7 @@ fn load_tls(
         tls_files.key.display(),
         settings.key.source.describe(),
     ));
-    etcd::load_tls(tls_files).map_err(|e| {
-        let hint = match e {
-            EtcdError::KeyMismatch { .. } => {
-                "give the key that was made with this certificate (on a kubeadm node \
-                 /etc/kubernetes/pki/etcd/server.crt goes with server.key)"
-            }
-            _ => {
-                "pass the files with --cacert/--cert/--key (or ETCDCTL_CACERT, \
-                 ETCDCTL_CERT, ETCDCTL_KEY); on a kubeadm node they are in \
-                 /etc/kubernetes/pki/etcd/"
-            }
-        };
-        with_hint(e, hint)
-    })
+    crate::settings::load_tls(tls_files)
 }
 
 /// Refuses a list that mixes https:// and http:// (never fall back from TLS to plaintext) and

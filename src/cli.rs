@@ -650,23 +650,6 @@ impl KeepArgs {
             || self.keep_labeled
             || self.prune_labeled
     }
-
-    /// The retention policy, with `--keep-days 7` when no keep rule was given.
-    pub fn policy(&self) -> crate::backup::retention::Policy {
-        crate::backup::retention::Policy {
-            last: self.keep_last,
-            within: self.keep_within.or_else(|| {
-                self.keep_days
-                    .map(|d| Duration::from_secs(u64::from(d) * 86_400))
-            }),
-            hourly: self.keep_hourly,
-            daily: self.keep_daily,
-            weekly: self.keep_weekly,
-            monthly: self.keep_monthly,
-            prune_labeled: self.prune_labeled,
-        }
-        .or_default()
-    }
 }
 
 #[derive(Debug, Args)]

@@ -1,20 +1,90 @@
 //! Errors as the operator sees them: `error: …`, each `Caused by: …`, and a `hint: …` saying what
-//! to do. Exit codes are decided here, from the error chain.
+//! to do. Exit statuses are decided here: [`ExitStatus`], and which errors are interruptions.
 
 use std::fmt;
 
 use crate::etcd::EtcdError;
 use crate::fsutil::FsError;
 
-/// Exit codes, documented in `--help` and the README.
+/// How a run ends: the documented exit codes (`--help`, the README, the man pages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0.
+    Success,
+    /// 1: the answer is "no" (a check found a problem, or a prompt was declined).
+    Failure,
+    /// 2: an error; the message says what failed.
+    Error,
+    /// 3: done part-way (a backup saved but not pruned, a restore stopped part-way).
+    Partial,
+    /// 130: interrupted by SIGINT or SIGTERM.
+    Interrupted,
+}
+
+impl ExitStatus {
+    /// The process exit code.
+    pub const fn code(self) -> u8 {
+        match self {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Error => 2,
+            ExitStatus::Partial => 3,
+            ExitStatus::Interrupted => 130,
+        }
+    }
+
+    /// The status a run that ends with `err` exits with: [`ExitStatus::Interrupted`] when a
+    /// signal stopped it (see [`interrupted_by`]), else [`ExitStatus::Error`].
+    pub fn of_error(err: &anyhow::Error) -> ExitStatus {
+        match interrupted_by(err) {
+            Some(_) => ExitStatus::Interrupted,
+            None => ExitStatus::Error,
+        }
+    }
+}
+
+impl From<ExitStatus> for std::process::ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        std::process::ExitCode::from(status.code())
+    }
+}
+
+/// Short names of the statuses.
 pub mod exit {
-    pub const SUCCESS: u8 = 0;
+    use super::ExitStatus;
+
+    pub const SUCCESS: ExitStatus = ExitStatus::Success;
     /// The answer is "no": a check found a problem.
-    pub const NO: u8 = 1;
-    pub const ERROR: u8 = 2;
+    pub const NO: ExitStatus = ExitStatus::Failure;
+    pub const ERROR: ExitStatus = ExitStatus::Error;
     /// A restore stopped part-way.
-    pub const PARTIAL: u8 = 3;
-    pub const INTERRUPTED: u8 = 130;
+    pub const PARTIAL: ExitStatus = ExitStatus::Partial;
+    pub const INTERRUPTED: ExitStatus = ExitStatus::Interrupted;
+}
+
+/// The signal that stopped the run that ended with `err`, if one did: the one place that tells
+/// an interruption from an error. Signals reach errors as [`EtcdError::Interrupted`], from calls
+/// to etcd, `crate::cancel` (save's other phases) and `crate::node::interrupt` (restores).
+pub fn interrupted_by(err: &anyhow::Error) -> Option<&'static str> {
+    causes(err)
+        .into_iter()
+        .find_map(|c| match c.downcast_ref::<EtcdError>() {
+            Some(EtcdError::Interrupted(sig)) => Some(*sig),
+            _ => None,
+        })
+}
+
+/// Every error in `err`'s chain, including those a [`Hinted`] hides (its `source` skips the
+/// error it wraps, so that the chain reads as if the hint were not there).
+fn causes(err: &anyhow::Error) -> Vec<&(dyn std::error::Error + 'static)> {
+    let mut out = Vec::new();
+    for c in err.chain() {
+        out.push(c);
+        if let Some(h) = c.downcast_ref::<Hinted>() {
+            out.extend(causes(&h.inner));
+        }
+    }
+    out
 }
 
 /// An error with advice attached. Displays as the error it wraps, so the chain reads unchanged.
@@ -55,23 +125,6 @@ impl<T, E: Into<anyhow::Error>> HintExt<T> for Result<T, E> {
     }
 }
 
-/// The exit code for an error: 130 if it was an interruption, else 2.
-pub fn exit_code(err: &anyhow::Error) -> u8 {
-    let interrupted = err.chain().any(|c| {
-        matches!(
-            c.downcast_ref::<EtcdError>(),
-            Some(EtcdError::Interrupted(_))
-        ) || c
-            .downcast_ref::<Hinted>()
-            .is_some_and(|h| exit_code(&h.inner) == exit::INTERRUPTED)
-    });
-    if interrupted {
-        exit::INTERRUPTED
-    } else {
-        exit::ERROR
-    }
-}
-
 /// Advice for a non-root user denied access to a root-owned path (kubeadm's certificates in
 /// /etc/kubernetes/pki, /var/lib/etcd, a backup dir made by root): "run as root". `None` when the
 /// error is no such denial, or when this already runs as root.
@@ -80,23 +133,17 @@ pub fn root_hint(err: &anyhow::Error) -> Option<String> {
     if euid.is_root() {
         return None;
     }
-    fn denied(err: &anyhow::Error) -> Option<&std::path::Path> {
-        err.chain().find_map(|c| {
-            if let Some(h) = c.downcast_ref::<Hinted>() {
-                // A hint hides the error it wraps from the chain.
-                return denied(&h.inner);
-            }
-            let (path, source) = match c.downcast_ref::<EtcdError>() {
-                Some(EtcdError::ReadTls { path, source, .. }) => (path, source),
-                _ => match c.downcast_ref::<FsError>() {
-                    Some(FsError::Io { path, source, .. }) => (path, source),
-                    _ => return None,
-                },
-            };
-            (source.kind() == std::io::ErrorKind::PermissionDenied).then_some(path.as_path())
-        })
+    fn denied<'a>(c: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::path::Path> {
+        let (path, source) = match c.downcast_ref::<EtcdError>() {
+            Some(EtcdError::ReadTls { path, source, .. }) => (path, source),
+            _ => match c.downcast_ref::<FsError>() {
+                Some(FsError::Io { path, source, .. }) => (path, source),
+                _ => return None,
+            },
+        };
+        (source.kind() == std::io::ErrorKind::PermissionDenied).then_some(path.as_path())
     }
-    let path = denied(err)?;
+    let path = causes(err).into_iter().find_map(denied)?;
     // The path itself, or the nearest ancestor this user can stat.
     let owner = path
         .ancestors()
@@ -185,12 +232,13 @@ mod tests {
             "error: save failed\n  Caused by: cannot read client key /k\n  \
              Caused by: No such file or directory\n  hint: pass --key\n"
         );
-        assert_eq!(exit_code(&err), exit::ERROR);
+        assert_eq!(ExitStatus::of_error(&err), ExitStatus::Error);
     }
 
     #[test]
     fn interruption_exits_130() {
         let err = with_hint(EtcdError::Interrupted("SIGINT"), "run it again");
-        assert_eq!(exit_code(&err), exit::INTERRUPTED);
+        assert_eq!(ExitStatus::of_error(&err), ExitStatus::Interrupted);
+        assert_eq!(ExitStatus::Interrupted.code(), 130);
     }
 }

@@ -15,12 +15,12 @@ use std::ffi::{OsStr, OsString};
 use clap::CommandFactory;
 
 use crate::cli::Cli;
-use crate::diagnostics::exit;
+use crate::diagnostics::ExitStatus;
 use crate::output::early_printer;
 
 /// `argv` with etcdctl's habits mapped to ours; `Err` is the exit code after a refusal (the
 /// message is printed).
-pub fn habits(mut argv: Vec<OsString>) -> Result<Vec<OsString>, u8> {
+pub fn habits(mut argv: Vec<OsString>) -> Result<Vec<OsString>, ExitStatus> {
     let at = subcommand_index(&argv);
     let quiet = argv
         .iter()
@@ -59,7 +59,7 @@ pub fn habits(mut argv: Vec<OsString>) -> Result<Vec<OsString>, u8> {
                     anyhow::anyhow!("`etcd-backup snapshot{what}` is not a command"),
                     tip,
                 ));
-                return Err(exit::ERROR);
+                return Err(ExitStatus::Error);
             }
         }
     }
@@ -172,7 +172,7 @@ mod tests {
         assert_eq!(out, argv("etcd-backup -q status a.db"));
         assert_eq!(
             habits(argv("etcd-backup snapshot restore a.db")),
-            Err(exit::ERROR)
+            Err(ExitStatus::Error)
         );
     }
 }

@@ -21,12 +21,13 @@ pub mod remote;
 pub mod settings;
 
 use cli::Command;
+use diagnostics::ExitStatus;
 use output::Printer;
 use settings::Settings;
 
 /// Parses the command line (with the config file), runs the command, prints any error, and
-/// returns the exit code.
-pub fn run() -> u8 {
+/// returns how the run ended.
+pub fn run() -> ExitStatus {
     let argv = match etcdctl::habits(std::env::args_os().collect()) {
         Ok(argv) => argv,
         Err(code) => return code,
@@ -48,7 +49,7 @@ pub fn run() -> u8 {
                 Ok(code) => code,
                 Err(err) => {
                     output::early_printer(&argv).error(&err);
-                    diagnostics::exit_code(&err)
+                    ExitStatus::of_error(&err)
                 }
             };
         }
@@ -78,7 +79,7 @@ pub fn run() -> u8 {
         "manifest" if manifest_moved => None,
         _ => parsed.given_by(id),
     };
-    let result = Settings::resolve(&cli.global, &given_by)
+    let result = Settings::resolve(&cli.global, &cli.command, &given_by)
         .map_err(|e| {
             let hint = e.hint();
             diagnostics::with_hint(e, hint)
@@ -105,7 +106,7 @@ pub fn run() -> u8 {
                 None => err,
             };
             printer.error(&err);
-            diagnostics::exit_code(&err)
+            ExitStatus::of_error(&err)
         }
     }
 }

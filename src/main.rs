@@ -1,5 +1,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    ExitCode::from(etcd_backup::run())
+    etcd_backup::run().into()
 }

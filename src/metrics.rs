@@ -26,7 +26,7 @@ use anyhow::anyhow;
 
 use crate::backup::catalog;
 use crate::backup::prune::{Action, Kind, Outcome, Pruned};
-use crate::diagnostics::{self, exit, HintExt};
+use crate::diagnostics::{ExitStatus, HintExt};
 use crate::fsutil::{self, FsError};
 use crate::output::Printer;
 
@@ -137,10 +137,12 @@ impl RunResult {
     /// From the exit code and what save reported. An exit 0 without a backup that is not a
     /// skip is counted as a failure: "success" always means a backup exists.
     pub fn of(code: u8, report: &SaveReport) -> RunResult {
+        const SUCCESS: u8 = ExitStatus::Success.code();
+        const PARTIAL: u8 = ExitStatus::Partial.code();
         match code {
-            exit::SUCCESS if report.skipped => RunResult::Skipped,
-            exit::SUCCESS if report.backup.is_some() => RunResult::Success,
-            exit::PARTIAL if report.backup.is_some() => RunResult::Partial,
+            SUCCESS if report.skipped => RunResult::Skipped,
+            SUCCESS if report.backup.is_some() => RunResult::Success,
+            PARTIAL if report.backup.is_some() => RunResult::Partial,
             _ => RunResult::Failure,
         }
     }
@@ -182,18 +184,22 @@ impl Recorder {
     /// Writes the metrics for `result`. A failed run's error is printed here, and its exit code
     /// returned as `Ok`. When the metrics cannot be written, a run that saved a backup exits 3
     /// (done part-way) and a skipped run exits 2; a failed run keeps its exit code.
-    pub fn finish(mut self, result: anyhow::Result<u8>, report: &SaveReport) -> anyhow::Result<u8> {
+    pub fn finish(
+        mut self,
+        result: anyhow::Result<ExitStatus>,
+        report: &SaveReport,
+    ) -> anyhow::Result<ExitStatus> {
         self.done = true;
-        let code = match &result {
-            Ok(code) => *code,
+        let status = match &result {
+            Ok(status) => *status,
             Err(e) => {
                 self.printer.error(e);
-                diagnostics::exit_code(e)
+                ExitStatus::of_error(e)
             }
         };
-        let outcome = RunResult::of(code, report);
-        let Err(e) = self.write(code, outcome, report) else {
-            return Ok(code);
+        let outcome = RunResult::of(status.code(), report);
+        let Err(e) = self.write(status.code(), outcome, report) else {
+            return Ok(status);
         };
         self.printer.error(&e);
         Ok(match outcome {
@@ -204,10 +210,10 @@ impl Recorder {
                         b.path.display()
                     ));
                 }
-                exit::PARTIAL
+                ExitStatus::Partial
             }
-            RunResult::Skipped => exit::ERROR,
-            RunResult::Partial | RunResult::Failure => code,
+            RunResult::Skipped => ExitStatus::Error,
+            RunResult::Partial | RunResult::Failure => status,
         })
     }
 
@@ -823,7 +829,7 @@ etcd_backup_last_attempt_timestamp_seconds 1763712000.250
     fn a_metrics_file_that_cannot_be_written_changes_only_good_exit_codes() {
         let d = tempfile::tempdir().unwrap();
         let file = d.path().join("no-such-dir/m.prom");
-        let finish = |result: anyhow::Result<u8>, report: &SaveReport| {
+        let finish = |result: anyhow::Result<ExitStatus>, report: &SaveReport| {
             Recorder::start(&file, &quiet())
                 .finish(result, report)
                 .unwrap()
@@ -832,12 +838,18 @@ etcd_backup_last_attempt_timestamp_seconds 1763712000.250
             skipped: true,
             ..SaveReport::default()
         };
-        assert_eq!(finish(Ok(0), &saved()), exit::PARTIAL);
-        assert_eq!(finish(Ok(0), &skipped), exit::ERROR);
-        assert_eq!(finish(Ok(3), &saved()), exit::PARTIAL);
+        assert_eq!(
+            finish(Ok(ExitStatus::Success), &saved()),
+            ExitStatus::Partial
+        );
+        assert_eq!(finish(Ok(ExitStatus::Success), &skipped), ExitStatus::Error);
+        assert_eq!(
+            finish(Ok(ExitStatus::Partial), &saved()),
+            ExitStatus::Partial
+        );
         assert_eq!(
             finish(Err(anyhow!("etcd is down")), &SaveReport::default()),
-            2
+            ExitStatus::Error
         );
         assert!(!file.exists());
     }

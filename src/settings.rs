@@ -2,12 +2,19 @@
 //!
 //! clap already folds flags, environment variables and the config file (its values are clap
 //! defaults, see `config`) together; what is still unset afterwards is taken from the etcd static
-//! pod manifest when the node has one, then from kubeadm's defaults.
+//! pod manifest when the node has one, then from kubeadm's defaults. The command's own settings
+//! that several commands share (the store, the age identities, the retention rules) and the TLS
+//! files are resolved here too, each in one way for every command.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use crate::cli::GlobalArgs;
+use crate::backup::retention::Policy;
+use crate::cli::{Command, GlobalArgs, IdentityArgs, KeepArgs, RemoteConnArgs};
+use crate::diagnostics::{with_hint, HintExt};
+use crate::etcd::{EtcdError, TlsFiles};
 use crate::node::manifest::{EtcdManifest, ManifestError};
+use crate::remote::RemoteOptions;
 
 pub const DEFAULT_ENDPOINT: &str = "https://127.0.0.1:2379";
 pub const DEFAULT_CACERT: &str = "/etc/kubernetes/pki/etcd/ca.crt";
@@ -39,7 +46,8 @@ pub struct Sourced<T> {
     pub source: Source,
 }
 
-/// Connection settings shared by the commands that talk to etcd.
+/// The settings of a run: the connection to etcd and the backup dir (global), and the command's
+/// store, identities and retention rules.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub endpoints: Sourced<Vec<String>>,
@@ -51,6 +59,17 @@ pub struct Settings {
     pub manifest: Option<EtcdManifest>,
     /// Where the manifest was looked for (`--manifest`), read or not.
     pub manifest_path: PathBuf,
+    /// `--remote`: the store that holds the backup set (`status`, `verify`, `prune`) or that
+    /// `save` copies to.
+    pub remote: Option<String>,
+    /// How to reach a store (the `--remote-*` flags), for `--remote` and for a backup named by
+    /// its object URL.
+    pub remote_options: RemoteOptions,
+    /// `--identity` files, read only when an encrypted backup is opened
+    /// ([`Settings::identities`]).
+    pub identity_files: Vec<PathBuf>,
+    /// The retention rules of `prune` and `save --prune`: `--keep-days 7` when none is given.
+    pub retention: Policy,
 }
 
 /// Settings that cannot be resolved.
@@ -89,6 +108,7 @@ impl Settings {
     /// the default one is read only where it exists.
     pub fn resolve(
         args: &GlobalArgs,
+        command: &Command,
         given_by: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Settings, SettingsError> {
         if let Some(list) = &args.endpoints {
@@ -115,10 +135,14 @@ impl Settings {
                 found => found,
             }
         };
-        Ok(Self::from_parts(args, manifest))
+        Ok(Self::from_parts(args, command, manifest))
     }
 
-    fn from_parts(args: &GlobalArgs, manifest: Option<EtcdManifest>) -> Settings {
+    fn from_parts(
+        args: &GlobalArgs,
+        command: &Command,
+        manifest: Option<EtcdManifest>,
+    ) -> Settings {
         fn pick<T>(flag: Option<T>, from_manifest: Option<T>, default: T) -> Sourced<T> {
             match (flag, from_manifest) {
                 (Some(value), _) => Sourced {
@@ -169,6 +193,12 @@ impl Settings {
             ),
             backup_dir: args.backup_dir.clone(),
             manifest,
+            remote: remote_url(command),
+            remote_options: remote_conn(command).map(remote_options).unwrap_or_default(),
+            identity_files: identity_args(command)
+                .map(|i| i.identity.clone())
+                .unwrap_or_default(),
+            retention: keep_args(command).map(retention).unwrap_or_default(),
         }
     }
 
@@ -180,6 +210,111 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The age identities of `--identity`, read now; none when it was not given.
+    pub fn identities(&self) -> anyhow::Result<Vec<age::x25519::Identity>> {
+        crate::backup::layers::load_identities(&self.identity_files).hint(
+            "pass the age identity file the backup was encrypted to (AGE-SECRET-KEY-1… lines, \
+             as age-keygen writes them), owned by this user or root, mode 0600",
+        )
+    }
+
+    /// The client's TLS files (`--cacert`, `--cert`, `--key`).
+    pub fn tls_files(&self) -> TlsFiles {
+        TlsFiles {
+            cacert: self.cacert.value.clone(),
+            cert: self.cert.value.clone(),
+            key: self.key.value.clone(),
+        }
+    }
+}
+
+/// Reads the client's TLS files, with advice on what to pass when one is missing or wrong.
+pub fn load_tls(files: &TlsFiles) -> anyhow::Result<tonic::transport::ClientTlsConfig> {
+    crate::etcd::load_tls(files).map_err(|e| {
+        let hint = match e {
+            EtcdError::KeyMismatch { .. } => {
+                "give the key that was made with this certificate (on a kubeadm node \
+                 /etc/kubernetes/pki/etcd/server.crt goes with server.key)"
+            }
+            _ => {
+                "pass the files with --cacert/--cert/--key (or ETCDCTL_CACERT, ETCDCTL_CERT, \
+                 ETCDCTL_KEY); on a kubeadm node they are in /etc/kubernetes/pki/etcd/"
+            }
+        };
+        with_hint(e, hint)
+    })
+}
+
+/// A store's settings from the `--remote-*` flags.
+pub fn remote_options(conn: &RemoteConnArgs) -> RemoteOptions {
+    RemoteOptions {
+        endpoint: conn.remote_endpoint.clone(),
+        region: conn.remote_region.clone(),
+        path_style: None,
+        timeout: conn.remote_timeout,
+        connect_timeout: Duration::from_secs(10),
+        retries: conn.remote_retries,
+    }
+}
+
+/// The retention policy of the `--keep-*` flags, with `--keep-days 7` when no keep rule was
+/// given.
+pub fn retention(keep: &KeepArgs) -> Policy {
+    Policy {
+        last: keep.keep_last,
+        within: keep.keep_within.or_else(|| {
+            keep.keep_days
+                .map(|d| Duration::from_secs(u64::from(d) * 86_400))
+        }),
+        hourly: keep.keep_hourly,
+        daily: keep.keep_daily,
+        weekly: keep.keep_weekly,
+        monthly: keep.keep_monthly,
+        prune_labeled: keep.prune_labeled,
+    }
+    .or_default()
+}
+
+fn remote_url(command: &Command) -> Option<String> {
+    match command {
+        Command::Save(a) => a.remote.remote.clone(),
+        Command::Status(a) => a.remote.remote.clone(),
+        Command::Verify(a) => a.remote.remote.clone(),
+        Command::Prune(a) => a.remote.remote.clone(),
+        _ => None,
+    }
+}
+
+fn remote_conn(command: &Command) -> Option<&RemoteConnArgs> {
+    match command {
+        Command::Save(a) => Some(&a.remote.conn),
+        Command::Status(a) => Some(&a.remote.conn),
+        Command::Verify(a) => Some(&a.remote.conn),
+        Command::Prune(a) => Some(&a.remote.conn),
+        Command::Restore(a) => Some(&a.remote),
+        _ => None,
+    }
+}
+
+fn identity_args(command: &Command) -> Option<&IdentityArgs> {
+    match command {
+        Command::Status(a) => Some(&a.identity),
+        Command::Verify(a) => Some(&a.identity),
+        Command::Prune(a) => Some(&a.identity),
+        Command::Restore(a) => Some(&a.identity),
+        _ => None,
+    }
+}
+
+fn keep_args(command: &Command) -> Option<&KeepArgs> {
+    match command {
+        Command::Save(a) => Some(&a.keep),
+        Command::Prune(a) => Some(&a.keep),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,11 +322,18 @@ mod tests {
     use clap::Parser;
     use std::path::Path;
 
-    fn args(argv: &[&str]) -> GlobalArgs {
+    fn cli(argv: &[&str]) -> Cli {
         let mut full = vec!["etcd-backup"];
         full.extend_from_slice(argv);
-        full.push("save");
-        Cli::try_parse_from(full).unwrap().global
+        if !argv.iter().any(|a| ["save", "prune", "status"].contains(a)) {
+            full.push("save");
+        }
+        Cli::try_parse_from(full).unwrap()
+    }
+
+    fn resolved(argv: &[&str], manifest: Option<EtcdManifest>) -> Settings {
+        let cli = cli(argv);
+        Settings::from_parts(&cli.global, &cli.command, manifest)
     }
 
     const MANIFEST: &str = "kind: Pod\nspec:\n  containers:\n  - name: etcd\n    command:\n    \
@@ -201,7 +343,7 @@ mod tests {
 
     #[test]
     fn defaults_are_kubeadms() {
-        let s = Settings::from_parts(&args(&[]), None);
+        let s = resolved(&[], None);
         assert_eq!(s.endpoints.value, vec![DEFAULT_ENDPOINT]);
         assert_eq!(s.endpoints.source, Source::Default);
         assert_eq!(s.cacert.value, Path::new(DEFAULT_CACERT));
@@ -212,12 +354,33 @@ mod tests {
     #[test]
     fn manifest_fills_what_flags_leave_unset() {
         let m = EtcdManifest::parse(Path::new("m.yaml"), MANIFEST).unwrap();
-        let s = Settings::from_parts(&args(&["--cacert", "/mine/ca.crt"]), Some(m));
+        let s = resolved(&["--cacert", "/mine/ca.crt"], Some(m));
         assert_eq!(s.endpoints.value, vec!["https://127.0.0.1:3379"]);
         assert_eq!(s.endpoints.source, Source::Manifest);
         assert_eq!(s.cacert.value, Path::new("/mine/ca.crt"));
         assert_eq!(s.cacert.source, Source::FlagOrEnv);
         assert_eq!(s.cert.value, Path::new("/pki/s.crt"));
         assert_eq!(s.data_dir(), Some(PathBuf::from("/var/lib/etcd")));
+    }
+
+    #[test]
+    fn retention_defaults_to_a_week_and_takes_the_keep_flags() {
+        let week = Some(Duration::from_secs(7 * 86_400));
+        assert_eq!(resolved(&["prune"], None).retention.within, week);
+        let s = resolved(&["prune", "--keep-last", "3", "--keep-days", "2"], None);
+        assert_eq!(s.retention.last, Some(3));
+        assert_eq!(s.retention.within, Some(Duration::from_secs(2 * 86_400)));
+    }
+
+    #[test]
+    fn the_store_and_its_options_come_from_the_command() {
+        let s = resolved(
+            &["status", "--remote", "file:///b", "--remote-retries", "2"],
+            None,
+        );
+        assert_eq!(s.remote.as_deref(), Some("file:///b"));
+        assert_eq!(s.remote_options.retries, 2);
+        assert_eq!(s.remote_options.timeout, Duration::from_secs(60));
+        assert!(resolved(&["save"], None).remote.is_none());
     }
 }

@@ -1,29 +1,20 @@
-//! A backup named on the command line: a local file or an object in a store, and the glue that
-//! opens a store from the flags.
+//! A backup named on the command line (or listed in the set): a local file or an object in a
+//! store, opened, read, verified and its sidecar read or replaced the same way for both.
 
 use std::path::Path;
 
 use crate::backup::catalog;
+use crate::backup::set::remote_sidecar;
+use crate::backup::verify::{self, SpillError, Verdict};
 use crate::diagnostics::{with_hint, HintExt};
 use crate::fsutil::FsError;
+use crate::remote::RemoteOptions;
 
 /// A remote error with its advice attached.
 pub(crate) fn remote_error(e: crate::remote::RemoteError) -> anyhow::Error {
     match e.hint() {
         Some(h) => with_hint(e, h),
         None => e.into(),
-    }
-}
-
-/// The store's settings from the flags.
-pub(crate) fn remote_options(conn: &crate::cli::RemoteConnArgs) -> crate::remote::RemoteOptions {
-    crate::remote::RemoteOptions {
-        endpoint: conn.remote_endpoint.clone(),
-        region: conn.remote_region.clone(),
-        path_style: None,
-        timeout: conn.remote_timeout,
-        connect_timeout: std::time::Duration::from_secs(10),
-        retries: conn.remote_retries,
     }
 }
 
@@ -48,7 +39,7 @@ pub(crate) enum Named {
 impl Named {
     /// `spec` as given; an object URL is split into its store (the URL up to the last `/`)
     /// and the object's key.
-    pub(crate) fn open(spec: &Path, conn: &crate::cli::RemoteConnArgs) -> anyhow::Result<Named> {
+    pub(crate) fn open(spec: &Path, options: &RemoteOptions) -> anyhow::Result<Named> {
         if !is_url(spec) {
             return Ok(Named::Local(spec.to_path_buf()));
         }
@@ -61,8 +52,8 @@ impl Named {
                 "name the object itself, e.g. s3://bucket/prefix/node/etcd-snapshot-….db.age",
             );
         };
-        let remote = crate::remote::Remote::open(&format!("{dir}/"), &remote_options(conn))
-            .map_err(remote_error)?;
+        let remote =
+            crate::remote::Remote::open(&format!("{dir}/"), options).map_err(remote_error)?;
         Ok(Named::Remote {
             remote: std::sync::Arc::new(remote),
             key: key.to_string(),
@@ -111,20 +102,52 @@ impl Named {
             Named::Remote { remote, key } => remote_sidecar(remote, key),
         }
     }
-}
 
-/// Reads the sidecar of `key` from the store: `Ok(None)` when there is none.
-pub(crate) fn remote_sidecar(
-    remote: &crate::remote::Remote,
-    key: &str,
-) -> Result<Option<catalog::Sidecar>, String> {
-    let sc_key = format!("{key}{}", catalog::SIDECAR_SUFFIX);
-    match remote.get_small(&sc_key) {
-        Ok(bytes) => catalog::Sidecar::parse(&bytes, &remote.url_of(&sc_key)).map(Some),
-        Err(crate::remote::RemoteError::NotFound { .. }) => Ok(None),
-        Err(e) => Err(format!(
-            "cannot read sidecar {}: {e}",
-            remote.url_of(&sc_key)
-        )),
+    /// Verifies it (`backup::verify`); a stored object is read back into a scratch copy in
+    /// `scratch_dir` (sealed when encrypted).
+    pub(crate) fn verify(
+        &self,
+        identities: &[age::x25519::Identity],
+        scratch_dir: &Path,
+        allow_no_hash: bool,
+    ) -> Result<Verdict, SpillError> {
+        let shown = self.shown();
+        let mut reader = match self {
+            Named::Local(path) => return verify::verify_path(path, identities, allow_no_hash),
+            Named::Remote { .. } => self.reader().map_err(|e| SpillError::Read {
+                name: shown.clone(),
+                source: std::io::Error::other(format!("{e:#}")),
+            })?,
+        };
+        verify::verify_stored(
+            &mut reader,
+            Path::new(&shown),
+            self.layers(),
+            identities,
+            scratch_dir,
+            allow_no_hash,
+            self.sidecar(),
+        )
+    }
+
+    /// Replaces its sidecar, where one already exists; a local one only under the directory
+    /// lock, so never while a save or prune holds the dir.
+    pub(crate) fn write_sidecar(&self, sidecar: &catalog::Sidecar) -> Result<(), String> {
+        match self {
+            Named::Local(path) => {
+                let dir = crate::fsutil::parent_dir(path);
+                crate::fsutil::DirLock::acquire(&dir)
+                    .and_then(|_lock| sidecar.write(&catalog::sidecar_path(path), true))
+                    .map_err(|e| format!("{:#}", anyhow::Error::from(e)))
+            }
+            Named::Remote { remote, key } => sidecar
+                .to_bytes()
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| {
+                    remote
+                        .put_small(&format!("{key}{}", catalog::SIDECAR_SUFFIX), &bytes, true)
+                        .map_err(|e| e.to_string())
+                }),
+        }
     }
 }

@@ -766,14 +766,11 @@ mod tests {
             summary.files.iter().map(String::as_str).collect::<Vec<_>>()
         );
         assert_eq!(names[0], README_NAME);
-        let Content::File(readme) = &entries[0].1.content else {
-            panic!("README is not a file")
+        check_readme(&entries[0].1, &sources);
+        let mut content_bytes = match &entries[0].1.content {
+            Content::File(readme) => readme.len() as u64,
+            _ => unreachable!("checked above"),
         };
-        let readme = String::from_utf8(readme.clone()).unwrap();
-        assert!(readme.contains(env!("CARGO_PKG_VERSION")));
-        assert!(readme.contains(&sources.kubernetes_dir.display().to_string()));
-        assert!(readme.contains("tar -C / --exclude=etcd-backup-bundle.txt -xpf"));
-        let mut content_bytes = readme.len() as u64;
         for (name, seen) in &entries[1..] {
             let expected = seen_on_disk(&source_of(&sources, name));
             assert_eq!(seen, &expected, "{name}");
@@ -784,9 +781,30 @@ mod tests {
         assert_eq!(summary.bytes, content_bytes);
 
         // Exactly the expected paths, in sorted walk order, each directory before its contents.
+        assert_eq!(names, expected_kubeadm_node_paths());
+        assert_eq!(summary.skipped.len(), 1, "{:?}", summary.skipped);
+        assert!(summary.skipped[0].ends_with("manifests/a.sock (socket)"));
+
+        check_modes_and_owners(&entries);
+        extracts_with_gnu_tar(d.path(), &bytes, &entries);
+    }
+
+    /// The README entry: a file that names the version, the source dir and how to extract.
+    fn check_readme(readme: &Seen, sources: &Sources) {
+        let Content::File(readme) = &readme.content else {
+            panic!("README is not a file")
+        };
+        let readme = String::from_utf8(readme.clone()).unwrap();
+        assert!(readme.contains(env!("CARGO_PKG_VERSION")));
+        assert!(readme.contains(&sources.kubernetes_dir.display().to_string()));
+        assert!(readme.contains("tar -C / --exclude=etcd-backup-bundle.txt -xpf"));
+    }
+
+    /// The archive paths of [`kubeadm_node`]'s bundle, in order.
+    fn expected_kubeadm_node_paths() -> Vec<String> {
         let long_dir = format!("etc/kubernetes/pki/{LONG_DIR}/");
         let long_file = format!("{long_dir}extra.crt");
-        let expected = [
+        [
             README_NAME,
             "etc/kubernetes/",
             "etc/kubernetes/admin.conf",
@@ -830,12 +848,13 @@ mod tests {
             "var/lib/kubelet/pki/kubelet-client-current.pem",
             "var/lib/kubelet/pki/kubelet.crt",
             "var/lib/kubelet/pki/kubelet.key",
-        ];
-        assert_eq!(names, expected);
-        assert_eq!(summary.skipped.len(), 1, "{:?}", summary.skipped);
-        assert!(summary.skipped[0].ends_with("manifests/a.sock (socket)"));
+        ]
+        .map(str::to_string)
+        .to_vec()
+    }
 
-        // Modes and owners as written.
+    /// Modes and owners as [`kubeadm_node`] set them.
+    fn check_modes_and_owners(entries: &[(String, Seen)]) {
         let by_name: BTreeMap<&str, &Seen> = entries.iter().map(|(n, s)| (n.as_str(), s)).collect();
         assert_eq!(by_name["etc/kubernetes/pki/ca.key"].mode, 0o600);
         assert_eq!(by_name["etc/kubernetes/pki/ca.key"].mtime, 1_700_000_000);
@@ -844,16 +863,19 @@ mod tests {
             let sa = by_name["etc/kubernetes/pki/sa.key"];
             assert_eq!((sa.uid, sa.gid), (1234, 5678));
         }
+    }
 
-        // GNU tar lists and extracts it without a word on stderr.
-        let file = d.path().join("b-pki.tar");
-        fs::write(&file, &bytes).unwrap();
+    /// GNU tar lists and extracts the archive `bytes` (written under `dir`) without a word on
+    /// stderr, and every entry comes out as the tar crate read it.
+    fn extracts_with_gnu_tar(dir: &Path, bytes: &[u8], entries: &[(String, Seen)]) {
+        let file = dir.join("b-pki.tar");
+        fs::write(&file, bytes).unwrap();
         let file_s = file.to_str().unwrap();
         let (listing, stderr) = gnu_tar(&["-tvf", file_s]);
         assert_eq!(stderr, "");
         assert_eq!(listing.lines().count(), entries.len(), "{listing}");
         assert!(listing.lines().next().unwrap().ends_with(README_NAME));
-        let into = d.path().join("restored");
+        let into = dir.join("restored");
         fs::create_dir(&into).unwrap();
         let into_s = into.to_str().unwrap();
         let (_, stderr) = gnu_tar(&[

@@ -208,110 +208,13 @@ pub fn plan(
     policy: &Policy,
     now: DateTime<Utc>,
     known_good: Option<&OsStr>,
-    mut check: impl FnMut(&Entry) -> Result<(), String>,
+    check: impl FnMut(&Entry) -> Result<(), String>,
 ) -> Plan {
     let mut entries = entries;
     entries.retain(|e| e.kind != Kind::Lock);
-    // Newest first by the time in the name, then by name; a backup before its sidecar and temps.
-    entries.sort_by(|a, b| match (&a.backup, &b.backup) {
-        (Some((an, ab)), Some((bn, bb))) => bb
-            .taken_at
-            .cmp(&ab.taken_at)
-            .then_with(|| bn.cmp(an))
-            .then_with(|| a.kind.cmp(&b.kind))
-            .then_with(|| a.name.cmp(&b.name)),
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        (None, None) => a.name.cmp(&b.name),
-    });
-
-    let backups: Vec<usize> = (0..entries.len())
-        .filter(|&i| entries[i].kind == Kind::Backup)
-        .collect();
-    // Backups whose time cannot be trusted (a future name, a newer name than what they hold)
-    // take no place in the rules and never stand for the newest backup; they are kept.
-    let facts: Vec<catalog::Facts> = backups
-        .iter()
-        .map(|&i| catalog::Facts {
-            taken_at: entries[i]
-                .backup
-                .as_ref()
-                .expect("backups have names")
-                .1
-                .taken_at,
-            content: entries[i].content.clone(),
-        })
-        .collect();
-    let mut suspect = catalog::suspects(&facts, now);
-    let trusted: Vec<usize> = (0..backups.len())
-        .filter(|&k| suspect[k].is_none())
-        .collect();
-    let items: Vec<Item> = trusted
-        .iter()
-        .map(|&k| {
-            let (_, b) = entries[backups[k]]
-                .backup
-                .as_ref()
-                .expect("backups have names");
-            Item {
-                taken_at: b.taken_at,
-                labeled: b.label.is_some(),
-            }
-        })
-        .collect();
-    let mut reasons: Vec<Vec<Reason>> = vec![Vec::new(); backups.len()];
-    for (k, r) in trusted.iter().zip(retention::decide(&items, policy, now)) {
-        reasons[*k] = r;
-    }
-    for (k, s) in suspect.iter().enumerate() {
-        if s.is_some() {
-            reasons[k].push(Reason::Suspect);
-        }
-    }
-    // The backup this run has just written is kept whatever the rules say.
-    let protected =
-        (0..backups.len()).find(|&k| known_good == Some(entries[backups[k]].name.as_os_str()));
-    if let Some(k) = protected {
-        reasons[k].insert(0, Reason::JustWritten);
-    }
-    let mut failed_verification: Vec<Option<String>> = vec![None; backups.len()];
-    let mut withheld = false;
-    let mut newest_verified = None;
-    if reasons.iter().any(Vec::is_empty) {
-        // The floor: the backup just written when there is one (it holds the newest state and
-        // has just passed verification); else the newest trusted backup that passes, then the
-        // suspect ones. `backups` is newest first by name already.
-        let order: Vec<usize> = protected
-            .into_iter()
-            .chain(trusted.iter().copied())
-            .chain((0..backups.len()).filter(|&k| suspect[k].is_some()))
-            .collect();
-        let good = order.into_iter().find(|&k| {
-            if Some(k) == protected {
-                return true;
-            }
-            match check(&entries[backups[k]]) {
-                Ok(()) => true,
-                Err(p) => {
-                    failed_verification[k] = Some(p);
-                    false
-                }
-            }
-        });
-        match good {
-            Some(k) => {
-                let at = usize::from(Some(k) == protected);
-                reasons[k].insert(at, Reason::NewestVerified);
-                newest_verified = Some(entries[backups[k]].name.clone());
-            }
-            None => {
-                withheld = true;
-                for r in reasons.iter_mut().filter(|r| r.is_empty()) {
-                    r.push(Reason::NoVerifiedBackup);
-                }
-            }
-        }
-    }
+    sort_for_plan(&mut entries);
+    let backups: Vec<&Entry> = entries.iter().filter(|e| e.kind == Kind::Backup).collect();
+    let mut verdicts = judge_backups(&backups, policy, now, known_good, check);
 
     // The action of each backup, by file name, for its sidecar and temp files.
     let mut backup_action = std::collections::HashMap::new();
@@ -329,45 +232,11 @@ pub fn plan(
         };
         match row.entry.kind {
             Kind::Backup => {
-                let k = next_backup;
+                verdicts.settle_backup(&mut row, next_backup);
                 next_backup += 1;
-                row.reasons = std::mem::take(&mut reasons[k]);
-                row.failed_verification = failed_verification[k].take();
-                row.suspect = suspect[k].take();
-                if row.reasons.is_empty() {
-                    row.action = Action::Delete;
-                    row.why.push("no rule keeps it".to_string());
-                } else {
-                    row.action = Action::Keep;
-                    row.why = row.reasons.iter().map(Reason::to_string).collect();
-                }
-                if let Some(p) = &row.failed_verification {
-                    row.why.push(format!("fails verification: {p}"));
-                }
-                if let Some(p) = &row.suspect {
-                    row.why.push(format!("suspect: {p}"));
-                }
-                if let Some(p) = &row.entry.sidecar_problem {
-                    row.why.push(p.clone());
-                }
                 backup_action.insert(row.entry.display_name(), row.action);
             }
-            Kind::Temp => {
-                let age = now.signed_duration_since(row.entry.modified);
-                let stale = chrono::Duration::from_std(STALE_TEMP).unwrap_or(chrono::Duration::MAX);
-                if age > stale {
-                    row.action = Action::Delete;
-                    row.why.push(format!(
-                        "temp file of an interrupted save, last written {} ago",
-                        ago(age)
-                    ));
-                } else {
-                    row.why.push(format!(
-                        "temp file last written {} ago; removed once an hour old",
-                        ago(age)
-                    ));
-                }
-            }
+            Kind::Temp => settle_temp(&mut row, now),
             Kind::Sidecar | Kind::Bundle => {
                 // Sidecars and bundles sort right after their backup, so its action is known.
                 let base = &row.entry.backup.as_ref().expect("companions have names").0;
@@ -387,18 +256,7 @@ pub fn plan(
             Kind::Symlink => row
                 .why
                 .push("symlink: never followed or deleted".to_string()),
-            Kind::Other => {
-                let name = row.entry.display_name();
-                let base = name.strip_suffix(".part").unwrap_or(&name);
-                let base = base.strip_suffix(catalog::SIDECAR_SUFFIX).unwrap_or(base);
-                row.why.push(if catalog::parse_backup_name(base).is_some() {
-                    "named like ours but not a regular file (a FIFO, device or directory): left \
-                     alone"
-                        .to_string()
-                } else {
-                    "not an etcd-backup file: left alone".to_string()
-                })
-            }
+            Kind::Other => row.why.push(why_other(&row.entry)),
             Kind::Lock => unreachable!("removed above"),
         }
         rows.push(row);
@@ -406,8 +264,197 @@ pub fn plan(
     settle_sidecars_without_backup(&mut rows);
     Plan {
         rows,
-        withheld,
-        newest_verified,
+        withheld: verdicts.withheld,
+        newest_verified: verdicts.newest_verified,
+    }
+}
+
+/// Newest first by the time in the name, then by name; a backup before its sidecar and temps;
+/// entries that belong to no backup last, by name.
+fn sort_for_plan(entries: &mut [Entry]) {
+    entries.sort_by(|a, b| match (&a.backup, &b.backup) {
+        (Some((an, ab)), Some((bn, bb))) => bb
+            .taken_at
+            .cmp(&ab.taken_at)
+            .then_with(|| bn.cmp(an))
+            .then_with(|| a.kind.cmp(&b.kind))
+            .then_with(|| a.name.cmp(&b.name)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.name.cmp(&b.name),
+    });
+}
+
+/// What the rules and the floor decided for each backup, indexed like the backups of the plan
+/// (newest first).
+struct Verdicts {
+    reasons: Vec<Vec<Reason>>,
+    suspect: Vec<Option<String>>,
+    failed_verification: Vec<Option<String>>,
+    withheld: bool,
+    newest_verified: Option<OsString>,
+}
+
+/// Applies the rules to `backups` (newest first), keeps the suspect ones and the one just
+/// written, and, when the rules would delete any, finds the floor ([`keep_floor`]).
+fn judge_backups(
+    backups: &[&Entry],
+    policy: &Policy,
+    now: DateTime<Utc>,
+    known_good: Option<&OsStr>,
+    check: impl FnMut(&Entry) -> Result<(), String>,
+) -> Verdicts {
+    // Backups whose time cannot be trusted (a future name, a newer name than what they hold)
+    // take no place in the rules and never stand for the newest backup; they are kept.
+    let facts: Vec<catalog::Facts> = backups
+        .iter()
+        .map(|e| catalog::Facts {
+            taken_at: backup_name(e).taken_at,
+            content: e.content.clone(),
+        })
+        .collect();
+    let suspect = catalog::suspects(&facts, now);
+    let trusted: Vec<usize> = (0..backups.len())
+        .filter(|&k| suspect[k].is_none())
+        .collect();
+    let items: Vec<Item> = trusted
+        .iter()
+        .map(|&k| {
+            let b = backup_name(backups[k]);
+            Item {
+                taken_at: b.taken_at,
+                labeled: b.label.is_some(),
+            }
+        })
+        .collect();
+    let mut reasons: Vec<Vec<Reason>> = vec![Vec::new(); backups.len()];
+    for (k, r) in trusted.iter().zip(retention::decide(&items, policy, now)) {
+        reasons[*k] = r;
+    }
+    for (k, s) in suspect.iter().enumerate() {
+        if s.is_some() {
+            reasons[k].push(Reason::Suspect);
+        }
+    }
+    // The backup this run has just written is kept whatever the rules say.
+    let protected = (0..backups.len()).find(|&k| known_good == Some(backups[k].name.as_os_str()));
+    if let Some(k) = protected {
+        reasons[k].insert(0, Reason::JustWritten);
+    }
+    let mut verdicts = Verdicts {
+        reasons,
+        suspect,
+        failed_verification: vec![None; backups.len()],
+        withheld: false,
+        newest_verified: None,
+    };
+    if verdicts.reasons.iter().any(Vec::is_empty) {
+        verdicts.keep_floor(backups, &trusted, protected, check);
+    }
+    verdicts
+}
+
+fn backup_name(e: &Entry) -> &BackupName {
+    &e.backup.as_ref().expect("backups have names").1
+}
+
+impl Verdicts {
+    /// The floor: the backup just written when there is one (it holds the newest state and has
+    /// just passed verification); else the newest trusted backup that passes, then the suspect
+    /// ones. With none, no backup is deleted (`withheld`).
+    fn keep_floor(
+        &mut self,
+        backups: &[&Entry],
+        trusted: &[usize],
+        protected: Option<usize>,
+        mut check: impl FnMut(&Entry) -> Result<(), String>,
+    ) {
+        // `backups` is newest first by name already.
+        let order: Vec<usize> = protected
+            .into_iter()
+            .chain(trusted.iter().copied())
+            .chain((0..backups.len()).filter(|&k| self.suspect[k].is_some()))
+            .collect();
+        let failed = &mut self.failed_verification;
+        let good = order.into_iter().find(|&k| {
+            if Some(k) == protected {
+                return true;
+            }
+            match check(backups[k]) {
+                Ok(()) => true,
+                Err(p) => {
+                    failed[k] = Some(p);
+                    false
+                }
+            }
+        });
+        match good {
+            Some(k) => {
+                let at = usize::from(Some(k) == protected);
+                self.reasons[k].insert(at, Reason::NewestVerified);
+                self.newest_verified = Some(backups[k].name.clone());
+            }
+            None => {
+                self.withheld = true;
+                for r in self.reasons.iter_mut().filter(|r| r.is_empty()) {
+                    r.push(Reason::NoVerifiedBackup);
+                }
+            }
+        }
+    }
+
+    /// Fills in the row of backup `k`: kept with its reasons, or deleted when it has none.
+    fn settle_backup(&mut self, row: &mut Row, k: usize) {
+        row.reasons = std::mem::take(&mut self.reasons[k]);
+        row.failed_verification = self.failed_verification[k].take();
+        row.suspect = self.suspect[k].take();
+        if row.reasons.is_empty() {
+            row.action = Action::Delete;
+            row.why.push("no rule keeps it".to_string());
+        } else {
+            row.action = Action::Keep;
+            row.why = row.reasons.iter().map(Reason::to_string).collect();
+        }
+        if let Some(p) = &row.failed_verification {
+            row.why.push(format!("fails verification: {p}"));
+        }
+        if let Some(p) = &row.suspect {
+            row.why.push(format!("suspect: {p}"));
+        }
+        if let Some(p) = &row.entry.sidecar_problem {
+            row.why.push(p.clone());
+        }
+    }
+}
+
+/// A temp file is deleted once it is [`STALE_TEMP`] old, else left to the save writing it.
+fn settle_temp(row: &mut Row, now: DateTime<Utc>) {
+    let age = now.signed_duration_since(row.entry.modified);
+    let stale = chrono::Duration::from_std(STALE_TEMP).unwrap_or(chrono::Duration::MAX);
+    if age > stale {
+        row.action = Action::Delete;
+        row.why.push(format!(
+            "temp file of an interrupted save, last written {} ago",
+            ago(age)
+        ));
+    } else {
+        row.why.push(format!(
+            "temp file last written {} ago; removed once an hour old",
+            ago(age)
+        ));
+    }
+}
+
+/// Why an entry that is not ours is left alone.
+fn why_other(entry: &Entry) -> String {
+    let name = entry.display_name();
+    let base = name.strip_suffix(".part").unwrap_or(&name);
+    let base = base.strip_suffix(catalog::SIDECAR_SUFFIX).unwrap_or(base);
+    if catalog::parse_backup_name(base).is_some() {
+        "named like ours but not a regular file (a FIFO, device or directory): left alone"
+            .to_string()
+    } else {
+        "not an etcd-backup file: left alone".to_string()
     }
 }
 
@@ -859,6 +906,189 @@ mod properties {
             .collect()
     }
 
+    /// A plan made over generated entries, with what it verified.
+    struct Run {
+        good: std::collections::HashMap<String, bool>,
+        /// Backups newest first by name, as the plan lists them.
+        backups: Vec<(DateTime<Utc>, String)>,
+        /// The backup a save --prune has just written, when there is one.
+        protected: Option<String>,
+        /// The backups `check` was called on, in order.
+        checked: Vec<String>,
+        plan: Plan,
+        action: std::collections::HashMap<String, Action>,
+    }
+
+    fn run_plan(gens: &[Gen], policy: &Policy, protect: Option<prop::sample::Index>) -> Run {
+        let good: std::collections::HashMap<String, bool> =
+            gens.iter().map(|(n, _, _, g)| (n.clone(), *g)).collect();
+        let mut backups: Vec<(DateTime<Utc>, String)> = gens
+            .iter()
+            .filter(|(n, ft, ..)| *ft == FileType::File && catalog::parse_backup_name(n).is_some())
+            .map(|(n, ..)| (catalog::parse_backup_name(n).unwrap().taken_at, n.clone()))
+            .collect();
+        backups.sort_by(|a, b| b.cmp(a));
+        let protected = protect
+            .filter(|_| !backups.is_empty())
+            .map(|i| backups[i.index(backups.len())].1.clone());
+        let mut checked = Vec::new();
+        let plan = plan(
+            to_entries(gens),
+            policy,
+            now(),
+            protected.as_deref().map(OsStr::new),
+            |e| {
+                checked.push(e.display_name());
+                if good[&e.display_name()] {
+                    Ok(())
+                } else {
+                    Err("bad".into())
+                }
+            },
+        );
+        let action: std::collections::HashMap<String, Action> = plan
+            .rows
+            .iter()
+            .map(|r| (r.entry.display_name(), r.action))
+            .collect();
+        Run {
+            good,
+            backups,
+            protected,
+            checked,
+            plan,
+            action,
+        }
+    }
+
+    /// Invariants 0 to 3: the backup just written, suspect backups and the floor.
+    fn floor_invariants(run: &Run) -> Result<(), TestCaseError> {
+        let Run {
+            good,
+            backups,
+            protected,
+            checked,
+            plan,
+            action,
+        } = run;
+        let facts: Vec<catalog::Facts> = backups
+            .iter()
+            .map(|(t, _)| catalog::Facts {
+                taken_at: *t,
+                content: None,
+            })
+            .collect();
+        let suspect: Vec<bool> = catalog::suspects(&facts, now())
+            .iter()
+            .map(Option::is_some)
+            .collect();
+        // What the floor may stand on: trusted backups newest first, then suspect ones.
+        let floor_order: Vec<String> = backups
+            .iter()
+            .zip(&suspect)
+            .filter(|(_, s)| !**s)
+            .chain(backups.iter().zip(&suspect).filter(|(_, s)| **s))
+            .map(|((_, n), _)| n.clone())
+            .collect();
+        let newest_good = protected
+            .clone()
+            .or_else(|| floor_order.iter().find(|n| good[*n]).cloned());
+        let any_deleted = backups.iter().any(|(_, n)| action[n] == Action::Delete);
+
+        // 0. The backup just written is kept, whatever the rules, and not verified again.
+        if let Some(n) = protected {
+            prop_assert_eq!(action[n], Action::Keep);
+            prop_assert!(!checked.contains(n));
+        }
+        // 0b. A backup whose time cannot be trusted is kept (and reported).
+        for ((_, n), s) in backups.iter().zip(&suspect) {
+            if *s {
+                prop_assert_eq!(action[n], Action::Keep);
+                let row = plan
+                    .rows
+                    .iter()
+                    .find(|r| r.entry.display_name() == *n)
+                    .unwrap();
+                prop_assert!(row.suspect.is_some());
+            }
+        }
+        // 1. The newest trusted backup that passes verification is never deleted.
+        if let Some(n) = &newest_good {
+            prop_assert_eq!(action[n], Action::Keep);
+        }
+        // 2. With no backup that passes, no backup is deleted.
+        if newest_good.is_none() {
+            prop_assert!(!any_deleted);
+        }
+        // 3. Verification runs newest trusted first, then the suspect ones, and stops at the
+        //    first good one; it runs at all only when the rules would delete something, and
+        //    never when the backup just written is there to stand for the newest.
+        if protected.is_some() {
+            prop_assert!(checked.is_empty());
+        }
+        prop_assert_eq!(&checked[..], &floor_order[..checked.len()]);
+        if let Some((last, rest)) = checked.split_last() {
+            prop_assert!(rest.iter().all(|n| !good[n]));
+            prop_assert!(good[last] || checked.len() == backups.len());
+        }
+        Ok(())
+    }
+
+    /// Invariants 4 to 6: what the rules keep, labels, and sidecars with their backup.
+    fn rule_invariants(run: &Run, policy: &Policy) -> Result<(), TestCaseError> {
+        let Run {
+            backups, action, ..
+        } = run;
+        let rule_reasons = retention::decide(
+            &backups
+                .iter()
+                .map(|(t, n)| Item {
+                    taken_at: *t,
+                    labeled: catalog::parse_backup_name(n).unwrap().label.is_some(),
+                })
+                .collect::<Vec<_>>(),
+            policy,
+            now(),
+        );
+        for (k, (_, n)) in backups.iter().enumerate() {
+            // 4. The floor only ever adds: what a rule keeps is kept.
+            if !rule_reasons[k].is_empty() {
+                prop_assert_eq!(action[n], Action::Keep);
+            }
+            // 5. Labeled backups are kept unless --prune-labeled.
+            if !policy.prune_labeled && catalog::parse_backup_name(n).unwrap().label.is_some() {
+                prop_assert_eq!(action[n], Action::Keep);
+            }
+            // 6. A backup and its sidecar go together.
+            if let Some(a) = action.get(&format!("{n}.json")) {
+                prop_assert_eq!(*a, action[n]);
+            }
+        }
+        Ok(())
+    }
+
+    /// Invariants 7 and 8: what may be deleted at all, and when temp files go.
+    fn file_invariants(run: &Run, gens: &[Gen]) -> Result<(), TestCaseError> {
+        for (name, ft, modified, _) in gens {
+            let a = run.action[name];
+            let (kind, _) = classify(OsStr::new(name), *ft);
+            // 7. Only regular files with our names are ever deleted; symlinks never.
+            if a == Action::Delete {
+                prop_assert_eq!(*ft, FileType::File);
+                prop_assert!(matches!(kind, Kind::Backup | Kind::Sidecar | Kind::Temp));
+            }
+            if matches!(kind, Kind::Symlink | Kind::Other) {
+                prop_assert_eq!(a, Action::Ignore);
+            }
+            // 8. Temp files go once they are more than an hour old, and only then.
+            if kind == Kind::Temp {
+                let stale = now().signed_duration_since(*modified) > chrono::Duration::hours(1);
+                prop_assert_eq!(a == Action::Delete, stale);
+            }
+        }
+        Ok(())
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -868,128 +1098,13 @@ mod properties {
             policy in policy(),
             protect in prop::option::of(any::<prop::sample::Index>()),
         ) {
-            let good: std::collections::HashMap<String, bool> =
-                gens.iter().map(|(n, _, _, g)| (n.clone(), *g)).collect();
-            // Backups newest first by name, as the plan lists them.
-            let mut backups: Vec<(DateTime<Utc>, String)> = gens
-                .iter()
-                .filter(|(n, ft, ..)| *ft == FileType::File && catalog::parse_backup_name(n).is_some())
-                .map(|(n, ..)| (catalog::parse_backup_name(n).unwrap().taken_at, n.clone()))
-                .collect();
-            backups.sort_by(|a, b| b.cmp(a));
-            // The backup a save --prune has just written, when there is one.
-            let protected = protect
-                .filter(|_| !backups.is_empty())
-                .map(|i| backups[i.index(backups.len())].1.clone());
-            let mut checked = Vec::new();
-            let plan = plan(
-                to_entries(&gens),
-                &policy,
-                now(),
-                protected.as_deref().map(OsStr::new),
-                |e| {
-                    checked.push(e.display_name());
-                    if good[&e.display_name()] { Ok(()) } else { Err("bad".into()) }
-                },
-            );
-            let action: std::collections::HashMap<String, Action> =
-                plan.rows.iter().map(|r| (r.entry.display_name(), r.action)).collect();
+            let run = run_plan(&gens, &policy, protect);
             // Every entry is listed once.
-            prop_assert_eq!(plan.rows.len(), gens.len());
-            prop_assert_eq!(action.len(), gens.len());
-
-            let facts: Vec<catalog::Facts> = backups
-                .iter()
-                .map(|(t, _)| catalog::Facts { taken_at: *t, content: None })
-                .collect();
-            let suspect: Vec<bool> =
-                catalog::suspects(&facts, now()).iter().map(Option::is_some).collect();
-            // What the floor may stand on: trusted backups newest first, then suspect ones.
-            let floor_order: Vec<String> = backups
-                .iter()
-                .zip(&suspect)
-                .filter(|(_, s)| !**s)
-                .chain(backups.iter().zip(&suspect).filter(|(_, s)| **s))
-                .map(|((_, n), _)| n.clone())
-                .collect();
-            let newest_good = protected
-                .clone()
-                .or_else(|| floor_order.iter().find(|n| good[*n]).cloned());
-            let any_deleted = backups.iter().any(|(_, n)| action[n] == Action::Delete);
-
-            // 0. The backup just written is kept, whatever the rules, and not verified again.
-            if let Some(n) = &protected {
-                prop_assert_eq!(action[n], Action::Keep);
-                prop_assert!(!checked.contains(n));
-            }
-            // 0b. A backup whose time cannot be trusted is kept (and reported).
-            for ((_, n), s) in backups.iter().zip(&suspect) {
-                if *s {
-                    prop_assert_eq!(action[n], Action::Keep);
-                    let row = plan.rows.iter().find(|r| r.entry.display_name() == *n).unwrap();
-                    prop_assert!(row.suspect.is_some());
-                }
-            }
-            // 1. The newest trusted backup that passes verification is never deleted.
-            if let Some(n) = &newest_good {
-                prop_assert_eq!(action[n], Action::Keep);
-            }
-            // 2. With no backup that passes, no backup is deleted.
-            if newest_good.is_none() {
-                prop_assert!(!any_deleted);
-            }
-            // 3. Verification runs newest trusted first, then the suspect ones, and stops at the
-            //    first good one; it runs at all only when the rules would delete something, and
-            //    never when the backup just written is there to stand for the newest.
-            if protected.is_some() {
-                prop_assert!(checked.is_empty());
-            }
-            prop_assert_eq!(&checked[..], &floor_order[..checked.len()]);
-            if let Some((last, rest)) = checked.split_last() {
-                prop_assert!(rest.iter().all(|n| !good[n]));
-                prop_assert!(good[last] || checked.len() == backups.len());
-            }
-
-            let rule_reasons = retention::decide(
-                &backups.iter().map(|(t, n)| Item {
-                    taken_at: *t,
-                    labeled: catalog::parse_backup_name(n).unwrap().label.is_some(),
-                }).collect::<Vec<_>>(),
-                &policy,
-                now(),
-            );
-            for (k, (_, n)) in backups.iter().enumerate() {
-                // 4. The floor only ever adds: what a rule keeps is kept.
-                if !rule_reasons[k].is_empty() {
-                    prop_assert_eq!(action[n], Action::Keep);
-                }
-                // 5. Labeled backups are kept unless --prune-labeled.
-                if !policy.prune_labeled && catalog::parse_backup_name(n).unwrap().label.is_some() {
-                    prop_assert_eq!(action[n], Action::Keep);
-                }
-                // 6. A backup and its sidecar go together.
-                if let Some(a) = action.get(&format!("{n}.json")) {
-                    prop_assert_eq!(*a, action[n]);
-                }
-            }
-
-            for (name, ft, modified, _) in &gens {
-                let a = action[name];
-                let (kind, _) = classify(OsStr::new(name), *ft);
-                // 7. Only regular files with our names are ever deleted; symlinks never.
-                if a == Action::Delete {
-                    prop_assert_eq!(*ft, FileType::File);
-                    prop_assert!(matches!(kind, Kind::Backup | Kind::Sidecar | Kind::Temp));
-                }
-                if matches!(kind, Kind::Symlink | Kind::Other) {
-                    prop_assert_eq!(a, Action::Ignore);
-                }
-                // 8. Temp files go once they are more than an hour old, and only then.
-                if kind == Kind::Temp {
-                    let stale = now().signed_duration_since(*modified) > chrono::Duration::hours(1);
-                    prop_assert_eq!(a == Action::Delete, stale);
-                }
-            }
+            prop_assert_eq!(run.plan.rows.len(), gens.len());
+            prop_assert_eq!(run.action.len(), gens.len());
+            floor_invariants(&run)?;
+            rule_invariants(&run, &policy)?;
+            file_invariants(&run, &gens)?;
         }
 
         /// The union: what a policy keeps is exactly what its rules keep one at a time.

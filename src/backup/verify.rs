@@ -542,51 +542,10 @@ pub fn verify_stored(
     sidecar: Result<Option<Sidecar>, String>,
 ) -> Result<Verdict, SpillError> {
     let shown = name.display().to_string();
-    let mut problems = Vec::new();
     if layers.age && identities.is_empty() {
-        let (size, sha) = layers::digest(stored).map_err(|source| SpillError::Read {
-            name: shown.clone(),
-            source,
-        })?;
-        let sidecar = match sidecar {
-            Ok(Some(sc)) if sc.verified() => {
-                check_sidecar(Ok(Some(sc)), size, &sha, None, None, &mut problems)
-            }
-            Ok(Some(sc)) => {
-                problems.push(
-                    "encrypted, no --identity given, and its sidecar does not record a passed \
-                     verification: nothing to check it against"
-                        .to_string(),
-                );
-                Some(sc)
-            }
-            Ok(None) => {
-                problems.push(
-                    "encrypted, no --identity given, and no sidecar: nothing to check it \
-                     against"
-                        .to_string(),
-                );
-                None
-            }
-            Err(p) => {
-                problems.push(p);
-                None
-            }
-        };
-        return Ok(Verdict {
-            path: name.to_path_buf(),
-            problems,
-            status: None,
-            file_size: size,
-            sha256: sha,
-            db_sha256: None,
-            has_trailer: false,
-            sidecar,
-            layers,
-            snapshot_sha256: None,
-            decrypted: false,
-        });
+        return verify_encrypted_bytes(stored, name, layers, sidecar);
     }
+    let mut problems = Vec::new();
     let spilled = match spill(stored, &shown, layers, identities, scratch_dir) {
         Ok(s) => s,
         Err(SpillError::Damaged(p)) => {
@@ -607,21 +566,8 @@ pub fn verify_stored(
         }
         Err(e) => return Err(e),
     };
-    let mut db_sha256 = None;
     let u = &spilled.unlayered;
-    match u.trailer {
-        Trailer::Matches { sha256 } => db_sha256 = Some(sha256),
-        Trailer::Mismatch { stored, computed } => problems.push(format!(
-            "SHA-256 trailer mismatch: file says {}, data hashes to {}",
-            hex::encode(stored),
-            hex::encode(computed)
-        )),
-        Trailer::Missing { .. } if allow_no_hash => {}
-        Trailer::Missing { size } => problems.push(format!(
-            "no SHA-256 trailer (the snapshot inside is {size} bytes, not 32 past a multiple \
-             of 512): not a complete snapshot"
-        )),
-    }
+    let db_sha256 = judge_trailer(&u.trailer, allow_no_hash, &mut problems);
     let (stored_size, stored_sha256) = (u.stored_size, u.stored_sha256);
     let (snapshot_size, snapshot_sha256) = (u.snapshot_size, u.snapshot_sha256);
     let inspected = Db::from_source(Box::new(spilled.scratch), name)
@@ -653,6 +599,82 @@ pub fn verify_stored(
         snapshot_sha256: Some(snapshot_sha256),
         decrypted: true,
     })
+}
+
+/// [`verify_stored`] of an encrypted file without an identity: its stored bytes against the
+/// SHA-256 its sidecar recorded when it passed verification.
+fn verify_encrypted_bytes(
+    stored: &mut (dyn Read + Send),
+    name: &Path,
+    layers: Layers,
+    sidecar: Result<Option<Sidecar>, String>,
+) -> Result<Verdict, SpillError> {
+    let mut problems = Vec::new();
+    let (size, sha) = layers::digest(stored).map_err(|source| SpillError::Read {
+        name: name.display().to_string(),
+        source,
+    })?;
+    let sidecar = match sidecar {
+        Ok(Some(sc)) if sc.verified() => {
+            check_sidecar(Ok(Some(sc)), size, &sha, None, None, &mut problems)
+        }
+        Ok(Some(sc)) => {
+            problems.push(
+                "encrypted, no --identity given, and its sidecar does not record a passed \
+                 verification: nothing to check it against"
+                    .to_string(),
+            );
+            Some(sc)
+        }
+        Ok(None) => {
+            problems.push(
+                "encrypted, no --identity given, and no sidecar: nothing to check it \
+                 against"
+                    .to_string(),
+            );
+            None
+        }
+        Err(p) => {
+            problems.push(p);
+            None
+        }
+    };
+    Ok(Verdict {
+        path: name.to_path_buf(),
+        problems,
+        status: None,
+        file_size: size,
+        sha256: sha,
+        db_sha256: None,
+        has_trailer: false,
+        sidecar,
+        layers,
+        snapshot_sha256: None,
+        decrypted: false,
+    })
+}
+
+/// The SHA-256 of the db when the snapshot's trailer matches it; a problem when it does not,
+/// or when there is none and `allow_no_hash` is not given.
+fn judge_trailer(
+    trailer: &Trailer,
+    allow_no_hash: bool,
+    problems: &mut Vec<String>,
+) -> Option<[u8; 32]> {
+    match *trailer {
+        Trailer::Matches { sha256 } => return Some(sha256),
+        Trailer::Mismatch { stored, computed } => problems.push(format!(
+            "SHA-256 trailer mismatch: file says {}, data hashes to {}",
+            hex::encode(stored),
+            hex::encode(computed)
+        )),
+        Trailer::Missing { .. } if allow_no_hash => {}
+        Trailer::Missing { size } => problems.push(format!(
+            "no SHA-256 trailer (the snapshot inside is {size} bytes, not 32 past a multiple \
+             of 512): not a complete snapshot"
+        )),
+    }
+    None
 }
 
 /// Verifies a local file of any layers (what `verify FILE` does): plain files in place, layered

@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::CommandFactory;
 
 use crate::cli::{Cli, CompletionShell, CompletionsArgs};
-use crate::diagnostics::exit;
+use crate::diagnostics::ExitStatus;
 
 /// The name the scripts complete.
 pub const BIN: &str = "etcd-backup";
@@ -62,13 +62,13 @@ pub fn script(shell: CompletionShell) -> Vec<u8> {
     out
 }
 
-pub fn run(args: &CompletionsArgs) -> anyhow::Result<u8> {
+pub fn run(args: &CompletionsArgs) -> anyhow::Result<ExitStatus> {
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(&script(args.shell))
         .and_then(|()| stdout.flush())
         .context("cannot write the completion script to stdout")?;
-    Ok(exit::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 #[cfg(test)]

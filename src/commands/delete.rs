@@ -15,15 +15,19 @@ use anyhow::anyhow;
 
 use crate::backup::verify;
 use crate::cli::{DeleteArgs, OutputFormat};
-use crate::diagnostics::{exit, HintExt};
+use crate::diagnostics::{ExitStatus, HintExt};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
 use crate::backup::prune::{self, Action, Entry, Kind, Outcome, Plan, Row};
 
-pub fn run(settings: &Settings, printer: &Printer, args: &DeleteArgs) -> anyhow::Result<u8> {
+pub fn run(
+    settings: &Settings,
+    printer: &Printer,
+    args: &DeleteArgs,
+) -> anyhow::Result<ExitStatus> {
     let dir = &settings.backup_dir;
-    super::prune::check_dir(dir)?;
+    crate::backup::set::check_dir(dir)?;
     let wanted = args
         .files
         .iter()
@@ -42,7 +46,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &DeleteArgs) -> anyhow:
     let lock = if args.dry_run {
         None
     } else {
-        let lock = super::lock_dir(dir)?;
+        let lock = crate::backup::set::lock_dir(dir)?;
         printer.detail(format!("holding {}", lock.path().display()));
         Some(lock)
     };
@@ -52,49 +56,14 @@ pub fn run(settings: &Settings, printer: &Printer, args: &DeleteArgs) -> anyhow:
     }
 
     // The newest backup that passes verification stays, whatever was named.
-    let mut backups: Vec<&Entry> = entries.iter().filter(|e| e.kind == Kind::Backup).collect();
-    backups.sort_by(|a, b| {
-        let key = |e: &Entry| e.backup.as_ref().map(|(_, n)| n.taken_at);
-        key(b).cmp(&key(a)).then_with(|| b.name.cmp(&a.name))
-    });
-    // A backup whose time cannot be trusted (a future name, a newer name than its content) never
-    // stands for the newest: it is tried last, as prune does.
-    // `scan` read each backup's sidecar already (`Entry::content`).
-    let backups =
-        crate::backup::catalog::trusted_first(backups, |e| crate::backup::catalog::Facts {
-            taken_at: e
-                .backup
-                .as_ref()
-                .map_or_else(chrono::Utc::now, |(_, n)| n.taken_at),
-            content: e.content.clone(),
-        });
-    let mut floor = None;
-    for b in &backups {
-        let path = dir.join(&b.name);
-        printer.phase(format!(
-            "verifying {} before deleting anything",
-            path.display()
-        ));
-        match verify::verify_path(&path, &[], false) {
-            Ok(v) if v.ok() => {
-                floor = Some(b.name.clone());
-                break;
-            }
-            Ok(v) => printer.warn(format!(
-                "{} fails verification: {}",
-                path.display(),
-                v.problems.join("; ")
-            )),
-            Err(e) => printer.warn(format!("{} fails verification: {e}", path.display())),
-        }
-    }
+    let floor = floor(dir, &entries, printer);
     let Some(floor) = floor else {
         printer.warn(format!(
             "no backup in {} passes verification, so no backup is deleted; run `etcd-backup \
              verify --all` to see why, and take a new backup",
             dir.display()
         ));
-        return Ok(exit::NO);
+        return Ok(ExitStatus::Failure);
     };
     if wanted.contains(&floor) {
         return Err(anyhow!(
@@ -111,13 +80,53 @@ pub fn run(settings: &Settings, printer: &Printer, args: &DeleteArgs) -> anyhow:
     };
     if !args.dry_run && !confirm(dir, &plan, args.yes)? {
         printer.phase("nothing deleted");
-        return Ok(exit::NO);
+        return Ok(ExitStatus::Failure);
     }
     if !args.dry_run {
         prune::execute(dir, &mut plan)?;
     }
     drop(lock);
     report(printer, dir, &plan, args.dry_run)
+}
+
+/// The newest backup in `dir` that passes verification (warning about each one that fails on
+/// the way), or `None` when none does.
+fn floor(dir: &Path, entries: &[Entry], printer: &Printer) -> Option<OsString> {
+    let mut backups: Vec<&Entry> = entries.iter().filter(|e| e.kind == Kind::Backup).collect();
+    backups.sort_by(|a, b| {
+        let key = |e: &Entry| e.backup.as_ref().map(|(_, n)| n.taken_at);
+        key(b).cmp(&key(a)).then_with(|| b.name.cmp(&a.name))
+    });
+    // A backup whose time cannot be trusted (a future name, a newer name than its content) never
+    // stands for the newest: it is tried last, as prune does.
+    // `scan` read each backup's sidecar already (`Entry::content`).
+    let backups =
+        crate::backup::catalog::trusted_first(backups, |e| crate::backup::catalog::Facts {
+            taken_at: e
+                .backup
+                .as_ref()
+                .map_or_else(chrono::Utc::now, |(_, n)| n.taken_at),
+            content: e.content.clone(),
+        });
+    for b in &backups {
+        let path = dir.join(&b.name);
+        printer.phase(format!(
+            "verifying {} before deleting anything",
+            path.display()
+        ));
+        match verify::verify_path(&path, &[], false) {
+            Ok(v) if v.ok() => {
+                return Some(b.name.clone());
+            }
+            Ok(v) => printer.warn(format!(
+                "{} fails verification: {}",
+                path.display(),
+                v.problems.join("; ")
+            )),
+            Err(e) => printer.warn(format!("{} fails verification: {e}", path.display())),
+        }
+    }
+    None
 }
 
 /// The file name in `dir` that `file` names: a bare name, or a path whose directory is `dir`.
@@ -232,7 +241,7 @@ fn confirm(dir: &Path, plan: &Plan, yes: bool) -> anyhow::Result<bool> {
 }
 
 /// One line per file on stdout (or one JSON document), then the exit code.
-fn report(printer: &Printer, dir: &Path, plan: &Plan, dry_run: bool) -> anyhow::Result<u8> {
+fn report(printer: &Printer, dir: &Path, plan: &Plan, dry_run: bool) -> anyhow::Result<ExitStatus> {
     let word = |r: &Row| match (&r.outcome, dry_run) {
         (_, true) | (Outcome::Planned, _) => "delete",
         (Outcome::Deleted, false) => "deleted",
@@ -279,5 +288,5 @@ fn report(printer: &Printer, dir: &Path, plan: &Plan, dry_run: bool) -> anyhow::
         }
     }
     super::prune::deletions_failed(plan, dir, "delete")?;
-    Ok(exit::SUCCESS)
+    Ok(ExitStatus::Success)
 }

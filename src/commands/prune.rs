@@ -15,97 +15,44 @@
 //! `.part` temp files of both. A symlink is never followed and never deleted.
 
 use std::ffi::OsStr;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::anyhow;
 use chrono::Utc;
 
-use crate::backup::prune::{
-    classify, execute, plan, scan, Action, Entry, FileType, Kind, Outcome, Plan, Pruned, Row,
-};
+use crate::backup::prune::{plan, Action, Entry, Kind, Outcome, Plan, Pruned, Row};
 use crate::backup::retention::Policy;
-use crate::backup::verify;
+use crate::backup::set::{scratch_dir, BackupSet};
 use crate::cli::{OutputFormat, PruneArgs};
-use crate::diagnostics::{exit, HintExt};
-use crate::fsutil::FsError;
+use crate::diagnostics::{ExitStatus, HintExt};
 use crate::output::{human_bytes, Printer};
+use crate::remote::Remote;
 use crate::settings::Settings;
-pub fn run(settings: &Settings, printer: &Printer, args: &PruneArgs) -> anyhow::Result<u8> {
-    let identities = crate::backup::layers::load_identities(&args.identity.identity)
-        .hint("pass the age identity file the backups were encrypted for (mode 0600)")?;
-    let pruned = match super::open_remote(&args.remote)? {
-        Some(remote) => prune_remote(
-            &remote,
-            &args.keep.policy(),
-            args.dry_run,
-            None,
-            &identities,
-            &super::scratch_dir(&settings.backup_dir),
-            printer,
-        )?,
-        None => {
-            let dir = &settings.backup_dir;
-            check_dir(dir)?;
-            // A dry run writes nothing, not even the lock file; what it reads is safe without
-            // it.
-            let lock = if args.dry_run {
-                None
-            } else {
-                let lock = super::lock_dir(dir)?;
-                printer.detail(format!("holding {}", lock.path().display()));
-                Some(lock)
-            };
-            let pruned = prune_locked(
-                dir,
-                &args.keep.policy(),
-                args.dry_run,
-                None,
-                &identities,
-                printer,
-            )?;
-            drop(lock);
-            pruned
-        }
-    };
+
+pub fn run(settings: &Settings, printer: &Printer, args: &PruneArgs) -> anyhow::Result<ExitStatus> {
+    let identities = settings.identities()?;
+    let set = BackupSet::open(settings)?;
+    let lock = set.hold(args.dry_run)?;
+    if let Some(lock) = &lock {
+        printer.detail(format!("holding {}", lock.path().display()));
+    }
+    let scratch = scratch_dir(&settings.backup_dir);
+    let pruned = prune_set(
+        &set,
+        &settings.retention,
+        args.dry_run,
+        None,
+        &identities,
+        &scratch,
+        printer,
+    )?;
+    drop(lock);
     match printer.format {
         OutputFormat::Json => printer.json(&pruned.to_json()),
         _ => pruned.print(printer),
     }
     pruned.exit_code()
-}
-
-/// Refuses a backup directory that anyone may write to, directly or through a symlink.
-pub fn check_dir(dir: &Path) -> anyhow::Result<()> {
-    let hint = "check --backup-dir (or ETCD_BACKUP_DIR); `save` creates it, mode 0700";
-    let link = dir
-        .symlink_metadata()
-        .map_err(|e| FsError::io("cannot use backup dir", dir, e))
-        .hint(hint)?;
-    let meta = dir
-        .metadata()
-        .map_err(|e| FsError::io("cannot follow the symlink", dir, e))
-        .hint(hint)?;
-    if !meta.is_dir() {
-        return Err(anyhow!("{} is not a directory", dir.display())).hint(hint);
-    }
-    if meta.permissions().mode() & 0o002 != 0 {
-        let what = if link.file_type().is_symlink() {
-            let target = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-            format!(
-                "{} is a symlink to {}, which is world-writable",
-                dir.display(),
-                target.display()
-            )
-        } else {
-            format!("{} is world-writable", dir.display())
-        };
-        return Err(anyhow!("{what}; refusing to prune there")).hint(
-            "anyone could plant or swap backups in it; point --backup-dir at a directory only \
-             root can write (save creates it with mode 0700)",
-        );
-    }
-    Ok(())
 }
 
 /// Prunes `dir`, whose lock the caller holds, and says what happened (the caller prints it).
@@ -119,37 +66,66 @@ pub(crate) fn prune_locked(
     identities: &[age::x25519::Identity],
     printer: &Printer,
 ) -> anyhow::Result<Pruned> {
+    let set = BackupSet::Dir(dir.to_path_buf());
+    prune_set(&set, policy, dry_run, known_good, identities, dir, printer)
+}
+
+/// Prunes the backups in a store (`<node>/<file>` objects under its prefix, every node's as one
+/// set) by the same rules and with the same floor. Stores have no locks: two nodes pruning at
+/// once each keep their own newest good backup, and deleting an object twice is harmless.
+pub(crate) fn prune_remote(
+    remote: &Arc<Remote>,
+    policy: &Policy,
+    dry_run: bool,
+    known_good: Option<&str>,
+    identities: &[age::x25519::Identity],
+    scratch_dir: &Path,
+    printer: &Printer,
+) -> anyhow::Result<Pruned> {
+    let set = BackupSet::Store(Arc::clone(remote));
+    prune_set(
+        &set,
+        policy,
+        dry_run,
+        known_good,
+        identities,
+        scratch_dir,
+        printer,
+    )
+}
+
+/// Prunes a backup set: the newest backup that passes verification (a stored one read back
+/// from the store into `scratch_dir`) is kept; when none passes, no backup is deleted. An
+/// encrypted backup read without `identities` passes when its bytes are the ones its sidecar
+/// recorded after the full check at save time.
+fn prune_set(
+    set: &BackupSet,
+    policy: &Policy,
+    dry_run: bool,
+    known_good: Option<&str>,
+    identities: &[age::x25519::Identity],
+    scratch_dir: &Path,
+    printer: &Printer,
+) -> anyhow::Result<Pruned> {
     let now = Utc::now();
-    let entries = scan(dir)?;
+    let entries = set.scan()?;
     printer.detail(format!("rules: {}", policy.describe()));
     let mut plan = plan(entries, policy, now, known_good.map(OsStr::new), |e| {
-        let path = dir.join(&e.name);
         printer.phase(format!(
             "verifying {} before deleting anything",
-            path.display()
+            set.shown(e)
         ));
-        // An encrypted backup without --identity counts when its bytes are the ones that passed
-        // the full check at save time (its sidecar's SHA-256).
-        match verify::verify_path(&path, identities, false) {
-            Ok(v) if v.ok() => Ok(()),
-            Ok(v) => Err(v.problems.join("; ")),
-            Err(e) => Err(e.to_string()),
-        }
+        set.check(e, identities, scratch_dir)
     });
     plan.warn_floor(
-        &dir.display().to_string(),
-        |e| dir.join(&e.name).display().to_string(),
-        "run `etcd-backup verify --all` to see why, and take a new backup",
+        &set.location(),
+        |e| set.shown(e),
+        &set.floor_advice(),
         printer,
     );
-    // Under `save --prune`, a signal or --timeout during the checks above stops here, before
-    // anything is deleted.
-    crate::cancel::check()?;
-    if !dry_run {
-        execute(dir, &mut plan)?;
-    }
+    set.execute(&mut plan, dry_run)?;
     Ok(Pruned {
-        dir: dir.to_path_buf(),
+        dir: set.root(),
         policy: policy.clone(),
         dry_run,
         plan,
@@ -159,12 +135,12 @@ pub(crate) fn prune_locked(
 impl Pruned {
     /// 0, or 1 when no backup passes verification (so none was deleted); an error when a file
     /// could not be deleted.
-    pub fn exit_code(&self) -> anyhow::Result<u8> {
+    pub fn exit_code(&self) -> anyhow::Result<ExitStatus> {
         deletions_failed(&self.plan, &self.dir, "prune")?;
         Ok(if self.plan.withheld {
-            exit::NO
+            ExitStatus::Failure
         } else {
-            exit::SUCCESS
+            ExitStatus::Success
         })
     }
 }
@@ -218,94 +194,6 @@ impl Plan {
             ));
         }
     }
-}
-
-/// Prunes the backups in a store (`<node>/<file>` objects under its prefix, every node's as one
-/// set) by the same rules and with the same floor: the newest backup that passes verification,
-/// read back from the store, is kept; when none passes, no backup is deleted. An encrypted
-/// backup read without `--identity` passes when its bytes are the ones its sidecar recorded
-/// after the full check at save time. Stores have no locks: two nodes pruning at once each keep
-/// their own newest good backup, and deleting an object twice is harmless.
-pub(crate) fn prune_remote(
-    remote: &crate::remote::Remote,
-    policy: &Policy,
-    dry_run: bool,
-    known_good: Option<&str>,
-    identities: &[age::x25519::Identity],
-    scratch_dir: &Path,
-    printer: &Printer,
-) -> anyhow::Result<Pruned> {
-    let now = Utc::now();
-    let entries: Vec<Entry> = remote
-        .list()
-        .map_err(super::remote_error)?
-        .into_iter()
-        .map(|o| {
-            let (node, file) = match o.key.rsplit_once('/') {
-                Some((n, f)) => (Some(n.to_string()), f.to_string()),
-                None => (None, o.key.clone()),
-            };
-            let (kind, backup) = classify(OsStr::new(&file), FileType::File);
-            let backup = backup.map(|(b, parsed)| match &node {
-                Some(n) => (format!("{n}/{b}"), parsed),
-                None => (b, parsed),
-            });
-            Entry {
-                name: o.key.into(),
-                kind,
-                size: o.size,
-                modified: o.last_modified,
-                id: (0, 0),
-                backup,
-                content: None,
-                sidecar_problem: None,
-            }
-        })
-        .collect();
-    printer.detail(format!("rules: {}", policy.describe()));
-    let mut plan = plan(entries, policy, now, known_good.map(OsStr::new), |e| {
-        let key = e.display_name();
-        let url = remote.url_of(&key);
-        printer.phase(format!("verifying {url} before deleting anything"));
-        let layers = crate::backup::layers::Layers::strip(&key).1;
-        let mut reader = remote.reader(&key).map_err(|e| e.to_string())?;
-        match crate::backup::verify::verify_stored(
-            &mut reader,
-            Path::new(&url),
-            layers,
-            identities,
-            scratch_dir,
-            false,
-            super::remote_sidecar(remote, &key),
-        ) {
-            Ok(v) if v.ok() => Ok(()),
-            Ok(v) => Err(v.problems.join("; ")),
-            Err(e) => Err(format!("{:#}", anyhow::Error::from(e))),
-        }
-    });
-    plan.warn_floor(
-        remote.url(),
-        |e| remote.url_of(&e.display_name()),
-        &format!(
-            "run `etcd-backup verify --remote {} --all` to see why",
-            remote.url()
-        ),
-        printer,
-    );
-    if !dry_run {
-        for row in plan.rows.iter_mut().filter(|r| r.action == Action::Delete) {
-            row.outcome = match remote.delete(&row.entry.display_name()) {
-                Ok(()) => Outcome::Deleted,
-                Err(e) => Outcome::Failed(e.to_string()),
-            };
-        }
-    }
-    Ok(Pruned {
-        dir: remote.url().into(),
-        policy: policy.clone(),
-        dry_run,
-        plan,
-    })
 }
 
 fn kind_word(k: Kind) -> &'static str {

@@ -17,7 +17,7 @@ use crate::datadir::build::{
     ClusterFlags, Commit, Input, Progress, DEFAULT_BUMP,
 };
 use crate::datadir::{db, member};
-use crate::diagnostics::{exit, HintExt};
+use crate::diagnostics::{exit, ExitStatus, HintExt};
 use crate::etcd::TlsFiles;
 use crate::fsutil;
 use crate::node::interrupt;
@@ -25,7 +25,11 @@ use crate::node::restore::{self as node_restore, Plan};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
-pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow::Result<u8> {
+pub fn run(
+    settings: &Settings,
+    printer: &Printer,
+    args: &RestoreArgs,
+) -> anyhow::Result<ExitStatus> {
     let Some(out_dir) = &args.output_dir else {
         return node(settings, printer, args);
     };
@@ -41,7 +45,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
     interrupt::install_for_build(printer.log_format == LogFormat::Json)
         .map_err(|e| anyhow!("cannot install the signal handlers: {e}"))?;
     let parent = fsutil::parent_dir(out_dir);
-    let named = super::Named::open(snapshot, &args.remote)?;
+    let named = super::Named::open(snapshot, &settings.remote_options)?;
     let input = Input::resolve(named, &args.identity.identity, &parent, printer)?;
     let spec = Build {
         snapshot: &input.path,
@@ -76,8 +80,8 @@ pub fn run(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow
 }
 
 /// Node mode (no `--output-dir`): the node restore, asked with this command's flags and settings.
-fn node(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow::Result<u8> {
-    let open = |spec: &Path| super::Named::open(spec, &args.remote);
+fn node(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow::Result<ExitStatus> {
+    let open = |spec: &Path| super::Named::open(spec, &settings.remote_options);
     let ask = |plan: &Plan| confirm(plan, args.yes);
     let opts = node_restore::Options {
         snapshot: args.snapshot.clone(),
@@ -174,9 +178,9 @@ fn dry_run(
     out_dir: &Path,
     cluster: &member::Cluster,
     bump: Option<u64>,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<ExitStatus> {
     let local = &cluster.members[cluster.local];
-    let source = source_words(snapshot, args, out_dir)?;
+    let source = source_words(snapshot, out_dir, &settings.remote_options)?;
     let how = commit_words(out_dir)?;
     let wal = match &args.wal_dir {
         Some(w) if *w != out_dir.join("member").join("wal") => {
@@ -227,8 +231,12 @@ fn dry_run(
 
 /// The snapshot as the dry run describes it: a plain local file is opened and measured, a
 /// layered or stored one is described.
-fn source_words(snapshot: &Path, args: &RestoreArgs, out_dir: &Path) -> anyhow::Result<String> {
-    let named = super::Named::open(snapshot, &args.remote)?;
+fn source_words(
+    snapshot: &Path,
+    out_dir: &Path,
+    options: &crate::remote::RemoteOptions,
+) -> anyhow::Result<String> {
+    let named = super::Named::open(snapshot, options)?;
     let layers = named.layers();
     Ok(match (&named, layers.is_plain()) {
         (super::Named::Local(path), true) => {

@@ -8,37 +8,47 @@ use anyhow::anyhow;
 use chrono::Utc;
 
 use crate::backup::catalog::{self, Backup, Sidecar};
-use crate::backup::layers::{self, Layers};
-use crate::backup::verify::{self, read_sidecar, SpillError};
+use crate::backup::layers::Layers;
+use crate::backup::named::Named;
+use crate::backup::set::{scratch_dir, BackupSet};
+use crate::backup::verify::{self, SpillError};
 use crate::bbolt::BboltError;
 use crate::cli::{OutputFormat, StatusArgs};
-use crate::diagnostics::{exit, with_hint, HintExt};
+use crate::diagnostics::{with_hint, ExitStatus, HintExt};
 use crate::etcd::schema;
 use crate::fsutil::FsError;
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
-pub fn run(settings: &Settings, printer: &Printer, args: &StatusArgs) -> anyhow::Result<u8> {
+pub fn run(
+    settings: &Settings,
+    printer: &Printer,
+    args: &StatusArgs,
+) -> anyhow::Result<ExitStatus> {
     match &args.file {
         Some(file) => {
-            let identities = layers::load_identities(&args.identity.identity)
-                .hint("pass the age identity file the backup was encrypted for (mode 0600)")?;
-            match super::Named::open(file, &args.remote.conn)? {
-                super::Named::Local(path) => file_status(printer, &path, &identities),
+            let identities = settings.identities()?;
+            match Named::open(file, &settings.remote_options)? {
+                Named::Local(path) => file_status(printer, &path, &identities),
                 named => {
-                    let scratch = super::scratch_dir(&settings.backup_dir);
+                    let scratch = scratch_dir(&settings.backup_dir);
                     let report = inspect_stored(&named, &identities, &scratch)?;
                     finish_file_status(printer, Path::new(&named.shown()), report)
                 }
             }
         }
-        None => set_status(settings, printer, args),
+        None => {
+            let now = Utc::now();
+            let set = BackupSet::open(settings)?;
+            let rows = rows(&set)?;
+            report_set(printer, rows, &set.location(), now, args.max_age)
+        }
     }
 }
 
 /// Reads a layered file or an object into a scratch copy (sealed when encrypted) and walks it.
 fn inspect_stored(
-    named: &super::Named,
+    named: &Named,
     identities: &[age::x25519::Identity],
     scratch_dir: &Path,
 ) -> anyhow::Result<schema::Report> {
@@ -61,7 +71,7 @@ fn file_status(
     printer: &Printer,
     file: &Path,
     identities: &[age::x25519::Identity],
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<ExitStatus> {
     let name = file
         .file_name()
         .and_then(|n| n.to_str())
@@ -74,7 +84,7 @@ fn file_status(
     let report = if layers.is_plain() {
         schema::inspect(file, false)
     } else {
-        let named = super::Named::Local(file.to_path_buf());
+        let named = Named::Local(file.to_path_buf());
         let report = inspect_stored(&named, identities, &crate::fsutil::parent_dir(file))?;
         return finish_file_status(printer, file, report);
     };
@@ -93,7 +103,7 @@ fn finish_file_status(
     printer: &Printer,
     file: &Path,
     report: schema::Report,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<ExitStatus> {
     if !report.corruption.is_empty() {
         let list = report
             .corruption
@@ -114,7 +124,7 @@ fn finish_file_status(
         OutputFormat::Simple => s.to_simple(),
         OutputFormat::Fields => s.to_fields(),
     });
-    Ok(exit::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 /// One backup as the set report shows it. `status` does not read the backups themselves: the
@@ -201,48 +211,61 @@ fn age(d: chrono::Duration) -> String {
     }
 }
 
-/// The backups in a store as rows: the name column shows `<node>/<file>`.
-fn remote_rows(remote: &crate::remote::Remote) -> anyhow::Result<Vec<Row>> {
-    let mut rows = Vec::new();
-    for b in super::remote_backups(remote)? {
-        let found = super::remote_sidecar(remote, &b.key);
-        let backup = Backup {
-            path: remote.url_of(&b.key).into(),
-            name: b.key,
-            taken_at: b.name.taken_at,
-            label: b.name.label,
-            layers: b.name.layers,
+/// The backups of the set as rows; in a store the name column shows `<node>/<file>`.
+fn rows(set: &BackupSet) -> anyhow::Result<Vec<Row>> {
+    let listed = set.list()?;
+    let sizes = listed
+        .iter()
+        .map(|l| set.size(l))
+        .collect::<anyhow::Result<Vec<u64>>>()?;
+    Ok(listed
+        .into_iter()
+        .zip(sizes)
+        .map(|(l, size)| {
+            let found = set.sidecar(&l.backup);
+            Row::new(l.backup, size, found, set.what())
+        })
+        .collect())
+}
+
+/// What the set report says of the set as a whole.
+struct Summary<'a> {
+    location: &'a str,
+    now: chrono::DateTime<Utc>,
+    max_age: Option<Duration>,
+    suspects: usize,
+    total: u64,
+    newest_good: Option<&'a Row>,
+    newest_good_age: Option<chrono::Duration>,
+    /// `--max-age` given, and no verified backup is that recent.
+    too_old: bool,
+}
+
+impl<'a> Summary<'a> {
+    fn of(
+        rows: &'a [Row],
+        location: &'a str,
+        now: chrono::DateTime<Utc>,
+        max_age: Option<Duration>,
+    ) -> Summary<'a> {
+        let newest_good = rows.iter().find(|r| r.good());
+        let newest_good_age = newest_good.map(|r| now - r.backup.taken_at);
+        let too_old = match (max_age, newest_good_age) {
+            (Some(limit), Some(a)) => a.to_std().unwrap_or_default() > limit,
+            (Some(_), None) => true,
+            (None, _) => false,
         };
-        rows.push(Row::new(backup, b.size, found, "the object"));
+        Summary {
+            location,
+            now,
+            max_age,
+            suspects: rows.iter().filter(|r| r.suspect.is_some()).count(),
+            total: rows.iter().map(|r| r.size).sum(),
+            newest_good,
+            newest_good_age,
+            too_old,
+        }
     }
-    Ok(rows)
-}
-
-fn set_status(settings: &Settings, printer: &Printer, args: &StatusArgs) -> anyhow::Result<u8> {
-    let max_age = args.max_age;
-    let now = Utc::now();
-    let remote = super::open_remote(&args.remote)?;
-    let (rows, location) = match &remote {
-        Some(r) => (remote_rows(r)?, r.url().to_string()),
-        None => (
-            local_rows(&settings.backup_dir)?,
-            settings.backup_dir.display().to_string(),
-        ),
-    };
-    report_set(printer, rows, &location, now, max_age)
-}
-
-fn local_rows(dir: &Path) -> anyhow::Result<Vec<Row>> {
-    let backups = super::backups_in(dir)?;
-    let mut rows = Vec::new();
-    for b in backups {
-        let size = std::fs::metadata(&b.path)
-            .map_err(|e| FsError::io("cannot read", &b.path, e))?
-            .len();
-        let found = read_sidecar(&b.path);
-        rows.push(Row::new(b, size, found, "the file"));
-    }
-    Ok(rows)
 }
 
 fn report_set(
@@ -251,135 +274,16 @@ fn report_set(
     location: &str,
     now: chrono::DateTime<Utc>,
     max_age: Option<Duration>,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<ExitStatus> {
     mark_suspects(&mut rows, now);
-    let suspects = rows.iter().filter(|r| r.suspect.is_some()).count();
-    let total: u64 = rows.iter().map(|r| r.size).sum();
-    let newest_good = rows.iter().find(|r| r.good());
-    let newest_good_age = newest_good.map(|r| now - r.backup.taken_at);
-    let too_old = match (max_age, newest_good_age) {
-        (Some(limit), Some(a)) => a.to_std().unwrap_or_default() > limit,
-        (Some(_), None) => true,
-        (None, _) => false,
-    };
-
+    let sum = Summary::of(&rows, location, now, max_age);
     if printer.format == OutputFormat::Json {
-        let list: Vec<serde_json::Value> = rows
-            .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "file": r.backup.name,
-                    "path": r.backup.path.display().to_string(),
-                    "taken_at": r.backup.taken_at,
-                    "age_seconds": (now - r.backup.taken_at).num_seconds(),
-                    "label": r.backup.label,
-                    "size": r.size,
-                    "revision": r.sidecar.as_ref().map(|s| s.revision),
-                    "verified_at": r.sidecar.as_ref().and_then(|s| s.verified_at),
-                    "verification_failed_at": r
-                        .sidecar
-                        .as_ref()
-                        .and_then(|s| s.failed_verification.as_ref().map(|f| f.at)),
-                    "verification_problems": r
-                        .sidecar
-                        .as_ref()
-                        .and_then(|s| s.failed_verification.as_ref())
-                        .map_or(&[][..], |f| &f.problems[..]),
-                    "good": r.good(),
-                    "problem": r.sidecar_problem,
-                    "suspect": r.suspect,
-                })
-            })
-            .collect();
-        printer.json(&serde_json::json!({
-            "backup_dir": location,
-            "backups": list,
-            "count": rows.len(),
-            "total_size": total,
-            "newest_good": newest_good.map(|r| r.backup.name.clone()),
-            "newest_good_age_seconds": newest_good_age.map(|a| a.num_seconds()),
-            "max_age_seconds": max_age.map(|d| d.as_secs()),
-            "max_age_exceeded": too_old,
-            "suspect_backups": suspects,
-            "verdicts_from": "sidecars",
-        }));
+        print_json(printer, &rows, &sum);
     } else {
-        let verified = |r: &Row| -> String {
-            match (&r.sidecar_problem, &r.sidecar) {
-                (Some(p), _) => format!("no: {p}"),
-                (None, None) => "no sidecar".to_string(),
-                (None, Some(s)) => match (&s.failed_verification, s.verified_at) {
-                    (Some(f), _) => format!("FAILED {} ago", age(now - f.at)),
-                    (None, Some(t)) => format!("{} ago", age(now - t)),
-                    (None, None) => "never".to_string(),
-                },
-            }
-        };
-        let table: Vec<[String; 6]> = rows
-            .iter()
-            .map(|r| {
-                [
-                    r.backup.name.clone(),
-                    age(now - r.backup.taken_at),
-                    r.backup.label.clone().unwrap_or_else(|| "-".to_string()),
-                    human_bytes(r.size),
-                    r.sidecar
-                        .as_ref()
-                        .map_or("-".to_string(), |s| s.revision.to_string()),
-                    verified(r),
-                ]
-            })
-            .collect();
-        let head = ["BACKUP", "AGE", "LABEL", "SIZE", "REVISION", "VERIFIED"];
-        let mut widths = head.map(str::len);
-        for row in &table {
-            for (w, c) in widths.iter_mut().zip(row) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-        let line = |cells: &[String]| {
-            cells
-                .iter()
-                .zip(widths)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect::<Vec<_>>()
-                .join("  ")
-                .trim_end()
-                .to_string()
-        };
-        if !rows.is_empty() {
-            printer.data(line(&head.map(str::to_string)));
-            for row in &table {
-                printer.data(line(row));
-            }
-        }
-        for r in rows.iter().filter(|r| r.suspect.is_some()) {
-            printer.data(format!(
-                "SUSPECT {}: {}",
-                r.backup.name,
-                r.suspect.as_deref().unwrap_or_default()
-            ));
-        }
-        let newest = match newest_good {
-            Some(r) => format!(
-                "newest verified: {} ({} ago)",
-                r.backup.name,
-                age(now - r.backup.taken_at)
-            ),
-            None => "no verified backup".to_string(),
-        };
-        printer.data(format!(
-            "{} backup(s), {} in {location}; {newest}{}; verdicts as the sidecars record them \
-             (sizes checked; `etcd-backup verify --all` re-reads the files)",
-            rows.len(),
-            human_bytes(total),
-            if suspects > 0 {
-                format!(", {suspects} suspect (not counted)")
-            } else {
-                String::new()
-            },
-        ));
+        print_table(printer, &rows, now);
+        print_totals(printer, &rows, &sum);
     }
+    let suspects = sum.suspects;
     if suspects > 0 {
         printer.warn(format!(
             "{suspects} backup(s) in {location} have a time that cannot be trusted and are not \
@@ -387,11 +291,11 @@ fn report_set(
              you know where it came from"
         ));
     }
-    if too_old {
+    if sum.too_old {
         let limit = max_age
             .map(humantime::format_duration)
             .map(|d| d.to_string());
-        printer.warn(match newest_good_age {
+        printer.warn(match sum.newest_good_age {
             Some(a) => format!(
                 "the newest verified backup is {} old, more than --max-age {}",
                 age(a),
@@ -399,9 +303,139 @@ fn report_set(
             ),
             None => format!("there is no verified backup in {location}"),
         });
-        return Ok(exit::NO);
+        return Ok(ExitStatus::Failure);
     }
-    Ok(exit::SUCCESS)
+    Ok(ExitStatus::Success)
+}
+
+/// The set report as one JSON document (`-w json`), a stable interface.
+fn print_json(printer: &Printer, rows: &[Row], sum: &Summary) {
+    let now = sum.now;
+    let list: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "file": r.backup.name,
+                "path": r.backup.path.display().to_string(),
+                "taken_at": r.backup.taken_at,
+                "age_seconds": (now - r.backup.taken_at).num_seconds(),
+                "label": r.backup.label,
+                "size": r.size,
+                "revision": r.sidecar.as_ref().map(|s| s.revision),
+                "verified_at": r.sidecar.as_ref().and_then(|s| s.verified_at),
+                "verification_failed_at": r
+                    .sidecar
+                    .as_ref()
+                    .and_then(|s| s.failed_verification.as_ref().map(|f| f.at)),
+                "verification_problems": r
+                    .sidecar
+                    .as_ref()
+                    .and_then(|s| s.failed_verification.as_ref())
+                    .map_or(&[][..], |f| &f.problems[..]),
+                "good": r.good(),
+                "problem": r.sidecar_problem,
+                "suspect": r.suspect,
+            })
+        })
+        .collect();
+    printer.json(&serde_json::json!({
+        "backup_dir": sum.location,
+        "backups": list,
+        "count": rows.len(),
+        "total_size": sum.total,
+        "newest_good": sum.newest_good.map(|r| r.backup.name.clone()),
+        "newest_good_age_seconds": sum.newest_good_age.map(|a| a.num_seconds()),
+        "max_age_seconds": sum.max_age.map(|d| d.as_secs()),
+        "max_age_exceeded": sum.too_old,
+        "suspect_backups": sum.suspects,
+        "verdicts_from": "sidecars",
+    }));
+}
+
+/// The VERIFIED column: what the sidecar records, or why it cannot be used.
+fn verified(r: &Row, now: chrono::DateTime<Utc>) -> String {
+    match (&r.sidecar_problem, &r.sidecar) {
+        (Some(p), _) => format!("no: {p}"),
+        (None, None) => "no sidecar".to_string(),
+        (None, Some(s)) => match (&s.failed_verification, s.verified_at) {
+            (Some(f), _) => format!("FAILED {} ago", age(now - f.at)),
+            (None, Some(t)) => format!("{} ago", age(now - t)),
+            (None, None) => "never".to_string(),
+        },
+    }
+}
+
+/// One line per backup under a header (none when the set is empty), columns aligned.
+fn print_table(printer: &Printer, rows: &[Row], now: chrono::DateTime<Utc>) {
+    let table: Vec<[String; 6]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.backup.name.clone(),
+                age(now - r.backup.taken_at),
+                r.backup.label.clone().unwrap_or_else(|| "-".to_string()),
+                human_bytes(r.size),
+                r.sidecar
+                    .as_ref()
+                    .map_or("-".to_string(), |s| s.revision.to_string()),
+                verified(r, now),
+            ]
+        })
+        .collect();
+    let head = ["BACKUP", "AGE", "LABEL", "SIZE", "REVISION", "VERIFIED"];
+    let mut widths = head.map(str::len);
+    for row in &table {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    if !rows.is_empty() {
+        printer.data(line(&head.map(str::to_string)));
+        for row in &table {
+            printer.data(line(row));
+        }
+    }
+}
+
+/// The suspect backups, then the totals line.
+fn print_totals(printer: &Printer, rows: &[Row], sum: &Summary) {
+    for r in rows.iter().filter(|r| r.suspect.is_some()) {
+        printer.data(format!(
+            "SUSPECT {}: {}",
+            r.backup.name,
+            r.suspect.as_deref().unwrap_or_default()
+        ));
+    }
+    let newest = match sum.newest_good {
+        Some(r) => format!(
+            "newest verified: {} ({} ago)",
+            r.backup.name,
+            age(sum.now - r.backup.taken_at)
+        ),
+        None => "no verified backup".to_string(),
+    };
+    printer.data(format!(
+        "{} backup(s), {} in {}; {newest}{}; verdicts as the sidecars record them \
+         (sizes checked; `etcd-backup verify --all` re-reads the files)",
+        rows.len(),
+        human_bytes(sum.total),
+        sum.location,
+        if sum.suspects > 0 {
+            format!(", {} suspect (not counted)", sum.suspects)
+        } else {
+            String::new()
+        },
+    ));
 }
 
 #[cfg(test)]

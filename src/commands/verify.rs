@@ -1,120 +1,47 @@
 //! `etcd-backup verify`: prove snapshot files intact and restorable.
 
-use std::path::Path;
-use std::sync::Arc;
-
 use anyhow::anyhow;
 use chrono::Utc;
 
 use crate::backup::catalog;
-use crate::backup::layers;
-use crate::backup::verify::{self, SpillError, Verdict};
+use crate::backup::named::Named;
+use crate::backup::set::{scratch_dir, BackupSet};
+use crate::backup::verify::{SpillError, Verdict};
 use crate::cli::{OutputFormat, VerifyArgs};
-use crate::diagnostics::{exit, HintExt};
-use crate::fsutil::{self, DirLock};
+use crate::diagnostics::{ExitStatus, HintExt};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
-use super::Named;
-
-pub fn run(settings: &Settings, printer: &Printer, args: &VerifyArgs) -> anyhow::Result<u8> {
-    let identities = layers::load_identities(&args.identity.identity)
-        .hint("pass the age identity file the backups were encrypted for (mode 0600)")?;
-    let remote = super::open_remote(&args.remote)?.map(Arc::new);
-    let targets: Vec<Named> = if args.latest || args.all {
-        let take = |n: usize| if args.latest { 1 } else { n };
-        match &remote {
-            Some(r) => {
-                let backups = super::remote_backups(r)?;
-                if backups.is_empty() {
-                    printer.data(format!("no backups in {}", r.url()));
-                    return Ok(exit::NO);
-                }
-                let n = take(backups.len());
-                backups
-                    .into_iter()
-                    .take(n)
-                    .map(|b| Named::Remote {
-                        remote: Arc::clone(r),
-                        key: b.key,
-                    })
-                    .collect()
-            }
-            None => {
-                let dir = &settings.backup_dir;
-                let mut backups = super::backups_in(dir)?;
-                if backups.is_empty() {
-                    printer.data(format!("no backups in {}", dir.display()));
-                    return Ok(exit::NO);
-                }
-                if args.latest {
-                    // The newest is the newest trusted one, not a name in the future.
-                    backups = super::trusted_first(backups);
-                }
-                let n = take(backups.len());
-                backups
-                    .into_iter()
-                    .take(n)
-                    .map(|b| Named::Local(b.path))
-                    .collect()
-            }
-        }
-    } else {
-        let mut v = Vec::new();
-        for f in &args.files {
-            v.push(match &remote {
-                // With --remote, names are keys in the store.
-                Some(r) if !super::is_url(f) => Named::Remote {
-                    remote: Arc::clone(r),
-                    key: f.to_string_lossy().into_owned(),
-                },
-                _ => Named::open(f, &args.remote.conn)?,
-            });
-        }
-        v
+pub fn run(
+    settings: &Settings,
+    printer: &Printer,
+    args: &VerifyArgs,
+) -> anyhow::Result<ExitStatus> {
+    let identities = settings.identities()?;
+    let set = BackupSet::open(settings)?;
+    let Some(targets) = targets(&set, settings, args)? else {
+        printer.data(format!("no backups in {}", set.location()));
+        return Ok(ExitStatus::Failure);
     };
     if targets.is_empty() {
         return Err(anyhow!("no file to verify")).hint("name files, or use --latest or --all");
     }
-    let scratch = super::scratch_dir(&settings.backup_dir);
-
-    let (mut good, mut bad, mut unreadable) = (0, 0, 0);
-    let mut json_files = Vec::new();
+    let scratch = scratch_dir(&settings.backup_dir);
+    let mut tally = Tally::default();
     for target in &targets {
         let shown = target.shown();
         printer.detail(format!("verifying {shown}"));
-        let verdict = match target {
-            Named::Local(path) => verify::verify_path(path, &identities, args.allow_no_hash),
-            Named::Remote { .. } => target
-                .reader()
-                .map_err(|e| SpillError::Read {
-                    name: shown.clone(),
-                    source: std::io::Error::other(format!("{e:#}")),
-                })
-                .and_then(|mut r| {
-                    verify::verify_stored(
-                        &mut r,
-                        Path::new(&shown),
-                        target.layers(),
-                        &identities,
-                        &scratch,
-                        args.allow_no_hash,
-                        target.sidecar(),
-                    )
-                }),
-        };
-        match verdict {
-            Ok(v) if v.ok() => {
-                good += 1;
-                if v.decrypted {
+        match target.verify(&identities, &scratch, args.allow_no_hash) {
+            Ok(v) => {
+                if v.ok() {
+                    tally.good += 1;
+                } else {
+                    tally.bad += 1;
+                }
+                if v.decrypted || !v.ok() {
                     record_verdict(target, &v, printer);
                 }
-                report(printer, &v, &mut json_files);
-            }
-            Ok(v) => {
-                bad += 1;
-                record_verdict(target, &v, printer);
-                report(printer, &v, &mut json_files);
+                report(printer, &v, &mut tally.json_files);
             }
             Err(e @ SpillError::Keys(_)) => {
                 return Err(anyhow::Error::from(e)).hint(
@@ -123,10 +50,10 @@ pub fn run(settings: &Settings, printer: &Printer, args: &VerifyArgs) -> anyhow:
                 )
             }
             Err(e) => {
-                unreadable += 1;
+                tally.unreadable += 1;
                 let msg = format!("{:#}", anyhow::Error::from(e));
                 match printer.format {
-                    OutputFormat::Json => json_files.push(serde_json::json!({
+                    OutputFormat::Json => tally.json_files.push(serde_json::json!({
                         "path": shown, "ok": false, "error": msg,
                     })),
                     _ => printer.data(format!("ERROR {shown}: {msg}")),
@@ -134,27 +61,83 @@ pub fn run(settings: &Settings, printer: &Printer, args: &VerifyArgs) -> anyhow:
             }
         }
     }
-    match printer.format {
-        OutputFormat::Json => printer.json(&serde_json::json!({
-            "files": json_files, "good": good, "bad": bad, "unreadable": unreadable,
-        })),
-        _ => printer.data(format!(
-            "{} file(s): {good} good, {bad} bad{}",
-            targets.len(),
-            if unreadable > 0 {
-                format!(", {unreadable} unreadable")
-            } else {
-                String::new()
-            }
-        )),
+    Ok(tally.finish(printer, targets.len()))
+}
+
+/// What to verify: the files named (with `--remote`, names that are not URLs are keys in the
+/// store), or the newest backup (`--latest`, the newest trusted one) or every backup (`--all`)
+/// of the set; `None` when the set has no backup to take.
+fn targets(
+    set: &BackupSet,
+    settings: &Settings,
+    args: &VerifyArgs,
+) -> anyhow::Result<Option<Vec<Named>>> {
+    if !(args.latest || args.all) {
+        let named = args
+            .files
+            .iter()
+            .map(|f| set.resolve(f, &settings.remote_options))
+            .collect::<anyhow::Result<Vec<Named>>>()?;
+        return Ok(Some(named));
     }
-    Ok(if unreadable > 0 {
-        exit::ERROR
-    } else if bad > 0 {
-        exit::NO
-    } else {
-        exit::SUCCESS
-    })
+    let mut backups = set.list()?;
+    if backups.is_empty() {
+        return Ok(None);
+    }
+    if args.latest {
+        // The newest is the newest trusted one, not a name in the future.
+        backups = set.trusted_first(backups);
+    }
+    let n = if args.latest { 1 } else { backups.len() };
+    Ok(Some(
+        backups
+            .into_iter()
+            .take(n)
+            .map(|l| set.named(l.backup))
+            .collect(),
+    ))
+}
+
+/// The verdicts so far.
+#[derive(Default)]
+struct Tally {
+    good: usize,
+    bad: usize,
+    unreadable: usize,
+    json_files: Vec<serde_json::Value>,
+}
+
+impl Tally {
+    /// Prints the summary (or the JSON document) of `files` verified, and says how the run
+    /// ends: an unreadable file is an error, a bad one a "no".
+    fn finish(self, printer: &Printer, files: usize) -> ExitStatus {
+        let Tally {
+            good,
+            bad,
+            unreadable,
+            json_files,
+        } = self;
+        match printer.format {
+            OutputFormat::Json => printer.json(&serde_json::json!({
+                "files": json_files, "good": good, "bad": bad, "unreadable": unreadable,
+            })),
+            _ => printer.data(format!(
+                "{files} file(s): {good} good, {bad} bad{}",
+                if unreadable > 0 {
+                    format!(", {unreadable} unreadable")
+                } else {
+                    String::new()
+                }
+            )),
+        }
+        if unreadable > 0 {
+            ExitStatus::Error
+        } else if bad > 0 {
+            ExitStatus::Failure
+        } else {
+            ExitStatus::Success
+        }
+    }
 }
 
 fn report(printer: &Printer, v: &Verdict, json_files: &mut Vec<serde_json::Value>) {
@@ -228,23 +211,7 @@ fn record_verdict(target: &Named, v: &Verdict, printer: &Printer) {
             problems: v.problems.clone(),
         });
     }
-    let result =
-        match target {
-            Named::Local(path) => {
-                let dir = fsutil::parent_dir(path);
-                DirLock::acquire(&dir)
-                    .and_then(|_lock| sidecar.write(&catalog::sidecar_path(path), true))
-                    .map_err(|e| format!("{:#}", anyhow::Error::from(e)))
-            }
-            Named::Remote { remote, key } => sidecar
-                .to_bytes()
-                .map_err(|e| e.to_string())
-                .and_then(|bytes| {
-                    remote
-                        .put_small(&format!("{key}{}", catalog::SIDECAR_SUFFIX), &bytes, true)
-                        .map_err(|e| e.to_string())
-                }),
-        };
+    let result = target.write_sidecar(&sidecar);
     match result {
         Ok(()) => {}
         Err(e) if v.ok() => printer.detail(format!("not recording the verification: {e}")),

@@ -26,7 +26,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Command, CommandFactory, FromArgMatches};
 
 use crate::cli::Cli;
-use crate::diagnostics::{self, exit};
+use crate::diagnostics::{self, ExitStatus};
 use crate::output;
 
 pub use example::example_file;
@@ -77,7 +77,7 @@ pub struct Parsed {
 
 /// Parses `argv` with the config file's values. Prints help, version, usage and config errors
 /// itself and returns the exit code in `Err`.
-pub fn parse_args(argv: Vec<OsString>) -> Result<Parsed, u8> {
+pub fn parse_args(argv: Vec<OsString>) -> Result<Parsed, ExitStatus> {
     let first = match Cli::command()
         .ignore_errors(true)
         .try_get_matches_from(&argv)
@@ -106,7 +106,7 @@ pub fn parse_args(argv: Vec<OsString>) -> Result<Parsed, u8> {
             Err(e) => {
                 let hint = e.hint();
                 output::early_printer(&argv).error(&diagnostics::with_hint(e, hint));
-                return Err(exit::ERROR);
+                return Err(ExitStatus::Error);
             }
         },
     };
@@ -155,13 +155,13 @@ fn short_help(e: clap::Error, argv: &[OsString]) -> clap::Error {
 }
 
 /// Prints a clap error (or help, or the version) and returns the exit code.
-fn clap_exit(e: &clap::Error) -> u8 {
+fn clap_exit(e: &clap::Error) -> ExitStatus {
     crate::output::print_parse_error(e);
     match e.kind() {
         clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-            exit::SUCCESS
+            ExitStatus::Success
         }
-        _ => exit::ERROR,
+        _ => ExitStatus::Error,
     }
 }
 
@@ -348,7 +348,7 @@ mod tests {
         let mut argv: Vec<OsString> = vec!["etcd-backup".into(), "--config".into()];
         argv.push(path.into());
         argv.extend(args.iter().map(OsString::from));
-        parse_args(argv).unwrap_or_else(|code| panic!("exit {code}"))
+        parse_args(argv).unwrap_or_else(|code| panic!("exit {code:?}"))
     }
 
     #[test]

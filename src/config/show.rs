@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value as Json};
 use super::keys::{Entry, Kind, Table};
 use super::{Parsed, State};
 use crate::cli::OutputFormat;
-use crate::diagnostics::exit;
+use crate::diagnostics::ExitStatus;
 use crate::output::Printer;
 use crate::settings::{Settings, Source, Sourced};
 
@@ -26,7 +26,11 @@ struct Row {
 
 impl Parsed {
     /// Prints the resolved settings on stdout (JSON with `-w json`) and returns exit code 0.
-    pub fn show_settings(&self, settings: &Settings, printer: &Printer) -> anyhow::Result<u8> {
+    pub fn show_settings(
+        &self,
+        settings: &Settings,
+        printer: &Printer,
+    ) -> anyhow::Result<ExitStatus> {
         let mut sections: Vec<(String, Vec<Row>)> = Vec::new();
         sections.push((
             "global".to_string(),
@@ -100,7 +104,7 @@ impl Parsed {
                 printer.data(format!("{k:<w1$}  {v:<w2$}  {s}").trim_end());
             }
         }
-        Ok(exit::SUCCESS)
+        Ok(ExitStatus::Success)
     }
 
     fn rows(&self, table: &Table, m: &ArgMatches, scope: &str, settings: &Settings) -> Vec<Row> {

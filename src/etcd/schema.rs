@@ -101,74 +101,97 @@ pub fn inspect_db<S: ReadAt + ?Sized>(db: &Db<S>, schema: bool) -> Result<Report
         Err(e @ BboltError::Io { .. }) => return Err(e),
         Err(_) => None,
     };
-    let v36 = version.is_some();
-
-    let mut crc = 0u32;
-    let mut current: Vec<u8> = Vec::new();
-    let mut total_key = 0u64;
-    let mut revision = 0i64;
-    let mut live: HashSet<Vec<u8>> = HashSet::new();
-    let mut problems: Vec<String> = Vec::new();
-    let mut saw_key_bucket = false;
-    let mut consistent_index = None;
-    let mut decode_errors = 0u64;
-    let note = |problems: &mut Vec<String>, msg: String| {
-        if problems.len() < MAX_SCHEMA_PROBLEMS {
-            problems.push(msg);
-        }
+    let mut walk = Walk {
+        v36: version.is_some(),
+        schema,
+        crc: 0,
+        current: Vec::new(),
+        total_key: 0,
+        revision: 0,
+        live: HashSet::new(),
+        problems: Vec::new(),
+        saw_key_bucket: false,
+        consistent_index: None,
+        decode_errors: 0,
     };
-    let corruption = db.walk(&mut |e: Entry<'_>| {
+    let corruption = db.walk(&mut |e: Entry<'_>| walk.visit(&e))?;
+    walk.finish();
+    let meta = db.meta();
+    Ok(Report {
+        status: Status {
+            hash: walk.crc,
+            revision: walk.revision,
+            total_key: if walk.v36 {
+                walk.live.len() as u64
+            } else {
+                walk.total_key
+            },
+            total_size: meta.size(),
+            version,
+        },
+        corruption,
+        schema: walk.problems,
+        consistent_index: walk.consistent_index,
+        damaged_meta: db.damaged_meta().map(str::to_string),
+        page_size: meta.page_size,
+        file_len: db.file_len(),
+    })
+}
+
+/// What the walk of [`inspect_db`] has learnt so far.
+struct Walk {
+    /// The file has `meta/storageVersion` (etcd 3.6+).
+    v36: bool,
+    /// Collect schema problems.
+    schema: bool,
+    crc: u32,
+    /// The top-level bucket being walked.
+    current: Vec<u8>,
+    total_key: u64,
+    revision: i64,
+    /// Live user keys (3.6 files only).
+    live: HashSet<Vec<u8>>,
+    problems: Vec<String>,
+    saw_key_bucket: bool,
+    consistent_index: Option<u64>,
+    decode_errors: u64,
+}
+
+/// Records a schema problem, up to [`MAX_SCHEMA_PROBLEMS`].
+fn note(problems: &mut Vec<String>, msg: String) {
+    if problems.len() < MAX_SCHEMA_PROBLEMS {
+        problems.push(msg);
+    }
+}
+
+impl Walk {
+    fn visit(&mut self, e: &Entry<'_>) {
         if e.depth == 0 {
             if e.is_bucket {
-                crc = crc32c::crc32c_append(crc, e.key);
-                current.clear();
-                current.extend_from_slice(e.key);
-                saw_key_bucket |= e.key == b"key";
+                self.crc = crc32c::crc32c_append(self.crc, e.key);
+                self.current.clear();
+                self.current.extend_from_slice(e.key);
+                self.saw_key_bucket |= e.key == b"key";
             }
             return;
         }
         if e.depth != 1 {
             return; // nested buckets: etcd has none, and status does not look inside them
         }
-        crc = crc32c::crc32c_append(crc, e.key);
+        self.crc = crc32c::crc32c_append(self.crc, e.key);
         if !e.is_bucket {
-            crc = crc32c::crc32c_append(crc, e.value);
+            self.crc = crc32c::crc32c_append(self.crc, e.value);
         }
-        total_key += 1;
-        match current.as_slice() {
-            b"key" => {
-                let rev = parse_revision(e.key);
-                if let Some((main, _, _)) = rev {
-                    revision = main;
-                } else if e.key.len() >= 8 {
-                    revision = i64::from_be_bytes(e.key[0..8].try_into().unwrap_or([0; 8]));
-                }
-                if !(v36 || schema) {
-                    return;
-                }
-                let kv = <KeyValue as prost::Message>::decode(e.value);
-                if v36 {
-                    match (&kv, rev) {
-                        (Ok(kv), Some((_, _, true))) => {
-                            live.remove(&kv.key);
-                        }
-                        (Ok(kv), _) => {
-                            live.insert(kv.key.clone());
-                        }
-                        (Err(_), _) => decode_errors += 1,
-                    }
-                }
-                if schema {
-                    check_key_entry(e.key, e.value, rev, kv, &mut |m| note(&mut problems, m));
-                }
-            }
+        self.total_key += 1;
+        match self.current.as_slice() {
+            b"key" => self.key_entry(e),
             b"meta" if e.key == b"consistent_index" => {
                 if e.value.len() == 8 {
-                    consistent_index =
+                    self.consistent_index =
                         Some(u64::from_be_bytes(e.value.try_into().unwrap_or([0; 8])));
-                } else if schema {
+                } else if self.schema {
                     note(
-                        &mut problems,
+                        &mut self.problems,
                         format!(
                             "meta/consistent_index is {} bytes, expected 8",
                             e.value.len()
@@ -178,46 +201,66 @@ pub fn inspect_db<S: ReadAt + ?Sized>(db: &Db<S>, schema: bool) -> Result<Report
             }
             _ => {}
         }
-    })?;
-    if schema {
-        if !saw_key_bucket {
-            problems.insert(0, "no `key` bucket: not an etcd v3 backend".to_string());
+    }
+
+    /// An entry of the `key` bucket: the revision, live keys (3.6) and schema checks.
+    fn key_entry(&mut self, e: &Entry<'_>) {
+        let rev = parse_revision(e.key);
+        if let Some((main, _, _)) = rev {
+            self.revision = main;
+        } else if e.key.len() >= 8 {
+            self.revision = i64::from_be_bytes(e.key[0..8].try_into().unwrap_or([0; 8]));
         }
-        // etcd 3.4 writes the consistent index with the first key-value write: a fresh 3.4
-        // server's snapshot (revision 1) has none, and that is fine (seen with 3.4.23).
-        match consistent_index {
-            None | Some(0) if revision > 1 => problems.push(format!(
-                "meta/consistent_index is {} although the store is at revision {revision}",
-                if consistent_index.is_none() {
-                    "missing"
-                } else {
-                    "0"
+        if !(self.v36 || self.schema) {
+            return;
+        }
+        let kv = <KeyValue as prost::Message>::decode(e.value);
+        if self.v36 {
+            match (&kv, rev) {
+                (Ok(kv), Some((_, _, true))) => {
+                    self.live.remove(&kv.key);
                 }
-            )),
-            _ => {}
+                (Ok(kv), _) => {
+                    self.live.insert(kv.key.clone());
+                }
+                (Err(_), _) => self.decode_errors += 1,
+            }
+        }
+        if self.schema {
+            let problems = &mut self.problems;
+            check_key_entry(e.key, e.value, rev, kv, &mut |m| note(problems, m));
         }
     }
-    if v36 && decode_errors > 0 && problems.len() < MAX_SCHEMA_PROBLEMS {
-        problems.push(format!(
-            "{decode_errors} key values do not decode as mvccpb.KeyValue"
-        ));
+
+    /// The problems only the whole walk shows.
+    fn finish(&mut self) {
+        let problems = &mut self.problems;
+        if self.schema {
+            if !self.saw_key_bucket {
+                problems.insert(0, "no `key` bucket: not an etcd v3 backend".to_string());
+            }
+            // etcd 3.4 writes the consistent index with the first key-value write: a fresh 3.4
+            // server's snapshot (revision 1) has none, and that is fine (seen with 3.4.23).
+            let revision = self.revision;
+            match self.consistent_index {
+                None | Some(0) if revision > 1 => problems.push(format!(
+                    "meta/consistent_index is {} although the store is at revision {revision}",
+                    if self.consistent_index.is_none() {
+                        "missing"
+                    } else {
+                        "0"
+                    }
+                )),
+                _ => {}
+            }
+        }
+        if self.v36 && self.decode_errors > 0 && problems.len() < MAX_SCHEMA_PROBLEMS {
+            problems.push(format!(
+                "{} key values do not decode as mvccpb.KeyValue",
+                self.decode_errors
+            ));
+        }
     }
-    let meta = db.meta();
-    Ok(Report {
-        status: Status {
-            hash: crc,
-            revision,
-            total_key: if v36 { live.len() as u64 } else { total_key },
-            total_size: meta.size(),
-            version,
-        },
-        corruption,
-        schema: problems,
-        consistent_index,
-        damaged_meta: db.damaged_meta().map(str::to_string),
-        page_size: meta.page_size,
-        file_len: db.file_len(),
-    })
 }
 
 /// Sanity of one `key` bucket entry: a revision key and a `KeyValue` that agrees with it.

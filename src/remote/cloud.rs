@@ -113,125 +113,175 @@ fn endpoint_string(u: &url::Url) -> String {
     u.as_str().trim_end_matches('/').to_string()
 }
 
+/// The two store clients of one remote (see the module doc), where requests go and where the
+/// credentials come from, for messages.
+struct Backend {
+    store: Arc<dyn ObjectStore>,
+    stream_store: Arc<dyn ObjectStore>,
+    endpoint: String,
+    creds: String,
+}
+
+/// A configuration error of the remote `loc`; query strings in the reason are redacted.
+fn config_error(loc: &Location, reason: String, hint: Option<String>) -> RemoteError {
+    RemoteError::Config {
+        url: loc.url.clone(),
+        reason: super::error::redact_queries(&reason),
+        hint,
+    }
+}
+
+fn s3_backend(
+    loc: &Location,
+    opts: &RemoteOptions,
+    env: &Environment,
+) -> Result<Backend, RemoteError> {
+    let settings = aws::resolve(
+        opts.endpoint.as_deref(),
+        opts.region.as_deref(),
+        &|k| env.get(k).map(str::to_string),
+        &aws::read_optional,
+    )
+    .map_err(|e| {
+        config_error(
+            loc,
+            e.to_string(),
+            Some(
+                "fix the AWS shared files, or unset AWS_PROFILE, or set \
+                 AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                    .into(),
+            ),
+        )
+    })?;
+    let (store, endpoint) = s3_store(loc, opts, &settings, env, false)?;
+    let (stream_store, _) = s3_store(loc, opts, &settings, env, true)?;
+    Ok(Backend {
+        store,
+        stream_store,
+        endpoint,
+        creds: settings.source.to_string(),
+    })
+}
+
+fn gcs_backend(
+    loc: &Location,
+    opts: &RemoteOptions,
+    env: &Environment,
+) -> Result<Backend, RemoteError> {
+    let build = |streaming| -> Result<Arc<dyn ObjectStore>, RemoteError> {
+        // What GoogleCloudStorageBuilder::from_env does, from `env`.
+        let mut b = GoogleCloudStorageBuilder::new();
+        if let Some(path) = env.get("SERVICE_ACCOUNT") {
+            b = b.with_service_account_path(path);
+        }
+        for (k, v) in env.with_prefix("GOOGLE_") {
+            if let Ok(key) = k.to_ascii_lowercase().parse::<GoogleConfigKey>() {
+                b = b.with_config(key, v);
+            }
+        }
+        b = b
+            .with_bucket_name(&loc.bucket)
+            .with_retry(retry_config(opts));
+        for (k, v) in client_settings(opts, streaming) {
+            b = b.with_config(GoogleConfigKey::Client(k), v);
+        }
+        if let Some(ep) = &opts.endpoint {
+            let (u, http) = check_endpoint(&loc.url, ep)?;
+            b = b.with_base_url(&endpoint_string(&u));
+            if http {
+                b = b.with_config(GoogleConfigKey::Client(ClientConfigKey::AllowHttp), "true");
+            }
+        }
+        let s = b
+            .build()
+            .map_err(|e| config_error(loc, e.to_string(), Some(gcs_config_hint(env))))?;
+        Ok(Arc::new(s))
+    };
+    let endpoint = gcs_endpoint(opts, env);
+    let creds = gcs_creds(env);
+    Ok(Backend {
+        store: build(false)?,
+        stream_store: build(true)?,
+        endpoint,
+        creds,
+    })
+}
+
+fn azure_backend(
+    loc: &Location,
+    opts: &RemoteOptions,
+    env: &Environment,
+) -> Result<Backend, RemoteError> {
+    // What MicrosoftAzureBuilder::from_env does, from `env`.
+    let mut base = MicrosoftAzureBuilder::new();
+    for (k, v) in env.with_prefix("AZURE_") {
+        if let Ok(key) = k.to_ascii_lowercase().parse::<AzureConfigKey>() {
+            base = base.with_config(key, v);
+        }
+    }
+    if let Some(msi) = env.get("IDENTITY_ENDPOINT") {
+        base = base.with_msi_endpoint(msi);
+    }
+    let ep = azure_endpoint(&loc.url, opts.endpoint.as_deref(), &base, env)?;
+    let build = |streaming| -> Result<Arc<dyn ObjectStore>, RemoteError> {
+        let mut b = base
+            .clone()
+            .with_container_name(&loc.bucket)
+            .with_retry(retry_config(opts));
+        for (k, v) in client_settings(opts, streaming) {
+            b = b.with_config(AzureConfigKey::Client(k), v);
+        }
+        if let Some(e) = &ep.builder_endpoint {
+            b = b.with_endpoint(e.clone());
+        }
+        if ep.allow_http {
+            b = b.with_allow_http(true);
+        }
+        let s = b.build().map_err(|e| {
+            config_error(
+                loc,
+                e.to_string(),
+                Some(
+                    "set AZURE_STORAGE_ACCOUNT_NAME, and AZURE_STORAGE_ACCOUNT_KEY \
+                     (or a SAS token, or a service principal)"
+                        .into(),
+                ),
+            )
+        })?;
+        Ok(Arc::new(s))
+    };
+    let creds = "the AZURE_* environment".to_string();
+    Ok(Backend {
+        store: build(false)?,
+        stream_store: build(true)?,
+        endpoint: ep.shown,
+        creds,
+    })
+}
+
 impl Cloud {
     pub(crate) fn open(
         loc: &Location,
         opts: &RemoteOptions,
         env: &Environment,
     ) -> Result<Cloud, RemoteError> {
-        let config = |reason: String, hint: Option<String>| RemoteError::Config {
-            url: loc.url.clone(),
-            reason: super::error::redact_queries(&reason),
-            hint,
-        };
         if loc.scheme != Scheme::S3 && opts.region.is_some() {
-            return Err(config(
+            return Err(config_error(
+                loc,
                 "--remote-region applies to s3:// only".into(),
                 Some("drop --remote-region".into()),
             ));
         }
-        let (store, stream_store, endpoint, creds) = match loc.scheme {
-            Scheme::S3 => {
-                let settings = aws::resolve(
-                    opts.endpoint.as_deref(),
-                    opts.region.as_deref(),
-                    &|k| env.get(k).map(str::to_string),
-                    &aws::read_optional,
-                )
-                .map_err(|e| {
-                    config(
-                        e.to_string(),
-                        Some(
-                            "fix the AWS shared files, or unset AWS_PROFILE, or set \
-                             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-                                .into(),
-                        ),
-                    )
-                })?;
-                let (a, endpoint) = s3_store(loc, opts, &settings, env, false)?;
-                let (b, _) = s3_store(loc, opts, &settings, env, true)?;
-                (a, b, endpoint, settings.source.to_string())
-            }
-            Scheme::Gcs => {
-                let build = |streaming| -> Result<Arc<dyn ObjectStore>, RemoteError> {
-                    // What GoogleCloudStorageBuilder::from_env does, from `env`.
-                    let mut b = GoogleCloudStorageBuilder::new();
-                    if let Some(path) = env.get("SERVICE_ACCOUNT") {
-                        b = b.with_service_account_path(path);
-                    }
-                    for (k, v) in env.with_prefix("GOOGLE_") {
-                        if let Ok(key) = k.to_ascii_lowercase().parse::<GoogleConfigKey>() {
-                            b = b.with_config(key, v);
-                        }
-                    }
-                    b = b
-                        .with_bucket_name(&loc.bucket)
-                        .with_retry(retry_config(opts));
-                    for (k, v) in client_settings(opts, streaming) {
-                        b = b.with_config(GoogleConfigKey::Client(k), v);
-                    }
-                    if let Some(ep) = &opts.endpoint {
-                        let (u, http) = check_endpoint(&loc.url, ep)?;
-                        b = b.with_base_url(&endpoint_string(&u));
-                        if http {
-                            b = b.with_config(
-                                GoogleConfigKey::Client(ClientConfigKey::AllowHttp),
-                                "true",
-                            );
-                        }
-                    }
-                    let s = b
-                        .build()
-                        .map_err(|e| config(e.to_string(), Some(gcs_config_hint(env))))?;
-                    Ok(Arc::new(s))
-                };
-                let endpoint = gcs_endpoint(opts, env);
-                let creds = gcs_creds(env);
-                (build(false)?, build(true)?, endpoint, creds)
-            }
-            Scheme::Azure => {
-                // What MicrosoftAzureBuilder::from_env does, from `env`.
-                let mut base = MicrosoftAzureBuilder::new();
-                for (k, v) in env.with_prefix("AZURE_") {
-                    if let Ok(key) = k.to_ascii_lowercase().parse::<AzureConfigKey>() {
-                        base = base.with_config(key, v);
-                    }
-                }
-                if let Some(msi) = env.get("IDENTITY_ENDPOINT") {
-                    base = base.with_msi_endpoint(msi);
-                }
-                let ep = azure_endpoint(&loc.url, opts.endpoint.as_deref(), &base, env)?;
-                let build = |streaming| -> Result<Arc<dyn ObjectStore>, RemoteError> {
-                    let mut b = base
-                        .clone()
-                        .with_container_name(&loc.bucket)
-                        .with_retry(retry_config(opts));
-                    for (k, v) in client_settings(opts, streaming) {
-                        b = b.with_config(AzureConfigKey::Client(k), v);
-                    }
-                    if let Some(e) = &ep.builder_endpoint {
-                        b = b.with_endpoint(e.clone());
-                    }
-                    if ep.allow_http {
-                        b = b.with_allow_http(true);
-                    }
-                    let s = b.build().map_err(|e| {
-                        config(
-                            e.to_string(),
-                            Some(
-                                "set AZURE_STORAGE_ACCOUNT_NAME, and AZURE_STORAGE_ACCOUNT_KEY \
-                                 (or a SAS token, or a service principal)"
-                                    .into(),
-                            ),
-                        )
-                    })?;
-                    Ok(Arc::new(s))
-                };
-                let creds = "the AZURE_* environment".to_string();
-                (build(false)?, build(true)?, ep.shown, creds)
-            }
+        let backend = match loc.scheme {
+            Scheme::S3 => s3_backend(loc, opts, env)?,
+            Scheme::Gcs => gcs_backend(loc, opts, env)?,
+            Scheme::Azure => azure_backend(loc, opts, env)?,
             Scheme::File => {
-                return Err(config("file:// is not an object store".into(), None));
+                return Err(config_error(
+                    loc,
+                    "file:// is not an object store".into(),
+                    None,
+                ));
             }
         };
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -245,15 +295,15 @@ impl Cloud {
             })?;
         Ok(Cloud {
             rt: Arc::new(rt),
-            store,
-            stream_store,
+            store: backend.store,
+            stream_store: backend.stream_store,
             prefix: loc.prefix.clone(),
             base_url: loc.url.clone(),
             ctx: Context {
                 scheme: loc.scheme,
                 bucket: loc.bucket.clone(),
-                endpoint,
-                creds,
+                endpoint: backend.endpoint,
+                creds: backend.creds,
                 timeout: opts.timeout,
             },
         })

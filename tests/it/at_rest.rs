@@ -161,33 +161,42 @@ fn encrypted_compressed_save_round_trips_through_every_command() {
     assert!(stored.starts_with(b"age-encryption.org/v1\n"));
     assert!(!find(&stored, b"TOP-SECRET-VALUE"));
 
-    // The sidecar describes both the stored file and the snapshot inside.
-    let sc: Value =
-        serde_json::from_slice(&fs::read(format!("{}.json", path.display())).unwrap()).unwrap();
+    let plain = check_layers_and_sidecar(&f, &path, &stored);
+    let plain_path = status_matches_etcdutl(&f, &path, &plain);
+    verify_and_status_with_and_without_keys(&f, &path);
+    restore_matches_the_plain_snapshot(&f, &path, &plain_path);
+}
+
+/// The sidecar describes both the stored file and the snapshot inside, which the age and zstd
+/// crates and the reference tools open alike. Returns the plain snapshot.
+fn check_layers_and_sidecar(f: &Fixture, path: &Path, stored: &[u8]) -> Vec<u8> {
+    let sc = sidecar_of(path);
     assert_eq!(sc["layers"], "zstd+age");
     assert_eq!(sc["recipients"], serde_json::json!([f.key.public]));
     assert_eq!(sc["file_size"], stored.len() as u64);
-    assert_eq!(sc["sha256"], hex::encode(Sha256::digest(&stored)));
-    let plain = open_layers(&path, &f.key);
+    assert_eq!(sc["sha256"], hex::encode(Sha256::digest(stored)));
+    let plain = open_layers(path, &f.key);
     assert!(find(&plain, b"TOP-SECRET-VALUE"));
-    assert!(
-        reference_open(&path, &f.key) == plain,
-        "age | zstd disagree"
-    );
+    assert!(reference_open(path, &f.key) == plain, "age | zstd disagree");
     assert_eq!(sc["snapshot_sha256"], hex::encode(Sha256::digest(&plain)));
     assert_eq!(sc["snapshot_db_size"], (plain.len() - 32) as u64);
     assert_eq!(
         plain[plain.len() - 32..],
         Sha256::digest(&plain[..plain.len() - 32])[..]
     );
+    plain
+}
 
-    // etcdutl reads the snapshot inside; our status on the encrypted file says the same.
+/// etcdutl reads the snapshot inside; our status on the encrypted file says the same. Returns
+/// the path of the plain snapshot, written for etcdutl.
+fn status_matches_etcdutl(f: &Fixture, path: &Path, plain: &[u8]) -> PathBuf {
+    let sc = sidecar_of(path);
     let plain_path = f.tmp.path().join("plain.db");
-    fs::write(&plain_path, &plain).unwrap();
+    fs::write(&plain_path, plain).unwrap();
     let upstream = etcdutl_status(&f.dist, &plain_path);
     let ours = backup_cmd()
         .args(["-w", "json", "status"])
-        .arg(&path)
+        .arg(path)
         .arg("--identity")
         .arg(&f.key.file)
         .output()
@@ -198,18 +207,23 @@ fn encrypted_compressed_save_round_trips_through_every_command() {
         upstream
     );
     assert_eq!(sc["revision"], upstream["revision"]);
+    plain_path
+}
 
+/// verify in full with the identity and by checksum without it; status without a key, a wrong
+/// key and a key file others can read are clean errors.
+fn verify_and_status_with_and_without_keys(f: &Fixture, path: &Path) {
     // verify: in full with the identity, by checksum without it.
     let full = backup_cmd()
         .arg("verify")
-        .arg(&path)
+        .arg(path)
         .arg("--identity")
         .arg(&f.key.file)
         .output()
         .unwrap();
     assert!(full.status.success(), "{}", describe(&full));
     assert!(String::from_utf8_lossy(&full.stdout).contains("sha256 and sidecar match"));
-    let sealed = backup_cmd().arg("verify").arg(&path).output().unwrap();
+    let sealed = backup_cmd().arg("verify").arg(path).output().unwrap();
     assert!(sealed.status.success(), "{}", describe(&sealed));
     assert!(
         String::from_utf8_lossy(&sealed.stdout).contains("not opened (no --identity)"),
@@ -217,7 +231,7 @@ fn encrypted_compressed_save_round_trips_through_every_command() {
         describe(&sealed)
     );
     // status FILE without a key says what to do.
-    let nokey = backup_cmd().arg("status").arg(&path).output().unwrap();
+    let nokey = backup_cmd().arg("status").arg(path).output().unwrap();
     assert_eq!(nokey.status.code(), Some(2), "{}", describe(&nokey));
     assert!(
         stderr(&nokey).contains("--identity"),
@@ -229,7 +243,7 @@ fn encrypted_compressed_save_round_trips_through_every_command() {
     let other = keygen(f.tmp.path(), "other.txt");
     let wrong = backup_cmd()
         .arg("verify")
-        .arg(&path)
+        .arg(path)
         .arg("--identity")
         .arg(&other.file)
         .output()
@@ -243,7 +257,7 @@ fn encrypted_compressed_save_round_trips_through_every_command() {
     fs::set_permissions(&f.key.file, fs::Permissions::from_mode(0o644)).unwrap();
     let loose = backup_cmd()
         .arg("verify")
-        .arg(&path)
+        .arg(path)
         .arg("--identity")
         .arg(&f.key.file)
         .output()
@@ -251,14 +265,16 @@ fn encrypted_compressed_save_round_trips_through_every_command() {
     assert_eq!(loose.status.code(), Some(2), "{}", describe(&loose));
     assert!(stderr(&loose).contains("chmod 600"), "{}", describe(&loose));
     fs::set_permissions(&f.key.file, fs::Permissions::from_mode(0o600)).unwrap();
+}
 
-    // restore --output-dir from the encrypted file builds the same data dir as from the plain
-    // snapshot, and leaves no plaintext copy behind.
+/// restore --output-dir from the encrypted file builds the same data dir as from the plain
+/// snapshot, and leaves no plaintext copy behind.
+fn restore_matches_the_plain_snapshot(f: &Fixture, path: &Path, plain_path: &Path) {
     let from_age = f.tmp.path().join("restored-age");
     let from_plain = f.tmp.path().join("restored-plain");
     let r1 = backup_cmd()
         .arg("restore")
-        .arg(&path)
+        .arg(path)
         .arg("--output-dir")
         .arg(&from_age)
         .arg("--identity")
@@ -268,7 +284,7 @@ fn encrypted_compressed_save_round_trips_through_every_command() {
     assert!(r1.status.success(), "{}", describe(&r1));
     let r2 = backup_cmd()
         .arg("restore")
-        .arg(&plain_path)
+        .arg(plain_path)
         .arg("--output-dir")
         .arg(&from_plain)
         .output()
@@ -288,6 +304,11 @@ fn encrypted_compressed_save_round_trips_through_every_command() {
         .filter(|n| n.starts_with(".etcd-backup-restore"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// The sidecar of the backup at `path`.
+fn sidecar_of(path: &Path) -> Value {
+    serde_json::from_slice(&fs::read(format!("{}.json", path.display())).unwrap()).unwrap()
 }
 
 #[test]

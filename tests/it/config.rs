@@ -50,39 +50,64 @@ const MANIFEST: &str = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - nam
 /// dial-timeout (a duration), verbose (a count) and restore's name (from the manifest too).
 #[test]
 fn flag_beats_env_beats_config_beats_manifest_beats_default() {
-    let tmp = tempfile::tempdir().unwrap();
-    let manifest = write(tmp.path(), "etcd.yaml", MANIFEST);
-    let config = write(
-        tmp.path(),
-        "config.toml",
-        &format!(
-            "backup-dir = \"/from/config\"\nendpoints = [\"https://config-a:2379\", \
-             \"https://config-b:2379\"]\nverbose = 2\n\n[save]\nprune = true\n\
-             encrypt-to = [\"{R1}\", \"{R2}\"]\ndial-timeout = \"7s\"\n\n[restore]\n\
-             name = \"from-config\"\n"
-        ),
-    );
-    let cfg =
-        |line: u32| json!({"source": "config", "origin": format!("{}:{line}", config.display())});
-    #[derive(Clone, Copy, PartialEq, PartialOrd)]
-    enum Layer {
-        Default,
-        Manifest,
-        Config,
-        Env,
-        Flag,
+    let layers = Layers::new();
+    defaults_alone(&layers);
+    manifest_over_defaults(&layers);
+    config_over_manifest(&layers);
+    env_over_config(&layers);
+    flags_over_env(&layers);
+}
+
+/// The layers of the precedence test, lowest first.
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
+enum Layer {
+    Default,
+    Manifest,
+    Config,
+    Env,
+    Flag,
+}
+
+/// A manifest and a config file for the precedence test, in a temp dir.
+struct Layers {
+    tmp: tempfile::TempDir,
+    manifest: PathBuf,
+    config: PathBuf,
+}
+
+impl Layers {
+    fn new() -> Layers {
+        let tmp = tempfile::tempdir().unwrap();
+        let manifest = write(tmp.path(), "etcd.yaml", MANIFEST);
+        let config = write(
+            tmp.path(),
+            "config.toml",
+            &format!(
+                "backup-dir = \"/from/config\"\nendpoints = [\"https://config-a:2379\", \
+                 \"https://config-b:2379\"]\nverbose = 2\n\n[save]\nprune = true\n\
+                 encrypt-to = [\"{R1}\", \"{R2}\"]\ndial-timeout = \"7s\"\n\n[restore]\n\
+                 name = \"from-config\"\n"
+            ),
+        );
+        Layers {
+            tmp,
+            manifest,
+            config,
+        }
     }
-    let run = |top: Layer, command: &str| -> Value {
+
+    /// `--show-settings -w json COMMAND` with every layer up to `top` in place.
+    fn run(&self, top: Layer, command: &str) -> Value {
         let mut cmd = backup_cmd();
         if top >= Layer::Manifest {
             cmd.env_remove("ETCD_BACKUP_NO_MANIFEST")
-                .env("ETCD_BACKUP_MANIFEST", &manifest);
+                .env("ETCD_BACKUP_MANIFEST", &self.manifest);
         } else {
-            cmd.env("ETCD_BACKUP_MANIFEST", tmp.path().join("none.yaml"));
+            cmd.env("ETCD_BACKUP_MANIFEST", self.tmp.path().join("none.yaml"));
         }
         if top >= Layer::Config {
             cmd.env_remove("ETCD_BACKUP_NO_CONFIG")
-                .env("ETCD_BACKUP_CONFIG", &config);
+                .env("ETCD_BACKUP_CONFIG", &self.config);
         }
         if top >= Layer::Env {
             cmd.env("ETCD_BACKUP_DIR", "/from/env")
@@ -112,173 +137,232 @@ fn flag_beats_env_beats_config_beats_manifest_beats_default() {
             cmd.arg("snapshot.db");
         }
         json_of(&cmd.output().unwrap())
-    };
-    let check = |doc: &Value, table: &str, key: &str, value: Value, source: Value| {
-        let got = &doc[table][key];
-        assert_eq!(got["value"], value, "{table}.{key}: {got}");
-        for (k, v) in source.as_object().unwrap() {
-            assert_eq!(&got[k], v, "{table}.{key}: {got}");
-        }
-    };
-    let default = || json!({"source": "default"});
-    let from_manifest = || json!({"source": "manifest", "origin": manifest.display().to_string()});
-    let env = |name: &str| json!({"source": "env", "origin": name});
-    let flag = |name: &str| json!({"source": "flag", "origin": name});
+    }
 
-    let d = run(Layer::Default, "save");
+    /// The source of a setting from line `line` of the config file.
+    fn cfg(&self, line: u32) -> Value {
+        json!({"source": "config", "origin": format!("{}:{line}", self.config.display())})
+    }
+
+    /// The source of a setting from the manifest.
+    fn manifest_source(&self) -> Value {
+        json!({"source": "manifest", "origin": self.manifest.display().to_string()})
+    }
+}
+
+/// `doc` shows `value` for `table.key`, from `source` (the fields given).
+fn check(doc: &Value, table: &str, key: &str, value: Value, source: Value) {
+    let got = &doc[table][key];
+    assert_eq!(got["value"], value, "{table}.{key}: {got}");
+    for (k, v) in source.as_object().unwrap() {
+        assert_eq!(&got[k], v, "{table}.{key}: {got}");
+    }
+}
+
+fn from_default() -> Value {
+    json!({"source": "default"})
+}
+
+fn from_env(name: &str) -> Value {
+    json!({"source": "env", "origin": name})
+}
+
+fn from_flag(name: &str) -> Value {
+    json!({"source": "flag", "origin": name})
+}
+
+/// No manifest, no config file, no environment: every setting is its default.
+fn defaults_alone(layers: &Layers) {
+    let d = layers.run(Layer::Default, "save");
     assert_eq!(d["config"]["status"], "disabled");
     check(
         &d,
         "global",
         "backup-dir",
         json!("/var/lib/etcd-backups"),
-        default(),
+        from_default(),
     );
     check(
         &d,
         "global",
         "endpoints",
         json!(["https://127.0.0.1:2379"]),
-        default(),
+        from_default(),
     );
-    check(&d, "global", "verbose", json!(0), default());
-    check(&d, "save", "prune", json!(false), default());
-    check(&d, "save", "encrypt-to", Value::Null, default());
-    check(&d, "save", "dial-timeout", json!("5s"), default());
+    check(&d, "global", "verbose", json!(0), from_default());
+    check(&d, "save", "prune", json!(false), from_default());
+    check(&d, "save", "encrypt-to", Value::Null, from_default());
+    check(&d, "save", "dial-timeout", json!("5s"), from_default());
     check(
-        &run(Layer::Default, "restore"),
+        &layers.run(Layer::Default, "restore"),
         "restore",
         "name",
         Value::Null,
-        default(),
+        from_default(),
     );
+}
 
-    let m = run(Layer::Manifest, "save");
+/// The manifest gives the client URL, TLS files, member name and data dir.
+fn manifest_over_defaults(layers: &Layers) {
+    let m = layers.run(Layer::Manifest, "save");
     check(
         &m,
         "global",
         "backup-dir",
         json!("/var/lib/etcd-backups"),
-        default(),
+        from_default(),
     );
     check(
         &m,
         "global",
         "endpoints",
         json!(["https://127.0.0.1:3379"]),
-        from_manifest(),
+        layers.manifest_source(),
     );
     check(
         &m,
         "global",
         "cacert",
         json!("/pki/ca.crt"),
-        from_manifest(),
+        layers.manifest_source(),
     );
-    check(&m, "save", "prune", json!(false), default());
-    let mr = run(Layer::Manifest, "restore");
-    check(&mr, "restore", "name", json!("cp9"), from_manifest());
+    check(&m, "save", "prune", json!(false), from_default());
+    let mr = layers.run(Layer::Manifest, "restore");
+    check(
+        &mr,
+        "restore",
+        "name",
+        json!("cp9"),
+        layers.manifest_source(),
+    );
     check(
         &mr,
         "restore",
         "data-dir",
         json!("/var/lib/etcd"),
-        from_manifest(),
+        layers.manifest_source(),
     );
+}
 
-    let c = run(Layer::Config, "save");
+/// The config file beats the manifest; what it does not set still comes from below.
+fn config_over_manifest(layers: &Layers) {
+    let c = layers.run(Layer::Config, "save");
     assert_eq!(c["config"]["status"], "read");
-    assert_eq!(c["config"]["file"], config.display().to_string());
-    check(&c, "global", "backup-dir", json!("/from/config"), cfg(1));
+    assert_eq!(c["config"]["file"], layers.config.display().to_string());
+    check(
+        &c,
+        "global",
+        "backup-dir",
+        json!("/from/config"),
+        layers.cfg(1),
+    );
     check(
         &c,
         "global",
         "endpoints",
         json!(["https://config-a:2379", "https://config-b:2379"]),
-        cfg(2),
+        layers.cfg(2),
     );
     check(
         &c,
         "global",
         "cacert",
         json!("/pki/ca.crt"),
-        from_manifest(),
+        layers.manifest_source(),
     );
-    check(&c, "global", "verbose", json!(2), cfg(3));
-    check(&c, "save", "prune", json!(true), cfg(6));
-    check(&c, "save", "encrypt-to", json!([R1, R2]), cfg(7));
-    check(&c, "save", "dial-timeout", json!("7s"), cfg(8));
+    check(&c, "global", "verbose", json!(2), layers.cfg(3));
+    check(&c, "save", "prune", json!(true), layers.cfg(6));
+    check(&c, "save", "encrypt-to", json!([R1, R2]), layers.cfg(7));
+    check(&c, "save", "dial-timeout", json!("7s"), layers.cfg(8));
     check(
-        &run(Layer::Config, "restore"),
+        &layers.run(Layer::Config, "restore"),
         "restore",
         "name",
         json!("from-config"),
-        cfg(11),
+        layers.cfg(11),
     );
+}
 
-    let e = run(Layer::Env, "save");
+/// The environment beats the config file; verbose has no variable and stays the file's.
+fn env_over_config(layers: &Layers) {
+    let e = layers.run(Layer::Env, "save");
     check(
         &e,
         "global",
         "backup-dir",
         json!("/from/env"),
-        env("ETCD_BACKUP_DIR"),
+        from_env("ETCD_BACKUP_DIR"),
     );
     check(
         &e,
         "global",
         "endpoints",
         json!(["https://env:2379"]),
-        env("ETCDCTL_ENDPOINTS"),
+        from_env("ETCDCTL_ENDPOINTS"),
     );
-    check(&e, "global", "verbose", json!(2), cfg(3));
-    check(&e, "save", "prune", json!(false), env("ETCD_BACKUP_PRUNE"));
+    check(&e, "global", "verbose", json!(2), layers.cfg(3));
+    check(
+        &e,
+        "save",
+        "prune",
+        json!(false),
+        from_env("ETCD_BACKUP_PRUNE"),
+    );
     check(
         &e,
         "save",
         "encrypt-to",
         json!([R2, R1]),
-        env("ETCD_BACKUP_ENCRYPT_TO"),
+        from_env("ETCD_BACKUP_ENCRYPT_TO"),
     );
     check(
         &e,
         "save",
         "dial-timeout",
         json!("8s"),
-        env("ETCD_BACKUP_DIAL_TIMEOUT"),
+        from_env("ETCD_BACKUP_DIAL_TIMEOUT"),
     );
+}
 
-    let f = run(Layer::Flag, "save");
+/// Flags beat everything.
+fn flags_over_env(layers: &Layers) {
+    let f = layers.run(Layer::Flag, "save");
     check(
         &f,
         "global",
         "backup-dir",
         json!("/from/flag"),
-        flag("--backup-dir"),
+        from_flag("--backup-dir"),
     );
     check(
         &f,
         "global",
         "endpoints",
         json!(["https://flag:2379"]),
-        flag("--endpoints"),
+        from_flag("--endpoints"),
     );
-    check(&f, "global", "verbose", json!(1), flag("--verbose"));
-    check(&f, "save", "prune", json!(true), flag("--prune"));
-    check(&f, "save", "encrypt-to", json!([R1]), flag("--encrypt-to"));
+    check(&f, "global", "verbose", json!(1), from_flag("--verbose"));
+    check(&f, "save", "prune", json!(true), from_flag("--prune"));
+    check(
+        &f,
+        "save",
+        "encrypt-to",
+        json!([R1]),
+        from_flag("--encrypt-to"),
+    );
     check(
         &f,
         "save",
         "dial-timeout",
         json!("9s"),
-        flag("--dial-timeout"),
+        from_flag("--dial-timeout"),
     );
     check(
-        &run(Layer::Flag, "restore"),
+        &layers.run(Layer::Flag, "restore"),
         "restore",
         "name",
         json!("from-flag"),
-        flag("--name"),
+        from_flag("--name"),
     );
 }
 

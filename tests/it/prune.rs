@@ -121,6 +121,43 @@ fn line_of<'a>(stdout: &'a str, name: &str) -> &'a str {
 #[test]
 fn default_rules_on_a_directory_with_everything_in_it() {
     let (tmp, dir) = backup_dir();
+    let e = everything(tmp.path(), &dir);
+    dry_run_changes_nothing_and_lists_every_file(&dir, &e);
+    prune_deletes_what_the_default_rules_drop(&dir, &e);
+    // Nothing left to do: a second run deletes nothing and verifies nothing.
+    let out = prune(&dir, &["-w", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["deleted_files"], 0);
+    assert_eq!(v["newest_verified"], serde_json::Value::Null);
+    assert!(
+        !stderr(&out).contains("before deleting anything"),
+        "{}",
+        describe(&out)
+    );
+}
+
+/// The names in the directory of [`default_rules_on_a_directory_with_everything_in_it`].
+struct Everything {
+    newest: String,
+    ours_4h: String,
+    old_2d: String,
+    old_6d: String,
+    old_8d: String,
+    old_40d: String,
+    labeled: String,
+    orphan: String,
+    stale: String,
+    fresh: String,
+    link: String,
+    our_name_on_a_dir: String,
+    /// The target of `link`, outside the backup dir.
+    outside: PathBuf,
+}
+
+/// Fills `dir` with backups of every kind and age, temp files, foreign files, a directory and a
+/// symlink to a file under `tmp`.
+fn everything(tmp: &Path, dir: &Path) -> Everything {
     let day = 24 * 60;
     let newest = name_ago(10, None);
     let ours_4h = name_ago(4 * 60, None);
@@ -134,15 +171,16 @@ fn default_rules_on_a_directory_with_everything_in_it() {
     let fresh = name_ago(1, None);
     let link = name_ago(9 * day, None);
     let our_name_on_a_dir = name_ago(10 * day, None);
-    put_ours(&dir, &newest);
-    put_ours(&dir, &ours_4h);
+    let outside = tmp.join("outside.db");
+    put_ours(dir, &newest);
+    put_ours(dir, &ours_4h);
     for n in [&old_2d, &old_6d, &old_8d, &old_40d] {
-        put_old(&dir, n);
+        put_old(dir, n);
     }
-    put_ours(&dir, &labeled);
+    put_ours(dir, &labeled);
     fs::copy(catalog::sidecar_path(&templates().ours), dir.join(&orphan)).unwrap();
     // A save killed after writing its sidecar, two hours ago; and one still running.
-    put_old(&dir, &format!("{stale}.part"));
+    put_old(dir, &format!("{stale}.part"));
     fs::copy(
         dir.join(format!("{ours_4h}.json")),
         dir.join(format!("{stale}.json")),
@@ -152,7 +190,7 @@ fn default_rules_on_a_directory_with_everything_in_it() {
         &dir.join(format!("{stale}.part")),
         Duration::from_secs(2 * 3600),
     );
-    put_old(&dir, &format!("{fresh}.part"));
+    put_old(dir, &format!("{fresh}.part"));
     // Time comes from the name: an old mtime keeps nothing alive or dead.
     set_mtime(&dir.join(&old_6d), Duration::from_secs(30 * 86_400));
     // Things that are not ours, or not regular files.
@@ -160,34 +198,61 @@ fn default_rules_on_a_directory_with_everything_in_it() {
     fs::write(dir.join("etcd-snapshot-latest.db"), "not ours").unwrap();
     fs::write(dir.join(format!("{old_40d}.gz")), "not ours").unwrap();
     fs::create_dir(dir.join(&our_name_on_a_dir)).unwrap();
-    let outside = tmp.path().join("outside.db");
-    put_old(tmp.path(), "outside.db");
+    put_old(tmp, "outside.db");
     set_mtime(&outside, Duration::from_secs(30 * 86_400));
     std::os::unix::fs::symlink(&outside, dir.join(&link)).unwrap();
+    Everything {
+        newest,
+        ours_4h,
+        old_2d,
+        old_6d,
+        old_8d,
+        old_40d,
+        labeled,
+        orphan,
+        stale,
+        fresh,
+        link,
+        our_name_on_a_dir,
+        outside,
+    }
+}
 
+fn dry_run_changes_nothing_and_lists_every_file(dir: &Path, e: &Everything) {
+    let Everything {
+        newest,
+        old_6d,
+        old_8d,
+        labeled,
+        orphan,
+        stale,
+        fresh,
+        link,
+        ..
+    } = e;
     // --dry-run changes nothing and lists every file.
-    let before = snapshot_of(&dir);
-    let out = prune(&dir, &["--dry-run"]);
+    let before = snapshot_of(dir);
+    let out = prune(dir, &["--dry-run"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    assert_eq!(snapshot_of(&dir), before, "--dry-run changed the directory");
+    assert_eq!(snapshot_of(dir), before, "--dry-run changed the directory");
     let stdout = String::from_utf8(out.stdout).unwrap();
     let listed = stdout.lines().count() - 1;
     assert_eq!(listed, before.len(), "every file:\n{stdout}");
-    assert!(line_of(&stdout, &newest).starts_with("keep"), "{stdout}");
+    assert!(line_of(&stdout, newest).starts_with("keep"), "{stdout}");
     assert!(
-        line_of(&stdout, &newest).contains("newest verified"),
+        line_of(&stdout, newest).contains("newest verified"),
         "{stdout}"
     );
-    assert!(line_of(&stdout, &old_6d).contains("within 7d"), "{stdout}");
-    assert!(line_of(&stdout, &old_8d).starts_with("delete"), "{stdout}");
-    assert!(line_of(&stdout, &labeled).contains("labeled"), "{stdout}");
-    assert!(line_of(&stdout, &link).contains("symlink"), "{stdout}");
+    assert!(line_of(&stdout, old_6d).contains("within 7d"), "{stdout}");
+    assert!(line_of(&stdout, old_8d).starts_with("delete"), "{stdout}");
+    assert!(line_of(&stdout, labeled).contains("labeled"), "{stdout}");
+    assert!(line_of(&stdout, link).contains("symlink"), "{stdout}");
     assert!(
         line_of(&stdout, "notes.txt").starts_with("ignore"),
         "{stdout}"
     );
     assert!(
-        line_of(&stdout, &orphan).contains("orphaned sidecar"),
+        line_of(&stdout, orphan).contains("orphaned sidecar"),
         "{stdout}"
     );
     assert!(
@@ -199,8 +264,24 @@ fn default_rules_on_a_directory_with_everything_in_it() {
         "{stdout}"
     );
     assert!(stdout.contains("dry run, nothing changed"), "{stdout}");
+}
 
-    let out = prune(&dir, &[]);
+fn prune_deletes_what_the_default_rules_drop(dir: &Path, e: &Everything) {
+    let Everything {
+        newest,
+        ours_4h,
+        old_2d,
+        old_6d,
+        old_8d,
+        old_40d,
+        labeled,
+        fresh,
+        link,
+        our_name_on_a_dir,
+        outside,
+        ..
+    } = e;
+    let out = prune(dir, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let mut want = vec![
         newest.clone(),
@@ -220,25 +301,13 @@ fn default_rules_on_a_directory_with_everything_in_it() {
         ".etcd-backup.lock".into(),
     ];
     want.sort();
-    assert_eq!(list_dir(&dir), want);
+    assert_eq!(list_dir(dir), want);
     assert!(outside.exists(), "the symlink's target was touched");
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(line_of(&stdout, &old_8d).starts_with("deleted"), "{stdout}");
+    assert!(line_of(&stdout, old_8d).starts_with("deleted"), "{stdout}");
     assert!(
         stdout.contains("deleted 2 backup(s) and 3 other file(s)"),
         "{stdout}"
-    );
-
-    // Nothing left to do: a second run deletes nothing and verifies nothing.
-    let out = prune(&dir, &["-w", "json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["deleted_files"], 0);
-    assert_eq!(v["newest_verified"], serde_json::Value::Null);
-    assert!(
-        !stderr(&out).contains("before deleting anything"),
-        "{}",
-        describe(&out)
     );
 }
 

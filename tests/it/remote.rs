@@ -71,9 +71,19 @@ fn round_trip_list_small_objects_refusals_and_delete() {
         vec![],
         "a prefix with nothing under it lists as empty"
     );
-
-    // 40 MiB: five full 8 MiB parts, streamed; the digest covers exactly the bytes sent.
     let key = "node1/etcd-snapshot-2026-11-21_10-00-00.db";
+    let want = streams_a_large_upload(&r, key);
+    small_and_empty_uploads(&r);
+    sidecars_are_refused_or_replaced(&r, key);
+    upload_refuses_an_existing_key(&r, key, want);
+    lists_only_under_the_prefix(&sw, &r);
+    small_reads_refuse_big_and_missing_objects(&r);
+    deletes_and_checks_keys(&r, key);
+}
+
+/// 40 MiB: five full 8 MiB parts, streamed; the digest covers exactly the bytes sent. Returns
+/// the size and SHA-256 of what was sent.
+fn streams_a_large_upload(r: &Remote, key: &str) -> (u64, [u8; 32]) {
     let len = 40 * MIB;
     let t = Instant::now();
     let up = r.upload(key, &mut Pattern::new(1, len)).unwrap();
@@ -88,7 +98,10 @@ fn round_trip_list_small_objects_refusals_and_delete() {
     assert_eq!(up.sha256, want_sha);
     let (got_len, got_sha) = digest(&mut r.reader(key).unwrap());
     assert_eq!((got_len, got_sha), (want_len, want_sha));
+    (want_len, want_sha)
+}
 
+fn small_and_empty_uploads(r: &Remote) {
     // A source shorter than one part goes in one PUT.
     let small = r
         .upload(
@@ -101,7 +114,9 @@ fn round_trip_list_small_objects_refusals_and_delete() {
     let empty = r.upload("node2/empty.db", &mut io::empty()).unwrap();
     assert_eq!(empty.size, 0);
     assert_eq!(r.get_small("node2/empty.db").unwrap(), b"");
+}
 
+fn sidecars_are_refused_or_replaced(r: &Remote, key: &str) {
     // Sidecars: put_small / get_small, refuse or replace.
     r.put_small(&format!("{key}.json"), b"{\"v\":1}", false)
         .unwrap();
@@ -117,7 +132,9 @@ fn round_trip_list_small_objects_refusals_and_delete() {
     r.put_small(&format!("{key}.json"), b"{\"v\":3}", true)
         .unwrap();
     assert_eq!(r.get_small(&format!("{key}.json")).unwrap(), b"{\"v\":3}");
+}
 
+fn upload_refuses_an_existing_key(r: &Remote, key: &str, (want_len, want_sha): (u64, [u8; 32])) {
     // Upload refuses an existing key before reading anything from the source.
     let mut untouched = Pattern::new(3, MIB);
     let e = r.upload(key, &mut untouched).unwrap_err();
@@ -132,7 +149,9 @@ fn round_trip_list_small_objects_refusals_and_delete() {
     );
     let (l, s) = digest(&mut r.reader(key).unwrap());
     assert_eq!((l, s), (want_len, want_sha), "the existing object changed");
+}
 
+fn lists_only_under_the_prefix(sw: &SeaweedFs, r: &Remote) {
     // Something outside the prefix is not listed; keys are relative and sorted, with sizes.
     sw.remote("").put_small("other/x.db", b"x", false).unwrap();
     sw.remote("cluster-ab")
@@ -166,7 +185,9 @@ fn round_trip_list_small_objects_refusals_and_delete() {
             "other/x.db",
         ]
     );
+}
 
+fn small_reads_refuse_big_and_missing_objects(r: &Remote) {
     // get_small is for sidecars: it refuses anything over 16 MiB.
     r.upload("node3/big.db", &mut Pattern::new(4, 16 * MIB + 1))
         .unwrap();
@@ -187,11 +208,13 @@ fn round_trip_list_small_objects_refusals_and_delete() {
         Ok(_) => panic!("expected NotFound, got a reader"),
     }
     assert!(r.get_small("node1/nope.db").unwrap_err().is_not_found());
+}
 
+fn deletes_and_checks_keys(r: &Remote, key: &str) {
     // Delete, and deleting again is fine.
     r.delete(key).unwrap();
     r.delete(key).unwrap();
-    assert!(!keys(&r).contains(&key.to_string()));
+    assert!(!keys(r).contains(&key.to_string()));
 
     // Keys are checked before any request.
     for bad in ["../x", "/abs", "a//b", "a/.hidden", "x.part"] {

@@ -49,7 +49,7 @@ use chrono::Utc;
 use crate::backup::named::Named;
 use crate::cli::LogFormat;
 use crate::datadir::build::{self as data_restore, BumpFlags, ClusterFlags};
-use crate::diagnostics::{exit, HintExt};
+use crate::diagnostics::{exit, ExitStatus, HintExt};
 use crate::etcd::{EtcdError, TlsFiles};
 use crate::fsutil;
 use crate::node::interrupt;
@@ -95,7 +95,7 @@ pub(crate) struct Options<'a> {
 
 /// The node restore, from its plan to the end (or `--resume`/`--rollback` of an earlier one):
 /// the exit code, or the error that stopped it (rolled back first once the node was touched).
-pub(crate) fn run(opts: &Options<'_>, printer: &Printer) -> anyhow::Result<u8> {
+pub(crate) fn run(opts: &Options<'_>, printer: &Printer) -> anyhow::Result<ExitStatus> {
     // The journal lives beside the manifests dir, so that it is found while etcd.yaml is
     // moved out.
     let jpath = journal_path(&opts.manifests_dir);
@@ -158,7 +158,7 @@ pub(crate) fn run(opts: &Options<'_>, printer: &Printer) -> anyhow::Result<u8> {
 }
 
 /// `--resume` or `--rollback` of the restore journaled at `jpath`.
-fn reopen(opts: &Options<'_>, jpath: &Path, printer: &Printer) -> anyhow::Result<u8> {
+fn reopen(opts: &Options<'_>, jpath: &Path, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let mut j = Journal::load(jpath).hint(format!(
         "there is no restore to {} here (its journal would be {}; see --manifests-dir)",
         if opts.resume { "resume" } else { "roll back" },
@@ -225,7 +225,7 @@ fn node_data_dir<'a>(opts: &Options<'a>) -> anyhow::Result<(&'a EtcdManifest, Pa
 }
 
 /// Runs the steps not yet done; on a failure after the control plane was touched, rolls back.
-fn execute(j: &mut Journal, printer: &Printer) -> anyhow::Result<u8> {
+fn execute(j: &mut Journal, printer: &Printer) -> anyhow::Result<ExitStatus> {
     interrupt::install(printer.log_format == LogFormat::Json)
         .map_err(|e| anyhow!("cannot install the signal handlers: {e}"))?;
     for step in STEPS {
@@ -313,7 +313,7 @@ fn interrupted(
     step: Step,
     sig: &'static str,
     printer: &Printer,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<ExitStatus> {
     let e = anyhow::Error::new(EtcdError::Interrupted(sig))
         .context(format!("interrupted before step {}", step.name()));
     // Nothing live is touched before stop-control-plane starts; a resumed run that died inside
@@ -344,7 +344,12 @@ fn interrupted(
     Err(e.context("the restore stopped before touching the node; nothing was changed"))
 }
 
-fn fail(j: &mut Journal, step: Step, e: anyhow::Error, printer: &Printer) -> anyhow::Result<u8> {
+fn fail(
+    j: &mut Journal,
+    step: Step,
+    e: anyhow::Error,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
     j.event(printer, format!("step {} failed: {e:#}", step.name()));
     if step == Step::Build {
         // Nothing live was touched; `build` leaves no new dir behind.
@@ -374,7 +379,7 @@ fn fail(j: &mut Journal, step: Step, e: anyhow::Error, printer: &Printer) -> any
 }
 
 /// `--rollback`: undo, and say how it went.
-fn finish_rollback(j: &mut Journal, printer: &Printer) -> anyhow::Result<u8> {
+fn finish_rollback(j: &mut Journal, printer: &Printer) -> anyhow::Result<ExitStatus> {
     interrupt::install(printer.log_format == LogFormat::Json)
         .map_err(|e| anyhow!("cannot install the signal handlers: {e}"))?;
     match rollback(j, printer) {

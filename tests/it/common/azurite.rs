@@ -8,7 +8,8 @@
 //! `az storage container create` (etcd-backup never creates containers, as it never creates S3
 //! buckets). Ready means an authenticated Create Container answered 201 (or 409 when it exists).
 //! Telemetry is off (`--disableTelemetry`): the server talks to nothing but its clients.
-//! Dropping the rig stops the process by PID: SIGTERM, up to 5 s, then SIGKILL.
+//! Dropping the rig stops the process by PID: SIGTERM, up to 5 s, then SIGKILL. Starting, the
+//! three tries, restarting and stopping are [`super::rig`]'s.
 //!
 //! The rig's own requests (Create Container, List Blobs with uncommitted blobs) are signed with
 //! Shared Key as <https://learn.microsoft.com/rest/api/storageservices/authorize-with-shared-key>
@@ -16,10 +17,11 @@
 
 use std::fs;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use super::{http_call, log_tail, stop_child};
+use super::http_call;
+use super::rig::{self, Process, Server};
 use base64::Engine as _;
 use etcd_backup::remote::{Environment, RemoteOptions};
 
@@ -33,22 +35,12 @@ pub const CONTAINER: &str = "backups";
 /// The REST API version of the rig's own requests.
 const API_VERSION: &str = "2023-11-03";
 
-/// How long a start may take on a loaded 2-core machine.
-const START_LIMIT: Duration = Duration::from_secs(60);
-
 /// The `azurite-blob` launcher.
 pub fn azurite_blob() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(".deps")
-        .join(format!("azurite-{VERSION}"))
-        .join("node_modules/.bin/azurite-blob");
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/install-deps.sh (the Azure tests need Azurite {VERSION} and \
-         node)",
-        p.display()
-    );
-    p
+    rig::dep(
+        &format!("azurite-{VERSION}/node_modules/.bin/azurite-blob"),
+        &format!("the Azure tests need Azurite {VERSION} and node"),
+    )
 }
 
 /// A running Azurite blob service with one container.
@@ -62,20 +54,14 @@ pub struct Azurite {
     pub container: String,
     /// The server's files; survive [`Azurite::stop`] for [`Azurite::restart`].
     pub data_dir: PathBuf,
-    pub log: PathBuf,
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-    starts: u32,
+    process: Process,
 }
 
 impl Azurite {
     /// Starts a fresh server with container [`CONTAINER`] and waits until it takes requests.
     pub fn start() -> Azurite {
-        let dir = tempfile::Builder::new()
-            .prefix("azurite-")
-            .tempdir()
-            .expect("temp dir");
-        let data_dir = dir.path().join("data");
+        let process = Process::new("azurite-");
+        let data_dir = process.dir.path().join("data");
         fs::create_dir_all(&data_dir).expect("data dir");
         let mut az = Azurite {
             port: 0,
@@ -83,99 +69,30 @@ impl Azurite {
             account_url: String::new(),
             container: CONTAINER.to_string(),
             data_dir,
-            log: PathBuf::new(),
-            child: None,
-            dir,
-            starts: 0,
+            process,
         };
-        let mut last = String::new();
-        for _ in 0..3 {
-            // A new port each time: most likely the last one was taken in the meantime.
-            az.port = super::free_port();
-            match az.launch() {
-                Ok(()) => return az,
-                Err(why) => {
-                    last = format!("{why}\n--- log\n{}", log_tail(&az.log, 40));
-                    az.stop();
-                }
-            }
-        }
-        panic!("Azurite did not start: {last}");
+        rig::start(&mut az);
+        az
     }
 
     /// Starts the stopped server again on the same data and port.
     pub fn restart(&mut self) {
-        assert!(self.child.is_none(), "restart() needs a stopped server");
-        if let Err(why) = self.launch() {
-            let log = log_tail(&self.log, 40);
-            self.stop();
-            panic!("Azurite did not restart: {why}\n--- log\n{log}");
-        }
-    }
-
-    fn launch(&mut self) -> Result<(), String> {
-        self.starts += 1;
-        self.blob_url = format!("http://127.0.0.1:{}", self.port);
-        self.account_url = format!("{}/{ACCOUNT}", self.blob_url);
-        self.log = self.dir.path().join(format!("azurite-{}.log", self.starts));
-        let out = fs::File::create(&self.log).map_err(|e| e.to_string())?;
-        let err = out.try_clone().map_err(|e| e.to_string())?;
-        let child = Command::new(azurite_blob())
-            .current_dir(self.dir.path())
-            .arg("--blobHost")
-            .arg("127.0.0.1")
-            .arg("--blobPort")
-            .arg(self.port.to_string())
-            .arg("--location")
-            .arg(&self.data_dir)
-            // Requests go to the debug log, not to stdout.
-            .arg("--silent")
-            .arg("--debug")
-            .arg(self.dir.path().join(format!("debug-{}.log", self.starts)))
-            .arg("--disableTelemetry")
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", azurite_blob().display()))?;
-        self.child = Some(child);
-        self.wait_ready()
-    }
-
-    fn wait_ready(&mut self) -> Result<(), String> {
-        let t = Instant::now();
-        let mut last = String::from("no answer yet");
-        while t.elapsed() < START_LIMIT {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                return Err(format!("azurite-blob exited with {status}"));
-            }
-            match self.create_container(&self.container.clone()) {
-                Ok(201) | Ok(409) => return Ok(()),
-                Ok(code) => last = format!("Create Container answered {code}"),
-                Err(e) => last = format!("Create Container: {e}"),
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Err(format!("not ready within {START_LIMIT:?}: {last}"))
+        rig::restart(self);
     }
 
     /// Stops the server by PID (SIGTERM, up to 5 s, then SIGKILL). The data stays.
     pub fn stop(&mut self) {
-        self.stop_within(Duration::from_secs(5));
+        rig::stop(self, rig::GRACE);
     }
 
     /// Kills the server at once (SIGKILL by PID), as a crash or power loss would.
     pub fn kill(&mut self) {
-        self.stop_within(Duration::ZERO);
-    }
-
-    fn stop_within(&mut self, grace: Duration) {
-        stop_child(self.child.take(), grace);
+        rig::stop(self, Duration::ZERO);
     }
 
     /// Is the process still running?
     pub fn running(&mut self) -> bool {
-        matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(None)))
+        self.process.running()
     }
 
     /// `az://<container>/<prefix>`
@@ -274,6 +191,52 @@ impl Azurite {
             query_string.join("&")
         );
         http_call(&host, request.as_bytes(), Duration::from_secs(10))
+    }
+}
+
+impl Server for Azurite {
+    const NAME: &'static str = "Azurite";
+    const PROGRAM: &'static str = "azurite-blob";
+    const START_LIMIT: Duration = Duration::from_secs(60);
+    const POLL: Duration = Duration::from_millis(100);
+    type Progress = ();
+
+    fn process(&mut self) -> &mut Process {
+        &mut self.process
+    }
+
+    fn take_ports(&mut self) {
+        self.port = super::free_port();
+    }
+
+    fn command(&mut self, n: u32) -> Result<(Command, PathBuf), String> {
+        self.blob_url = format!("http://127.0.0.1:{}", self.port);
+        self.account_url = format!("{}/{ACCOUNT}", self.blob_url);
+        let d = self.process.dir.path();
+        let mut command = Command::new(azurite_blob());
+        command
+            .current_dir(d)
+            .arg("--blobHost")
+            .arg("127.0.0.1")
+            .arg("--blobPort")
+            .arg(self.port.to_string())
+            .arg("--location")
+            .arg(&self.data_dir)
+            // Requests go to the debug log, not to stdout.
+            .arg("--silent")
+            .arg("--debug")
+            .arg(d.join(format!("debug-{n}.log")))
+            .arg("--disableTelemetry");
+        Ok((command, d.join(format!("azurite-{n}.log"))))
+    }
+
+    /// Ready = an authenticated Create Container answered 201 (or 409 when it exists).
+    fn probe(&mut self, _: &mut ()) -> Result<(), String> {
+        match self.create_container(&self.container.clone()) {
+            Ok(201) | Ok(409) => Ok(()),
+            Ok(code) => Err(format!("Create Container answered {code}")),
+            Err(e) => Err(format!("Create Container: {e}")),
+        }
     }
 }
 

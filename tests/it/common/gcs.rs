@@ -7,7 +7,8 @@
 //! `gcs_base_url` pointing at the server, `disable_oauth`), one loopback port taken the way the
 //! etcd rigs take theirs ([`super::free_port`]), and one bucket created through the JSON API.
 //! Ready means the bucket was created and a listing through our own client worked. Dropping the
-//! rig stops the process by PID: SIGTERM, up to 5 s, then SIGKILL.
+//! rig stops the process by PID: SIGTERM, up to 5 s, then SIGKILL. Starting, the three tries and
+//! stopping are [`super::rig`]'s.
 //!
 //! What fake-gcs-server 1.54.0 does not do (see tests/it/offsite_gcs.rs): the XML API object
 //! upload (`PUT /<bucket>/<object>`) and the XML multipart upload (`POST ?uploads`), which is
@@ -17,30 +18,22 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use super::{http_call, log_tail, stop_child};
+use super::http_call;
+use super::rig::{self, Process, Server};
 use etcd_backup::remote::{Environment, Remote, RemoteOptions};
 
 pub const BUCKET: &str = "backups";
 pub const VERSION: &str = "1.54.0";
 
-/// How long a start may take on a loaded 2-core machine.
-const START_LIMIT: Duration = Duration::from_secs(60);
-
 /// The `fake-gcs-server` binary.
 pub fn binary() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(".deps")
-        .join(format!("fake-gcs-server-{VERSION}"))
-        .join("fake-gcs-server");
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/install-deps.sh (the GCS tests need fake-gcs-server {VERSION})",
-        p.display()
-    );
-    p
+    rig::dep(
+        &format!("fake-gcs-server-{VERSION}/fake-gcs-server"),
+        &format!("the GCS tests need fake-gcs-server {VERSION}"),
+    )
 }
 
 /// A running fake-gcs-server with one bucket.
@@ -52,129 +45,34 @@ pub struct FakeGcs {
     pub bucket: String,
     /// The service account key file (0600) pointing at this server.
     pub key_file: PathBuf,
-    pub log: PathBuf,
-    child: Option<Child>,
-    dir: tempfile::TempDir,
+    port: u16,
+    process: Process,
 }
 
 impl FakeGcs {
     /// Starts a fresh server with bucket [`BUCKET`] and waits until it answers listings.
     pub fn start() -> FakeGcs {
-        let dir = tempfile::Builder::new()
-            .prefix("fake-gcs-")
-            .tempdir()
-            .expect("temp dir");
+        let process = Process::new("fake-gcs-");
         let mut gcs = FakeGcs {
             endpoint: String::new(),
             host: String::new(),
             bucket: BUCKET.to_string(),
-            key_file: dir.path().join("service-account.json"),
-            log: dir.path().join("fake-gcs-server.log"),
-            child: None,
-            dir,
+            key_file: process.dir.path().join("service-account.json"),
+            port: 0,
+            process,
         };
-        let mut last = String::new();
-        for _ in 0..3 {
-            // A failure is most likely a port taken in the meantime: try again on another.
-            match gcs.launch(super::free_port()) {
-                Ok(()) => return gcs,
-                Err(why) => {
-                    last = format!("{why}\n--- log\n{}", log_tail(&gcs.log, 40));
-                    gcs.stop();
-                }
-            }
-        }
-        panic!("fake-gcs-server did not start: {last}");
-    }
-
-    fn launch(&mut self, port: u16) -> Result<(), String> {
-        self.host = format!("127.0.0.1:{port}");
-        self.endpoint = format!("http://{}", self.host);
-        // What a user would write to point a client at an emulator: no OAuth, the emulator's
-        // base URL. The other fields must be there for the file to parse.
-        let key = serde_json::json!({
-            "type": "service_account",
-            "client_email": "etcd-backup-test@example.iam.gserviceaccount.com",
-            "private_key_id": "",
-            "private_key": "",
-            "gcs_base_url": self.endpoint,
-            "disable_oauth": true,
-        });
-        fs::write(&self.key_file, key.to_string()).map_err(|e| e.to_string())?;
-        fs::set_permissions(&self.key_file, fs::Permissions::from_mode(0o600))
-            .map_err(|e| e.to_string())?;
-        let root = self.dir.path().join("data");
-        let log = fs::File::create(&self.log).map_err(|e| e.to_string())?;
-        let log2 = log.try_clone().map_err(|e| e.to_string())?;
-        let child = Command::new(binary())
-            .current_dir(self.dir.path())
-            .args(["-scheme", "http", "-host", "127.0.0.1"])
-            .arg("-port")
-            .arg(port.to_string())
-            // Resumable-upload and self links point here, not at storage.googleapis.com; and the
-            // path-style object routes only match this Host.
-            .arg("-public-host")
-            .arg(&self.host)
-            .args(["-backend", "filesystem", "-filesystem-root"])
-            .arg(&root)
-            // Every request is logged at info: the tests read what the client sent.
-            .args(["-log-level", "info"])
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2)
-            .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", binary().display()))?;
-        self.child = Some(child);
-        self.wait_ready()
-    }
-
-    /// Ready = `POST /storage/v1/b` answered 200 (or 409: it exists) and a listing through our
-    /// own client, with the key file, worked.
-    fn wait_ready(&mut self) -> Result<(), String> {
-        let t = Instant::now();
-        let mut last = String::from("no answer yet");
-        let mut bucket_ok = false;
-        while t.elapsed() < START_LIMIT {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                return Err(format!("fake-gcs-server exited with {status}"));
-            }
-            if !bucket_ok {
-                let body = serde_json::json!({ "name": self.bucket }).to_string();
-                match self.call("POST", "/storage/v1/b", "application/json", body.as_bytes()) {
-                    Ok((200, _)) | Ok((409, _)) => bucket_ok = true,
-                    Ok((code, body)) => last = format!("create bucket answered {code}: {body}"),
-                    Err(e) => last = format!("create bucket: {e}"),
-                }
-            }
-            if bucket_ok {
-                let opts = RemoteOptions {
-                    retries: 0,
-                    timeout: Duration::from_secs(10),
-                    ..RemoteOptions::default()
-                };
-                match Remote::open_in(&self.url(""), &opts, &self.env()).and_then(|r| r.list()) {
-                    Ok(_) => return Ok(()),
-                    Err(e) => {
-                        last = format!(
-                            "probe listing: {e}: {:?}",
-                            std::error::Error::source(&e).map(|s| s.to_string())
-                        )
-                    }
-                }
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        Err(format!("not ready within {START_LIMIT:?}: {last}"))
+        rig::start(&mut gcs);
+        gcs
     }
 
     /// Stops the server by PID: SIGTERM, up to 5 s, then SIGKILL.
     pub fn stop(&mut self) {
-        stop_child(self.child.take(), Duration::from_secs(5));
+        rig::stop(self, rig::GRACE);
     }
 
     /// Is the process still running?
     pub fn running(&mut self) -> bool {
-        matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(None)))
+        self.process.running()
     }
 
     /// `gs://<bucket>/<prefix>`
@@ -230,7 +128,7 @@ impl FakeGcs {
 
     /// The server's request log so far.
     pub fn log_text(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
+        fs::read_to_string(&self.process.log).unwrap_or_default()
     }
 
     /// One request with a body; returns the status and the body of the answer. HTTP/1.0, so
@@ -251,6 +149,84 @@ impl FakeGcs {
         .into_bytes();
         request.extend_from_slice(body);
         http_call(&self.host, &request, Duration::from_secs(30))
+    }
+}
+
+impl Server for FakeGcs {
+    const NAME: &'static str = "fake-gcs-server";
+    const PROGRAM: &'static str = "fake-gcs-server";
+    const START_LIMIT: Duration = Duration::from_secs(60);
+    const POLL: Duration = Duration::from_millis(200);
+    /// The bucket exists.
+    type Progress = bool;
+
+    fn process(&mut self) -> &mut Process {
+        &mut self.process
+    }
+
+    fn take_ports(&mut self) {
+        self.port = super::free_port();
+    }
+
+    fn command(&mut self, _: u32) -> Result<(Command, PathBuf), String> {
+        self.host = format!("127.0.0.1:{}", self.port);
+        self.endpoint = format!("http://{}", self.host);
+        // What a user would write to point a client at an emulator: no OAuth, the emulator's
+        // base URL. The other fields must be there for the file to parse.
+        let key = serde_json::json!({
+            "type": "service_account",
+            "client_email": "etcd-backup-test@example.iam.gserviceaccount.com",
+            "private_key_id": "",
+            "private_key": "",
+            "gcs_base_url": self.endpoint,
+            "disable_oauth": true,
+        });
+        fs::write(&self.key_file, key.to_string()).map_err(|e| e.to_string())?;
+        fs::set_permissions(&self.key_file, fs::Permissions::from_mode(0o600))
+            .map_err(|e| e.to_string())?;
+        let d = self.process.dir.path();
+        let mut command = Command::new(binary());
+        command
+            .current_dir(d)
+            .args(["-scheme", "http", "-host", "127.0.0.1"])
+            .arg("-port")
+            .arg(self.port.to_string())
+            // Resumable-upload and self links point here, not at storage.googleapis.com; and the
+            // path-style object routes only match this Host.
+            .arg("-public-host")
+            .arg(&self.host)
+            .args(["-backend", "filesystem", "-filesystem-root"])
+            .arg(d.join("data"))
+            // Every request is logged at info: the tests read what the client sent.
+            .args(["-log-level", "info"]);
+        Ok((command, d.join("fake-gcs-server.log")))
+    }
+
+    /// Ready = `POST /storage/v1/b` answered 200 (or 409: it exists) and a listing through our
+    /// own client, with the key file, worked.
+    fn probe(&mut self, bucket_ok: &mut bool) -> Result<(), String> {
+        if !*bucket_ok {
+            let body = serde_json::json!({ "name": self.bucket }).to_string();
+            match self.call("POST", "/storage/v1/b", "application/json", body.as_bytes()) {
+                Ok((200, _)) | Ok((409, _)) => *bucket_ok = true,
+                Ok((code, body)) => return Err(format!("create bucket answered {code}: {body}")),
+                Err(e) => return Err(format!("create bucket: {e}")),
+            }
+        }
+        let opts = RemoteOptions {
+            retries: 0,
+            timeout: Duration::from_secs(10),
+            ..RemoteOptions::default()
+        };
+        Remote::open_in(&self.url(""), &opts, &self.env())
+            .and_then(|r| r.list())
+            .map(|_| ())
+            .map_err(|e| {
+                format!(
+                    "probe listing: {e}: {:?}",
+                    std::error::Error::source(&e).map(|s| s.to_string())
+                )
+            })
     }
 }
 

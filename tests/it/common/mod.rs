@@ -6,6 +6,7 @@ pub mod azurite;
 pub mod gcs;
 pub mod node;
 pub mod offsite;
+pub mod rig;
 pub mod s3;
 
 use std::fs;

@@ -6,14 +6,16 @@
 //! credentials, and one bucket. Ready means an authenticated CreateBucket and a PUT both
 //! succeeded (the S3 port answers 403 before the filer is up). Dropping the rig stops the
 //! process by PID: SIGTERM, up to 5 s, then SIGKILL (SeaweedFS often ignores SIGTERM), and
-//! removes the `/tmp/seaweedfs-*-<port>.sock` files it leaves behind.
+//! removes the `/tmp/seaweedfs-*-<port>.sock` files it leaves behind. Starting, the three tries,
+//! restarting and stopping are [`super::rig`]'s.
 
 use std::fs;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use super::{http_call, log_tail, stop_child};
+use super::http_call;
+use super::rig::{self, Process, Server};
 use etcd_backup::remote::{Environment, Remote, RemoteOptions};
 use sha2::{Digest, Sha256};
 
@@ -22,25 +24,16 @@ pub const SECRET_KEY: &str = "etcd-backup-test-secret-0123";
 pub const BUCKET: &str = "backups";
 pub const VERSION: &str = "4.48";
 
-/// How long a start may take on a loaded 2-core machine.
-const START_LIMIT: Duration = Duration::from_secs(90);
-
 /// The `weed` binary.
 pub fn weed() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(".deps")
-        .join(format!("seaweedfs-{VERSION}"))
-        .join("weed");
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/install-deps.sh (the remote tests need SeaweedFS {VERSION})",
-        p.display()
-    );
-    p
+    rig::dep(
+        &format!("seaweedfs-{VERSION}/weed"),
+        &format!("the remote tests need SeaweedFS {VERSION}"),
+    )
 }
 
 /// The ports of one server.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Ports {
     s3: u16,
     s3_grpc: u16,
@@ -100,188 +93,54 @@ pub struct SeaweedFs {
     pub secret_key: String,
     /// Volumes and filer metadata; survives [`SeaweedFs::stop`] for [`SeaweedFs::restart`].
     pub data_dir: PathBuf,
-    pub log: PathBuf,
     ports: Ports,
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-    starts: u32,
+    process: Process,
 }
 
 impl SeaweedFs {
     /// Starts a fresh server with bucket [`BUCKET`] and waits until it takes writes.
     pub fn start() -> SeaweedFs {
-        let dir = tempfile::Builder::new()
-            .prefix("seaweedfs-")
-            .tempdir()
-            .expect("temp dir");
-        let data_dir = dir.path().join("data");
+        let process = Process::new("seaweedfs-");
+        let dir = process.dir.path();
+        let data_dir = dir.join("data");
         fs::create_dir_all(&data_dir).expect("data dir");
-        fs::create_dir_all(dir.path().join("conf")).expect("conf dir");
+        fs::create_dir_all(dir.join("conf")).expect("conf dir");
         let config = format!(
             r#"{{"identities":[{{"name":"etcd-backup-test","credentials":[{{"accessKey":"{ACCESS_KEY}","secretKey":"{SECRET_KEY}"}}],"actions":["Admin","Read","List","Tagging","Write"]}}]}}"#
         );
-        fs::write(dir.path().join("s3.json"), config).expect("s3 config");
+        fs::write(dir.join("s3.json"), config).expect("s3 config");
         let mut sw = SeaweedFs {
             endpoint: String::new(),
             bucket: BUCKET.to_string(),
             access_key: ACCESS_KEY.to_string(),
             secret_key: SECRET_KEY.to_string(),
-            log: PathBuf::new(),
             data_dir,
-            ports: Ports::take(),
-            child: None,
-            dir,
-            starts: 0,
+            ports: Ports::default(),
+            process,
         };
-        let mut last = String::new();
-        for attempt in 0..3 {
-            if attempt > 0 {
-                // Most likely a port taken in the meantime: try again on others.
-                sw.ports = Ports::take();
-            }
-            match sw.launch() {
-                Ok(()) => return sw,
-                Err(why) => {
-                    last = format!("{why}\n--- log\n{}", log_tail(&sw.log, 40));
-                    sw.stop();
-                }
-            }
-        }
-        panic!("SeaweedFS did not start: {last}");
+        rig::start(&mut sw);
+        sw
     }
 
     /// Starts the stopped server again on the same data dir and ports.
     pub fn restart(&mut self) {
-        assert!(self.child.is_none(), "restart() needs a stopped server");
-        if let Err(why) = self.launch() {
-            let log = log_tail(&self.log, 40);
-            self.stop();
-            panic!("SeaweedFS did not restart: {why}\n--- log\n{log}");
-        }
-    }
-
-    fn launch(&mut self) -> Result<(), String> {
-        let p = self.ports;
-        self.starts += 1;
-        self.endpoint = format!("http://127.0.0.1:{}", p.s3);
-        self.log = self.dir.path().join(format!("weed-{}.log", self.starts));
-        let d = self.dir.path();
-        let log = fs::File::create(&self.log).map_err(|e| e.to_string())?;
-        let log2 = log.try_clone().map_err(|e| e.to_string())?;
-        let child = Command::new(weed())
-            .current_dir(d)
-            .env("TMPDIR", d)
-            .arg("-logtostderr")
-            .arg(format!("-config_dir={}", d.join("conf").display()))
-            .arg("server")
-            .arg("-ip=127.0.0.1")
-            .arg("-ip.bind=127.0.0.1")
-            .arg(format!("-dir={}", self.data_dir.display()))
-            .arg(format!("-master.port={}", p.master))
-            .arg(format!("-master.port.grpc={}", p.master_grpc))
-            .arg("-master.telemetry=false")
-            .arg("-master.volumeSizeLimitMB=256")
-            .arg(format!("-volume.port={}", p.volume))
-            .arg(format!("-volume.port.grpc={}", p.volume_grpc))
-            .arg("-volume.max=64")
-            .arg("-filer=true")
-            .arg(format!("-filer.port={}", p.filer))
-            .arg(format!("-filer.port.grpc={}", p.filer_grpc))
-            .arg(format!(
-                "-filer.localSocket={}",
-                d.join("filer.sock").display()
-            ))
-            .arg("-s3=true")
-            .arg(format!("-s3.port={}", p.s3))
-            .arg(format!("-s3.port.grpc={}", p.s3_grpc))
-            .arg("-s3.port.iceberg=0")
-            .arg("-s3.port.lance=0")
-            // Like AWS: a PUT into a missing bucket fails instead of creating it.
-            .arg("-s3.autoCreateBucket=false")
-            .arg(format!("-s3.localSocket={}", d.join("s3.sock").display()))
-            .arg(format!("-s3.config={}", d.join("s3.json").display()))
-            .arg(format!("-iam.port={}", p.iam))
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2)
-            .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", weed().display()))?;
-        self.child = Some(child);
-        self.wait_ready()
-    }
-
-    /// Ready = an authenticated CreateBucket answered (200, or 409 when it exists) and a PUT of
-    /// a probe object through our own client worked.
-    fn wait_ready(&mut self) -> Result<(), String> {
-        let t = Instant::now();
-        let mut last = String::from("no answer yet");
-        let mut bucket_ok = false;
-        while t.elapsed() < START_LIMIT {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                return Err(format!("weed exited with {status}"));
-            }
-            if !bucket_ok {
-                match self.create_bucket(&self.bucket.clone()) {
-                    Ok(200) | Ok(409) => bucket_ok = true,
-                    Ok(code) => last = format!("CreateBucket answered {code}"),
-                    Err(e) => last = format!("CreateBucket: {e}"),
-                }
-            }
-            if bucket_ok {
-                let opts = RemoteOptions {
-                    retries: 0,
-                    timeout: Duration::from_secs(10),
-                    ..self.options()
-                };
-                let probe = Remote::open_in(&self.url(""), &opts, &self.env())
-                    .and_then(|r| r.put_small("readiness-probe", b"ok", true).map(|()| r))
-                    .and_then(|r| r.delete("readiness-probe"));
-                match probe {
-                    Ok(()) => return Ok(()),
-                    Err(e) => {
-                        last = format!(
-                            "probe PUT: {e}: {:?}",
-                            std::error::Error::source(&e).map(|s| s.to_string())
-                        )
-                    }
-                }
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        Err(format!("not ready within {START_LIMIT:?}: {last}"))
+        rig::restart(self);
     }
 
     /// Stops the server by PID (SIGTERM, up to 5 s, then SIGKILL) and removes its sockets.
     /// The data dir stays.
     pub fn stop(&mut self) {
-        self.stop_within(Duration::from_secs(5));
+        rig::stop(self, rig::GRACE);
     }
 
     /// Kills the server at once (SIGKILL by PID), as a crash or power loss would.
     pub fn kill(&mut self) {
-        self.stop_within(Duration::ZERO);
-    }
-
-    fn stop_within(&mut self, grace: Duration) {
-        stop_child(self.child.take(), grace);
-        // The gRPC local sockets go to /tmp whatever TMPDIR says.
-        for port in self.ports.all() {
-            for kind in [
-                "master-grpc",
-                "volume-grpc",
-                "filer-grpc",
-                "s3-grpc",
-                "filer",
-                "s3",
-            ] {
-                let _ = fs::remove_file(format!("/tmp/seaweedfs-{kind}-{port}.sock"));
-            }
-        }
+        rig::stop(self, Duration::ZERO);
     }
 
     /// Is the process still running?
     pub fn running(&mut self) -> bool {
-        matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(None)))
+        self.process.running()
     }
 
     /// `s3://<bucket>/<prefix>`
@@ -342,6 +201,106 @@ impl SeaweedFs {
             404 => Ok(Vec::new()),
             200 => Ok(json_names(&body)),
             other => Err(format!("filer answered {other}: {body}")),
+        }
+    }
+}
+
+impl Server for SeaweedFs {
+    const NAME: &'static str = "SeaweedFS";
+    const PROGRAM: &'static str = "weed";
+    const START_LIMIT: Duration = Duration::from_secs(90);
+    const POLL: Duration = Duration::from_millis(250);
+    /// The bucket exists.
+    type Progress = bool;
+
+    fn process(&mut self) -> &mut Process {
+        &mut self.process
+    }
+
+    fn take_ports(&mut self) {
+        self.ports = Ports::take();
+    }
+
+    fn command(&mut self, n: u32) -> Result<(Command, PathBuf), String> {
+        let p = self.ports;
+        self.endpoint = format!("http://127.0.0.1:{}", p.s3);
+        let d = self.process.dir.path();
+        let mut command = Command::new(weed());
+        command
+            .current_dir(d)
+            .env("TMPDIR", d)
+            .arg("-logtostderr")
+            .arg(format!("-config_dir={}", d.join("conf").display()))
+            .arg("server")
+            .arg("-ip=127.0.0.1")
+            .arg("-ip.bind=127.0.0.1")
+            .arg(format!("-dir={}", self.data_dir.display()))
+            .arg(format!("-master.port={}", p.master))
+            .arg(format!("-master.port.grpc={}", p.master_grpc))
+            .arg("-master.telemetry=false")
+            .arg("-master.volumeSizeLimitMB=256")
+            .arg(format!("-volume.port={}", p.volume))
+            .arg(format!("-volume.port.grpc={}", p.volume_grpc))
+            .arg("-volume.max=64")
+            .arg("-filer=true")
+            .arg(format!("-filer.port={}", p.filer))
+            .arg(format!("-filer.port.grpc={}", p.filer_grpc))
+            .arg(format!(
+                "-filer.localSocket={}",
+                d.join("filer.sock").display()
+            ))
+            .arg("-s3=true")
+            .arg(format!("-s3.port={}", p.s3))
+            .arg(format!("-s3.port.grpc={}", p.s3_grpc))
+            .arg("-s3.port.iceberg=0")
+            .arg("-s3.port.lance=0")
+            // Like AWS: a PUT into a missing bucket fails instead of creating it.
+            .arg("-s3.autoCreateBucket=false")
+            .arg(format!("-s3.localSocket={}", d.join("s3.sock").display()))
+            .arg(format!("-s3.config={}", d.join("s3.json").display()))
+            .arg(format!("-iam.port={}", p.iam));
+        Ok((command, d.join(format!("weed-{n}.log"))))
+    }
+
+    /// Ready = an authenticated CreateBucket answered (200, or 409 when it exists) and a PUT of
+    /// a probe object through our own client worked.
+    fn probe(&mut self, bucket_ok: &mut bool) -> Result<(), String> {
+        if !*bucket_ok {
+            match self.create_bucket(&self.bucket.clone()) {
+                Ok(200) | Ok(409) => *bucket_ok = true,
+                Ok(code) => return Err(format!("CreateBucket answered {code}")),
+                Err(e) => return Err(format!("CreateBucket: {e}")),
+            }
+        }
+        let opts = RemoteOptions {
+            retries: 0,
+            timeout: Duration::from_secs(10),
+            ..self.options()
+        };
+        Remote::open_in(&self.url(""), &opts, &self.env())
+            .and_then(|r| r.put_small("readiness-probe", b"ok", true).map(|()| r))
+            .and_then(|r| r.delete("readiness-probe"))
+            .map_err(|e| {
+                format!(
+                    "probe PUT: {e}: {:?}",
+                    std::error::Error::source(&e).map(|s| s.to_string())
+                )
+            })
+    }
+
+    fn stopped(&mut self) {
+        // The gRPC local sockets go to /tmp whatever TMPDIR says.
+        for port in self.ports.all() {
+            for kind in [
+                "master-grpc",
+                "volume-grpc",
+                "filer-grpc",
+                "s3-grpc",
+                "filer",
+                "s3",
+            ] {
+                let _ = fs::remove_file(format!("/tmp/seaweedfs-{kind}-{port}.sock"));
+            }
         }
     }
 }

@@ -5,6 +5,7 @@
 //! `--dry-run` prints which way the build will go (beside the target, or inside it for a mount
 //! point) and touches nothing.
 
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
 use anyhow::anyhow;
@@ -12,13 +13,15 @@ use anyhow::anyhow;
 use crate::bbolt::Db;
 use crate::cli::{LogFormat, OutputFormat, RestoreArgs};
 use crate::datadir::build::{
-    build, bump_of, check_target, cluster_of, cluster_words, commit_of, same_dir, Build, Commit,
-    Input, DEFAULT_BUMP,
+    build, bump_of, check_target, cluster_of, cluster_words, commit_of, same_dir, Build, BumpFlags,
+    ClusterFlags, Commit, Input, Progress, DEFAULT_BUMP,
 };
 use crate::datadir::{db, member};
 use crate::diagnostics::{exit, ExitStatus, HintExt};
+use crate::etcd::TlsFiles;
 use crate::fsutil;
 use crate::node::interrupt;
+use crate::node::restore::{self as node_restore, Plan};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
@@ -28,13 +31,13 @@ pub fn run(
     args: &RestoreArgs,
 ) -> anyhow::Result<ExitStatus> {
     let Some(out_dir) = &args.output_dir else {
-        return crate::node::restore::run(settings, printer, args);
+        return node(settings, printer, args);
     };
     let Some(snapshot) = &args.snapshot else {
         return Err(anyhow!("no snapshot file given")).hint("name the snapshot to restore");
     };
-    let bump = bump_of(args)?;
-    let cluster = cluster_of(settings, args, printer)?;
+    let bump = bump_of(&bump_flags(args))?;
+    let cluster = cluster_of(&cluster_flags(args), settings.manifest.as_ref(), printer)?;
     if args.dry_run {
         return dry_run(settings, printer, args, snapshot, out_dir, &cluster, bump);
     }
@@ -42,7 +45,8 @@ pub fn run(
     interrupt::install_for_build(printer.log_format == LogFormat::Json)
         .map_err(|e| anyhow!("cannot install the signal handlers: {e}"))?;
     let parent = fsutil::parent_dir(out_dir);
-    let input = Input::resolve(snapshot, args, &parent, printer)?;
+    let named = super::Named::open(snapshot, &settings.remote_options)?;
+    let input = Input::resolve(named, &args.identity.identity, &parent, printer)?;
     let spec = Build {
         snapshot: &input.path,
         out_dir,
@@ -75,6 +79,95 @@ pub fn run(
     Ok(exit::SUCCESS)
 }
 
+/// Node mode (no `--output-dir`): the node restore, asked with this command's flags and settings.
+fn node(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow::Result<ExitStatus> {
+    let open = |spec: &Path| super::Named::open(spec, &settings.remote_options);
+    let ask = |plan: &Plan| confirm(plan, args.yes);
+    let opts = node_restore::Options {
+        snapshot: args.snapshot.clone(),
+        data_dir: args.data_dir.clone(),
+        manifests_dir: args.manifests_dir.clone(),
+        kubelet_service: args.kubelet_service.clone(),
+        dry_run: args.dry_run,
+        resume: args.resume,
+        rollback: args.rollback,
+        stop_timeout: args.stop_timeout,
+        start_timeout: args.start_timeout,
+        cluster: cluster_flags(args),
+        bump: bump_flags(args),
+        keep_alarms: args.keep_alarms,
+        skip_hash_check: args.skip_hash_check,
+        identities: args.identity.identity.clone(),
+        manifest: settings.manifest.as_ref(),
+        manifest_path: settings.manifest_path.clone(),
+        manifest_data_dir: settings.data_dir(),
+        tls: TlsFiles {
+            cacert: settings.cacert.value.clone(),
+            cert: settings.cert.value.clone(),
+            key: settings.key.value.clone(),
+        },
+        open_snapshot: &open,
+        confirm: &ask,
+    };
+    node_restore::run(&opts, printer)
+}
+
+/// On a terminal, the operator types the node name; without one, `--yes` is required.
+fn confirm(p: &Plan, yes: bool) -> anyhow::Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(anyhow!(
+            "refusing to restore node {} without confirmation",
+            p.node_name
+        ))
+        .hint("add --yes (there is no terminal to ask on); --dry-run shows the plan");
+    }
+    eprint!(
+        "This stops etcd and kube-apiserver on this node and replaces {}.\nType the node name \
+         ({}) to go on: ",
+        p.data_dir.display(),
+        p.node_name
+    );
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim() == p.node_name)
+}
+
+fn cluster_flags(args: &RestoreArgs) -> ClusterFlags {
+    ClusterFlags {
+        name: args.name.clone(),
+        initial_cluster: args.initial_cluster.clone(),
+        initial_advertise_peer_urls: args.initial_advertise_peer_urls.clone(),
+        initial_cluster_token: args.initial_cluster_token.clone(),
+    }
+}
+
+fn bump_flags(args: &RestoreArgs) -> BumpFlags {
+    BumpFlags {
+        bump_revision: args.bump_revision,
+        mark_compacted: args.mark_compacted,
+        no_bump_revision: args.no_bump_revision,
+    }
+}
+
+/// The engines' progress, printed.
+impl Progress for Printer {
+    fn phase(&self, msg: String) {
+        Printer::phase(self, msg);
+    }
+
+    fn detail(&self, msg: String) {
+        Printer::detail(self, msg);
+    }
+
+    fn warn(&self, msg: String) {
+        Printer::warn(self, msg);
+    }
+}
+
 /// `--output-dir DIR --dry-run`: what would be built where, checked as the build checks it;
 /// nothing is created, fetched or changed.
 fn dry_run(
@@ -87,47 +180,8 @@ fn dry_run(
     bump: Option<u64>,
 ) -> anyhow::Result<ExitStatus> {
     let local = &cluster.members[cluster.local];
-    let named = super::Named::open(snapshot, &settings.remote_options)?;
-    let layers = named.layers();
-    let source = match (&named, layers.is_plain()) {
-        (super::Named::Local(path), true) => {
-            let db = Db::open(path).hint(format!(
-                "check the path; `etcd-backup verify {}` says what is wrong with a damaged file",
-                path.display()
-            ))?;
-            format!(
-                "{} ({}), its SHA-256 trailer and bbolt structure checked while building",
-                path.display(),
-                human_bytes(db.file_len())
-            )
-        }
-        _ => format!(
-            "{} taken out of its {} layers into a 0600 file in {} first (removed afterwards)",
-            named.shown(),
-            layers.describe(),
-            fsutil::parent_dir(out_dir).display()
-        ),
-    };
-    let (commit, tmp) = commit_of(out_dir)?;
-    let how = match commit {
-        Commit::Create => format!(
-            "built in {} and renamed to {} (which does not exist yet)",
-            tmp.display(),
-            out_dir.display()
-        ),
-        Commit::ReplaceEmpty => format!(
-            "built in {} and renamed over the empty directory {}",
-            tmp.display(),
-            out_dir.display()
-        ),
-        Commit::IntoMount => format!(
-            "{} is a mount point, which cannot be renamed: built in {} on its file system, then              {} renamed into place ({} itself stays)",
-            out_dir.display(),
-            tmp.display(),
-            tmp.join("member").display(),
-            out_dir.display()
-        ),
-    };
+    let source = source_words(snapshot, out_dir, &settings.remote_options)?;
+    let how = commit_words(out_dir)?;
     let wal = match &args.wal_dir {
         Some(w) if *w != out_dir.join("member").join("wal") => {
             check_target(w, false)?;
@@ -173,6 +227,60 @@ fn dry_run(
     }
     printer.result("dry run: nothing was changed");
     Ok(exit::SUCCESS)
+}
+
+/// The snapshot as the dry run describes it: a plain local file is opened and measured, a
+/// layered or stored one is described.
+fn source_words(
+    snapshot: &Path,
+    out_dir: &Path,
+    options: &crate::remote::RemoteOptions,
+) -> anyhow::Result<String> {
+    let named = super::Named::open(snapshot, options)?;
+    let layers = named.layers();
+    Ok(match (&named, layers.is_plain()) {
+        (super::Named::Local(path), true) => {
+            let db = Db::open(path).hint(format!(
+                "check the path; `etcd-backup verify {}` says what is wrong with a damaged file",
+                path.display()
+            ))?;
+            format!(
+                "{} ({}), its SHA-256 trailer and bbolt structure checked while building",
+                path.display(),
+                human_bytes(db.file_len())
+            )
+        }
+        _ => format!(
+            "{} taken out of its {} layers into a 0600 file in {} first (removed afterwards)",
+            named.shown(),
+            layers.describe(),
+            fsutil::parent_dir(out_dir).display()
+        ),
+    })
+}
+
+/// How the tree will reach `out_dir`, checked as the build checks it.
+fn commit_words(out_dir: &Path) -> anyhow::Result<String> {
+    let (commit, tmp) = commit_of(out_dir)?;
+    Ok(match commit {
+        Commit::Create => format!(
+            "built in {} and renamed to {} (which does not exist yet)",
+            tmp.display(),
+            out_dir.display()
+        ),
+        Commit::ReplaceEmpty => format!(
+            "built in {} and renamed over the empty directory {}",
+            tmp.display(),
+            out_dir.display()
+        ),
+        Commit::IntoMount => format!(
+            "{} is a mount point, which cannot be renamed: built in {} on its file system, then              {} renamed into place ({} itself stays)",
+            out_dir.display(),
+            tmp.display(),
+            tmp.join("member").display(),
+            out_dir.display()
+        ),
+    })
 }
 
 /// The flags etcd needs to run on a restored dir. The membership is in the dir, so

@@ -25,19 +25,46 @@ use crate::backup::layers::{self, Layers};
 use crate::backup::named::Named;
 use crate::backup::verify::{self, SpillError, Trailer};
 use crate::bbolt::Db;
-use crate::cli::RestoreArgs;
 use crate::datadir::{db, member, snap, wal};
 use crate::diagnostics::{with_hint, HintExt};
 use crate::fsutil::{self, FsError};
 use crate::node::interrupt;
-use crate::output::{human_bytes, Printer};
-use crate::settings::Settings;
+use crate::node::manifest::EtcdManifest;
+use crate::output::human_bytes;
 
 /// The bump etcd's disaster-recovery guide suggests: about a week of writes at 1,500/s.
 pub const DEFAULT_BUMP: u64 = 1_000_000_000;
 
 /// Room left free beyond the db and the WAL.
 const FREE_SPACE_RESERVE: u64 = 64 << 20;
+
+/// What the build tells the operator as it goes; the command prints it (`Printer` implements
+/// this in `commands/restore.rs`).
+pub trait Progress {
+    /// A phase begins (shown at the normal level).
+    fn phase(&self, msg: String);
+    /// A detail (shown with `-v`).
+    fn detail(&self, msg: String);
+    /// Something the operator must know; the work goes on.
+    fn warn(&self, msg: String);
+}
+
+/// The member and cluster flags of `restore`, as given (`None`: not given).
+#[derive(Debug, Clone, Default)]
+pub struct ClusterFlags {
+    pub name: Option<String>,
+    pub initial_cluster: Option<String>,
+    pub initial_advertise_peer_urls: Option<String>,
+    pub initial_cluster_token: Option<String>,
+}
+
+/// The revision flags of `restore`, as given.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BumpFlags {
+    pub bump_revision: Option<u64>,
+    pub mark_compacted: bool,
+    pub no_bump_revision: bool,
+}
 
 /// How the tree reaches the output dir.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,14 +153,14 @@ pub struct Input {
 }
 
 impl Input {
-    /// `spec` as given on the command line; `work_dir` takes the copy when one is needed.
-    pub fn resolve(
-        spec: &Path,
-        args: &RestoreArgs,
+    /// The snapshot named on the command line, opened; `identities` are the age identity files
+    /// for an encrypted one; `work_dir` takes the copy when one is needed.
+    pub(crate) fn resolve(
+        named: Named,
+        identities: &[PathBuf],
         work_dir: &Path,
-        printer: &Printer,
+        progress: &dyn Progress,
     ) -> anyhow::Result<Input> {
-        let named = Named::open(spec, &crate::settings::remote_options(&args.remote))?;
         let layers = named.layers();
         if let (Named::Local(path), true) = (&named, layers.is_plain()) {
             return Ok(Input {
@@ -141,7 +168,7 @@ impl Input {
                 fetched: false,
             });
         }
-        let identities = layers::load_identities(&args.identity.identity)
+        let identities = layers::load_identities(identities)
             .hint("pass the age identity the backup was encrypted to (mode 0600)")?;
         let mut stored = named.reader()?;
         Input::fetch(
@@ -150,7 +177,7 @@ impl Input {
             layers,
             &identities,
             work_dir,
-            printer,
+            progress,
         )
     }
 
@@ -161,7 +188,7 @@ impl Input {
         layers: Layers,
         identities: &[age::x25519::Identity],
         work_dir: &Path,
-        printer: &Printer,
+        progress: &dyn Progress,
     ) -> anyhow::Result<Input> {
         fsutil::create_private_dir(work_dir)?;
         let plain_name = Layers::strip(name.rsplit('/').next().unwrap_or("snapshot.db"))
@@ -171,7 +198,7 @@ impl Input {
             ".etcd-backup-restore-{}-{plain_name}",
             std::process::id()
         ));
-        printer.phase(if layers.is_plain() {
+        progress.phase(if layers.is_plain() {
             format!("copying {name} into {}", path.display())
         } else {
             format!(
@@ -208,7 +235,7 @@ impl Input {
             .map_err(|e| FsError::io("cannot write", &path, e.into_error()))?;
         file.sync_all()
             .map_err(|e| FsError::io("cannot fsync", &path, e))?;
-        printer.detail(format!(
+        progress.detail(format!(
             "{name}: {} stored, {} of snapshot (SHA-256 {})",
             human_bytes(u.stored_size),
             human_bytes(u.snapshot_size),
@@ -249,7 +276,7 @@ pub struct Build<'a> {
 }
 
 /// Builds a complete data dir at `spec.out_dir` (and the WAL at `spec.wal_dir`), or nothing.
-pub fn build(spec: &Build<'_>, printer: &Printer) -> anyhow::Result<db::Rewritten> {
+pub fn build(spec: &Build<'_>, progress: &dyn Progress) -> anyhow::Result<db::Rewritten> {
     let cluster = spec.cluster;
     let local = &cluster.members[cluster.local];
     let src = spec.snapshot;
@@ -259,47 +286,9 @@ pub fn build(spec: &Build<'_>, printer: &Printer) -> anyhow::Result<db::Rewritte
         src.display()
     ))?;
     let (commit, tmp) = commit_of(out_dir)?;
-    let wal_dir = match spec.wal_dir {
-        Some(w) if w != out_dir.join("member").join("wal") => {
-            if w.starts_with(out_dir) {
-                return Err(anyhow!(
-                    "--wal-dir {} is inside --output-dir {}",
-                    w.display(),
-                    out_dir.display()
-                ))
-                .hint(
-                    "leave --wal-dir out (the WAL goes to <output-dir>/member/wal) or put it \
-                       outside the data dir",
-                );
-            }
-            check_target(w, false)?;
-            Some(w.to_path_buf())
-        }
-        _ => None,
-    };
+    let wal_dir = separate_wal_dir(spec)?;
     let parent = fsutil::parent_dir(out_dir);
-    // Where the tree is built: beside the target, or inside it for a mount point.
-    let room = if commit == Commit::IntoMount {
-        out_dir.to_path_buf()
-    } else {
-        fsutil::create_private_dir(&parent)
-            .hint("make the parent directory writable, or choose another --output-dir")?;
-        parent.clone()
-    };
-    let need = source.file_len() + wal::SEGMENT_SIZE + FREE_SPACE_RESERVE;
-    let free = fsutil::available_space(&room)?;
-    if free < need {
-        return Err(anyhow!(
-            "not enough free space in {}: {} available, need {} (snapshot {} + 64 MB WAL + {} \
-             reserve)",
-            room.display(),
-            human_bytes(free),
-            human_bytes(need),
-            human_bytes(source.file_len()),
-            human_bytes(FREE_SPACE_RESERVE)
-        ))
-        .hint("free space there, or choose another --output-dir");
-    }
+    check_room(out_dir, commit, &parent, source.file_len())?;
 
     interrupt::check()?;
     let mut temps = TempDirs::default();
@@ -311,7 +300,7 @@ pub fn build(spec: &Build<'_>, printer: &Printer) -> anyhow::Result<db::Rewritte
     let db_path = snap_dir.join("db");
     let db_file = fsutil::create_new_private(&db_path)?;
 
-    printer.phase(format!(
+    progress.phase(format!(
         "restoring {} ({}) as member {} ({:x}) of {} into {}",
         src.display(),
         human_bytes(source.file_len()),
@@ -320,56 +309,7 @@ pub fn build(spec: &Build<'_>, printer: &Printer) -> anyhow::Result<db::Rewritte
         cluster_words(cluster),
         out_dir.display()
     ));
-    let opts = db::Options {
-        members: &cluster.members,
-        bump: spec.bump,
-        keep_alarms: spec.keep_alarms,
-        stop: || interrupt::check().is_err(),
-    };
-    let (trailer, rewritten) = std::thread::scope(|s| {
-        let hashing = s.spawn(|| verify::check_trailer(src));
-        let rewritten = db::rewrite(&source, db_file, &opts);
-        let trailer = hashing
-            .join()
-            .unwrap_or_else(|_| Err(std::io::Error::other("hash thread panicked")));
-        (trailer, rewritten)
-    });
-    interrupt::check()?;
-    match trailer.map_err(|e| FsError::io("cannot read", src, e))? {
-        Trailer::Matches { .. } => {}
-        Trailer::Missing { .. } if spec.skip_hash_check => printer.warn(format!(
-            "{} has no SHA-256 trailer; restoring without a hash check (--skip-hash-check)",
-            src.display()
-        )),
-        Trailer::Missing { size } => {
-            return Err(anyhow!(
-                "{} has no SHA-256 trailer (size {size} is not 32 past a multiple of 512), so \
-                 it is not a complete snapshot",
-                src.display()
-            ))
-            .hint(
-                "restore a file written by `etcd-backup save` or `etcdctl snapshot save`; a raw \
-                 member/snap/db copy can be restored with --skip-hash-check",
-            )
-        }
-        Trailer::Mismatch { stored, computed } => {
-            return Err(anyhow!(
-                "{} is damaged: its SHA-256 trailer says {}, its data hashes to {}",
-                src.display(),
-                hex::encode(stored),
-                hex::encode(computed)
-            ))
-            .hint("restore an older backup (`etcd-backup verify --all` lists the good ones)")
-        }
-    }
-    let rewritten = rewritten
-        .map_err(|e| match e {
-            db::RewriteError::Write(io) => {
-                anyhow::Error::from(FsError::io("cannot write", &db_path, io))
-            }
-            other => anyhow::Error::from(other),
-        })
-        .hint("restore an older backup (`etcd-backup verify --all` lists the good ones)")?;
+    let rewritten = rewrite_db(spec, &source, db_file, &db_path, progress)?;
 
     snap::write_snap(&snap_dir, cluster)?;
     let wal_build = match &wal_dir {
@@ -396,32 +336,157 @@ pub fn build(spec: &Build<'_>, printer: &Printer) -> anyhow::Result<db::Rewritte
         temps.untrack(&wal_build);
         temps.track_committed(w);
     }
+    commit_tree(commit, &tmp, out_dir, &mut temps, progress)?;
+    Ok(rewritten)
+}
+
+/// `spec.wal_dir` when it is not the default `<out_dir>/member/wal`: checked, it must not be
+/// inside the data dir.
+fn separate_wal_dir(spec: &Build<'_>) -> anyhow::Result<Option<PathBuf>> {
+    let out_dir = spec.out_dir;
+    match spec.wal_dir {
+        Some(w) if w != out_dir.join("member").join("wal") => {
+            if w.starts_with(out_dir) {
+                return Err(anyhow!(
+                    "--wal-dir {} is inside --output-dir {}",
+                    w.display(),
+                    out_dir.display()
+                ))
+                .hint(
+                    "leave --wal-dir out (the WAL goes to <output-dir>/member/wal) or put it \
+                       outside the data dir",
+                );
+            }
+            check_target(w, false)?;
+            Ok(Some(w.to_path_buf()))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Room for a db of `db_len` bytes and the WAL where the tree is built: beside the target
+/// (`parent`, created if need be), or inside it for a mount point.
+fn check_room(out_dir: &Path, commit: Commit, parent: &Path, db_len: u64) -> anyhow::Result<()> {
+    let room = if commit == Commit::IntoMount {
+        out_dir.to_path_buf()
+    } else {
+        fsutil::create_private_dir(parent)
+            .hint("make the parent directory writable, or choose another --output-dir")?;
+        parent.to_path_buf()
+    };
+    let need = db_len + wal::SEGMENT_SIZE + FREE_SPACE_RESERVE;
+    let free = fsutil::available_space(&room)?;
+    if free < need {
+        return Err(anyhow!(
+            "not enough free space in {}: {} available, need {} (snapshot {} + 64 MB WAL + {} \
+             reserve)",
+            room.display(),
+            human_bytes(free),
+            human_bytes(need),
+            human_bytes(db_len),
+            human_bytes(FREE_SPACE_RESERVE)
+        ))
+        .hint("free space there, or choose another --output-dir");
+    }
+    Ok(())
+}
+
+/// The db rewritten into `db_file` while another thread checks the snapshot's SHA-256 trailer;
+/// a missing trailer is accepted only with `skip_hash_check`.
+fn rewrite_db(
+    spec: &Build<'_>,
+    source: &Db,
+    db_file: std::fs::File,
+    db_path: &Path,
+    progress: &dyn Progress,
+) -> anyhow::Result<db::Rewritten> {
+    let src = spec.snapshot;
+    let opts = db::Options {
+        members: &spec.cluster.members,
+        bump: spec.bump,
+        keep_alarms: spec.keep_alarms,
+        stop: || interrupt::check().is_err(),
+    };
+    let (trailer, rewritten) = std::thread::scope(|s| {
+        let hashing = s.spawn(|| verify::check_trailer(src));
+        let rewritten = db::rewrite(source, db_file, &opts);
+        let trailer = hashing
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("hash thread panicked")));
+        (trailer, rewritten)
+    });
+    interrupt::check()?;
+    match trailer.map_err(|e| FsError::io("cannot read", src, e))? {
+        Trailer::Matches { .. } => {}
+        Trailer::Missing { .. } if spec.skip_hash_check => progress.warn(format!(
+            "{} has no SHA-256 trailer; restoring without a hash check (--skip-hash-check)",
+            src.display()
+        )),
+        Trailer::Missing { size } => {
+            return Err(anyhow!(
+                "{} has no SHA-256 trailer (size {size} is not 32 past a multiple of 512), so \
+                 it is not a complete snapshot",
+                src.display()
+            ))
+            .hint(
+                "restore a file written by `etcd-backup save` or `etcdctl snapshot save`; a raw \
+                 member/snap/db copy can be restored with --skip-hash-check",
+            )
+        }
+        Trailer::Mismatch { stored, computed } => {
+            return Err(anyhow!(
+                "{} is damaged: its SHA-256 trailer says {}, its data hashes to {}",
+                src.display(),
+                hex::encode(stored),
+                hex::encode(computed)
+            ))
+            .hint("restore an older backup (`etcd-backup verify --all` lists the good ones)")
+        }
+    }
+    rewritten
+        .map_err(|e| match e {
+            db::RewriteError::Write(io) => {
+                anyhow::Error::from(FsError::io("cannot write", db_path, io))
+            }
+            other => anyhow::Error::from(other),
+        })
+        .hint("restore an older backup (`etcd-backup verify --all` lists the good ones)")
+}
+
+/// The finished tree in `tmp` renamed into `out_dir` (or its `member/` into a mount point), the
+/// parent fsynced; from then on nothing is removed on drop.
+fn commit_tree(
+    commit: Commit,
+    tmp: &Path,
+    out_dir: &Path,
+    temps: &mut TempDirs,
+    progress: &dyn Progress,
+) -> anyhow::Result<()> {
     if commit == Commit::IntoMount {
         let member = out_dir.join("member");
         fsutil::rename_noreplace(&tmp.join("member"), &member)?;
         fsutil::fsync_dir(out_dir)?;
         temps.disarm();
         // Empty now; a failure to remove it leaves only an empty hidden dir.
-        if let Err(e) = std::fs::remove_dir(&tmp).map_err(|e| FsError::io("cannot remove", &tmp, e))
-        {
-            printer.warn(format!("{e}; remove it by hand"));
+        if let Err(e) = std::fs::remove_dir(tmp).map_err(|e| FsError::io("cannot remove", tmp, e)) {
+            progress.warn(format!("{e}; remove it by hand"));
         }
         fsutil::fsync_dir(out_dir)?;
     } else {
-        move_into_place(&tmp, out_dir)?;
-        fsutil::fsync_dir(&parent)?;
+        move_into_place(tmp, out_dir)?;
+        fsutil::fsync_dir(&fsutil::parent_dir(out_dir))?;
         temps.disarm();
     }
-    Ok(rewritten)
+    Ok(())
 }
 
 /// `--bump-revision N --mark-compacted` together, neither (the default bump), or
 /// `--no-bump-revision`; one of the pair alone is refused, as etcdutl refuses it.
-pub fn bump_of(args: &RestoreArgs) -> anyhow::Result<Option<u64>> {
+pub fn bump_of(flags: &BumpFlags) -> anyhow::Result<Option<u64>> {
     match (
-        args.bump_revision,
-        args.mark_compacted,
-        args.no_bump_revision,
+        flags.bump_revision,
+        flags.mark_compacted,
+        flags.no_bump_revision,
     ) {
         (_, _, true) => Ok(None),
         (Some(n), true, _) => Ok(Some(n)),
@@ -435,11 +500,10 @@ pub fn bump_of(args: &RestoreArgs) -> anyhow::Result<Option<u64>> {
 
 /// The new cluster: each setting from its flag, else the kubeadm manifest, else etcdutl's default.
 pub fn cluster_of(
-    settings: &Settings,
-    args: &RestoreArgs,
-    printer: &Printer,
+    flags: &ClusterFlags,
+    manifest: Option<&EtcdManifest>,
+    progress: &dyn Progress,
 ) -> anyhow::Result<member::Cluster> {
-    let manifest = settings.manifest.as_ref();
     let from = |flag: &Option<String>, name: &str| -> Option<(String, String)> {
         if let Some(v) = flag {
             return Some((v.clone(), format!("--{name}")));
@@ -449,24 +513,25 @@ pub fn cluster_of(
             .map(|v| (v.to_string(), format!("manifest {}", m.path.display())))
     };
     let (name, name_src) =
-        from(&args.name, "name").unwrap_or_else(|| ("default".into(), "default".into()));
+        from(&flags.name, "name").unwrap_or_else(|| ("default".into(), "default".into()));
     let (advertise, adv_src) = from(
-        &args.initial_advertise_peer_urls,
+        &flags.initial_advertise_peer_urls,
         "initial-advertise-peer-urls",
     )
     .unwrap_or_else(|| ("http://localhost:2380".into(), "default".into()));
-    let (initial, init_src) = from(&args.initial_cluster, "initial-cluster").unwrap_or_else(|| {
-        // etcdutl's default is default=http://localhost:2380 whatever --name says, which makes
-        // `--name X` alone fail; X=<advertise URLs> is what such a user means.
-        let items: Vec<String> = advertise
-            .split(',')
-            .map(|u| format!("{name}={}", u.trim()))
-            .collect();
-        (items.join(","), "--name and the advertise URLs".into())
-    });
-    let (token, token_src) = from(&args.initial_cluster_token, "initial-cluster-token")
+    let (initial, init_src) =
+        from(&flags.initial_cluster, "initial-cluster").unwrap_or_else(|| {
+            // etcdutl's default is default=http://localhost:2380 whatever --name says, which makes
+            // `--name X` alone fail; X=<advertise URLs> is what such a user means.
+            let items: Vec<String> = advertise
+                .split(',')
+                .map(|u| format!("{name}={}", u.trim()))
+                .collect();
+            (items.join(","), "--name and the advertise URLs".into())
+        });
+    let (token, token_src) = from(&flags.initial_cluster_token, "initial-cluster-token")
         .unwrap_or_else(|| ("etcd-cluster".into(), "default".into()));
-    printer.detail(format!(
+    progress.detail(format!(
         "--name {name} ({name_src}), --initial-cluster {initial} ({init_src}), \
          --initial-advertise-peer-urls {advertise} ({adv_src}), --initial-cluster-token \
          {token} ({token_src})"

@@ -124,6 +124,15 @@ macro_rules! examples_delete {
     };
 }
 
+macro_rules! examples_health {
+    () => {
+        "  Check the cluster from a control-plane node (no flag needed on a kubeadm node):
+    etcd-backup health
+  The same as JSON, and gauges for node-exporter:
+    etcd-backup health -w json --metrics-file /var/lib/node_exporter/textfile_collector/etcd_health.prom"
+    };
+}
+
 macro_rules! examples_completions {
     () => {
         "  bash, for every user:
@@ -148,6 +157,7 @@ pub fn examples(command: &str) -> Option<&'static str> {
         "prune" => examples_prune!(),
         "restore" => examples_restore!(),
         "delete" => examples_delete!(),
+        "health" => examples_health!(),
         "completions" => examples_completions!(),
         _ => return None,
     })
@@ -423,6 +433,20 @@ pub enum Command {
     #[command(after_long_help = after_help!(examples_delete!()))]
     Delete(DeleteArgs),
 
+    /// Check every member of the cluster, whether they agree on the data, and what to do
+    ///
+    /// Asks the endpoints for the member list, then every member (through the client URL it
+    /// advertises, with the same certificates) for its status: reachable or not, version,
+    /// leader, raft term and index, revision, db size against the quota and in use, alarms.
+    /// Every member that answers is asked for `HashKV` at the lowest revision any of them has
+    /// applied (etcd's own corruption check): a member whose hash differs from the majority's
+    /// holds other data. The verdict is healthy, degraded (which member, and `etcd-backup member
+    /// rejoin` on which node) or quorum lost (restore every node from which backup). Exit 0
+    /// healthy, 1 not, 2 when the check itself failed. With --metrics-file, writes per-member
+    /// gauges for node-exporter's textfile collector (a file of its own, not save's).
+    #[command(after_long_help = after_help!(examples_health!()))]
+    Health(HealthArgs),
+
     /// Print the shell completion script for bash, zsh or fish on stdout
     ///
     /// The same script the .deb installs (bash-completion, zsh's vendor-completions and fish's
@@ -444,6 +468,25 @@ pub struct DeleteArgs {
     /// Do not ask (required without a terminal)
     #[arg(long, short = 'y')]
     pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Give up connecting to a member after this long (a member that does not answer in time
+    /// counts as unreachable)
+    #[arg(long, env = "ETCD_BACKUP_DIAL_TIMEOUT", value_name = "D", default_value = "5s",
+          value_parser = parse_duration, help_heading = CONNECTION, hide_short_help = true)]
+    pub dial_timeout: Duration,
+
+    /// Give up on a member that sends nothing for this long
+    #[arg(long, env = "ETCD_BACKUP_STALL_TIMEOUT", value_name = "D", default_value = "60s",
+          value_parser = parse_duration, help_heading = CONNECTION, hide_short_help = true)]
+    pub stall_timeout: Duration,
+
+    /// Give up when the whole check takes longer than this
+    #[arg(long, env = "ETCD_BACKUP_HEALTH_TIMEOUT", value_name = "D", default_value = "5m",
+          value_parser = parse_duration, help_heading = CONNECTION)]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ pub mod backup;
 pub mod bbolt;
 pub mod cancel;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod datadir;
@@ -91,6 +92,12 @@ pub fn run() -> u8 {
             Command::Prune(args) => commands::prune::run(&settings, &printer, args),
             Command::Restore(args) => commands::restore::run(&settings, &printer, args),
             Command::Delete(args) => commands::delete::run(&settings, &printer, args),
+            Command::Health(args) => commands::health::run(
+                &settings,
+                &printer,
+                args,
+                cli.global.metrics_file.as_deref(),
+            ),
             Command::Completions(args) => commands::completions::run(args),
         });
     let result = match recorder {

@@ -2,6 +2,7 @@
 
 pub mod completions;
 pub mod delete;
+pub mod health;
 mod one_off;
 pub mod prune;
 pub mod restore;

@@ -154,19 +154,34 @@ fn stops(e: &EtcdError) -> bool {
     matches!(e, EtcdError::Interrupted(_) | EtcdError::Deadline { .. })
 }
 
-/// Asks the endpoints for the member list, then every member for its status and its `HashKV`.
+/// Asks the endpoints for the member list (when none answers, the peer listeners at `peers`,
+/// the manifest's `--initial-cluster`), then every member for its status and its `HashKV`.
 /// `quota` is the backend quota the node runs etcd with, when known (the manifest's
 /// `--quota-backend-bytes`); a member that reports its own (etcd 3.6+) wins.
 pub fn gather(
     endpoints: &[String],
+    peers: &[String],
     connector: &Connector,
     quota: Option<u64>,
 ) -> anyhow::Result<Report> {
-    let (listed_by, infos, cluster_id, alarms) = member_list(endpoints, connector)?;
+    let (listed_by, infos, mut cluster_id, mut alarms) = member_list(endpoints, peers, connector)?;
     let mut members: Vec<Member> = infos
         .into_iter()
         .map(|info| ask_status(info, connector))
         .collect::<Result<_, _>>()?;
+    if cluster_id == 0 {
+        // Listed by a peer listener: the first member that answers tells the rest.
+        if let Some((st, ep)) = members
+            .iter()
+            .find_map(|m| Some((m.status.as_ref().ok()?, m.endpoint.clone()?)))
+        {
+            cluster_id = st.cluster_id;
+            alarms = connector
+                .session(&ep)
+                .and_then(|mut s| s.alarms())
+                .unwrap_or_default();
+        }
+    }
     let hash_revision = hash_members(&mut members, connector)?;
     let reported = members
         .iter()
@@ -196,7 +211,11 @@ pub const DEFAULT_QUOTA: u64 = 2 << 30;
 type Listed = (String, Vec<MemberInfo>, u64, Vec<Alarm>);
 
 /// The first endpoint that answers gives the member list (and the cluster's alarms).
-fn member_list(endpoints: &[String], connector: &Connector) -> anyhow::Result<Listed> {
+fn member_list(
+    endpoints: &[String],
+    peers: &[String],
+    connector: &Connector,
+) -> anyhow::Result<Listed> {
     let mut failures = Vec::new();
     for ep in endpoints {
         let got = connector.session(ep).and_then(|mut s| {
@@ -212,6 +231,21 @@ fn member_list(endpoints: &[String], connector: &Connector) -> anyhow::Result<Li
             }
             Err(e) if stops(&e) => return Err(e.into()),
             Err(e) => failures.push((ep.clone(), text(e))),
+        }
+    }
+    for peer in peers {
+        match crate::etcd::probe::members_via_peer(
+            peer,
+            &connector.config.tls,
+            connector.config.dial_timeout,
+        ) {
+            Some(members) if !members.is_empty() => {
+                return Ok((format!("{peer} (peer listener)"), members, 0, Vec::new()))
+            }
+            _ => failures.push((
+                format!("{peer} (peer listener)"),
+                "no member list".to_string(),
+            )),
         }
     }
     Err(NoMemberList(failures).into())

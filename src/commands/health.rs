@@ -38,7 +38,7 @@ pub fn run(
         .as_ref()
         .and_then(|m| m.flag("quota-backend-bytes"))
         .and_then(|q| q.parse::<u64>().ok());
-    let report = health::gather(&endpoints, &connector, quota).hint(
+    let report = health::gather(&endpoints, &peer_urls(settings), &connector, quota).hint(
         "check that etcd runs on this node and that --endpoints and the certificates are right; \
          `etcd-backup health --endpoints URL` can ask another member",
     )?;
@@ -61,6 +61,21 @@ pub fn run(
         Verdict::Healthy => exit::SUCCESS,
         _ => exit::NO,
     })
+}
+
+/// The peer URLs of the manifest's `--initial-cluster` (`name=url,...`), other than this node's
+/// own: where the member list is asked when no client endpoint answers.
+pub fn peer_urls(settings: &Settings) -> Vec<String> {
+    let Some(m) = &settings.manifest else {
+        return Vec::new();
+    };
+    let own = m.flag("initial-advertise-peer-urls").unwrap_or_default();
+    m.flag("initial-cluster")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|kv| kv.split_once('=').map(|(_, url)| url.trim().to_string()))
+        .filter(|url| !url.is_empty() && !own.split(',').any(|o| o == url))
+        .collect()
 }
 
 fn connector(settings: &Settings, args: &HealthArgs) -> anyhow::Result<Connector> {

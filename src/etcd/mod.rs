@@ -199,6 +199,16 @@ pub struct MemberInfo {
     pub is_learner: bool,
 }
 
+fn member_info(m: &etcd_client::Member) -> MemberInfo {
+    MemberInfo {
+        id: m.id(),
+        name: m.name().to_string(),
+        peer_urls: m.peer_urls().to_vec(),
+        client_urls: m.client_urls().to_vec(),
+        is_learner: m.is_learner(),
+    }
+}
+
 /// A member's `HashKV` answer: the hash of its key space up to `revision`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KvHash {
@@ -480,16 +490,48 @@ impl Session {
     pub fn member_list(&mut self) -> Result<Vec<MemberInfo>, EtcdError> {
         let mut client = self.client.clone();
         let r = self.unary("member list", async move { client.member_list().await })?;
-        Ok(r.members()
-            .iter()
-            .map(|m| MemberInfo {
-                id: m.id(),
-                name: m.name().to_string(),
-                peer_urls: m.peer_urls().to_vec(),
-                client_urls: m.client_urls().to_vec(),
-                is_learner: m.is_learner(),
-            })
-            .collect())
+        Ok(r.members().iter().map(member_info).collect())
+    }
+
+    /// `member add` of `peer_urls`, as a learner when asked: the new member's ID and the
+    /// member list as it is with it.
+    pub fn member_add(
+        &mut self,
+        peer_urls: &[String],
+        learner: bool,
+    ) -> Result<(u64, Vec<MemberInfo>), EtcdError> {
+        let mut client = self.client.clone();
+        let urls = peer_urls.to_vec();
+        let options = if learner {
+            etcd_client::MemberAddOptions::new().with_is_learner()
+        } else {
+            etcd_client::MemberAddOptions::new()
+        };
+        let r = self.unary("member add", async move {
+            client.member_add(urls, Some(options)).await
+        })?;
+        let id = r.member().map_or(0, |m| m.id());
+        Ok((id, r.member_list().iter().map(member_info).collect()))
+    }
+
+    /// `member remove` of `id`.
+    pub fn member_remove(&mut self, id: u64) -> Result<(), EtcdError> {
+        let mut client = self.client.clone();
+        self.unary(
+            "member remove",
+            async move { client.member_remove(id).await },
+        )?;
+        Ok(())
+    }
+
+    /// `member promote` of the learner `id` (refused by etcd until it has caught up).
+    pub fn member_promote(&mut self, id: u64) -> Result<(), EtcdError> {
+        let mut client = self.client.clone();
+        self.unary(
+            "member promote",
+            async move { client.member_promote(id).await },
+        )?;
+        Ok(())
     }
 
     /// `HashKV` at `revision`: etcd hashes every key revision up to it (what compaction kept).

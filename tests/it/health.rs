@@ -175,6 +175,21 @@ fn a_wiped_member_is_named_with_the_rejoin_action() {
     for n in ["n1", "n2"] {
         assert_eq!(member(&v, n)["problems"], serde_json::json!([]), "{v:#}");
     }
+    // On n3 itself, whose etcd is down: the peer listeners of its manifest's --initial-cluster
+    // give the member list.
+    let (code, v) = health_json(&nodes[2]);
+    assert_eq!(code, Some(1), "{v:#}");
+    assert_eq!(v["verdict"], "degraded", "{v:#}");
+    assert!(
+        v["listed_by"].as_str().unwrap().contains("peer listener"),
+        "{v:#}"
+    );
+    assert_eq!(
+        member(&v, "n3")["problems"][0]["kind"],
+        "unreachable",
+        "{v:#}"
+    );
+    assert_ne!(v["cluster_id"], "0", "{v:#}");
     // Asked through a member that is down, health still answers through another endpoint.
     let both = format!("{},{}", nodes[2].client_url, nodes[1].client_url);
     let out = health(&nodes[2], &["--endpoints", &both]);

@@ -3,6 +3,7 @@
 pub mod completions;
 pub mod delete;
 pub mod health;
+pub mod member;
 mod one_off;
 pub mod prune;
 pub mod restore;

@@ -124,6 +124,26 @@ macro_rules! examples_delete {
     };
 }
 
+macro_rules! examples_health {
+    () => {
+        "  Check the cluster from a control-plane node (no flag needed on a kubeadm node):
+    etcd-backup health
+  The same as JSON, and gauges for node-exporter:
+    etcd-backup health -w json --metrics-file /var/lib/node_exporter/textfile_collector/etcd_health.prom"
+    };
+}
+
+macro_rules! examples_rejoin {
+    () => {
+        "  See what a rejoin of this node's member would do:
+    etcd-backup member rejoin --dry-run
+  Rejoin it without asking, then check the cluster:
+    etcd-backup member rejoin --yes && etcd-backup health
+  Finish or undo a rejoin that was interrupted:
+    etcd-backup member rejoin --resume --yes"
+    };
+}
+
 macro_rules! examples_completions {
     () => {
         "  bash, for every user:
@@ -148,6 +168,8 @@ pub fn examples(command: &str) -> Option<&'static str> {
         "prune" => examples_prune!(),
         "restore" => examples_restore!(),
         "delete" => examples_delete!(),
+        "health" => examples_health!(),
+        "member" | "member rejoin" | "rejoin" => examples_rejoin!(),
         "completions" => examples_completions!(),
         _ => return None,
     })
@@ -423,6 +445,34 @@ pub enum Command {
     #[command(after_long_help = after_help!(examples_delete!()))]
     Delete(DeleteArgs),
 
+    /// Check every member of the cluster, whether they agree on the data, and what to do
+    ///
+    /// Asks the endpoints for the member list, then every member (through the client URL it
+    /// advertises, with the same certificates) for its status: reachable or not, version,
+    /// leader, raft term and index, revision, db size against the quota and in use, alarms.
+    /// Every member that answers is asked for `HashKV` at the lowest revision any of them has
+    /// applied (etcd's own corruption check): a member whose hash differs from the majority's
+    /// holds other data. The verdict is healthy, degraded (which member, and `etcd-backup member
+    /// rejoin` on which node) or quorum lost (restore every node from which backup). Exit 0
+    /// healthy, 1 not, 2 when the check itself failed. With --metrics-file, writes per-member
+    /// gauges for node-exporter's textfile collector (a file of its own, not save's).
+    #[command(after_long_help = after_help!(examples_health!()))]
+    Health(HealthArgs),
+
+    /// Replace this node's broken etcd member: remove it, re-add it, let it copy the data
+    ///
+    /// `member rejoin`, on the control-plane node whose member is broken (data dir lost or
+    /// corrupt, data that differs from the others', an etcd that will not start) while a quorum
+    /// of the other members is healthy: through a healthy peer it removes this member, moves the
+    /// data dir aside (never deleted), adds the member again as a learner, starts etcd with
+    /// --initial-cluster-state=existing, promotes it once it has caught up, waits until it
+    /// serves, votes and its HashKV equals the others', and puts the original manifest back.
+    /// Journaled beside the manifests dir; a failure rolls back, and --resume / --rollback
+    /// finish or undo an interrupted run. Refused for a healthy member, a learner, a removal that
+    /// would break the quorum, and peers that disagree about the membership.
+    #[command(subcommand, after_long_help = after_help!(examples_rejoin!()))]
+    Member(MemberCommand),
+
     /// Print the shell completion script for bash, zsh or fish on stdout
     ///
     /// The same script the .deb installs (bash-completion, zsh's vendor-completions and fish's
@@ -444,6 +494,85 @@ pub struct DeleteArgs {
     /// Do not ask (required without a terminal)
     #[arg(long, short = 'y')]
     pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Replace this node's broken member with a fresh copy of the cluster's data
+    ///
+    /// Run on the control-plane node whose member is broken, while a quorum of the others is
+    /// healthy (`etcd-backup health` says which member and where). Removes the member through a
+    /// healthy peer, moves the data dir aside (kept as <data-dir>.before-rejoin-<time>), adds
+    /// the member again as a learner, starts etcd with --initial-cluster-state=existing and the
+    /// current --initial-cluster, promotes it once it has caught up, waits until it serves,
+    /// votes and agrees with the others (HashKV), then puts the original manifest back. Every
+    /// step is journaled in etcd-backup-rejoin-journal.json beside the manifests dir; a failure
+    /// rolls back. Asks on a terminal; needs --yes otherwise.
+    #[command(after_long_help = after_help!(examples_rejoin!()))]
+    Rejoin(RejoinArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RejoinArgs {
+    /// The kubeadm manifests dir the kubelet watches
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "ETCD_BACKUP_MANIFESTS_DIR",
+        default_value = "/etc/kubernetes/manifests",
+        hide_short_help = true
+    )]
+    pub manifests_dir: PathBuf,
+
+    /// Print the plan, change nothing
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+
+    /// Do not ask (required without a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Continue an interrupted rejoin from its journal
+    #[arg(long, conflicts_with = "rollback")]
+    pub resume: bool,
+
+    /// Undo an interrupted rejoin from its journal (old data dir and manifest back)
+    #[arg(long)]
+    pub rollback: bool,
+
+    /// Give up connecting to a member after this long
+    #[arg(long, env = "ETCD_BACKUP_DIAL_TIMEOUT", value_name = "D", default_value = "5s",
+          value_parser = parse_duration, help_heading = CONNECTION, hide_short_help = true)]
+    pub dial_timeout: Duration,
+
+    /// How long to wait for this node's etcd to let go of its data dir
+    #[arg(long, value_name = "D", default_value = "2m", value_parser = parse_duration,
+          hide_short_help = true)]
+    pub stop_timeout: Duration,
+
+    /// How long to wait for the member to catch up, be promoted and agree with the others
+    #[arg(long, value_name = "D", default_value = "10m", value_parser = parse_duration,
+          hide_short_help = true)]
+    pub start_timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Give up connecting to a member after this long (a member that does not answer in time
+    /// counts as unreachable)
+    #[arg(long, env = "ETCD_BACKUP_DIAL_TIMEOUT", value_name = "D", default_value = "5s",
+          value_parser = parse_duration, help_heading = CONNECTION, hide_short_help = true)]
+    pub dial_timeout: Duration,
+
+    /// Give up on a member that sends nothing for this long
+    #[arg(long, env = "ETCD_BACKUP_STALL_TIMEOUT", value_name = "D", default_value = "60s",
+          value_parser = parse_duration, help_heading = CONNECTION, hide_short_help = true)]
+    pub stall_timeout: Duration,
+
+    /// Give up when the whole check takes longer than this
+    #[arg(long, env = "ETCD_BACKUP_HEALTH_TIMEOUT", value_name = "D", default_value = "5m",
+          value_parser = parse_duration, help_heading = CONNECTION)]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ pub mod backup;
 pub mod bbolt;
 pub mod cancel;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod datadir;
@@ -74,7 +75,9 @@ pub fn run() -> ExitStatus {
     // until `--resume`/`--rollback` ends it) the named manifest is absent by design: restore
     // checks its journal first and then names a missing manifest itself. A data-dir restore
     // (`--output-dir`) reads the manifest for member settings, so a named one must exist there.
-    let manifest_moved = matches!(&cli.command, Command::Restore(a) if a.output_dir.is_none());
+    // `member rejoin` moves etcd.yaml out the same way while it runs.
+    let manifest_moved = matches!(&cli.command, Command::Restore(a) if a.output_dir.is_none())
+        || matches!(&cli.command, Command::Member(_));
     let given_by = |id: &str| match id {
         "manifest" if manifest_moved => None,
         _ => parsed.given_by(id),
@@ -92,6 +95,15 @@ pub fn run() -> ExitStatus {
             Command::Prune(args) => commands::prune::run(&settings, &printer, args),
             Command::Restore(args) => commands::restore::run(&settings, &printer, args),
             Command::Delete(args) => commands::delete::run(&settings, &printer, args),
+            Command::Member(crate::cli::MemberCommand::Rejoin(args)) => {
+                commands::member::rejoin(&settings, &printer, args)
+            }
+            Command::Health(args) => commands::health::run(
+                &settings,
+                &printer,
+                args,
+                cli.global.metrics_file.as_deref(),
+            ),
             Command::Completions(args) => commands::completions::run(args),
         });
     let result = match recorder {

@@ -53,6 +53,8 @@ complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "verify" -d 
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "prune" -d 'Delete old backups by retention rules; never the newest good one'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "restore" -d 'Restore a snapshot: this kubeadm node\'s etcd, or a new data dir (--output-dir)'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "delete" -d 'Delete the named backups, with the same safety rules as prune'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "health" -d 'Check every member of the cluster, whether they agree on the data, and what to do'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "member" -d 'Replace this node\'s broken etcd member: remove it, re-add it, let it copy the data'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "completions" -d 'Print the shell completion script for bash, zsh or fish on stdout'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l label -d 'Label appended to the file name, e.g. pre-upgrade-1.31 ([A-Za-z0-9._-])' -r
@@ -315,6 +317,81 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -s v -l 
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l no-config -d 'Read no config file, whatever --config says'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l dial-timeout -d 'Give up connecting to a member after this long (a member that does not answer in time counts as unreachable)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l stall-timeout -d 'Give up on a member that sends nothing for this long' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l timeout -d 'Give up when the whole check takes longer than this' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l endpoints -d 'etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l cacert -d 'CA bundle that signed etcd\'s serving certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l backup-dir -d 'Directory holding the backups' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l manifest -d 'kubeadm\'s etcd static pod manifest: the default is read where it exists, a path you name must exist' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
+json\t''
+simple\t'One line, comma-separated (etcdutl\'s `simple`)'
+fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l log-format -d 'Messages on stderr: text, or JSON lines for log shippers' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l metrics-file -d 'Write metrics of every save run here, for node-exporter\'s textfile collector' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -s q -l quiet -d 'Only print errors on stderr'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l no-config -d 'Read no config file, whatever --config says'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and not __fish_seen_subcommand_from rejoin help" -l endpoints -d 'etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and not __fish_seen_subcommand_from rejoin help" -l cacert -d 'CA bundle that signed etcd\'s serving certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and not __fish_seen_subcommand_from rejoin help" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and not __fish_seen_subcommand_from rejoin help" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and not __fish_seen_subcommand_from rejoin help" -l backup-dir -d 'Directory holding the backups' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and not __fish_seen_subcommand_from rejoin help" -l manifest -d 'kubeadm\'s etcd static pod manifest: the default is read where it exists, a path you name must exist' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and not __fish_seen_subcommand_from rejoin help" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
+json\t''
+simple\t'One line, comma-separated (etcdutl\'s `simple`)'
+fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and not __fish_seen_subcommand_from rejoin help" -l log-format -d 'Messages on stderr: text, or JSON lines for log shippers' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and not __fish_seen_subcommand_from rejoin help" -l metrics-file -d 'Write metrics of every save run here, for node-exporter\'s textfile collector' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and not __fish_seen_subcommand_from rejoin help" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and not __fish_seen_subcommand_from rejoin help" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and not __fish_seen_subcommand_from rejoin help" -s q -l quiet -d 'Only print errors on stderr'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and not __fish_seen_subcommand_from rejoin help" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and not __fish_seen_subcommand_from rejoin help" -l no-config -d 'Read no config file, whatever --config says'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and not __fish_seen_subcommand_from rejoin help" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and not __fish_seen_subcommand_from rejoin help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and not __fish_seen_subcommand_from rejoin help" -f -a "rejoin" -d 'Replace this node\'s broken member with a fresh copy of the cluster\'s data'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and not __fish_seen_subcommand_from rejoin help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -l manifests-dir -d 'The kubeadm manifests dir the kubelet watches' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -l dial-timeout -d 'Give up connecting to a member after this long' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -l stop-timeout -d 'How long to wait for this node\'s etcd to let go of its data dir' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -l start-timeout -d 'How long to wait for the member to catch up, be promoted and agree with the others' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -l endpoints -d 'etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -l cacert -d 'CA bundle that signed etcd\'s serving certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -l backup-dir -d 'Directory holding the backups' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -l manifest -d 'kubeadm\'s etcd static pod manifest: the default is read where it exists, a path you name must exist' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
+json\t''
+simple\t'One line, comma-separated (etcdutl\'s `simple`)'
+fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -l log-format -d 'Messages on stderr: text, or JSON lines for log shippers' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -l metrics-file -d 'Write metrics of every save run here, for node-exporter\'s textfile collector' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -s n -l dry-run -d 'Print the plan, change nothing'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -s y -l yes -d 'Do not ask (required without a terminal)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -l resume -d 'Continue an interrupted rejoin from its journal'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -l rollback -d 'Undo an interrupted rejoin from its journal (old data dir and manifest back)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -s q -l quiet -d 'Only print errors on stderr'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -l no-config -d 'Read no config file, whatever --config says'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from rejoin" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "rejoin" -d 'Replace this node\'s broken member with a fresh copy of the cluster\'s data'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l endpoints -d 'etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l cacert -d 'CA bundle that signed etcd\'s serving certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
@@ -335,12 +412,15 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -s 
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l no-config -d 'Read no config file, whatever --config says'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete completions help" -f -a "save" -d 'Stream a snapshot from etcd into a new, checked backup file'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete completions help" -f -a "status" -d 'Show a snapshot\'s hash, revision, keys and size, or the state of the backup set'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete completions help" -f -a "verify" -d 'Prove snapshot files intact and restorable'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete completions help" -f -a "prune" -d 'Delete old backups by retention rules; never the newest good one'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete completions help" -f -a "restore" -d 'Restore a snapshot: this kubeadm node\'s etcd, or a new data dir (--output-dir)'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete completions help" -f -a "delete" -d 'Delete the named backups, with the same safety rules as prune'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete completions help" -f -a "completions" -d 'Print the shell completion script for bash, zsh or fish on stdout'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "save" -d 'Stream a snapshot from etcd into a new, checked backup file'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "status" -d 'Show a snapshot\'s hash, revision, keys and size, or the state of the backup set'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "verify" -d 'Prove snapshot files intact and restorable'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "prune" -d 'Delete old backups by retention rules; never the newest good one'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "restore" -d 'Restore a snapshot: this kubeadm node\'s etcd, or a new data dir (--output-dir)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "delete" -d 'Delete the named backups, with the same safety rules as prune'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "health" -d 'Check every member of the cluster, whether they agree on the data, and what to do'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "member" -d 'Replace this node\'s broken etcd member: remove it, re-add it, let it copy the data'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "completions" -d 'Print the shell completion script for bash, zsh or fish on stdout'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and __fish_seen_subcommand_from member" -f -a "rejoin" -d 'Replace this node\'s broken member with a fresh copy of the cluster\'s data'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -f -a "bash zsh fish"

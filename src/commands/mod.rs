@@ -2,6 +2,8 @@
 
 pub mod completions;
 pub mod delete;
+pub mod health;
+pub mod member;
 pub mod prune;
 pub mod restore;
 pub mod save;

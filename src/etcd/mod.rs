@@ -178,8 +178,47 @@ pub struct MemberStatus {
     pub leader: u64,
     pub version: String,
     pub db_size: i64,
+    /// Bytes of the db in use (`dbSizeInUse`, etcd 3.4+): the rest is free pages a defragment
+    /// would give back.
+    pub db_size_in_use: i64,
+    /// The quota this member enforces (`dbSizeQuota`): etcd 3.6+ only, 0 before.
+    pub db_size_quota: i64,
+    pub raft_applied_index: u64,
     pub is_learner: bool,
     pub errors: Vec<String>,
+}
+
+/// One entry of `member list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberInfo {
+    pub id: u64,
+    /// Empty while a member has been added but has not started yet.
+    pub name: String,
+    pub peer_urls: Vec<String>,
+    pub client_urls: Vec<String>,
+    pub is_learner: bool,
+}
+
+fn member_info(m: &etcd_client::Member) -> MemberInfo {
+    MemberInfo {
+        id: m.id(),
+        name: m.name().to_string(),
+        peer_urls: m.peer_urls().to_vec(),
+        client_urls: m.client_urls().to_vec(),
+        is_learner: m.is_learner(),
+    }
+}
+
+/// A member's `HashKV` answer: the hash of its key space up to `revision`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KvHash {
+    /// The revision the hash was asked at.
+    pub revision: i64,
+    /// The member's compacted revision when it hashed; hashes agree only between equal ones.
+    pub compact_revision: i64,
+    pub hash: u32,
+    /// The member's current revision when it answered.
+    pub current_revision: i64,
 }
 
 /// An active alarm: which member raised which alarm.
@@ -409,6 +448,9 @@ impl Session {
             leader: r.leader(),
             version: r.version().to_string(),
             db_size: r.db_size(),
+            db_size_in_use: r.raft_used_db_size(),
+            db_size_quota: r.db_size_quota(),
+            raft_applied_index: r.raft_applied_index(),
             is_learner: r.is_learner(),
             errors: r.errors().to_vec(),
         })
@@ -441,6 +483,67 @@ impl Session {
             .iter()
             .find(|m| m.id() == id)
             .map(|m| m.name().to_string()))
+    }
+
+    /// `member list`, in full, as this member knows it (not linearized: it answers without a
+    /// quorum, which is when it is needed most).
+    pub fn member_list(&mut self) -> Result<Vec<MemberInfo>, EtcdError> {
+        let mut client = self.client.clone();
+        let r = self.unary("member list", async move { client.member_list().await })?;
+        Ok(r.members().iter().map(member_info).collect())
+    }
+
+    /// `member add` of `peer_urls`, as a learner when asked: the new member's ID and the
+    /// member list as it is with it.
+    pub fn member_add(
+        &mut self,
+        peer_urls: &[String],
+        learner: bool,
+    ) -> Result<(u64, Vec<MemberInfo>), EtcdError> {
+        let mut client = self.client.clone();
+        let urls = peer_urls.to_vec();
+        let options = if learner {
+            etcd_client::MemberAddOptions::new().with_is_learner()
+        } else {
+            etcd_client::MemberAddOptions::new()
+        };
+        let r = self.unary("member add", async move {
+            client.member_add(urls, Some(options)).await
+        })?;
+        let id = r.member().map_or(0, |m| m.id());
+        Ok((id, r.member_list().iter().map(member_info).collect()))
+    }
+
+    /// `member remove` of `id`.
+    pub fn member_remove(&mut self, id: u64) -> Result<(), EtcdError> {
+        let mut client = self.client.clone();
+        self.unary(
+            "member remove",
+            async move { client.member_remove(id).await },
+        )?;
+        Ok(())
+    }
+
+    /// `member promote` of the learner `id` (refused by etcd until it has caught up).
+    pub fn member_promote(&mut self, id: u64) -> Result<(), EtcdError> {
+        let mut client = self.client.clone();
+        self.unary(
+            "member promote",
+            async move { client.member_promote(id).await },
+        )?;
+        Ok(())
+    }
+
+    /// `HashKV` at `revision`: etcd hashes every key revision up to it (what compaction kept).
+    pub fn hash_kv(&mut self, revision: i64) -> Result<KvHash, EtcdError> {
+        let mut client = self.client.clone();
+        let r = self.unary("hash kv", async move { client.hash_kv(revision).await })?;
+        Ok(KvHash {
+            revision,
+            compact_revision: r.compact_version(),
+            hash: r.hash(),
+            current_revision: r.header().map_or(0, |h| h.revision()),
+        })
     }
 
     /// `member list`: (name, sorted peer URLs) of every member.

@@ -30,7 +30,7 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio_rustls::rustls::{self, ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
-use super::TlsFiles;
+use super::{MemberInfo, TlsFiles};
 
 /// etcd's default peer port.
 const PEER_PORT: u16 = 2380;
@@ -97,6 +97,50 @@ impl Misdirected {
             None => format!("the endpoint speaks TLS; use https:// (--endpoints {https})"),
         }
     }
+}
+
+/// The member list a peer listener answers `GET /members` with (it needs no quorum): how a node
+/// whose own etcd is down finds the other members' client URLs from the peer URLs of its
+/// manifest's `--initial-cluster`. `None` when nothing there answers with a member list.
+pub fn members_via_peer(
+    peer_url: &str,
+    tls: &TlsFiles,
+    timeout: Duration,
+) -> Option<Vec<MemberInfo>> {
+    let uri: tonic::codegen::http::Uri = peer_url.parse().ok()?;
+    let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
+    let port = uri.port_u16().unwrap_or(PEER_PORT);
+    let Answer::Members(v) = peer_members(host, port, tls, timeout) else {
+        return None;
+    };
+    v.as_array()?.iter().map(member_of_json).collect()
+}
+
+/// One member of the peer listener's JSON: `id` is a hex string (etcd's types.ID), the URLs
+/// are `peerURLs` and `clientURLs`, and `isLearner` is left out when false.
+fn member_of_json(m: &serde_json::Value) -> Option<MemberInfo> {
+    let id = match &m["id"] {
+        serde_json::Value::String(s) => u64::from_str_radix(s, 16).ok()?,
+        serde_json::Value::Number(n) => n.as_u64()?,
+        _ => return None,
+    };
+    let urls = |key: &str| -> Vec<String> {
+        m[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|u| u.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Some(MemberInfo {
+        id,
+        name: m["name"].as_str().unwrap_or_default().to_string(),
+        peer_urls: urls("peerURLs"),
+        client_urls: urls("clientURLs"),
+        is_learner: m["isLearner"].as_bool().unwrap_or(false),
+    })
 }
 
 fn https_of(endpoint: &str) -> String {

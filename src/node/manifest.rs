@@ -183,6 +183,43 @@ impl EtcdManifest {
     }
 }
 
+/// The manifest text with each `(flag, value)` set in etcd's command list: an item
+/// `- --flag=value` that exists is replaced in place, a missing one is added after the last
+/// flag item with the same indentation. Everything else is kept byte for byte. `Err` when the
+/// text has no `- --…` items to anchor on.
+pub fn set_flags(text: &str, set: &[(&str, &str)]) -> Result<String, String> {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let item = |l: &str| -> Option<(usize, String)> {
+        let t = l.trim_start();
+        let rest = t.strip_prefix("- ")?.trim_start();
+        let rest = rest.trim_matches(|c| c == '"' || c == '\'');
+        let name = rest.strip_prefix("--")?.split('=').next()?.to_string();
+        Some((l.len() - t.len(), name))
+    };
+    for (flag, value) in set {
+        let at = lines
+            .iter()
+            .position(|l| item(l).is_some_and(|(_, n)| n == *flag));
+        let last = lines.iter().rposition(|l| item(l).is_some());
+        match (at, last) {
+            (Some(i), _) => {
+                let indent = item(&lines[i]).map_or(0, |(n, _)| n);
+                lines[i] = format!("{}- --{flag}={value}", " ".repeat(indent));
+            }
+            (None, Some(i)) => {
+                let indent = item(&lines[i]).map_or(0, |(n, _)| n);
+                lines.insert(i + 1, format!("{}- --{flag}={value}", " ".repeat(indent)));
+            }
+            (None, None) => return Err("it has no `- --flag=value` items in its command".into()),
+        }
+    }
+    let mut out = lines.join("\n");
+    if text.ends_with('\n') {
+        out.push('\n');
+    }
+    Ok(out)
+}
+
 fn is_loopback_url(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     rest.starts_with("127.") || rest.starts_with("localhost:") || rest.starts_with("[::1]:")
@@ -355,5 +392,28 @@ spec:
             EtcdManifest::load(Path::new("/nonexistent/etcd.yaml")).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn set_flags_replaces_in_place_and_adds_after_the_last_flag() {
+        let text = "spec:\n  containers:\n  - command:\n    - etcd\n    - --name=n1\n    \
+                    - --initial-cluster=n1=https://a:2380\n    image: x\n";
+        let out = super::set_flags(
+            text,
+            &[
+                ("initial-cluster", "n1=https://a:2380,n2=https://b:2380"),
+                ("initial-cluster-state", "existing"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "spec:\n  containers:\n  - command:\n    - etcd\n    - --name=n1\n    \
+             - --initial-cluster=n1=https://a:2380,n2=https://b:2380\n    \
+             - --initial-cluster-state=existing\n    image: x\n"
+        );
+        let again = super::set_flags(&out, &[("initial-cluster-state", "new")]).unwrap();
+        assert!(again.contains("    - --initial-cluster-state=new\n    image: x\n"));
+        assert!(super::set_flags("a: b\n", &[("x", "y")]).is_err());
     }
 }

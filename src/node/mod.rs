@@ -2,4 +2,5 @@
 
 pub mod interrupt;
 pub mod manifest;
+pub mod rejoin;
 pub mod restore;

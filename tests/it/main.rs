@@ -16,6 +16,7 @@ mod completions;
 mod config;
 mod etcdctl_habits;
 mod generated;
+mod health;
 mod help;
 mod metrics;
 mod mistakes;

@@ -38,6 +38,7 @@ mod steps;
 
 pub use journal::{journal_path, Journal, State};
 pub use plan::Plan;
+pub(crate) use probes::etcd_on;
 pub use steps::{Step, STEPS};
 
 use std::path::{Path, PathBuf};

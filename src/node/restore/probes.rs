@@ -17,18 +17,24 @@ use super::Plan;
 /// What shows that an etcd still runs on the data dir: a process started on it, the db's lock,
 /// or the client port. `None` when there is none.
 pub(super) fn etcd_still_there(p: &Plan) -> anyhow::Result<Option<String>> {
-    let db = p.data_dir.join("member").join("snap").join("db");
-    if let Some(pid) = etcd_processes(&p.data_dir).first() {
+    etcd_on(&p.data_dir, &p.endpoint)
+}
+
+/// What shows that an etcd still runs on `data_dir`: a process started on it, the db's lock,
+/// or the client port `endpoint`. `None` when there is none. (`member rejoin` asks too.)
+pub(crate) fn etcd_on(data_dir: &Path, endpoint: &str) -> anyhow::Result<Option<String>> {
+    let db = data_dir.join("member").join("snap").join("db");
+    if let Some(pid) = etcd_processes(data_dir).first() {
         return Ok(Some(format!(
             "etcd pid {pid} runs on {}",
-            p.data_dir.display()
+            data_dir.display()
         )));
     }
     if db_locked(&db)? {
         return Ok(Some(format!("{} is still locked", db.display())));
     }
-    if port_open(&p.endpoint) {
-        return Ok(Some(format!("{} still accepts connections", p.endpoint)));
+    if port_open(endpoint) {
+        return Ok(Some(format!("{endpoint} still accepts connections")));
     }
     Ok(None)
 }

@@ -1,0 +1,29 @@
+//! The cluster as a whole: the health of every member and whether they agree on the data.
+
+pub mod health;
+
+use std::time::{Duration, Instant};
+
+use tonic::transport::ClientTlsConfig;
+
+use crate::etcd::{ConnectConfig, EtcdError, Session};
+
+/// Opens sessions to any member with one set of TLS files and limits.
+pub struct Connector {
+    pub tls: Option<ClientTlsConfig>,
+    pub config: ConnectConfig,
+    pub run_timeout: Duration,
+    pub deadline: Instant,
+}
+
+impl Connector {
+    pub fn session(&self, endpoint: &str) -> Result<Session, EtcdError> {
+        Session::connect(
+            endpoint,
+            self.tls.as_ref(),
+            &self.config,
+            self.run_timeout,
+            self.deadline,
+        )
+    }
+}

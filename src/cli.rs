@@ -128,8 +128,10 @@ macro_rules! examples_health {
     () => {
         "  Check the cluster from a control-plane node (no flag needed on a kubeadm node):
     etcd-backup health
-  The same as JSON, and gauges for node-exporter:
-    etcd-backup health -w json --metrics-file /var/lib/node_exporter/textfile_collector/etcd_health.prom"
+  The same as JSON:
+    etcd-backup health -w json
+  Per-member gauges for node-exporter's textfile collector (a file of its own):
+    etcd-backup health --metrics-file /var/lib/node_exporter/etcd_health.prom"
     };
 }
 

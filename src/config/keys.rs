@@ -394,6 +394,8 @@ mod tests {
                 "prune",
                 "restore",
                 "delete",
+                "health",
+                "member",
                 "completions"
             ]
         );

@@ -287,6 +287,6 @@ fn report(printer: &Printer, dir: &Path, plan: &Plan, dry_run: bool) -> anyhow::
             printer.result("dry run, nothing changed");
         }
     }
-    super::prune::deletions_failed(plan, dir, "delete")?;
+    prune::deletions_failed(plan, dir, "delete")?;
     Ok(ExitStatus::Success)
 }

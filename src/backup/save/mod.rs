@@ -45,7 +45,7 @@ pub use prepare::{prepare, Prepared};
 pub use upload::Uploaded;
 
 use crate::backup::catalog::Sidecar;
-use crate::backup::prune::Pruned;
+use crate::backup::retention::Policy;
 use crate::cancel::{self, Deadline};
 use crate::cli::SaveArgs;
 use crate::fsutil::{self, DirLock};
@@ -91,16 +91,6 @@ pub struct Place<'a> {
     pub remote: Option<&'a std::sync::Arc<Remote>>,
 }
 
-/// `--prune` after the commit, handed in by the command (the prune of a dir and of a store
-/// lives with `etcd-backup prune`). Each gets the name of the backup just verified, which it
-/// then does not read again.
-pub struct Pruner<'a> {
-    /// Prunes the backup dir (whose lock is held) given the new backup's file name.
-    pub local: &'a dyn Fn(&Path, &str) -> anyhow::Result<Pruned>,
-    /// Prunes the store given the new backup's key.
-    pub remote: &'a dyn Fn(&std::sync::Arc<Remote>, &str) -> anyhow::Result<Pruned>,
-}
-
 /// How a save ended, when it did not fail.
 pub enum Outcome {
     /// `--skip-unless-leader` and another member leads: nothing was saved, by design.
@@ -124,14 +114,14 @@ pub struct Saved {
     pub after: AfterCommit,
 }
 
-/// Saves a backup: pre-flight, the name, the write and its commit, then upload and prune.
-/// `report` receives what `--metrics-file` needs beyond the exit code.
+/// Saves a backup: pre-flight, the name, the write and its commit, then upload and, with `prune`
+/// (`--prune`'s rules), prune. `report` receives what `--metrics-file` needs beyond the exit code.
 pub fn save(
     clock: Clock,
     prep: Prepared,
     args: &SaveArgs,
     place: Place<'_>,
-    pruner: Option<Pruner<'_>>,
+    prune: Option<&Policy>,
     printer: &Printer,
     report: &mut SaveReport,
 ) -> anyhow::Result<Outcome> {
@@ -197,7 +187,7 @@ pub fn save(
         verify_upload: args.verify_upload,
         bound,
     };
-    let after = after_commit::run(&committed, place.lock, pruner.as_ref(), printer, report);
+    let after = after_commit::run(&committed, place.lock, prune, printer, report);
     Ok(Outcome::Saved(Box::new(Saved {
         path: paths.file,
         sidecar_path: paths.sidecar,

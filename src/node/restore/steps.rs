@@ -108,8 +108,8 @@ pub(super) fn run_step(j: &mut Journal, step: Step, printer: &Printer) -> anyhow
             Ok(())
         }
         Step::StopControlPlane => {
-            if j.down_at.is_none() {
-                j.down_at = Some(Utc::now());
+            if j.extra.down_at.is_none() {
+                j.extra.down_at = Some(Utc::now());
                 j.save()?;
             }
             stop_control_plane(j, printer)

@@ -13,11 +13,11 @@ use std::time::Duration;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 /// Help headings shared by global and subcommand flags, so that each group is shown together.
-pub const CONNECTION: &str = "Connection";
-pub const BACKUP_SET: &str = "Backup set";
-pub const RETENTION: &str = "Retention (a backup is kept when any rule keeps it)";
-pub const OFF_SITE: &str = "Off-site copies";
-pub const OUTPUT: &str = "Output";
+pub(crate) const CONNECTION: &str = "Connection";
+pub(crate) const BACKUP_SET: &str = "Backup set";
+pub(crate) const RETENTION: &str = "Retention (a backup is kept when any rule keeps it)";
+pub(crate) const OFF_SITE: &str = "Off-site copies";
+pub(crate) const OUTPUT: &str = "Output";
 
 /// The exit codes, as `--help` ends and the man pages' EXIT STATUS lists them.
 macro_rules! exit_codes {
@@ -770,7 +770,7 @@ pub struct KeepArgs {
 
 impl KeepArgs {
     /// True when any retention flag was given (for `save`, where they need `--prune`).
-    pub fn any_given(&self) -> bool {
+    pub(crate) fn any_given(&self) -> bool {
         self.keep_last.is_some()
             || self.keep_days.is_some()
             || self.keep_within.is_some()
@@ -1034,7 +1034,7 @@ pub struct ConfigArgs {
 
 /// The command that renders `-h`: `Cli::command()` without each flag's `[env: …]`, which
 /// `--help` and the man pages show (the man pages also list them under ENVIRONMENT).
-pub fn short_help_command() -> clap::Command {
+pub(crate) fn short_help_command() -> clap::Command {
     fn strip(cmd: clap::Command) -> clap::Command {
         let cmd = cmd.mut_args(|a| a.hide_env(true));
         let subs: Vec<String> = cmd

@@ -59,7 +59,6 @@ pub mod exit {
     pub const ERROR: ExitStatus = ExitStatus::Error;
     /// A restore stopped part-way.
     pub const PARTIAL: ExitStatus = ExitStatus::Partial;
-    pub const INTERRUPTED: ExitStatus = ExitStatus::Interrupted;
 }
 
 /// The signal that stopped the run that ended with `err`, if one did: the one place that tells

@@ -447,10 +447,6 @@ impl<W> Tally<W> {
     pub fn len(&self) -> u64 {
         self.len
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
 }
 
 impl<W: Write> Write for Tally<W> {

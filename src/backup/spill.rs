@@ -142,18 +142,9 @@ impl Scratch {
     }
 
     /// Plaintext bytes appended.
+    #[cfg(test)]
     pub fn len(&self) -> u64 {
         self.len
-    }
-
-    /// Whether nothing was appended.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Whether blocks are encrypted on disk.
-    pub fn is_sealed(&self) -> bool {
-        self.cipher.is_some()
     }
 
     fn check_writable(&self) -> io::Result<()> {

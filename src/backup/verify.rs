@@ -40,7 +40,8 @@ pub struct Verdict {
     pub file_size: u64,
     /// SHA-256 of the whole file (`Content::Sha256` only; zero otherwise).
     pub sha256: [u8; 32],
-    /// The trailer, when the file has one and it matches.
+    /// The trailer, when the file has one and it matches (recorded; nothing reads it yet).
+    #[allow(dead_code)]
     pub db_sha256: Option<[u8; 32]>,
     pub has_trailer: bool,
     /// The sidecar found beside the file, if any.

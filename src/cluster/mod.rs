@@ -1,6 +1,6 @@
 //! The cluster as a whole: the health of every member and whether they agree on the data.
 
-pub mod health;
+pub(crate) mod health;
 
 use std::time::{Duration, Instant};
 

@@ -47,6 +47,8 @@ pub struct Alarm {
 /// What the rewrite did.
 #[derive(Debug, Clone, Default)]
 pub struct Rewritten {
+    /// Recorded; nothing reads it yet.
+    #[allow(dead_code)]
     pub page_size: u32,
     /// Bytes written (`pgid × page_size`).
     pub size: u64,

@@ -54,7 +54,8 @@ impl Block {
 pub enum Mode {
     /// `O_DIRECT` where the file system supports it, else through the page cache.
     Auto,
-    /// Always through the page cache (still on the writer thread).
+    /// Always through the page cache (still on the writer thread); the tests' choice.
+    #[cfg(test)]
     Buffered,
 }
 
@@ -75,6 +76,7 @@ impl Spool {
     /// Starts a spool writing into `file`, which is open for writing at `path` and empty.
     pub fn new(file: File, path: &Path, mode: Mode) -> io::Result<Spool> {
         let direct_file = match mode {
+            #[cfg(test)]
             Mode::Buffered => None,
             Mode::Auto => {
                 let flags = rustix::fs::OFlags::DIRECT.bits() as i32;

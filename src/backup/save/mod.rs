@@ -26,7 +26,7 @@ mod bundle;
 mod check;
 mod commit;
 mod name;
-pub mod one_off;
+pub(crate) mod one_off;
 mod preflight;
 mod prepare;
 mod stop;
@@ -42,7 +42,6 @@ use chrono::{DateTime, Utc};
 
 pub use after_commit::AfterCommit;
 pub use prepare::{prepare, Prepared};
-pub use upload::Uploaded;
 
 use crate::backup::catalog::Sidecar;
 use crate::backup::retention::Policy;

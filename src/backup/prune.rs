@@ -24,11 +24,11 @@ use crate::remote::Remote;
 
 /// A temp file not written to for this long belongs to a save that died: no save runs longer
 /// than its `--timeout` (30m by default) and every running save holds the lock we hold.
-pub const STALE_TEMP: Duration = Duration::from_secs(3600);
+pub(crate) const STALE_TEMP: Duration = Duration::from_secs(3600);
 
 /// The outcome of a prune, to print and to turn into an exit code.
 #[derive(Debug)]
-pub struct Pruned {
+pub(crate) struct Pruned {
     pub dir: std::path::PathBuf,
     pub policy: Policy,
     pub dry_run: bool,
@@ -37,7 +37,7 @@ pub struct Pruned {
 
 /// What a directory entry is to us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// `etcd-snapshot-….db`, a regular file.
     Backup,
     /// `etcd-snapshot-….db.json`, a regular file.
@@ -56,7 +56,7 @@ pub enum Kind {
 
 /// The type of a directory entry, not following symlinks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileType {
+pub(crate) enum FileType {
     File,
     Symlink,
     Other,
@@ -64,7 +64,7 @@ pub enum FileType {
 
 /// One directory entry as scanned.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub name: OsString,
     pub kind: Kind,
     pub size: u64,
@@ -80,13 +80,13 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         self.name.to_string_lossy().into_owned()
     }
 }
 
 /// Sorts a name into our kinds. `backup` is the backup file name the entry is or belongs to.
-pub fn classify(name: &OsStr, ft: FileType) -> (Kind, Option<(String, BackupName)>) {
+pub(crate) fn classify(name: &OsStr, ft: FileType) -> (Kind, Option<(String, BackupName)>) {
     if ft == FileType::Symlink {
         return (Kind::Symlink, None);
     }
@@ -123,7 +123,7 @@ pub fn classify(name: &OsStr, ft: FileType) -> (Kind, Option<(String, BackupName
 }
 
 /// Reads `dir` without following symlinks.
-pub fn scan(dir: &Path) -> anyhow::Result<Vec<Entry>> {
+pub(crate) fn scan(dir: &Path) -> anyhow::Result<Vec<Entry>> {
     let list_err = |e| FsError::io("cannot list backups in", dir, e);
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(list_err)? {
@@ -168,7 +168,7 @@ pub fn scan(dir: &Path) -> anyhow::Result<Vec<Entry>> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Keep,
     Delete,
     /// Not ours to judge (foreign files, symlinks, fresh temp files): left alone.
@@ -177,14 +177,14 @@ pub enum Action {
 
 /// What happened to a row when the plan was carried out.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Planned,
     Deleted,
     Failed(String),
 }
 
 #[derive(Debug, Clone)]
-pub struct Row {
+pub(crate) struct Row {
     pub entry: Entry,
     pub action: Action,
     /// Why it is kept, deleted or ignored, in words.
@@ -198,7 +198,7 @@ pub struct Row {
 }
 
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Backups (each followed by its sidecar and temp files) newest first, then other entries
     /// by name. Deleting in this order removes a backup before its sidecar.
     pub rows: Vec<Row>,
@@ -210,7 +210,7 @@ pub struct Plan {
 
 /// Decides what happens to every entry. `check` verifies a backup (`Err` says why it fails); it
 /// is called only when the rules would delete a backup, newest first, until one passes.
-pub fn plan(
+pub(crate) fn plan(
     entries: Vec<Entry>,
     policy: &Policy,
     now: DateTime<Utc>,
@@ -640,7 +640,7 @@ pub(crate) fn prune_set(
 impl Pruned {
     /// 0, or 1 when no backup passes verification (so none was deleted); an error when a file
     /// could not be deleted.
-    pub fn exit_code(&self) -> anyhow::Result<ExitStatus> {
+    pub(crate) fn exit_code(&self) -> anyhow::Result<ExitStatus> {
         deletions_failed(&self.plan, &self.dir, "prune")?;
         Ok(if self.plan.withheld {
             ExitStatus::Failure

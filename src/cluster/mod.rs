@@ -9,7 +9,7 @@ use tonic::transport::ClientTlsConfig;
 use crate::etcd::{ConnectConfig, EtcdError, Session};
 
 /// Opens sessions to any member with one set of TLS files and limits.
-pub struct Connector {
+pub(crate) struct Connector {
     pub tls: Option<ClientTlsConfig>,
     pub config: ConnectConfig,
     pub run_timeout: Duration,
@@ -17,7 +17,7 @@ pub struct Connector {
 }
 
 impl Connector {
-    pub fn session(&self, endpoint: &str) -> Result<Session, EtcdError> {
+    pub(crate) fn session(&self, endpoint: &str) -> Result<Session, EtcdError> {
         Session::connect(
             endpoint,
             self.tls.as_ref(),

@@ -21,7 +21,7 @@ use crate::settings::Settings;
 
 use crate::backup::prune::{self, Action, Entry, Kind, Outcome, Plan, Row};
 
-pub fn run(
+pub(crate) fn run(
     settings: &Settings,
     printer: &Printer,
     args: &DeleteArgs,

@@ -21,7 +21,11 @@ use crate::diagnostics::ExitStatus;
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
-pub fn run(settings: &Settings, printer: &Printer, args: &PruneArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(
+    settings: &Settings,
+    printer: &Printer,
+    args: &PruneArgs,
+) -> anyhow::Result<ExitStatus> {
     let identities = settings.identities()?;
     let set = BackupSet::open(settings)?;
     let lock = set.hold(args.dry_run)?;
@@ -78,7 +82,7 @@ struct Totals {
 
 impl Pruned {
     /// Backups whose time cannot be trusted (all kept).
-    pub fn suspect_backups(&self) -> usize {
+    pub(crate) fn suspect_backups(&self) -> usize {
         self.plan
             .rows
             .iter()
@@ -107,7 +111,7 @@ impl Pruned {
     }
 
     /// The stable JSON form (`-w json`).
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         let files: Vec<serde_json::Value> = self
             .plan
             .rows
@@ -150,7 +154,7 @@ impl Pruned {
     }
 
     /// One line per file, then a summary, on stdout (left out with `-q`).
-    pub fn print(&self, printer: &Printer) {
+    pub(crate) fn print(&self, printer: &Printer) {
         let width = self
             .plan
             .rows

@@ -12,7 +12,7 @@ use crate::output::Printer;
 use crate::settings::Settings;
 
 /// Saves a backup; `report` receives what `--metrics-file` needs beyond the exit code.
-pub fn run(
+pub(crate) fn run(
     settings: &Settings,
     printer: &Printer,
     args: &SaveArgs,

@@ -235,7 +235,7 @@ impl fmt::Display for Alarm {
 }
 
 /// A connection to one endpoint, with its own runtime.
-pub struct Session {
+pub(crate) struct Session {
     rt: Runtime,
     endpoint: String,
     client: Client,
@@ -322,7 +322,7 @@ pub(crate) fn normalize_endpoint(raw: &str) -> Result<String, EtcdError> {
 
 impl Session {
     /// Connects to `endpoint` (already normalised). `deadline` bounds every later call.
-    pub fn connect(
+    pub(crate) fn connect(
         endpoint: &str,
         tls: Option<&ClientTlsConfig>,
         config: &ConnectConfig,
@@ -400,7 +400,7 @@ impl Session {
         })
     }
 
-    pub fn endpoint(&self) -> &str {
+    pub(crate) fn endpoint(&self) -> &str {
         &self.endpoint
     }
 
@@ -434,7 +434,7 @@ impl Session {
     }
 
     /// `endpoint status` of the member behind this endpoint.
-    pub fn status(&mut self) -> Result<MemberStatus, EtcdError> {
+    pub(crate) fn status(&mut self) -> Result<MemberStatus, EtcdError> {
         let mut client = self.client.clone();
         let r = self.unary("endpoint status", async move { client.status().await })?;
         let h = r.header();
@@ -457,7 +457,7 @@ impl Session {
     }
 
     /// Active alarms in the whole cluster.
-    pub fn alarms(&mut self) -> Result<Vec<Alarm>, EtcdError> {
+    pub(crate) fn alarms(&mut self) -> Result<Vec<Alarm>, EtcdError> {
         let mut client = self.client.clone();
         let r = self.unary("alarm list", async move {
             client.alarm(AlarmAction::Get, AlarmType::None, None).await
@@ -476,7 +476,7 @@ impl Session {
     }
 
     /// Name of the member with `id`, from `member list` (empty if it has not started yet).
-    pub fn member_name(&mut self, id: u64) -> Result<Option<String>, EtcdError> {
+    pub(crate) fn member_name(&mut self, id: u64) -> Result<Option<String>, EtcdError> {
         let mut client = self.client.clone();
         let r = self.unary("member list", async move { client.member_list().await })?;
         Ok(r.members()
@@ -535,7 +535,7 @@ impl Session {
     }
 
     /// `HashKV` at `revision`: etcd hashes every key revision up to it (what compaction kept).
-    pub fn hash_kv(&mut self, revision: i64) -> Result<KvHash, EtcdError> {
+    pub(crate) fn hash_kv(&mut self, revision: i64) -> Result<KvHash, EtcdError> {
         let mut client = self.client.clone();
         let r = self.unary("hash kv", async move { client.hash_kv(revision).await })?;
         Ok(KvHash {
@@ -547,7 +547,7 @@ impl Session {
     }
 
     /// `member list`: (name, sorted peer URLs) of every member.
-    pub fn members(&mut self) -> Result<Vec<(String, Vec<String>)>, EtcdError> {
+    pub(crate) fn members(&mut self) -> Result<Vec<(String, Vec<String>)>, EtcdError> {
         let mut client = self.client.clone();
         let r = self.unary("member list", async move { client.member_list().await })?;
         Ok(r.members()
@@ -562,7 +562,7 @@ impl Session {
 
     /// Streams a snapshot into `out`, checking the protocol and the digest. `progress` is called
     /// with (bytes received, total) after each message.
-    pub fn snapshot(
+    pub(crate) fn snapshot(
         &mut self,
         out: &mut dyn Write,
         progress: &mut dyn FnMut(u64, u64),

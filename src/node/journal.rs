@@ -16,7 +16,7 @@ use crate::output::Printer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum State {
+pub(crate) enum State {
     Running,
     Finished,
     RolledBack,
@@ -27,7 +27,7 @@ pub enum State {
 /// The journal of an operation whose plan is `P` and steps `S`; `X` is what this kind of
 /// operation records besides (its fields sit between `current` and `events` in the file).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Journal<P, S, X> {
+pub(crate) struct Journal<P, S, X> {
     pub format_version: u32,
     pub tool_version: String,
     pub started_at: DateTime<Utc>,

@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::time::Duration;
 
-pub(crate) use error::Scheme;
 pub use error::RemoteError;
+pub(crate) use error::Scheme;
 
 /// Size of one multipart part (and of the read buffer of an upload).
 pub(crate) const PART_SIZE: usize = 8 << 20;

@@ -18,7 +18,7 @@ use crate::output::Printer;
 use crate::remote::Remote;
 
 /// What the phases after the commit did.
-pub struct AfterCommit {
+pub(crate) struct AfterCommit {
     /// The upload, with `--remote` (`None` when a stop came first).
     pub uploaded: Option<anyhow::Result<Uploaded>>,
     /// The prune of the backup dir, with `--prune`, and why it failed.
@@ -187,7 +187,7 @@ fn with_error(p: Option<anyhow::Result<Pruned>>) -> (Option<Pruned>, Option<anyh
 impl AfterCommit {
     /// When a signal or `--timeout` stopped the run after the commit: reports the prune errors
     /// and returns the error that says what was and was not done (once).
-    pub fn stop_error(&mut self, path: &Path, printer: &Printer) -> Option<anyhow::Error> {
+    pub(crate) fn stop_error(&mut self, path: &Path, printer: &Printer) -> Option<anyhow::Error> {
         let (e, phase) = self.stop.take()?;
         let mut done = vec![format!("saved {}", path.display())];
         let mut not_done = Vec::new();

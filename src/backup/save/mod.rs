@@ -40,8 +40,8 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 
-pub use after_commit::AfterCommit;
-pub use prepare::{prepare, Prepared};
+pub(crate) use after_commit::AfterCommit;
+pub(crate) use prepare::{prepare, Prepared};
 
 use crate::backup::catalog::Sidecar;
 use crate::backup::retention::Policy;
@@ -53,7 +53,7 @@ use crate::output::Printer;
 use crate::remote::Remote;
 
 /// When the run started, and the bound `--timeout` sets on it.
-pub struct Clock {
+pub(crate) struct Clock {
     started: Instant,
     started_at: DateTime<Utc>,
     bound: Deadline,
@@ -62,7 +62,7 @@ pub struct Clock {
 /// Starts the run's clock and takes over SIGINT/SIGTERM and `--timeout`: from here on a signal
 /// no longer ends the process; each phase stops at its next safe point, removes what it had not
 /// committed, and says what was done.
-pub fn begin(timeout: Duration) -> anyhow::Result<Clock> {
+pub(crate) fn begin(timeout: Duration) -> anyhow::Result<Clock> {
     let started = Instant::now();
     let bound = Deadline {
         at: started + timeout,
@@ -79,7 +79,7 @@ pub fn begin(timeout: Duration) -> anyhow::Result<Clock> {
 }
 
 /// Where the backup goes, as the command set it up.
-pub struct Place<'a> {
+pub(crate) struct Place<'a> {
     /// The backup dir, or `save FILE`'s directory: created, and checked for `--prune`.
     pub dir: &'a Path,
     /// `save FILE`: that one file, named by the user.
@@ -91,21 +91,21 @@ pub struct Place<'a> {
 }
 
 /// How a save ended, when it did not fail.
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// `--skip-unless-leader` and another member leads: nothing was saved, by design.
     Skipped(Skipped),
     Saved(Box<Saved>),
 }
 
 /// The member that answered is not the leader.
-pub struct Skipped {
+pub(crate) struct Skipped {
     pub member_id: u64,
     pub leader: u64,
     pub endpoint: String,
 }
 
 /// A backup committed by this run, and what happened after.
-pub struct Saved {
+pub(crate) struct Saved {
     pub path: PathBuf,
     pub sidecar_path: PathBuf,
     pub bundle_path: Option<PathBuf>,
@@ -115,7 +115,7 @@ pub struct Saved {
 
 /// Saves a backup: pre-flight, the name, the write and its commit, then upload and, with `prune`
 /// (`--prune`'s rules), prune. `report` receives what `--metrics-file` needs beyond the exit code.
-pub fn save(
+pub(crate) fn save(
     clock: Clock,
     prep: Prepared,
     args: &SaveArgs,

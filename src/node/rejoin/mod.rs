@@ -29,9 +29,9 @@ use crate::node::journal::failpoint;
 use crate::node::manifest::EtcdManifest;
 use crate::output::Printer;
 
-pub use crate::node::journal::State;
-pub use plan::Plan;
-pub use steps::{Step, STEPS};
+pub(crate) use crate::node::journal::State;
+pub(crate) use plan::Plan;
+pub(crate) use steps::{Step, STEPS};
 
 /// What `member rejoin` is asked to do (built by `commands/member.rs`).
 pub(crate) struct Options<'a> {
@@ -52,11 +52,11 @@ pub(crate) struct Options<'a> {
 }
 
 /// The rejoin's journal ([`crate::node::journal`]).
-pub type Journal = crate::node::journal::Journal<Plan, Step, Joined>;
+pub(crate) type Journal = crate::node::journal::Journal<Plan, Step, Joined>;
 
 /// What the rejoin's journal records besides the plan and the steps.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Joined {
+pub(crate) struct Joined {
     /// The member added by step add-member.
     pub new_member_id: Option<u64>,
     /// `--initial-cluster` for the new member, from the member list after the add.
@@ -64,13 +64,13 @@ pub struct Joined {
 }
 
 /// `etcd-backup-rejoin-journal.json` beside the manifests dir.
-pub fn journal_path(manifests_dir: &Path) -> PathBuf {
+pub(crate) fn journal_path(manifests_dir: &Path) -> PathBuf {
     fsutil::parent_dir(manifests_dir).join("etcd-backup-rejoin-journal.json")
 }
 
 /// The TLS files an open rejoin was planned with: `--resume`/`--rollback` run while etcd.yaml
 /// is moved out, so the settings cannot find them in the manifest.
-pub fn journal_tls(manifests_dir: &Path) -> Option<crate::etcd::TlsFiles> {
+pub(crate) fn journal_tls(manifests_dir: &Path) -> Option<crate::etcd::TlsFiles> {
     let j = Journal::load(&journal_path(manifests_dir)).ok()?;
     Some(crate::etcd::TlsFiles {
         cacert: j.plan.cacert,

@@ -20,7 +20,7 @@ use super::{Journal, Plan, State};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Step {
+pub(crate) enum Step {
     StopEtcd,
     RemoveMember,
     MoveAside,
@@ -31,7 +31,7 @@ pub enum Step {
     RestoreManifest,
 }
 
-pub const STEPS: [Step; 8] = [
+pub(crate) const STEPS: [Step; 8] = [
     Step::StopEtcd,
     Step::RemoveMember,
     Step::MoveAside,
@@ -43,7 +43,7 @@ pub const STEPS: [Step; 8] = [
 ];
 
 impl Step {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Step::StopEtcd => "stop-etcd",
             Step::RemoveMember => "remove-member",

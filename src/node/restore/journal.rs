@@ -9,21 +9,21 @@ use serde::{Deserialize, Serialize};
 
 use crate::fsutil;
 
-pub use crate::node::journal::State;
+pub(crate) use crate::node::journal::State;
 
 use super::{Plan, Step};
 
 /// The restore's journal.
-pub type Journal = crate::node::journal::Journal<Plan, Step, Downtime>;
+pub(crate) type Journal = crate::node::journal::Journal<Plan, Step, Downtime>;
 
 /// What the restore's journal records besides the plan and the steps.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Downtime {
+pub(crate) struct Downtime {
     /// When the control plane went down (step 2 began).
     pub down_at: Option<DateTime<Utc>>,
 }
 
 /// `etcd-backup-restore-journal.json` beside the manifests dir (`/etc/kubernetes/`).
-pub fn journal_path(manifests_dir: &Path) -> PathBuf {
+pub(crate) fn journal_path(manifests_dir: &Path) -> PathBuf {
     fsutil::parent_dir(manifests_dir).join("etcd-backup-restore-journal.json")
 }

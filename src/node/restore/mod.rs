@@ -36,10 +36,10 @@ mod plan;
 mod probes;
 mod steps;
 
-pub use journal::{journal_path, Journal, State};
-pub use plan::Plan;
+pub(crate) use journal::{journal_path, Journal, State};
+pub(crate) use plan::Plan;
 pub(crate) use probes::etcd_on;
-pub use steps::{Step, STEPS};
+pub(crate) use steps::{Step, STEPS};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

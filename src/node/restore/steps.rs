@@ -19,7 +19,7 @@ use super::{Journal, State};
 /// The steps, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Step {
+pub(crate) enum Step {
     Build,
     StopControlPlane,
     MoveAside,
@@ -28,7 +28,7 @@ pub enum Step {
     WaitHealthy,
 }
 
-pub const STEPS: [Step; 6] = [
+pub(crate) const STEPS: [Step; 6] = [
     Step::Build,
     Step::StopControlPlane,
     Step::MoveAside,
@@ -38,7 +38,7 @@ pub const STEPS: [Step; 6] = [
 ];
 
 impl Step {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Step::Build => "build",
             Step::StopControlPlane => "stop-control-plane",

@@ -94,10 +94,14 @@ pub(super) fn agree(
                 .into_iter()
                 .find(|(_, st)| st.member_id == to)
                 .ok_or_else(|| anyhow!("member {to:x} is not among the endpoints"))?;
+            let to_name = members
+                .iter()
+                .find(|m| m.info.id == to)
+                .map_or("(unnamed)", name_of);
             printer.warn(format!(
-                "not saving from {}: {}; saving from member {:x} at {} instead, which agrees \
-                 with the majority. Run `etcd-backup member rejoin` on {}'s node to give it a \
-                 fresh copy of the data",
+                "not saving from {}: {}; saving from member {to_name} ({:x}) at {} instead, \
+                 which agrees with the majority. Run `etcd-backup member rejoin` on {}'s node \
+                 to give it a fresh copy of the data",
                 from.who(),
                 from.differs(),
                 status.member_id,
@@ -147,14 +151,25 @@ fn describe(m: &health::Member, revision: Option<i64>) -> String {
     match (&m.status, &m.hash) {
         (Err(why), _) => format!("{who} did not answer: {why}"),
         (Ok(_), Some(Ok(h))) => format!(
-            "{who}: HashKV {:08x} at revision {} (compacted at {})",
-            h.hash, h.revision, h.compact_revision
+            "{who}: HashKV {:08x} at revision {} ({})",
+            h.hash,
+            h.revision,
+            compacted(h.compact_revision)
         ),
         (Ok(_), Some(Err(why))) => format!(
             "{who}: no HashKV at revision {}: {why}",
             revision.unwrap_or_default()
         ),
         (Ok(_), None) => format!("{who}: not asked for HashKV"),
+    }
+}
+
+/// etcd reports -1 for a key space never compacted.
+fn compacted(revision: i64) -> String {
+    if revision < 0 {
+        "never compacted".to_string()
+    } else {
+        format!("compacted at {revision}")
     }
 }
 
@@ -336,13 +351,13 @@ fn no_majority(members: &[health::Member], agreement: &Agreement) -> anyhow::Err
         .iter()
         .filter_map(|m| match &m.hash {
             Some(Ok(h)) if !m.info.is_learner => Some(format!(
-                "\n    {} ({:x}) at {}: HashKV {:08x} at revision {} (compacted at {})",
+                "\n    {} ({:x}) at {}: HashKV {:08x} at revision {} ({})",
                 name_of(m),
                 m.info.id,
                 show_ep(m),
                 h.hash,
                 h.revision,
-                h.compact_revision
+                compacted(h.compact_revision)
             )),
             _ => None,
         })

@@ -154,10 +154,9 @@ fn save_never_snapshots_a_member_whose_data_differs_and_names_it() {
     assert_eq!(sidecar_of(&out)["member_name"], "n2");
 }
 
-#[test]
-fn a_healthy_cluster_saves_without_a_warning() {
+fn a_healthy_cluster_saves_without_a_warning(dist: Dist) {
     let root = tempfile::tempdir().unwrap();
-    let nodes = Node::cluster(root.path(), &v35(), &["n1", "n2", "n3"]);
+    let nodes = Node::cluster(root.path(), &dist, &["n1", "n2", "n3"]);
     nodes[0].put("/registry/pods/default/p1", "x");
     let t = Instant::now();
     let out = save(&nodes[1], &["-v"]);
@@ -169,4 +168,14 @@ fn a_healthy_cluster_saves_without_a_warning() {
     assert_eq!(err.matches(": HashKV ").count(), 3, "{err}");
     assert!(err.contains("member n2 agrees with the majority"), "{err}");
     assert_eq!(sidecar_of(&out)["member_name"], "n2");
+}
+
+#[test]
+fn a_healthy_cluster_saves_without_a_warning_3_5_1() {
+    a_healthy_cluster_saves_without_a_warning(v35());
+}
+
+#[test]
+fn a_healthy_cluster_saves_without_a_warning_3_4_23() {
+    a_healthy_cluster_saves_without_a_warning(v34());
 }

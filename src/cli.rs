@@ -926,6 +926,17 @@ pub struct SaveArgs {
     #[arg(long, env = "ETCD_BACKUP_SKIP_UNLESS_LEADER", action = ArgAction::SetTrue,
           value_parser = clap::builder::FalseyValueParser::new(), help_heading = None::<&str>)]
     pub skip_unless_leader: bool,
+
+    /// Save without first checking that the members agree on the data
+    ///
+    /// By default, when the cluster has more than one voting member, save asks each for HashKV
+    /// at one revision and refuses to snapshot a member whose data differs from the majority's
+    /// (or when no majority agrees). The check reads each member's whole db once; skip it only
+    /// when a backup is needed whatever the members hold
+    #[arg(long, env = "ETCD_BACKUP_SKIP_HASH_CHECK", action = ArgAction::SetTrue,
+          value_parser = clap::builder::FalseyValueParser::new(), help_heading = None::<&str>,
+          hide_short_help = true)]
+    pub skip_hash_check: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

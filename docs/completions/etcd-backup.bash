@@ -934,7 +934,7 @@ _etcd__backup() {
             return 0
             ;;
         etcd__backup__subcmd__save)
-            opts="-w -q -v -h --label --dial-timeout --stall-timeout --timeout --prune --keep-last --keep-days --keep-within --keep-hourly --keep-daily --keep-weekly --keep-monthly --keep-labeled --prune-labeled --compress --encrypt-to --with-pki --kubernetes-dir --kubelet-dir --remote --remote-endpoint --remote-region --remote-timeout --remote-retries --verify-upload --skip-unless-leader --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --log-format --metrics-file --config --no-config --show-settings --help"
+            opts="-w -q -v -h --label --dial-timeout --stall-timeout --timeout --prune --keep-last --keep-days --keep-within --keep-hourly --keep-daily --keep-weekly --keep-monthly --keep-labeled --prune-labeled --compress --encrypt-to --with-pki --kubernetes-dir --kubelet-dir --remote --remote-endpoint --remote-region --remote-timeout --remote-retries --verify-upload --skip-unless-leader --skip-hash-check --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --log-format --metrics-file --config --no-config --show-settings --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

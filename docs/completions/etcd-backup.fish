@@ -98,6 +98,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l prune-l
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l with-pki -d 'Also save the kubeadm DR bundle (PKI, manifests, kubeconfigs) beside the backup'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l verify-upload -d 'After uploading, read the object back and check its SHA-256'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l skip-unless-leader -d 'Save only on the raft leader\'s node (exit 0 elsewhere)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l skip-hash-check -d 'Save without first checking that the members agree on the data'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -s q -l quiet -d 'Only print errors on stderr'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'

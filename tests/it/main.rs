@@ -30,6 +30,7 @@ mod prune;
 mod remote;
 mod restore;
 mod save;
+mod save_hash;
 mod save_stops;
 mod status;
 mod verify;

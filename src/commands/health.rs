@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::anyhow;
 use serde_json::json;
 
+use super::repair;
 use crate::backup::catalog;
 use crate::cli::HealthArgs;
 use crate::cli::OutputFormat;
@@ -42,24 +43,46 @@ pub fn run(
         "check that etcd runs on this node and that --endpoints and the certificates are right; \
          `etcd-backup health --endpoints URL` can ask another member",
     )?;
+    let decision = match args.repair {
+        true => Some(repair::decide(settings, args, &report, printer)?),
+        false => None,
+    };
     let restore_from = match &report.verdict {
         Verdict::QuorumLost { .. } => newest_backup(&settings.backup_dir),
         _ => None,
     };
     match printer.format {
-        OutputFormat::Json => printer.json(&to_json(&report, restore_from.as_deref())),
-        _ => print_table(&report, restore_from.as_deref(), printer),
+        OutputFormat::Json => {
+            let mut v = to_json(&report, restore_from.as_deref());
+            if let Some(d) = &decision {
+                v["repair"] = repair::to_json(d);
+            }
+            printer.json(&v)
+        }
+        _ => {
+            print_table(&report, restore_from.as_deref(), printer);
+            if let Some(d) = &decision {
+                printer.data(format!("repair: {} ({})", d.action.label(), d.reason));
+            }
+        }
     }
+    let outcome = match &decision {
+        Some(d) => repair::act(settings, args, d, printer),
+        None => Ok(None),
+    };
     if let Some(file) = metrics_file {
-        write_metrics(file, &report).hint(
+        let failed = !matches!(outcome, Ok(None) | Ok(Some(exit::SUCCESS)));
+        let extra = decision.as_ref().map(|d| repair::metrics(d, failed));
+        write_metrics(file, &report, extra.as_deref()).hint(
             "point --metrics-file at a .prom file of its own in an existing directory, e.g. \
              /var/lib/node_exporter/textfile_collector/etcd_health.prom",
         )?;
         printer.detail(format!("wrote {}", file.display()));
     }
-    Ok(match report.verdict {
-        Verdict::Healthy => exit::SUCCESS,
-        _ => exit::NO,
+    Ok(match (outcome?, &report.verdict) {
+        (Some(status), _) => status,
+        (None, Verdict::Healthy) => exit::SUCCESS,
+        (None, _) => exit::NO,
     })
 }
 
@@ -384,7 +407,7 @@ fn to_json(report: &Report, restore_from: Option<&str>) -> serde_json::Value {
 /// A metric name save writes: a file holding one is save's, and health must not replace it.
 const SAVE_METRIC: &str = "etcd_backup_last_attempt_timestamp_seconds";
 
-fn write_metrics(file: &Path, report: &Report) -> anyhow::Result<()> {
+fn write_metrics(file: &Path, report: &Report, extra: Option<&str>) -> anyhow::Result<()> {
     if let Ok(old) = std::fs::read_to_string(file) {
         if old.contains(SAVE_METRIC) {
             return Err(anyhow!(
@@ -393,7 +416,9 @@ fn write_metrics(file: &Path, report: &Report) -> anyhow::Result<()> {
             ));
         }
     }
-    fsutil::write_atomic_mode(file, render_metrics(report).as_bytes(), true, 0o644)?;
+    let mut text = render_metrics(report);
+    text.push_str(extra.unwrap_or_default());
+    fsutil::write_atomic_mode(file, text.as_bytes(), true, 0o644)?;
     Ok(())
 }
 

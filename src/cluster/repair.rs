@@ -143,14 +143,16 @@ pub fn decide(
         .filter(|m| m.status.is_err())
         .map(|m| label(m))
         .collect();
-    if !unreachable.is_empty() && !mine.is_some_and(|m| has_leader(m)) {
+    if !unreachable.is_empty() && !mine.is_some_and(has_leader) {
         return nothing(format!(
             "{} unreachable from here and this node's member knows no leader: this may be a \
              network partition, not a failure of the peers; not acting",
             unreachable.join(", ")
         ));
     }
-    let quorum = (peers.len() + 1) / 2 + 1;
+    // The cluster with this member counted, as the rejoin counts it.
+    let voting_with_me = peers.len() + 1;
+    let quorum = voting_with_me / 2 + 1;
     let healthy = peers
         .iter()
         .filter(|m| has_leader(m) && !needs_rejoin(verdict, m))

@@ -39,7 +39,7 @@ pub fn run(
         .as_ref()
         .and_then(|m| m.flag("quota-backend-bytes"))
         .and_then(|q| q.parse::<u64>().ok());
-    let report = health::gather(&endpoints, &peer_urls(settings), &connector, quota).hint(
+    let report = health::gather(&endpoints, &listers(settings), &connector, quota).hint(
         "check that etcd runs on this node and that --endpoints and the certificates are right; \
          `etcd-backup health --endpoints URL` can ask another member",
     )?;
@@ -99,6 +99,28 @@ pub fn peer_urls(settings: &Settings) -> Vec<String> {
         .filter_map(|kv| kv.split_once('=').map(|(_, url)| url.trim().to_string()))
         .filter(|url| !url.is_empty() && !own.split(',').any(|o| o == url))
         .collect()
+}
+
+/// The peer listeners asked for the member list when no client endpoint answers: the other
+/// members' ([`peer_urls`]), then this node's own. A member that restarted where it cannot reach
+/// a quorum (a partition) never serves clients, since etcd waits for a leader to publish itself
+/// first, but its peer listener answers with the members it knows.
+fn listers(settings: &Settings) -> Vec<String> {
+    let mut urls = peer_urls(settings);
+    if let Some(own) = settings
+        .manifest
+        .as_ref()
+        .and_then(|m| m.flag("initial-advertise-peer-urls"))
+    {
+        urls.extend(
+            own.split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty() && !urls.iter().any(|x| x == u))
+                .map(str::to_string)
+                .collect::<Vec<_>>(),
+        );
+    }
+    urls
 }
 
 fn connector(settings: &Settings, args: &HealthArgs) -> anyhow::Result<Connector> {

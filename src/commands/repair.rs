@@ -274,7 +274,9 @@ fn rejoin_here(
         start_timeout: START_TIMEOUT,
         confirm: &confirm,
     };
-    rejoin::run(&opts, printer).context("the rejoin of health --repair failed")
+    // stdout carries health's report: the rejoin's plan and result lines are logged instead.
+    let logged = printer.clone().results_to_stderr();
+    rejoin::run(&opts, &logged).context("the rejoin of health --repair failed")
 }
 
 /// The backup every node would restore from: the newest (by the time in its name, then by

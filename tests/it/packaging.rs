@@ -301,10 +301,6 @@ fn timer_fires_every_4_hours() {
     assert_eq!(setting(&timer, "Install", "WantedBy"), ["timers.target"]);
 }
 
-/// Highest `systemd-analyze security` exposure accepted for the health --repair service: it
-/// must write the manifests dir and beside the data dir, so it is a little more exposed.
-const HEALTH_SECURITY_THRESHOLD: u32 = 30;
-
 #[test]
 fn health_units_run_repair_every_5_minutes_not_enabled_and_hardened() {
     let unit = read(HEALTH_SERVICE);
@@ -334,7 +330,7 @@ fn health_units_run_repair_every_5_minutes_not_enabled_and_hardened() {
 
     let path = project_root().join(HEALTH_SERVICE);
     let path = path.to_str().unwrap();
-    let threshold = format!("--threshold={HEALTH_SECURITY_THRESHOLD}");
+    let threshold = format!("--threshold={SECURITY_THRESHOLD}");
     let out = systemd_analyze(&["security", "--offline=yes", &threshold, path], &[]);
     let report = describe("systemd-analyze security", &out);
     assert!(out.status.success() && out.stderr.is_empty(), "{report}");
@@ -345,8 +341,11 @@ fn health_units_run_repair_every_5_minutes_not_enabled_and_hardened() {
             l.split("Overall exposure level for etcd-backup-health.service: ")
                 .nth(1)
         })
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse::<f64>().ok())
         .unwrap_or_else(|| panic!("no overall exposure level in\n{report}"));
     eprintln!("systemd-analyze security: etcd-backup-health.service exposure {score}");
+    assert!(score * 10.0 <= f64::from(SECURITY_THRESHOLD), "{report}");
 
     let timer = read(HEALTH_TIMER);
     let spec = setting(&timer, "Timer", "OnCalendar");

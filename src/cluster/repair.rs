@@ -124,19 +124,7 @@ pub fn decide(
              (check {n} of {after})",
             voting.len()
         );
-        return if n >= after {
-            Decision {
-                action: Action::Restore,
-                reason: what,
-                counts,
-            }
-        } else {
-            Decision {
-                action: Action::None,
-                reason: format!("{what}; waiting"),
-                counts,
-            }
-        };
+        return streak(Action::Restore, n >= after, what, counts);
     }
     let unreachable: Vec<String> = peers
         .iter()
@@ -188,9 +176,14 @@ pub fn decide(
         quorum_lost: 0,
     };
     let what = format!("{failure}; {healthy} healthy members elsewhere (check {n} of {after})");
-    if n >= after {
+    streak(Action::Rejoin, n >= after, what, counts)
+}
+
+/// `action` once the streak is long enough, else nothing yet.
+fn streak(action: Action, long_enough: bool, what: String, counts: Counts) -> Decision {
+    if long_enough {
         Decision {
-            action: Action::Rejoin,
+            action,
             reason: what,
             counts,
         }

@@ -1,6 +1,7 @@
 //! The cluster as a whole: the health of every member and whether they agree on the data.
 
 pub mod health;
+pub mod repair;
 
 use std::time::{Duration, Instant};
 

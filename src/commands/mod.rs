@@ -5,6 +5,7 @@ pub mod delete;
 pub mod health;
 pub mod member;
 pub mod prune;
+pub mod repair;
 pub mod restore;
 pub mod save;
 pub mod status;

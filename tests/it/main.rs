@@ -28,6 +28,7 @@ mod offsite_gcs;
 mod packaging;
 mod prune;
 mod remote;
+mod repair;
 mod restore;
 mod save;
 mod save_hash;

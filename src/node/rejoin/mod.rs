@@ -29,7 +29,7 @@ use crate::node::interrupt;
 use crate::node::manifest::EtcdManifest;
 use crate::output::Printer;
 
-pub use plan::Plan;
+pub use plan::{this_member, Plan};
 pub use steps::{Step, STEPS};
 
 /// What `member rejoin` is asked to do (built by `commands/member.rs`).

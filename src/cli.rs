@@ -13,11 +13,12 @@ use std::time::Duration;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 /// Help headings shared by global and subcommand flags, so that each group is shown together.
-pub(crate) const CONNECTION: &str = "Connection";
-pub(crate) const BACKUP_SET: &str = "Backup set";
-pub(crate) const RETENTION: &str = "Retention (a backup is kept when any rule keeps it)";
-pub(crate) const OFF_SITE: &str = "Off-site copies";
-pub(crate) const OUTPUT: &str = "Output";
+pub const CONNECTION: &str = "Connection";
+pub const BACKUP_SET: &str = "Backup set";
+pub const RETENTION: &str = "Retention (a backup is kept when any rule keeps it)";
+pub const OFF_SITE: &str = "Off-site copies";
+pub const OUTPUT: &str = "Output";
+pub const REPAIR: &str = "Automated repair";
 
 /// The exit codes, as `--help` ends and the man pages' EXIT STATUS lists them.
 macro_rules! exit_codes {
@@ -131,7 +132,9 @@ macro_rules! examples_health {
   The same as JSON:
     etcd-backup health -w json
   Per-member gauges for node-exporter's textfile collector (a file of its own):
-    etcd-backup health --metrics-file /var/lib/node_exporter/etcd_health.prom"
+    etcd-backup health --metrics-file /var/lib/node_exporter/etcd_health.prom
+  From a timer on every control-plane node: rejoin this node's member after 3 failed checks:
+    etcd-backup health --repair --remote s3://acme/etcd/"
     };
 }
 
@@ -575,6 +578,44 @@ pub struct HealthArgs {
     #[arg(long, env = "ETCD_BACKUP_HEALTH_TIMEOUT", value_name = "D", default_value = "5m",
           value_parser = parse_duration, help_heading = CONNECTION)]
     pub timeout: Duration,
+
+    /// Act on the verdict for this node (opt-in; for a timer on every control-plane node)
+    ///
+    /// When this node's member failed --repair-after checks in a row while a healthy quorum
+    /// serves elsewhere: `member rejoin` of this node, without asking. Never acts while this
+    /// node's member serves with a leader, nor while a peer is unreachable from here and this
+    /// member knows no leader (a network partition looks the same). When every member answers
+    /// and none knows a leader, for as many checks: names the newest verified backup of
+    /// --remote every node would restore from (the restore itself is refused in this
+    /// version). See docs/dr.md
+    #[arg(long, env = "ETCD_BACKUP_REPAIR", action = ArgAction::SetTrue,
+          value_parser = clap::builder::FalseyValueParser::new(), help_heading = REPAIR)]
+    pub repair: bool,
+
+    /// How many failed checks in a row --repair waits for before it acts
+    #[arg(long, env = "ETCD_BACKUP_REPAIR_AFTER", value_name = "K", default_value = "3",
+          value_parser = clap::value_parser!(u32).range(1..), help_heading = REPAIR)]
+    pub repair_after: u32,
+
+    /// Where --repair keeps its count of failed checks (health-repair.json, 0600)
+    #[arg(long, env = "ETCD_BACKUP_STATE_DIR", value_name = "DIR",
+          default_value = "/var/lib/etcd-backup", help_heading = REPAIR)]
+    pub state_dir: PathBuf,
+
+    /// The kubeadm manifests dir the kubelet watches (for the rejoin of --repair)
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "ETCD_BACKUP_MANIFESTS_DIR",
+        default_value = "/etc/kubernetes/manifests",
+        help_heading = REPAIR,
+        hide_short_help = true
+    )]
+    pub manifests_dir: PathBuf,
+
+    /// The shared store --repair chooses the backup to restore from when quorum is lost
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 #[derive(Debug, Args)]
@@ -926,6 +967,17 @@ pub struct SaveArgs {
     #[arg(long, env = "ETCD_BACKUP_SKIP_UNLESS_LEADER", action = ArgAction::SetTrue,
           value_parser = clap::builder::FalseyValueParser::new(), help_heading = None::<&str>)]
     pub skip_unless_leader: bool,
+
+    /// Save without first checking that the members agree on the data
+    ///
+    /// By default, when the cluster has more than one voting member, save asks each for HashKV
+    /// at one revision and refuses to snapshot a member whose data differs from the majority's
+    /// (or when no majority agrees). The check reads each member's whole db once; skip it only
+    /// when a backup is needed whatever the members hold
+    #[arg(long, env = "ETCD_BACKUP_SKIP_HASH_CHECK", action = ArgAction::SetTrue,
+          value_parser = clap::builder::FalseyValueParser::new(), help_heading = None::<&str>,
+          hide_short_help = true)]
+    pub skip_hash_check: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

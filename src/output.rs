@@ -37,6 +37,9 @@ pub(crate) struct Printer {
     pub format: OutputFormat,
     /// How stderr lines are written (`--log-format`).
     pub log_format: LogFormat,
+    /// Result lines go to stderr as log lines: for an engine run inside another command whose
+    /// stdout carries that command's own result (the rejoin of `health --repair`).
+    pub results_to_stderr: bool,
 }
 
 impl Printer {
@@ -52,6 +55,15 @@ impl Printer {
             level,
             format,
             log_format: LogFormat::Text,
+            results_to_stderr: false,
+        }
+    }
+
+    /// The same printer writing result lines to stderr, as log lines.
+    pub fn results_to_stderr(self) -> Printer {
+        Printer {
+            results_to_stderr: true,
+            ..self
         }
     }
 
@@ -87,7 +99,10 @@ impl Printer {
     }
 
     /// A result line on stdout.
-    pub(crate) fn data(&self, line: impl AsRef<str>) {
+    pub fn data(&self, line: impl AsRef<str>) {
+        if self.results_to_stderr {
+            return self.line("info", "etcd-backup: ", line.as_ref());
+        }
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{}", line.as_ref());
         let _ = out.flush();

@@ -278,7 +278,7 @@ _etcd__backup() {
             return 0
             ;;
         etcd__backup__subcmd__health)
-            opts="-w -q -v -h --dial-timeout --stall-timeout --timeout --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --log-format --metrics-file --config --no-config --show-settings --help"
+            opts="-w -q -v -h --dial-timeout --stall-timeout --timeout --repair --repair-after --state-dir --manifests-dir --remote --remote-endpoint --remote-region --remote-timeout --remote-retries --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --log-format --metrics-file --config --no-config --show-settings --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -293,6 +293,38 @@ _etcd__backup() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --repair-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --manifests-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote-region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote-retries)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -934,7 +966,7 @@ _etcd__backup() {
             return 0
             ;;
         etcd__backup__subcmd__save)
-            opts="-w -q -v -h --label --dial-timeout --stall-timeout --timeout --prune --keep-last --keep-days --keep-within --keep-hourly --keep-daily --keep-weekly --keep-monthly --keep-labeled --prune-labeled --compress --encrypt-to --with-pki --kubernetes-dir --kubelet-dir --remote --remote-endpoint --remote-region --remote-timeout --remote-retries --verify-upload --skip-unless-leader --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --log-format --metrics-file --config --no-config --show-settings --help"
+            opts="-w -q -v -h --label --dial-timeout --stall-timeout --timeout --prune --keep-last --keep-days --keep-within --keep-hourly --keep-daily --keep-weekly --keep-monthly --keep-labeled --prune-labeled --compress --encrypt-to --with-pki --kubernetes-dir --kubelet-dir --remote --remote-endpoint --remote-region --remote-timeout --remote-retries --verify-upload --skip-unless-leader --skip-hash-check --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --log-format --metrics-file --config --no-config --show-settings --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -98,6 +98,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l prune-l
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l with-pki -d 'Also save the kubeadm DR bundle (PKI, manifests, kubeconfigs) beside the backup'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l verify-upload -d 'After uploading, read the object back and check its SHA-256'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l skip-unless-leader -d 'Save only on the raft leader\'s node (exit 0 elsewhere)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l skip-hash-check -d 'Save without first checking that the members agree on the data'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -s q -l quiet -d 'Only print errors on stderr'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand save" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
@@ -320,6 +321,14 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -s h -l 
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l dial-timeout -d 'Give up connecting to a member after this long (a member that does not answer in time counts as unreachable)' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l stall-timeout -d 'Give up on a member that sends nothing for this long' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l timeout -d 'Give up when the whole check takes longer than this' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l repair-after -d 'How many failed checks in a row --repair waits for before it acts' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l state-dir -d 'Where --repair keeps its count of failed checks (health-repair.json, 0600)' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l manifests-dir -d 'The kubeadm manifests dir the kubelet watches (for the rejoin of --repair)' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l remote -d 'Off-site copies: s3://, gs://, az:// or file:// URL of a prefix' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l remote-endpoint -d 'Endpoint of the store (S3-compatible, GCS or Azure)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l remote-timeout -d 'Give up on one request to the store after this long' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l remote-retries -d 'Retries of a failed request to the store' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l endpoints -d 'etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l cacert -d 'CA bundle that signed etcd\'s serving certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
@@ -334,6 +343,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l log-f
 json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l metrics-file -d 'Write metrics of every save run here, for node-exporter\'s textfile collector' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l repair -d 'Act on the verdict for this node (opt-in; for a timer on every control-plane node)'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -s q -l quiet -d 'Only print errors on stderr'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'

@@ -273,6 +273,21 @@ fn ask_status(info: MemberInfo, connector: &Connector) -> Result<Member, EtcdErr
     })
 }
 
+/// The members `infos` names, each with its status and its `HashKV` at the lowest revision any
+/// of them has applied (what [`gather`] asks after the member list), and that revision. Each is
+/// asked at the first of its client URLs. Only a signal or the run's deadline is an error.
+pub fn status_and_hash(
+    infos: Vec<MemberInfo>,
+    connector: &Connector,
+) -> Result<(Vec<Member>, Option<i64>), EtcdError> {
+    let mut members: Vec<Member> = infos
+        .into_iter()
+        .map(|info| ask_status(info, connector))
+        .collect::<Result<_, _>>()?;
+    let revision = hash_members(&mut members, connector)?;
+    Ok((members, revision))
+}
+
 /// Asks every member that answered for `HashKV` at the lowest revision any of them has applied.
 fn hash_members(members: &mut [Member], connector: &Connector) -> Result<Option<i64>, EtcdError> {
     let Some(revision) = members
@@ -298,11 +313,43 @@ fn hash_members(members: &mut [Member], connector: &Connector) -> Result<Option<
     Ok(Some(revision))
 }
 
+/// Whether the voting members agree on the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Agreement {
+    /// The (compacted revision, hash) that at least `quorum` voting members share.
+    pub majority: Option<(i64, u32)>,
+    /// How many voting members answered `HashKV`.
+    pub hashed: usize,
+    /// A majority of the voting members.
+    pub quorum: usize,
+}
+
+impl Agreement {
+    /// Enough voting members answered `HashKV`, and no quorum of them shares one hash.
+    pub fn split(&self) -> bool {
+        self.majority.is_none() && self.hashed >= self.quorum
+    }
+}
+
+/// Whether the voting members among `members` agree on the data.
+pub fn agreement(members: &[Member]) -> Agreement {
+    let voting: Vec<&Member> = members.iter().filter(|m| !m.info.is_learner).collect();
+    let quorum = voting.len() / 2 + 1;
+    Agreement {
+        majority: majority_hash(&voting, quorum),
+        hashed: voting
+            .iter()
+            .filter(|m| matches!(m.hash, Some(Ok(_))))
+            .count(),
+        quorum,
+    }
+}
+
 /// The verdict from what was gathered.
 pub(crate) fn judge(members: &[Member], alarms: &[Alarm], quota: u64) -> Verdict {
     let voting: Vec<&Member> = members.iter().filter(|m| !m.info.is_learner).collect();
-    let quorum = voting.len() / 2 + 1;
-    let majority = majority_hash(&voting, quorum);
+    let agreement = agreement(members);
+    let (quorum, majority) = (agreement.quorum, agreement.majority);
     let mut problems: Vec<(u64, Vec<Problem>)> = Vec::new();
     for m in members {
         let p = problems_of(m, alarms, majority, quota);
@@ -324,11 +371,7 @@ pub(crate) fn judge(members: &[Member], alarms: &[Alarm], quota: u64) -> Verdict
             problems,
         };
     }
-    let hashed = voting
-        .iter()
-        .filter(|m| matches!(m.hash, Some(Ok(_))))
-        .count();
-    if majority.is_none() && hashed >= quorum {
+    if agreement.split() {
         return Verdict::QuorumLost {
             reason: format!(
                 "no {quorum} of the {} voting members agree on the data (HashKV differs)",

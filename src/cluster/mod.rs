@@ -1,6 +1,7 @@
 //! The cluster as a whole: the health of every member and whether they agree on the data.
 
 pub(crate) mod health;
+pub(crate) mod repair;
 
 use std::time::{Duration, Instant};
 

@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::anyhow;
 use serde_json::json;
 
+use super::repair;
 use crate::backup::catalog;
 use crate::cli::HealthArgs;
 use crate::cli::OutputFormat;
@@ -38,28 +39,50 @@ pub(crate) fn run(
         .as_ref()
         .and_then(|m| m.flag("quota-backend-bytes"))
         .and_then(|q| q.parse::<u64>().ok());
-    let report = health::gather(&endpoints, &peer_urls(settings), &connector, quota).hint(
+    let report = health::gather(&endpoints, &listers(settings), &connector, quota).hint(
         "check that etcd runs on this node and that --endpoints and the certificates are right; \
          `etcd-backup health --endpoints URL` can ask another member",
     )?;
+    let decision = match args.repair {
+        true => Some(repair::decide(settings, args, &report, printer)?),
+        false => None,
+    };
     let restore_from = match &report.verdict {
         Verdict::QuorumLost { .. } => newest_backup(&settings.backup_dir),
         _ => None,
     };
     match printer.format {
-        OutputFormat::Json => printer.json(&to_json(&report, restore_from.as_deref())),
-        _ => print_table(&report, restore_from.as_deref(), printer),
+        OutputFormat::Json => {
+            let mut v = to_json(&report, restore_from.as_deref());
+            if let Some(d) = &decision {
+                v["repair"] = repair::to_json(d);
+            }
+            printer.json(&v)
+        }
+        _ => {
+            print_table(&report, restore_from.as_deref(), printer);
+            if let Some(d) = &decision {
+                printer.data(format!("repair: {} ({})", d.action.label(), d.reason));
+            }
+        }
     }
+    let outcome = match &decision {
+        Some(d) => repair::act(settings, args, d, printer),
+        None => Ok(None),
+    };
     if let Some(file) = metrics_file {
-        write_metrics(file, &report).hint(
+        let failed = !matches!(outcome, Ok(None) | Ok(Some(exit::SUCCESS)));
+        let extra = decision.as_ref().map(|d| repair::metrics(d, failed));
+        write_metrics(file, &report, extra.as_deref()).hint(
             "point --metrics-file at a .prom file of its own in an existing directory, e.g. \
              /var/lib/node_exporter/textfile_collector/etcd_health.prom",
         )?;
         printer.detail(format!("wrote {}", file.display()));
     }
-    Ok(match report.verdict {
-        Verdict::Healthy => exit::SUCCESS,
-        _ => exit::NO,
+    Ok(match (outcome?, &report.verdict) {
+        (Some(status), _) => status,
+        (None, Verdict::Healthy) => exit::SUCCESS,
+        (None, _) => exit::NO,
     })
 }
 
@@ -76,6 +99,28 @@ pub(crate) fn peer_urls(settings: &Settings) -> Vec<String> {
         .filter_map(|kv| kv.split_once('=').map(|(_, url)| url.trim().to_string()))
         .filter(|url| !url.is_empty() && !own.split(',').any(|o| o == url))
         .collect()
+}
+
+/// The peer listeners asked for the member list when no client endpoint answers: the other
+/// members' ([`peer_urls`]), then this node's own. A member that restarted where it cannot reach
+/// a quorum (a partition) never serves clients, since etcd waits for a leader to publish itself
+/// first, but its peer listener answers with the members it knows.
+fn listers(settings: &Settings) -> Vec<String> {
+    let mut urls = peer_urls(settings);
+    if let Some(own) = settings
+        .manifest
+        .as_ref()
+        .and_then(|m| m.flag("initial-advertise-peer-urls"))
+    {
+        urls.extend(
+            own.split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty() && !urls.iter().any(|x| x == u))
+                .map(str::to_string)
+                .collect::<Vec<_>>(),
+        );
+    }
+    urls
 }
 
 fn connector(settings: &Settings, args: &HealthArgs) -> anyhow::Result<Connector> {
@@ -384,7 +429,7 @@ fn to_json(report: &Report, restore_from: Option<&str>) -> serde_json::Value {
 /// A metric name save writes: a file holding one is save's, and health must not replace it.
 const SAVE_METRIC: &str = "etcd_backup_last_attempt_timestamp_seconds";
 
-fn write_metrics(file: &Path, report: &Report) -> anyhow::Result<()> {
+fn write_metrics(file: &Path, report: &Report, extra: Option<&str>) -> anyhow::Result<()> {
     if let Ok(old) = std::fs::read_to_string(file) {
         if old.contains(SAVE_METRIC) {
             return Err(anyhow!(
@@ -393,7 +438,9 @@ fn write_metrics(file: &Path, report: &Report) -> anyhow::Result<()> {
             ));
         }
     }
-    fsutil::write_atomic_mode(file, render_metrics(report).as_bytes(), true, 0o644)?;
+    let mut text = render_metrics(report);
+    text.push_str(extra.unwrap_or_default());
+    fsutil::write_atomic_mode(file, text.as_bytes(), true, 0o644)?;
     Ok(())
 }
 

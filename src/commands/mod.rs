@@ -5,6 +5,7 @@ pub(crate) mod delete;
 pub(crate) mod health;
 pub(crate) mod member;
 pub(crate) mod prune;
+pub(crate) mod repair;
 pub(crate) mod restore;
 pub(crate) mod save;
 pub(crate) mod status;

@@ -116,8 +116,9 @@ pub(crate) fn members_via_peer(
     v.as_array()?.iter().map(member_of_json).collect()
 }
 
-/// One member of the peer listener's JSON: `id` is a hex string (etcd's types.ID), the URLs
-/// are `peerURLs` and `clientURLs`, and `isLearner` is left out when false.
+/// One member of the peer listener's JSON: `id` is a decimal number (3.4.23 and 3.5.1; a hex
+/// string is taken too), the URLs are `peerURLs` and `clientURLs`, and `isLearner` is left out
+/// when false.
 fn member_of_json(m: &serde_json::Value) -> Option<MemberInfo> {
     let id = match &m["id"] {
         serde_json::Value::String(s) => u64::from_str_radix(s, 16).ok()?,
@@ -287,7 +288,14 @@ fn peer_members(host: &str, port: u16, tls: &TlsFiles, timeout: Duration) -> Ans
     loop {
         match stream.read(&mut buf) {
             Ok(0) => break,
-            Ok(n) if answer.len() + n <= 1 << 20 => answer.extend_from_slice(&buf[..n]),
+            Ok(n) if answer.len() + n <= 1 << 20 => {
+                answer.extend_from_slice(&buf[..n]);
+                // etcd sends the whole answer at once but may close the connection only
+                // seconds later: stop as soon as the body its Content-Length names is in.
+                if complete(&answer) {
+                    break;
+                }
+            }
             Ok(_) => break,
             // A close without close_notify ends the answer as well.
             Err(_) => break,
@@ -320,6 +328,18 @@ fn peer_members(host: &str, port: u16, tls: &TlsFiles, timeout: Duration) -> Ans
         }
         _ => Answer::Other,
     }
+}
+
+/// The answer's head is in and its body has the length `Content-Length` names.
+fn complete(answer: &[u8]) -> bool {
+    let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&answer[..end]).to_ascii_lowercase();
+    head.lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .is_some_and(|len| answer.len() - (end + 4) >= len)
 }
 
 fn dechunk(body: &str) -> String {
@@ -382,6 +402,21 @@ mod tests {
             vec!["https://10.0.0.2:2379"]
         );
         assert_eq!(client_urls_of(&members, "10.9.9.9", 2380).len(), 2);
+    }
+
+    #[test]
+    fn an_answer_is_complete_once_its_content_length_is_in() {
+        let head =
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\n";
+        let mut a = head.to_vec();
+        assert!(!complete(&a));
+        a.extend_from_slice(b"[1,2");
+        assert!(!complete(&a));
+        a.push(b']');
+        assert!(complete(&a));
+        assert!(!complete(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n"
+        ));
     }
 
     #[test]

@@ -313,8 +313,8 @@ fn beside_data_dir(node: &Node, what: &str) -> Vec<std::path::PathBuf> {
 }
 
 /// A cluster whose n3 has lost its data dir (moved away by the test, as a lost disk would).
-fn cluster_with_a_wiped_member(root: &Path) -> Vec<Node> {
-    let nodes = Node::cluster(root, &v35(), &["n1", "n2", "n3"]);
+fn cluster_with_a_wiped_member(root: &Path, dist: &Dist) -> Vec<Node> {
+    let nodes = Node::cluster(root, dist, &["n1", "n2", "n3"]);
     nodes[0].put("/before", "1");
     let aside = stop_etcd(&nodes[2]);
     fs::rename(&nodes[2].data_dir, nodes[2].root.join("var/lib/lost")).unwrap();
@@ -341,10 +341,9 @@ fn assert_rejoined(nodes: &[Node], on: usize) {
     assert_eq!(nodes[0].get("/after").as_deref(), Some("3"));
 }
 
-#[test]
-fn a_wiped_member_rejoins_and_the_cluster_is_whole_again() {
+fn a_wiped_member_rejoins_and_the_cluster_is_whole_again(dist: Dist) {
     let root = tempfile::tempdir().unwrap();
-    let nodes = cluster_with_a_wiped_member(root.path());
+    let nodes = cluster_with_a_wiped_member(root.path(), &dist);
     let original = fs::read(&nodes[2].manifest).unwrap();
     // --dry-run changes nothing.
     let out = rejoin(&nodes[2], &["--dry-run"]);
@@ -384,7 +383,14 @@ fn a_wiped_member_rejoins_and_the_cluster_is_whole_again() {
         describe(&out),
         nodes[2].logs()
     );
-    eprintln!("wiped member to a healthy 3-member cluster: {took:.1?}");
+    // The time a person waits: from `member rejoin` on a wiped member to `health` saying so.
+    wait_verdict(&nodes[0], "healthy", Duration::from_secs(30));
+    eprintln!(
+        "etcd {}: wiped member to a healthy 3-member cluster in {:.1?} (member rejoin itself \
+         {took:.1?})",
+        dist.version,
+        t.elapsed()
+    );
     assert_rejoined(&nodes, 2);
     assert_eq!(fs::read(&nodes[2].manifest).unwrap(), original);
     assert_eq!(rejoin_journal(&nodes[2])["state"], "finished");
@@ -398,6 +404,16 @@ fn a_wiped_member_rejoins_and_the_cluster_is_whole_again() {
         "{}",
         describe(&out)
     );
+}
+
+#[test]
+fn a_wiped_member_rejoins_3_5_1() {
+    a_wiped_member_rejoins_and_the_cluster_is_whole_again(v35());
+}
+
+#[test]
+fn a_wiped_member_rejoins_3_4_23() {
+    a_wiped_member_rejoins_and_the_cluster_is_whole_again(v34());
 }
 
 #[test]
@@ -480,7 +496,7 @@ fn rejoin_refuses_what_it_must_not_do() {
 #[test]
 fn a_failure_at_any_rejoin_step_rolls_back_and_a_kill_9_resumes() {
     let root = tempfile::tempdir().unwrap();
-    let nodes = cluster_with_a_wiped_member(root.path());
+    let nodes = cluster_with_a_wiped_member(root.path(), &v35());
     let original = fs::read(&nodes[2].manifest).unwrap();
     let steps = [
         "stop-etcd",
@@ -579,4 +595,127 @@ fn rejoin_journal_done(node: &Node, step: &str) -> bool {
     v["done"]
         .as_array()
         .is_some_and(|d| d.iter().any(|s| s == step))
+}
+
+/// The member list as etcdctl prints it through `via` (`-w json`).
+fn ctl_members(via: &Node) -> Vec<Value> {
+    let out = via.ctl(&["member", "list", "-w", "json"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["members"].as_array().cloned().unwrap_or_default()
+}
+
+/// A membership change with etcdctl through `via`, retried while etcd refuses it for a moment
+/// (a change just made: "unhealthy cluster"; an ID of a member removed in the same second:
+/// "member not found"/"member removed").
+fn ctl_membership(via: &Node, args: &[&str]) -> Output {
+    let t = Instant::now();
+    loop {
+        let out = via.ctl(args);
+        let err = stderr(&out);
+        let passing = ["unhealthy cluster", "member not found", "member removed"]
+            .iter()
+            .any(|s| err.contains(s));
+        if out.status.success() || !passing || t.elapsed() > Duration::from_secs(30) {
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// n3 of a 3-member cluster turned into a learner by hand, the etcdctl way: removed, its data
+/// dir moved away, added back with `--learner`, and started with `--initial-cluster-state=
+/// existing` and the `--initial-cluster` that `member add` printed. Returns once it serves as
+/// a learner.
+fn cluster_with_a_learner(root: &Path, dist: &Dist) -> Vec<Node> {
+    let mut nodes = Node::cluster(root, dist, &["n1", "n2", "n3"]);
+    nodes[0].put("/before", "1");
+    let id = ctl_members(&nodes[0])
+        .iter()
+        .find(|m| m["name"] == "n3")
+        .and_then(|m| m["ID"].as_u64())
+        .unwrap();
+    let aside = stop_etcd(&nodes[2]);
+    let out = ctl_membership(&nodes[0], &["member", "remove", &format!("{id:x}")]);
+    assert!(out.status.success(), "{}", describe(&out));
+    fs::rename(&nodes[2].data_dir, nodes[2].root.join("var/lib/removed")).unwrap();
+    let peer = format!("--peer-urls={}", nodes[2].peer_url);
+    let out = ctl_membership(&nodes[0], &["member", "add", "n3", "--learner", &peer]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let initial = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("ETCD_INITIAL_CLUSTER=\""))
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("no ETCD_INITIAL_CLUSTER in {printed}"));
+    nodes[2].initial_cluster = initial.to_string();
+    let yaml = nodes[2].manifest_yaml().replace(
+        "--initial-cluster-state=new",
+        "--initial-cluster-state=existing",
+    );
+    assert!(yaml.contains("--initial-cluster-state=existing"), "{yaml}");
+    fs::write(&aside, yaml).unwrap();
+    start_etcd(&nodes[2], &aside);
+    let t = Instant::now();
+    loop {
+        let learner = ctl_members(&nodes[0])
+            .iter()
+            .any(|m| m["name"] == "n3" && m["isLearner"] == true);
+        if learner && nodes[2].ctl(&["endpoint", "status"]).status.success() {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "n3 never served as a learner:\n{}",
+            nodes[2].logs()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    nodes
+}
+
+/// IDs and learner flags of the member list, sorted: what a refusal must leave as it was.
+fn membership(via: &Node) -> Vec<(u64, bool)> {
+    let mut v: Vec<(u64, bool)> = ctl_members(via)
+        .iter()
+        .map(|m| (m["ID"].as_u64().unwrap(), m["isLearner"] == true))
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+fn a_learner_is_refused(dist: Dist) {
+    let root = tempfile::tempdir().unwrap();
+    let nodes = cluster_with_a_learner(root.path(), &dist);
+    let manifest = fs::read(&nodes[2].manifest).unwrap();
+    let members = membership(&nodes[0]);
+    assert!(members.iter().any(|&(_, learner)| learner), "{members:?}");
+    let pid = nodes[2].etcd_pid();
+    assert!(pid.is_some());
+    let out = rejoin(&nodes[2], &["--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(stderr(&out).contains("is a learner"), "{}", describe(&out));
+    // Nothing changed: the manifest, the data dir (in place, its etcd never stopped), the
+    // membership, and no journal.
+    assert_eq!(fs::read(&nodes[2].manifest).unwrap(), manifest);
+    assert!(nodes[2].data_dir.join("member").is_dir());
+    assert!(beside_data_dir(&nodes[2], "before-rejoin").is_empty());
+    assert_eq!(nodes[2].etcd_pid(), pid);
+    assert_eq!(membership(&nodes[0]), members);
+    assert!(!nodes[2]
+        .manifests_dir
+        .parent()
+        .unwrap()
+        .join("etcd-backup-rejoin-journal.json")
+        .exists());
+}
+
+#[test]
+fn a_learner_is_refused_3_5_1() {
+    a_learner_is_refused(v35());
+}
+
+#[test]
+fn a_learner_is_refused_3_4_23() {
+    a_learner_is_refused(v34());
 }

@@ -22,6 +22,9 @@ use checkers::{describe, project_root, systemd_analyze};
 
 const SERVICE: &str = "packaging/systemd/etcd-backup.service";
 const TIMER: &str = "packaging/systemd/etcd-backup.timer";
+const HEALTH_SERVICE: &str = "packaging/systemd/etcd-backup-health.service";
+const HEALTH_TIMER: &str = "packaging/systemd/etcd-backup-health.timer";
+const UNITS: [&str; 4] = [SERVICE, TIMER, HEALTH_SERVICE, HEALTH_TIMER];
 const CRON: &str = "packaging/cron/etcd-backup";
 const CRONJOB: &str = "packaging/kubernetes/cronjob.yaml";
 
@@ -103,7 +106,7 @@ impl VerifyRoot {
             .output()
             .unwrap();
         assert!(cp.status.success(), "{}", describe("cp -a", &cp));
-        for rel in [SERVICE, TIMER] {
+        for rel in UNITS {
             let name = Path::new(rel).file_name().unwrap();
             fs::copy(project_root().join(rel), units.join(name)).unwrap();
         }
@@ -130,20 +133,21 @@ impl VerifyRoot {
         self.path().join("usr/lib/systemd/system").join(name)
     }
 
-    /// `systemd-analyze verify` on both units: Ok only when it exits 0 and prints nothing, since
-    /// it exits 0 with only a warning for an unknown key or a bad value.
+    /// `systemd-analyze verify` on every unit: Ok only when it exits 0 and prints nothing,
+    /// since it exits 0 with only a warning for an unknown key or a bad value.
     fn verify(&self) -> Result<(), String> {
         let root_arg = format!("--root={}", self.path().display());
         let man = self.path().join("man");
-        let out = systemd_analyze(
-            &[
-                "verify",
-                &root_arg,
-                "etcd-backup.service",
-                "etcd-backup.timer",
-            ],
-            &[("MANPATH", &man)],
-        );
+        let mut args = vec!["verify".to_string(), root_arg];
+        args.extend(UNITS.iter().map(|u| {
+            Path::new(u)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        }));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = systemd_analyze(&args, &[("MANPATH", &man)]);
         if out.status.success() && out.stdout.is_empty() && out.stderr.is_empty() {
             Ok(())
         } else {
@@ -179,6 +183,17 @@ fn systemd_units_pass_verify_silently() {
     fs::remove_file(root.path().join("man/man1/etcd-backup-prune.1")).unwrap();
     let err = root.verify().unwrap_err();
     assert!(err.contains("man etcd-backup-prune(1)"), "{err}");
+
+    // The health units are verified too: an unknown key in them is seen.
+    let page = root.path().join("man/man1/etcd-backup-prune.1");
+    fs::copy(project_root().join("docs/man/etcd-backup-prune.1"), page).unwrap();
+    root.verify().unwrap();
+    let health = root.unit("etcd-backup-health.service");
+    let good = fs::read_to_string(&health).unwrap();
+    fs::write(&health, format!("{good}BogusKey=1\n")).unwrap();
+    let err = root.verify().unwrap_err();
+    assert!(err.contains("etcd-backup-health.service"), "{err}");
+    assert!(err.contains("Unknown key 'BogusKey'"), "{err}");
 }
 
 #[test]
@@ -284,6 +299,92 @@ fn timer_fires_every_4_hours() {
     assert_eq!(setting(&timer, "Timer", "Persistent"), ["true"]);
     assert_eq!(setting(&timer, "Timer", "RandomizedDelaySec"), ["10min"]);
     assert_eq!(setting(&timer, "Install", "WantedBy"), ["timers.target"]);
+}
+
+#[test]
+fn health_units_run_repair_every_5_minutes_not_enabled_and_hardened() {
+    let unit = read(HEALTH_SERVICE);
+    let one = |section: &str, key: &str| -> String {
+        let v = setting(&unit, section, key);
+        assert_eq!(v.len(), 1, "{key}= in [{section}]: {v:?}");
+        v[0].clone()
+    };
+    assert_eq!(one("Service", "Type"), "oneshot");
+    let exec_start = one("Service", "ExecStart");
+    let argv: Vec<&str> = exec_start.split(' ').collect();
+    let cli = Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+    match cli.command {
+        Sub::Health(h) => {
+            assert!(h.repair, "{argv:?}: no --repair");
+            assert_eq!(h.repair_after, 3);
+            assert_eq!(h.state_dir, Path::new("/var/lib/etcd-backup"));
+        }
+        other => panic!("{argv:?}: not health: {other:?}"),
+    }
+    assert_eq!(one("Service", "StateDirectory"), "etcd-backup");
+    assert_eq!(one("Service", "CapabilityBoundingSet"), "");
+    assert_eq!(one("Service", "UMask"), "0077");
+    assert_eq!(one("Service", "ProtectSystem"), "strict");
+    // Started by its timer only.
+    assert!(unit_settings(&unit, "Install").is_empty());
+
+    let path = project_root().join(HEALTH_SERVICE);
+    let path = path.to_str().unwrap();
+    let threshold = format!("--threshold={SECURITY_THRESHOLD}");
+    let out = systemd_analyze(&["security", "--offline=yes", &threshold, path], &[]);
+    let report = describe("systemd-analyze security", &out);
+    assert!(out.status.success() && out.stderr.is_empty(), "{report}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let score = stdout
+        .lines()
+        .find_map(|l| {
+            l.split("Overall exposure level for etcd-backup-health.service: ")
+                .nth(1)
+        })
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no overall exposure level in\n{report}"));
+    eprintln!("systemd-analyze security: etcd-backup-health.service exposure {score}");
+    assert!(score * 10.0 <= f64::from(SECURITY_THRESHOLD), "{report}");
+
+    let timer = read(HEALTH_TIMER);
+    let spec = setting(&timer, "Timer", "OnCalendar");
+    assert_eq!(spec.len(), 1, "{spec:?}");
+    let out = Command::new("systemd-analyze")
+        .args(["calendar", "--iterations=4", &spec[0]])
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    let report = describe("systemd-analyze calendar", &out);
+    assert!(out.status.success() && out.stderr.is_empty(), "{report}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let times: Vec<chrono::NaiveDateTime> = stdout
+        .lines()
+        .filter(|l| l.contains("Next elapse:") || l.contains("Iter. #"))
+        .map(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            let n = fields.len();
+            let text = format!("{} {}", fields[n - 3], fields[n - 2]);
+            chrono::NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S")
+                .unwrap_or_else(|e| panic!("{l}: {e}"))
+        })
+        .collect();
+    assert_eq!(times.len(), 4, "{report}");
+    for pair in times.windows(2) {
+        assert_eq!(pair[1] - pair[0], chrono::TimeDelta::minutes(5), "{report}");
+    }
+    assert_eq!(setting(&timer, "Install", "WantedBy"), ["timers.target"]);
+
+    // The .deb installs both beside the other units (cargo-deb's assets).
+    let cargo = read("Cargo.toml");
+    for u in [HEALTH_SERVICE, HEALTH_TIMER] {
+        let name = Path::new(u).file_name().unwrap().to_str().unwrap();
+        let asset = format!("[\"{u}\", \"usr/lib/systemd/system/{name}\", \"644\"]");
+        assert!(
+            cargo.contains(&asset),
+            "{asset} not in Cargo.toml's deb assets"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

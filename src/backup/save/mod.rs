@@ -5,8 +5,10 @@
 //! Order of work, chosen so that a failure at any point leaves nothing that looks finished:
 //! 1. local checks (label, TLS files: [`prepare`]), backup dir (0700), directory lock;
 //! 2. pre-flight: status of every endpoint, pick a voting member, alarms, member name, free
-//!    space (`preflight.rs`); a name not used yet, waiting for the next second if this one's is
-//!    taken (`name.rs`);
+//!    space (`preflight.rs`); unless the cluster has a single voting member, `HashKV` of every
+//!    voting member at one revision, refusing a member whose data differs from the majority's
+//!    (`agree.rs`); a name not used yet, waiting for the next second if this one's is taken
+//!    (`name.rs`);
 //! 3. stream into `<name>.part` (0600, exclusive), SHA-256 checked against etcd's digest
 //!    (`stream.rs`);
 //! 4. fsync, size check and the checks of `verify` (`check.rs`), the DR bundle (`bundle.rs`),
@@ -22,6 +24,7 @@
 //! never left unsaid.
 
 mod after_commit;
+mod agree;
 mod bundle;
 mod check;
 mod commit;
@@ -136,7 +139,7 @@ pub(crate) fn save(
         run_timeout: args.timeout,
         deadline: bound.at,
     };
-    let mut member = preflight::preflight(&dial, printer).and_then(|r| {
+    let (member, others) = preflight::preflight(&dial, printer).and_then(|r| {
         bound
             .check()
             .map_err(|e| stop::stopped(e, "connecting to etcd"))?;
@@ -147,6 +150,17 @@ pub(crate) fn save(
             return Ok(Outcome::Skipped(skip));
         }
     }
+    let mut member = if args.skip_hash_check {
+        printer.detail("--skip-hash-check: the members' data is not compared");
+        member
+    } else {
+        agree::agree(&dial, member, others, printer).and_then(|m| {
+            bound
+                .check()
+                .map_err(|e| stop::stopped(e, "comparing the members' data"))?;
+            Ok(m)
+        })?
+    };
     let dir = place.dir;
     preflight::check_free_space(dir, &member.status, prep.layers)?;
     let name = match place.one_off {

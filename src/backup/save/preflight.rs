@@ -34,12 +34,34 @@ pub(super) struct Member {
     pub name: String,
 }
 
+/// An endpoint that answered, and what it said.
+pub(super) type Answered = (Session, MemberStatus);
+
 /// Asks every endpoint for its status and picks the member to snapshot from: a voting member,
-/// preferring one that has a leader, then the highest raft index, then the order given.
-pub(super) fn preflight(dial: &Dial<'_>, printer: &Printer) -> anyhow::Result<Member> {
+/// preferring one that has a leader, then the highest raft index, then the order given. Also
+/// returns the other voting members that answered, in that order of preference: where
+/// [`super::agree`] turns when the chosen member's data differs from the majority's.
+pub(super) fn preflight(
+    dial: &Dial<'_>,
+    printer: &Printer,
+) -> anyhow::Result<(Member, Vec<Answered>)> {
     let answered = ask_every_endpoint(dial, printer)?;
     one_cluster(&answered)?;
-    let (mut session, status) = choose(answered)?;
+    let mut ranked = rank(answered)?;
+    let (mut session, status) = ranked.remove(0);
+    warn_status(&status, printer);
+    warn_alarms(&mut session, printer)?;
+    let why = if dial.endpoints.len() > 1 {
+        " (voting member with the highest raft index)"
+    } else {
+        ""
+    };
+    let member = adopt(session, status, why, printer)?;
+    Ok((member, ranked))
+}
+
+/// Warns about a member without a leader, and about the errors its status reports.
+pub(super) fn warn_status(status: &MemberStatus, printer: &Printer) {
     if status.leader == 0 {
         printer.warn(format!(
             "member {:x} at {} has no leader: the cluster has lost quorum, so this snapshot \
@@ -50,15 +72,18 @@ pub(super) fn preflight(dial: &Dial<'_>, printer: &Printer) -> anyhow::Result<Me
     for e in &status.errors {
         printer.warn(format!("{} reports: {e}", status.endpoint));
     }
-    warn_alarms(&mut session, printer)?;
+}
+
+/// Makes `session` the member to snapshot from: asks its name and says it is used (`why`).
+pub(super) fn adopt(
+    mut session: Session,
+    status: MemberStatus,
+    why: &str,
+    printer: &Printer,
+) -> anyhow::Result<Member> {
     // Asked now, before the stream: the sidecar and the store's key need it, and a lookup at
     // the end could be cut short by a signal or --timeout and leave it empty.
     let name = member_name(&mut session, &status)?;
-    let why = if dial.endpoints.len() > 1 {
-        " (voting member with the highest raft index)"
-    } else {
-        ""
-    };
     printer.phase(format!(
         "using {}{why}: member {:x}, etcd {}, revision {}, raft index {}",
         status.endpoint, status.member_id, status.version, status.revision, status.raft_index
@@ -72,13 +97,10 @@ pub(super) fn preflight(dial: &Dial<'_>, printer: &Printer) -> anyhow::Result<Me
 
 /// Connects to each endpoint in turn and asks for its status; those that fail are warned
 /// about (when there are others) and skipped. An error when none answered.
-fn ask_every_endpoint(
-    dial: &Dial<'_>,
-    printer: &Printer,
-) -> anyhow::Result<Vec<(Session, MemberStatus)>> {
+fn ask_every_endpoint(dial: &Dial<'_>, printer: &Printer) -> anyhow::Result<Vec<Answered>> {
     let endpoints = dial.endpoints;
     let config = dial.config;
-    let mut answered: Vec<(Session, MemberStatus)> = Vec::new();
+    let mut answered: Vec<Answered> = Vec::new();
     let mut failed: Vec<anyhow::Error> = Vec::new();
     for ep in endpoints {
         printer.detail(format!("connecting to {ep}"));
@@ -131,7 +153,7 @@ fn ask_every_endpoint(
 }
 
 /// Refuses endpoints that belong to more than one cluster.
-fn one_cluster(answered: &[(Session, MemberStatus)]) -> anyhow::Result<()> {
+fn one_cluster(answered: &[Answered]) -> anyhow::Result<()> {
     let mut clusters: std::collections::BTreeMap<u64, Vec<&str>> = Default::default();
     for (_, st) in answered {
         clusters
@@ -156,28 +178,30 @@ fn one_cluster(answered: &[(Session, MemberStatus)]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The voting member to snapshot from: one that has a leader, then the highest raft index, then
-/// the order given. An error when only learners answered.
-fn choose(answered: Vec<(Session, MemberStatus)>) -> anyhow::Result<(Session, MemberStatus)> {
+/// The voting members, best to snapshot from first: one that has a leader, then the highest raft
+/// index, then the order given. An error when only learners answered.
+fn rank(answered: Vec<Answered>) -> anyhow::Result<Vec<Answered>> {
     let learners: Vec<String> = answered
         .iter()
         .filter(|(_, st)| st.is_learner)
         .map(|(_, st)| format!("{} (member {:x})", st.endpoint, st.member_id))
         .collect();
-    let chosen = answered
+    let mut voting: Vec<(usize, Answered)> = answered
         .into_iter()
         .enumerate()
         .filter(|(_, (_, st))| !st.is_learner)
-        .max_by_key(|(i, (_, st))| (st.leader != 0, st.raft_index, std::cmp::Reverse(*i)))
-        .map(|(_, pair)| pair);
-    let Some((session, status)) = chosen else {
+        .collect();
+    voting.sort_by_key(|(i, (_, st))| {
+        std::cmp::Reverse((st.leader != 0, st.raft_index, std::cmp::Reverse(*i)))
+    });
+    if voting.is_empty() {
         return Err(anyhow!(
             "refusing to snapshot from a learner: {}",
             learners.join(", ")
         ))
         .hint("a learner may lag behind the cluster; point --endpoints at a voting member");
-    };
-    Ok((session, status))
+    }
+    Ok(voting.into_iter().map(|(_, a)| a).collect())
 }
 
 /// Warns about each active alarm, with what it means for the snapshot.

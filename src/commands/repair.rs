@@ -1,0 +1,334 @@
+//! `etcd-backup health --repair`: the decision of `cluster::repair` for this node, its counts
+//! kept in `<state-dir>/health-repair.json` between runs, every decision logged, and the action
+//! carried out: `member rejoin` of this node (the rejoin engine, without a prompt), or, when
+//! quorum is lost everywhere, the backup every node would restore from named and the restore
+//! refused (not in this version).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::backup::set::BackupSet;
+use crate::cli::HealthArgs;
+use crate::cluster::health::Report;
+use crate::cluster::repair::{self, Action, Counts, Decision};
+use crate::cluster::Connector;
+use crate::diagnostics::{exit, ExitStatus, HintExt};
+use crate::etcd::{self, ConnectConfig, TlsFiles};
+use crate::fsutil;
+use crate::node::rejoin;
+use crate::output::Printer;
+use crate::remote::Remote;
+use crate::settings::Settings;
+
+/// The rejoin's waits: its own defaults (`member rejoin --stop-timeout/--start-timeout`).
+const STOP_TIMEOUT: Duration = Duration::from_secs(120);
+const START_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// What `--repair` keeps between runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct State {
+    format_version: u32,
+    member_failures: u32,
+    quorum_lost_checks: u32,
+    checked_at: DateTime<Utc>,
+    action: String,
+    reason: String,
+}
+
+pub fn state_path(dir: &Path) -> PathBuf {
+    dir.join("health-repair.json")
+}
+
+/// The counts of the previous run; none (a first run) when the file is absent. A file that
+/// cannot be read as a state starts the counts again, with a warning: that only delays an action.
+fn load(path: &Path, printer: &Printer) -> Counts {
+    let text = match std::fs::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Counts::default(),
+        Err(e) => {
+            printer.warn(format!(
+                "cannot read {}: {e}; counting failed checks from zero",
+                path.display()
+            ));
+            return Counts::default();
+        }
+    };
+    match serde_json::from_slice::<State>(&text) {
+        Ok(s) => Counts {
+            member_failures: s.member_failures,
+            quorum_lost: s.quorum_lost_checks,
+        },
+        Err(e) => {
+            printer.warn(format!(
+                "{} is not a state of health --repair ({e}); counting failed checks from zero",
+                path.display()
+            ));
+            Counts::default()
+        }
+    }
+}
+
+fn store(dir: &Path, d: &Decision) -> anyhow::Result<()> {
+    fsutil::create_private_dir(dir)
+        .hint("make --state-dir (or ETCD_BACKUP_STATE_DIR) a directory root can write")?;
+    // After an action the count starts again: an action that fails is tried again only after
+    // as many failed checks, not on every run.
+    let counts = match d.action {
+        Action::None => d.counts,
+        _ => Counts::default(),
+    };
+    let state = State {
+        format_version: 1,
+        member_failures: counts.member_failures,
+        quorum_lost_checks: counts.quorum_lost,
+        checked_at: Utc::now(),
+        action: d.action.label().to_string(),
+        reason: d.reason.clone(),
+    };
+    let mut bytes = serde_json::to_vec_pretty(&state)?;
+    bytes.push(b'\n');
+    let path = state_path(dir);
+    fsutil::write_atomic_mode(&path, &bytes, true, 0o600)
+        .with_context(|| {
+            format!(
+                "cannot write the state of health --repair to {}",
+                path.display()
+            )
+        })
+        .hint("make --state-dir (or ETCD_BACKUP_STATE_DIR) writable by this user")?;
+    Ok(())
+}
+
+/// This node's member ID in the report, from the manifest's `--initial-advertise-peer-urls`
+/// and `--name`; `None` when the member list does not have it.
+fn this_member(settings: &Settings, report: &Report) -> anyhow::Result<Option<u64>> {
+    let Some(m) = &settings.manifest else {
+        return Err(anyhow!(
+            "--repair needs this node's etcd manifest ({} is not there)",
+            settings.manifest_path.display()
+        ))
+        .hint("run it on a kubeadm control-plane node, or point --manifest at its etcd.yaml");
+    };
+    let name = m.flag("name").unwrap_or_default();
+    let peer_urls: Vec<String> = m
+        .flag("initial-advertise-peer-urls")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_string)
+        .collect();
+    if name.is_empty() && peer_urls.is_empty() {
+        return Err(anyhow!(
+            "{} has no --name or --initial-advertise-peer-urls: --repair cannot tell which \
+             member is this node's",
+            m.path.display()
+        ))
+        .hint("--repair needs kubeadm's etcd manifest of this node");
+    }
+    Ok(rejoin::this_member(&report.members, name, &peer_urls).map(|m| m.info.id))
+}
+
+/// The decision for this run, logged and recorded in the state dir.
+pub fn decide(
+    settings: &Settings,
+    args: &HealthArgs,
+    report: &Report,
+    printer: &Printer,
+) -> anyhow::Result<Decision> {
+    let me = this_member(settings, report)?;
+    let path = state_path(&args.state_dir);
+    let before = load(&path, printer);
+    let d = repair::decide(
+        &report.members,
+        &report.verdict,
+        me,
+        before,
+        args.repair_after,
+    );
+    match d.action {
+        Action::None => printer.phase(format!("repair: nothing to do: {}", d.reason)),
+        a => printer.warn(format!("repair: {}: {}", a.label(), d.reason)),
+    }
+    store(&args.state_dir, &d)?;
+    printer.detail(format!("repair: counts recorded in {}", path.display()));
+    Ok(d)
+}
+
+pub fn to_json(d: &Decision) -> serde_json::Value {
+    json!({
+        "action": d.action.label(),
+        "reason": d.reason,
+        "member_failures": d.counts.member_failures,
+        "quorum_lost_checks": d.counts.quorum_lost,
+    })
+}
+
+/// The gauges of the decision, for the health textfile.
+pub fn metrics(d: &Decision, failed: bool) -> String {
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, samples: Vec<(String, f64)>| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        for (labels, v) in samples {
+            out.push_str(&format!("{name}{labels} {v}\n"));
+        }
+    };
+    gauge(
+        "etcd_backup_health_repair_action",
+        "1 for what health --repair decided on its last run: none, rejoin or restore.",
+        Action::ALL
+            .iter()
+            .map(|a| {
+                (
+                    format!("{{action=\"{}\"}}", a.label()),
+                    f64::from(u8::from(*a == d.action)),
+                )
+            })
+            .collect(),
+    );
+    gauge(
+        "etcd_backup_health_repair_consecutive_failures",
+        "Checks in a row in which this node's member failed while a healthy quorum served elsewhere.",
+        vec![(String::new(), f64::from(d.counts.member_failures))],
+    );
+    gauge(
+        "etcd_backup_health_repair_quorum_lost_checks",
+        "Checks in a row in which every member answered and none knew a leader.",
+        vec![(String::new(), f64::from(d.counts.quorum_lost))],
+    );
+    gauge(
+        "etcd_backup_health_repair_failed",
+        "1 when the action of the last run failed or was refused.",
+        vec![(String::new(), f64::from(u8::from(failed)))],
+    );
+    out
+}
+
+/// Carries the decision out. `Ok(None)`: nothing was to be done.
+pub fn act(
+    settings: &Settings,
+    args: &HealthArgs,
+    d: &Decision,
+    printer: &Printer,
+) -> anyhow::Result<Option<ExitStatus>> {
+    match d.action {
+        Action::None => Ok(None),
+        Action::Rejoin => rejoin_here(settings, args, printer).map(Some),
+        Action::Restore => refuse_restore(settings, args, printer).map(Some),
+    }
+}
+
+fn rejoin_here(
+    settings: &Settings,
+    args: &HealthArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    printer.phase("repair: running `member rejoin` of this node's member");
+    let files = TlsFiles {
+        cacert: settings.cacert.value.clone(),
+        cert: settings.cert.value.clone(),
+        key: settings.key.value.clone(),
+    };
+    let endpoints = settings
+        .endpoints
+        .value
+        .iter()
+        .map(|e| etcd::normalize_endpoint(e))
+        .collect::<Result<Vec<_>, _>>()
+        .hint("pass --endpoints https://HOST:PORT[,https://HOST:PORT..]")?;
+    let tls = etcd::load_tls(&files).hint(
+        "the rejoin talks to the other members with this node's certificates: pass \
+         --cacert/--cert/--key (on a kubeadm node /etc/kubernetes/pki/etcd/)",
+    )?;
+    // Long enough for every wait of every step, as `member rejoin` allows.
+    let whole = STOP_TIMEOUT + START_TIMEOUT * 3 + Duration::from_secs(300);
+    let connector = Connector {
+        tls: Some(tls),
+        config: ConnectConfig {
+            tls: files,
+            dial_timeout: args.dial_timeout,
+            stall_timeout: args.stall_timeout,
+        },
+        run_timeout: whole,
+        deadline: Instant::now() + whole,
+    };
+    // --repair is the confirmation: whoever turned it on asked for this rejoin.
+    let confirm = |_: &rejoin::Plan| Ok(true);
+    let opts = rejoin::Options {
+        manifest: settings.manifest.as_ref(),
+        manifest_path: settings.manifest_path.clone(),
+        manifests_dir: args.manifests_dir.clone(),
+        endpoints,
+        peer_urls: super::health::peer_urls(settings),
+        connector: &connector,
+        dry_run: false,
+        resume: false,
+        rollback: false,
+        stop_timeout: STOP_TIMEOUT,
+        start_timeout: START_TIMEOUT,
+        confirm: &confirm,
+    };
+    // stdout carries health's report: the rejoin's plan and result lines are logged instead.
+    let logged = printer.clone().results_to_stderr();
+    rejoin::run(&opts, &logged).context("the rejoin of health --repair failed")
+}
+
+/// The backup every node would restore from: the newest (by the time in its name, then by
+/// name) whose sidecar says it passed verification, in the shared store. Every node lists the
+/// same store and sorts it the same way, so each picks the same object without talking to the
+/// others.
+pub fn restore_choice(args: &HealthArgs) -> anyhow::Result<Option<String>> {
+    let Some(url) = &args.remote.remote else {
+        return Ok(None);
+    };
+    let remote = Remote::open(url, &crate::settings::remote_options(&args.remote.conn))
+        .with_context(|| format!("cannot open the store {url}"))
+        .hint("check --remote and the --remote-* settings (they are save's)")?;
+    let set = BackupSet::Store(Arc::new(remote));
+    let listed = set
+        .list()
+        .with_context(|| format!("cannot list the backups in {url}"))?;
+    for l in listed {
+        match set.sidecar(&l.backup) {
+            Ok(Some(sc)) if sc.verified() => return Ok(Some(l.backup.path.display().to_string())),
+            _ => continue,
+        }
+    }
+    Ok(None)
+}
+
+fn refuse_restore(
+    _settings: &Settings,
+    args: &HealthArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
+    let choice = restore_choice(args)?;
+    let what = match &choice {
+        Some(b) => format!("would restore this node from {b}"),
+        None if args.remote.remote.is_none() => {
+            "would restore this node from the newest verified backup of the shared store, but \
+             no --remote is given"
+                .to_string()
+        }
+        None => format!(
+            "would restore this node, but {} holds no verified backup",
+            args.remote.remote.as_deref().unwrap_or_default()
+        ),
+    };
+    printer.warn(format!(
+        "repair: {what}; the automated restore is not implemented in this version: nothing \
+         was changed"
+    ));
+    printer.warn(format!(
+        "repair: restore every control-plane node by hand from the same backup{}, with \
+         `etcd-backup restore` (docs/dr.md)",
+        choice.map(|b| format!(" ({b})")).unwrap_or_default()
+    ));
+    Ok(exit::NO)
+}

@@ -60,7 +60,7 @@ impl Printer {
     }
 
     /// The same printer writing result lines to stderr, as log lines.
-    pub fn results_to_stderr(self) -> Printer {
+    pub(crate) fn results_to_stderr(self) -> Printer {
         Printer {
             results_to_stderr: true,
             ..self
@@ -99,7 +99,7 @@ impl Printer {
     }
 
     /// A result line on stdout.
-    pub fn data(&self, line: impl AsRef<str>) {
+    pub(crate) fn data(&self, line: impl AsRef<str>) {
         if self.results_to_stderr {
             return self.line("info", "etcd-backup: ", line.as_ref());
         }

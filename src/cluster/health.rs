@@ -276,7 +276,7 @@ fn ask_status(info: MemberInfo, connector: &Connector) -> Result<Member, EtcdErr
 /// The members `infos` names, each with its status and its `HashKV` at the lowest revision any
 /// of them has applied (what [`gather`] asks after the member list), and that revision. Each is
 /// asked at the first of its client URLs. Only a signal or the run's deadline is an error.
-pub fn status_and_hash(
+pub(crate) fn status_and_hash(
     infos: Vec<MemberInfo>,
     connector: &Connector,
 ) -> Result<(Vec<Member>, Option<i64>), EtcdError> {
@@ -315,7 +315,7 @@ fn hash_members(members: &mut [Member], connector: &Connector) -> Result<Option<
 
 /// Whether the voting members agree on the data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Agreement {
+pub(crate) struct Agreement {
     /// The (compacted revision, hash) that at least `quorum` voting members share.
     pub majority: Option<(i64, u32)>,
     /// How many voting members answered `HashKV`.
@@ -326,13 +326,13 @@ pub struct Agreement {
 
 impl Agreement {
     /// Enough voting members answered `HashKV`, and no quorum of them shares one hash.
-    pub fn split(&self) -> bool {
+    pub(crate) fn split(&self) -> bool {
         self.majority.is_none() && self.hashed >= self.quorum
     }
 }
 
 /// Whether the voting members among `members` agree on the data.
-pub fn agreement(members: &[Member]) -> Agreement {
+pub(crate) fn agreement(members: &[Member]) -> Agreement {
     let voting: Vec<&Member> = members.iter().filter(|m| !m.info.is_learner).collect();
     let quorum = voting.len() / 2 + 1;
     Agreement {

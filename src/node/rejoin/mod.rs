@@ -29,9 +29,9 @@ use crate::node::journal::failpoint;
 use crate::node::manifest::EtcdManifest;
 use crate::output::Printer;
 
-pub use crate::node::journal::State;
-pub use plan::{this_member, Plan};
-pub use steps::{Step, STEPS};
+pub(crate) use crate::node::journal::State;
+pub(crate) use plan::{this_member, Plan};
+pub(crate) use steps::{Step, STEPS};
 
 /// What `member rejoin` is asked to do (built by `commands/member.rs`).
 pub(crate) struct Options<'a> {

@@ -60,7 +60,7 @@ impl Plan {
 }
 
 /// The member of `members` that is this node's: same peer URL, else same name.
-pub(super) fn this_member<'a>(
+pub(crate) fn this_member<'a>(
     members: &'a [Member],
     name: &str,
     peer_urls: &[String],

@@ -19,7 +19,7 @@ static RUN_DEADLINE: OnceLock<Deadline> = OnceLock::new();
 /// Records SIGINT and SIGTERM from now on, for the rest of the process, and ignores SIGHUP: a
 /// dropped SSH session lets an ad hoc save run to its end (output to the gone terminal is
 /// dropped) instead of killing it part-way, as a node restore does.
-pub fn install() -> std::io::Result<()> {
+pub(crate) fn install() -> std::io::Result<()> {
     // SAFETY: setting SIGHUP's disposition to SIG_IGN installs no handler code.
     if unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) } == libc::SIG_ERR {
         return Err(std::io::Error::last_os_error());
@@ -36,7 +36,7 @@ pub fn install() -> std::io::Result<()> {
 }
 
 /// The first SIGINT/SIGTERM received since [`install`], if any.
-pub fn received() -> Option<&'static str> {
+pub(crate) fn received() -> Option<&'static str> {
     match RECEIVED.load(Ordering::SeqCst) {
         0 => None,
         libc::SIGTERM => Some("SIGTERM"),
@@ -46,13 +46,13 @@ pub fn received() -> Option<&'static str> {
 
 /// Makes `deadline` the one [`check`] applies, for code that is not handed it (the prune that
 /// `save --prune` runs). Set once per process; later calls change nothing.
-pub fn set_deadline(deadline: Deadline) {
+pub(crate) fn set_deadline(deadline: Deadline) {
     let _ = RUN_DEADLINE.set(deadline);
 }
 
 /// An error if a signal came since [`install`] or the deadline of [`set_deadline`] passed;
 /// always `Ok` in a run that installed neither.
-pub fn check() -> Result<(), EtcdError> {
+pub(crate) fn check() -> Result<(), EtcdError> {
     match RUN_DEADLINE.get() {
         Some(d) => d.check(),
         None => received().map_or(Ok(()), |sig| Err(EtcdError::Interrupted(sig))),
@@ -61,14 +61,14 @@ pub fn check() -> Result<(), EtcdError> {
 
 /// The run's bound: `--timeout` from the start of the run.
 #[derive(Debug, Clone, Copy)]
-pub struct Deadline {
+pub(crate) struct Deadline {
     pub at: Instant,
     pub timeout: Duration,
 }
 
 impl Deadline {
     /// An error if a signal came or the deadline passed: the run must stop here.
-    pub fn check(&self) -> Result<(), EtcdError> {
+    pub(crate) fn check(&self) -> Result<(), EtcdError> {
         if let Some(sig) = received() {
             return Err(EtcdError::Interrupted(sig));
         }
@@ -81,7 +81,7 @@ impl Deadline {
     }
 
     /// Sleeps up to `d`, waking early (with the error) on a signal or at the deadline.
-    pub fn sleep(&self, d: Duration) -> Result<(), EtcdError> {
+    pub(crate) fn sleep(&self, d: Duration) -> Result<(), EtcdError> {
         let until = Instant::now() + d;
         loop {
             self.check()?;
@@ -96,7 +96,7 @@ impl Deadline {
 
 /// A reader that fails once a signal came or the deadline passed, so that a long copy (an
 /// upload) stops within one read instead of running to its end.
-pub struct Reader<R> {
+pub(crate) struct Reader<R> {
     pub inner: R,
     pub deadline: Deadline,
 }

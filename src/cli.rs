@@ -811,7 +811,7 @@ pub struct KeepArgs {
 
 impl KeepArgs {
     /// True when any retention flag was given (for `save`, where they need `--prune`).
-    pub fn any_given(&self) -> bool {
+    pub(crate) fn any_given(&self) -> bool {
         self.keep_last.is_some()
             || self.keep_days.is_some()
             || self.keep_within.is_some()
@@ -1086,7 +1086,7 @@ pub struct ConfigArgs {
 
 /// The command that renders `-h`: `Cli::command()` without each flag's `[env: …]`, which
 /// `--help` and the man pages show (the man pages also list them under ENVIRONMENT).
-pub fn short_help_command() -> clap::Command {
+pub(crate) fn short_help_command() -> clap::Command {
     fn strip(cmd: clap::Command) -> clap::Command {
         let cmd = cmd.mut_args(|a| a.hide_env(true));
         let subs: Vec<String> = cmd

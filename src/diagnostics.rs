@@ -50,22 +50,21 @@ impl From<ExitStatus> for std::process::ExitCode {
 }
 
 /// Short names of the statuses.
-pub mod exit {
+pub(crate) mod exit {
     use super::ExitStatus;
 
-    pub const SUCCESS: ExitStatus = ExitStatus::Success;
+    pub(crate) const SUCCESS: ExitStatus = ExitStatus::Success;
     /// The answer is "no": a check found a problem.
-    pub const NO: ExitStatus = ExitStatus::Failure;
-    pub const ERROR: ExitStatus = ExitStatus::Error;
+    pub(crate) const NO: ExitStatus = ExitStatus::Failure;
+    pub(crate) const ERROR: ExitStatus = ExitStatus::Error;
     /// A restore stopped part-way.
-    pub const PARTIAL: ExitStatus = ExitStatus::Partial;
-    pub const INTERRUPTED: ExitStatus = ExitStatus::Interrupted;
+    pub(crate) const PARTIAL: ExitStatus = ExitStatus::Partial;
 }
 
 /// The signal that stopped the run that ended with `err`, if one did: the one place that tells
 /// an interruption from an error. Signals reach errors as [`EtcdError::Interrupted`], from calls
 /// to etcd, `crate::cancel` (save's other phases) and `crate::node::interrupt` (restores).
-pub fn interrupted_by(err: &anyhow::Error) -> Option<&'static str> {
+pub(crate) fn interrupted_by(err: &anyhow::Error) -> Option<&'static str> {
     causes(err)
         .into_iter()
         .find_map(|c| match c.downcast_ref::<EtcdError>() {
@@ -89,7 +88,7 @@ fn causes(err: &anyhow::Error) -> Vec<&(dyn std::error::Error + 'static)> {
 
 /// An error with advice attached. Displays as the error it wraps, so the chain reads unchanged.
 #[derive(Debug)]
-pub struct Hinted {
+pub(crate) struct Hinted {
     pub hint: String,
     inner: anyhow::Error,
 }
@@ -107,7 +106,7 @@ impl std::error::Error for Hinted {
 }
 
 /// Attaches a hint to an error.
-pub fn with_hint(err: impl Into<anyhow::Error>, hint: impl Into<String>) -> anyhow::Error {
+pub(crate) fn with_hint(err: impl Into<anyhow::Error>, hint: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(Hinted {
         hint: hint.into(),
         inner: err.into(),
@@ -115,7 +114,7 @@ pub fn with_hint(err: impl Into<anyhow::Error>, hint: impl Into<String>) -> anyh
 }
 
 /// `.hint("…")` on results.
-pub trait HintExt<T> {
+pub(crate) trait HintExt<T> {
     fn hint(self, hint: impl Into<String>) -> anyhow::Result<T>;
 }
 
@@ -128,7 +127,7 @@ impl<T, E: Into<anyhow::Error>> HintExt<T> for Result<T, E> {
 /// Advice for a non-root user denied access to a root-owned path (kubeadm's certificates in
 /// /etc/kubernetes/pki, /var/lib/etcd, a backup dir made by root): "run as root". `None` when the
 /// error is no such denial, or when this already runs as root.
-pub fn root_hint(err: &anyhow::Error) -> Option<String> {
+pub(crate) fn root_hint(err: &anyhow::Error) -> Option<String> {
     let euid = rustix::process::geteuid();
     if euid.is_root() {
         return None;
@@ -161,14 +160,14 @@ pub fn root_hint(err: &anyhow::Error) -> Option<String> {
 
 /// An error taken apart: its message, each cause that adds something, and its hints.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Parts {
+pub(crate) struct Parts {
     pub msg: String,
     pub causes: Vec<String>,
     pub hints: Vec<String>,
 }
 
 /// Splits an error into what `render` prints and what the JSON log lines carry.
-pub fn parts(err: &anyhow::Error) -> Parts {
+pub(crate) fn parts(err: &anyhow::Error) -> Parts {
     let mut causes = Vec::new();
     let mut last = err.to_string();
     for cause in err.chain().skip(1) {
@@ -200,7 +199,7 @@ pub fn parts(err: &anyhow::Error) -> Parts {
 }
 
 /// Renders an error for stderr.
-pub fn render(err: &anyhow::Error) -> String {
+pub(crate) fn render(err: &anyhow::Error) -> String {
     let p = parts(err);
     let mut out = format!("error: {}\n", p.msg);
     for c in p.causes {

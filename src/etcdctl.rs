@@ -20,7 +20,7 @@ use crate::output::early_printer;
 
 /// `argv` with etcdctl's habits mapped to ours; `Err` is the exit code after a refusal (the
 /// message is printed).
-pub fn habits(mut argv: Vec<OsString>) -> Result<Vec<OsString>, ExitStatus> {
+pub(crate) fn habits(mut argv: Vec<OsString>) -> Result<Vec<OsString>, ExitStatus> {
     let at = subcommand_index(&argv);
     let quiet = argv
         .iter()
@@ -94,7 +94,7 @@ fn dial_timeout_from_etcdctl(printer: &crate::output::Printer) {
 
 /// Where the subcommand is in `argv`: the first word that is neither an option nor the value
 /// of one of the global options before it.
-pub fn subcommand_index(argv: &[OsString]) -> Option<usize> {
+pub(crate) fn subcommand_index(argv: &[OsString]) -> Option<usize> {
     let cmd = Cli::command();
     let takes_value = |a: &clap::Arg| a.get_action().takes_values();
     let long_takes = |name: &str| {
@@ -132,7 +132,7 @@ pub fn subcommand_index(argv: &[OsString]) -> Option<usize> {
 }
 
 /// Whether `argv` runs `name` (the subcommand as typed, aliases included).
-pub fn runs(argv: &[OsString], name: &str) -> bool {
+pub(crate) fn runs(argv: &[OsString], name: &str) -> bool {
     subcommand_index(argv).is_some_and(|i| argv[i] == OsStr::new(name))
 }
 

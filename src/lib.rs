@@ -5,21 +5,21 @@
 
 pub mod backup;
 pub mod bbolt;
-pub mod cancel;
+pub(crate) mod cancel;
 pub mod cli;
-pub mod cluster;
+pub(crate) mod cluster;
 pub mod commands;
 pub mod config;
-pub mod datadir;
-pub mod diagnostics;
+pub(crate) mod datadir;
+pub(crate) mod diagnostics;
 pub mod etcd;
-pub mod etcdctl;
+pub(crate) mod etcdctl;
 pub mod fsutil;
-pub mod metrics;
-pub mod node;
-pub mod output;
+pub(crate) mod metrics;
+pub(crate) mod node;
+pub(crate) mod output;
 pub mod remote;
-pub mod settings;
+pub(crate) mod settings;
 
 use cli::Command;
 use diagnostics::ExitStatus;

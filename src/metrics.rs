@@ -32,7 +32,7 @@ use crate::output::Printer;
 
 /// What `save` learned, filled in as it goes: what the exit code does not say.
 #[derive(Debug, Default)]
-pub struct SaveReport {
+pub(crate) struct SaveReport {
     /// `--skip-unless-leader` found another member leading: nothing was saved, by design.
     pub skipped: bool,
     /// The backup this run committed (final name, sidecar, directory fsynced).
@@ -45,7 +45,7 @@ pub struct SaveReport {
 
 /// A backup saved and verified by this run.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SavedBackup {
+pub(crate) struct SavedBackup {
     pub path: PathBuf,
     /// Bytes of the stored file (after compression and encryption).
     pub size: u64,
@@ -54,7 +54,7 @@ pub struct SavedBackup {
 
 /// Number and total size of the backups in a set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SetSize {
+pub(crate) struct SetSize {
     pub backups: u64,
     pub bytes: u64,
     /// Backups whose time cannot be trusted (`catalog::suspects`): a future name, or a newer
@@ -64,7 +64,7 @@ pub struct SetSize {
 
 impl SetSize {
     /// The backups a prune left: every backup it did not delete.
-    pub fn after_prune(pruned: &Pruned) -> SetSize {
+    pub(crate) fn after_prune(pruned: &Pruned) -> SetSize {
         let mut set = SetSize::default();
         for r in &pruned.plan.rows {
             let gone = r.action == Action::Delete && r.outcome == Outcome::Deleted;
@@ -106,7 +106,7 @@ impl SetSize {
 
 /// The result of a save run, as `etcd_backup_last_result{result=…}` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunResult {
+pub(crate) enum RunResult {
     /// A verified backup was saved (and uploaded and pruned, when asked for); exit 0.
     Success,
     /// A verified backup was saved (and uploaded), but pruning failed; exit 3.
@@ -118,14 +118,14 @@ pub enum RunResult {
 }
 
 impl RunResult {
-    pub const ALL: [RunResult; 4] = [
+    pub(crate) const ALL: [RunResult; 4] = [
         RunResult::Success,
         RunResult::Partial,
         RunResult::Failure,
         RunResult::Skipped,
     ];
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             RunResult::Success => "success",
             RunResult::Partial => "partial",
@@ -136,7 +136,7 @@ impl RunResult {
 
     /// From the exit code and what save reported. An exit 0 without a backup that is not a
     /// skip is counted as a failure: "success" always means a backup exists.
-    pub fn of(code: u8, report: &SaveReport) -> RunResult {
+    pub(crate) fn of(code: u8, report: &SaveReport) -> RunResult {
         const SUCCESS: u8 = ExitStatus::Success.code();
         const PARTIAL: u8 = ExitStatus::Partial.code();
         match code {
@@ -162,7 +162,7 @@ const LOCK_WAIT: Duration = Duration::from_secs(10);
 /// Records one `save` run in the metrics file: started before the settings are resolved,
 /// finished with the run's result. Dropped unfinished while a panic unwinds, it still records
 /// the run, as a failure with exit code 101.
-pub struct Recorder {
+pub(crate) struct Recorder {
     file: PathBuf,
     printer: Printer,
     attempt: SystemTime,
@@ -171,7 +171,7 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn start(file: &Path, printer: &Printer) -> Recorder {
+    pub(crate) fn start(file: &Path, printer: &Printer) -> Recorder {
         Recorder {
             file: file.to_path_buf(),
             printer: printer.clone(),
@@ -184,7 +184,7 @@ impl Recorder {
     /// Writes the metrics for `result`. A failed run's error is printed here, and its exit code
     /// returned as `Ok`. When the metrics cannot be written, a run that saved a backup exits 3
     /// (done part-way) and a skipped run exits 2; a failed run keeps its exit code.
-    pub fn finish(
+    pub(crate) fn finish(
         mut self,
         result: anyhow::Result<ExitStatus>,
         report: &SaveReport,
@@ -470,7 +470,7 @@ const FAILURES: &str = "etcd_backup_failures_total";
 const SUSPECTS: &str = "etcd_backup_suspect_backups";
 
 /// Every metric the file can hold: name, type and HELP text. docs/monitoring.md lists the same.
-pub const FAMILIES: [(&str, &str, &str); 11] = [
+pub(crate) const FAMILIES: [(&str, &str, &str); 11] = [
     (
         LAST_ATTEMPT,
         "gauge",

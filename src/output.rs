@@ -25,14 +25,14 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::cli::{LogFormat, OutputFormat};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
+pub(crate) enum Level {
     Quiet,
     Normal,
     Verbose,
 }
 
 #[derive(Debug, Clone)]
-pub struct Printer {
+pub(crate) struct Printer {
     pub level: Level,
     pub format: OutputFormat,
     /// How stderr lines are written (`--log-format`).
@@ -43,7 +43,7 @@ pub struct Printer {
 }
 
 impl Printer {
-    pub fn new(quiet: bool, verbose: u8, format: OutputFormat) -> Printer {
+    pub(crate) fn new(quiet: bool, verbose: u8, format: OutputFormat) -> Printer {
         let level = if quiet {
             Level::Quiet
         } else if verbose > 0 {
@@ -60,7 +60,7 @@ impl Printer {
     }
 
     /// The same printer writing result lines to stderr, as log lines.
-    pub fn results_to_stderr(self) -> Printer {
+    pub(crate) fn results_to_stderr(self) -> Printer {
         Printer {
             results_to_stderr: true,
             ..self
@@ -68,26 +68,26 @@ impl Printer {
     }
 
     /// The same printer writing stderr lines in `log_format`.
-    pub fn with_log_format(self, log_format: LogFormat) -> Printer {
+    pub(crate) fn with_log_format(self, log_format: LogFormat) -> Printer {
         Printer { log_format, ..self }
     }
 
     /// One line about a phase of the work (stderr).
-    pub fn phase(&self, msg: impl AsRef<str>) {
+    pub(crate) fn phase(&self, msg: impl AsRef<str>) {
         if self.level >= Level::Normal {
             self.line("info", "etcd-backup: ", msg.as_ref());
         }
     }
 
     /// Detail shown with `-v` (stderr).
-    pub fn detail(&self, msg: impl AsRef<str>) {
+    pub(crate) fn detail(&self, msg: impl AsRef<str>) {
         if self.level >= Level::Verbose {
             self.line("debug", "etcd-backup: ", msg.as_ref());
         }
     }
 
     /// Something the operator should look at, shown even with `-q` (stderr).
-    pub fn warn(&self, msg: impl AsRef<str>) {
+    pub(crate) fn warn(&self, msg: impl AsRef<str>) {
         self.line("warn", "warning: ", msg.as_ref());
     }
 
@@ -99,7 +99,7 @@ impl Printer {
     }
 
     /// A result line on stdout.
-    pub fn data(&self, line: impl AsRef<str>) {
+    pub(crate) fn data(&self, line: impl AsRef<str>) {
         if self.results_to_stderr {
             return self.line("info", "etcd-backup: ", line.as_ref());
         }
@@ -110,14 +110,14 @@ impl Printer {
 
     /// A line reporting what was done (the path saved, the files pruned) on stdout; left out
     /// with `-q`, so that cron mails only failures.
-    pub fn result(&self, line: impl AsRef<str>) {
+    pub(crate) fn result(&self, line: impl AsRef<str>) {
         if self.level >= Level::Normal {
             self.data(line);
         }
     }
 
     /// An error with its causes and hint (stderr).
-    pub fn error(&self, err: &anyhow::Error) {
+    pub(crate) fn error(&self, err: &anyhow::Error) {
         match self.log_format {
             LogFormat::Text => write_stderr(&crate::diagnostics::render(err)),
             LogFormat::Json => {
@@ -135,14 +135,14 @@ impl Printer {
     }
 
     /// A JSON document on stdout.
-    pub fn json(&self, value: &serde_json::Value) {
+    pub(crate) fn json(&self, value: &serde_json::Value) {
         let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "{}".to_string());
         self.data(text);
     }
 
     /// A byte-count progress bar, drawn only when stderr is a terminal, not quiet and not in
     /// JSON log mode.
-    pub fn progress(&self, what: &str) -> ProgressBar {
+    pub(crate) fn progress(&self, what: &str) -> ProgressBar {
         if self.level == Level::Quiet
             || self.log_format == LogFormat::Json
             || !std::io::stderr().is_terminal()
@@ -172,7 +172,7 @@ fn write_stderr(text: &str) {
 }
 
 /// One JSON log line (with its newline): `ts`, `level`, `msg`, then `extra` in order.
-pub fn json_line(
+pub(crate) fn json_line(
     level: &str,
     msg: &str,
     extra: serde_json::Map<String, serde_json::Value>,
@@ -195,7 +195,7 @@ pub fn json_line(
 
 /// A printer for what is said before the command line is fully parsed (config file errors and
 /// warnings), in the log format the raw arguments or `ETCD_BACKUP_LOG_FORMAT` ask for.
-pub fn early_printer(args: &[std::ffi::OsString]) -> Printer {
+pub(crate) fn early_printer(args: &[std::ffi::OsString]) -> Printer {
     let env = std::env::var("ETCD_BACKUP_LOG_FORMAT").ok();
     Printer::new(false, 0, OutputFormat::Table)
         .with_log_format(sniff_log_format(args, env.as_deref()))
@@ -224,7 +224,7 @@ fn sniff_log_format(args: &[std::ffi::OsString], env: Option<&str>) -> LogFormat
 
 /// Prints clap's error for a command line it refused: as clap does, or as one JSON line when
 /// `--log-format json` was asked for. Help and version go to stdout as clap prints them.
-pub fn print_parse_error(e: &clap::Error) {
+pub(crate) fn print_parse_error(e: &clap::Error) {
     use clap::error::ErrorKind;
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
@@ -263,7 +263,7 @@ fn parse_error_parts(text: &str) -> (String, serde_json::Map<String, serde_json:
 
 /// Library logs (tonic, h2, rustls, object_store) go to stderr at warn, or debug with `-vv`;
 /// `RUST_LOG` wins. In JSON mode they are JSON lines like every other stderr line.
-pub fn init_tracing(quiet: bool, verbose: u8, log_format: LogFormat) {
+pub(crate) fn init_tracing(quiet: bool, verbose: u8, log_format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let default = match (quiet, verbose) {
         (true, _) => "error",
@@ -339,7 +339,7 @@ impl tracing::field::Visit for EventText {
 }
 
 /// Bytes in IEC units for messages: `1.5 GiB`.
-pub fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut unit = 0;

@@ -16,21 +16,21 @@ use crate::etcd::{EtcdError, TlsFiles};
 use crate::node::manifest::{EtcdManifest, ManifestError};
 use crate::remote::RemoteOptions;
 
-pub const DEFAULT_ENDPOINT: &str = "https://127.0.0.1:2379";
-pub const DEFAULT_CACERT: &str = "/etc/kubernetes/pki/etcd/ca.crt";
-pub const DEFAULT_CERT: &str = "/etc/kubernetes/pki/etcd/server.crt";
-pub const DEFAULT_KEY: &str = "/etc/kubernetes/pki/etcd/server.key";
+pub(crate) const DEFAULT_ENDPOINT: &str = "https://127.0.0.1:2379";
+pub(crate) const DEFAULT_CACERT: &str = "/etc/kubernetes/pki/etcd/ca.crt";
+pub(crate) const DEFAULT_CERT: &str = "/etc/kubernetes/pki/etcd/server.crt";
+pub(crate) const DEFAULT_KEY: &str = "/etc/kubernetes/pki/etcd/server.key";
 
 /// Where a setting's value came from, for messages and `-v`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     FlagOrEnv,
     Manifest,
     Default,
 }
 
 impl Source {
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Source::FlagOrEnv => "flag, environment or config file",
             Source::Manifest => "kubeadm manifest",
@@ -41,7 +41,7 @@ impl Source {
 
 /// A resolved value and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sourced<T> {
+pub(crate) struct Sourced<T> {
     pub value: T,
     pub source: Source,
 }
@@ -49,7 +49,7 @@ pub struct Sourced<T> {
 /// The settings of a run: the connection to etcd and the backup dir (global), and the command's
 /// store, identities and retention rules.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub endpoints: Sourced<Vec<String>>,
     pub cacert: Sourced<PathBuf>,
     pub cert: Sourced<PathBuf>,
@@ -74,7 +74,7 @@ pub struct Settings {
 
 /// Settings that cannot be resolved.
 #[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
+pub(crate) enum SettingsError {
     #[error(transparent)]
     Manifest(#[from] ManifestError),
     /// A manifest the user named (not the default path) is not there.
@@ -85,7 +85,7 @@ pub enum SettingsError {
 }
 
 impl SettingsError {
-    pub fn hint(&self) -> String {
+    pub(crate) fn hint(&self) -> String {
         match self {
             SettingsError::Manifest(_) => "fix the manifest, point --manifest at the right file, \
                                            or pass --no-manifest to skip kubeadm discovery"
@@ -106,7 +106,7 @@ impl Settings {
     /// how the user gave a global setting (`flag --manifest`, `env …`, `config FILE:LINE`), or
     /// `None` when it holds its built-in default: a manifest the user named must exist, while
     /// the default one is read only where it exists.
-    pub fn resolve(
+    pub(crate) fn resolve(
         args: &GlobalArgs,
         command: &Command,
         given_by: &dyn Fn(&str) -> Option<String>,
@@ -203,7 +203,7 @@ impl Settings {
     }
 
     /// The etcd data dir on the host, from the manifest (used by restore and reports).
-    pub fn data_dir(&self) -> Option<PathBuf> {
+    pub(crate) fn data_dir(&self) -> Option<PathBuf> {
         self.manifest
             .as_ref()
             .and_then(|m| m.host_path_flag("data-dir"))
@@ -212,7 +212,7 @@ impl Settings {
 
 impl Settings {
     /// The age identities of `--identity`, read now; none when it was not given.
-    pub fn identities(&self) -> anyhow::Result<Vec<age::x25519::Identity>> {
+    pub(crate) fn identities(&self) -> anyhow::Result<Vec<age::x25519::Identity>> {
         crate::backup::layers::load_identities(&self.identity_files).hint(
             "pass the age identity file the backup was encrypted to (AGE-SECRET-KEY-1… lines, \
              as age-keygen writes them), owned by this user or root, mode 0600",
@@ -220,7 +220,7 @@ impl Settings {
     }
 
     /// The client's TLS files (`--cacert`, `--cert`, `--key`).
-    pub fn tls_files(&self) -> TlsFiles {
+    pub(crate) fn tls_files(&self) -> TlsFiles {
         TlsFiles {
             cacert: self.cacert.value.clone(),
             cert: self.cert.value.clone(),
@@ -230,7 +230,7 @@ impl Settings {
 }
 
 /// Reads the client's TLS files, with advice on what to pass when one is missing or wrong.
-pub fn load_tls(files: &TlsFiles) -> anyhow::Result<tonic::transport::ClientTlsConfig> {
+pub(crate) fn load_tls(files: &TlsFiles) -> anyhow::Result<tonic::transport::ClientTlsConfig> {
     crate::etcd::load_tls(files).map_err(|e| {
         let hint = match e {
             EtcdError::KeyMismatch { .. } => {
@@ -247,7 +247,7 @@ pub fn load_tls(files: &TlsFiles) -> anyhow::Result<tonic::transport::ClientTlsC
 }
 
 /// A store's settings from the `--remote-*` flags.
-pub fn remote_options(conn: &RemoteConnArgs) -> RemoteOptions {
+pub(crate) fn remote_options(conn: &RemoteConnArgs) -> RemoteOptions {
     RemoteOptions {
         endpoint: conn.remote_endpoint.clone(),
         region: conn.remote_region.clone(),
@@ -260,7 +260,7 @@ pub fn remote_options(conn: &RemoteConnArgs) -> RemoteOptions {
 
 /// The retention policy of the `--keep-*` flags, with `--keep-days 7` when no keep rule was
 /// given.
-pub fn retention(keep: &KeepArgs) -> Policy {
+pub(crate) fn retention(keep: &KeepArgs) -> Policy {
     Policy {
         last: keep.keep_last,
         within: keep.keep_within.or_else(|| {

@@ -1,6 +1,7 @@
 //! Memory of a streaming upload and download does not grow with the object's size: 256 MiB
 //! through SeaweedFS, with the process's peak RSS (VmHWM) checked after each direction. In a
 //! test binary of its own, so that no other test's memory counts.
+#![allow(unreachable_pub)] // a test binary: nothing outside it to reach
 
 // The rig the tests in tests/it/ share; this binary uses only a part of it.
 #[allow(dead_code)]

@@ -12,18 +12,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::backup::layers::Layers;
 
-pub const PREFIX: &str = "etcd-snapshot-";
-pub const SUFFIX: &str = ".db";
-pub const SIDECAR_SUFFIX: &str = ".json";
+pub(crate) const PREFIX: &str = "etcd-snapshot-";
+pub(crate) const SUFFIX: &str = ".db";
+pub(crate) const SIDECAR_SUFFIX: &str = ".json";
 /// What follows the stem in a DR bundle's name, before its layers.
-pub const BUNDLE_SUFFIX: &str = "-pki.tar";
+pub(crate) const BUNDLE_SUFFIX: &str = "-pki.tar";
 const TIME_FORMAT: &str = "%Y-%m-%d_%H-%M-%S";
 /// Longest label accepted; keeps file names well under NAME_MAX.
-pub const MAX_LABEL_LEN: usize = 64;
+pub(crate) const MAX_LABEL_LEN: usize = 64;
 
 /// Checks a user-supplied label: `[A-Za-z0-9._-]`, 1..=64 characters, not starting with `.` or
 /// `-` (no hidden files, nothing that looks like a flag, no path separators).
-pub fn validate_label(label: &str) -> Result<(), String> {
+pub(crate) fn validate_label(label: &str) -> Result<(), String> {
     if label.is_empty() || label.len() > MAX_LABEL_LEN {
         return Err(format!(
             "label must be 1 to {MAX_LABEL_LEN} characters, got {}",
@@ -50,7 +50,7 @@ pub fn backup_file_name(at: DateTime<Utc>, label: Option<&str>) -> String {
 }
 
 /// The file name of a backup with its layers: `etcd-snapshot-…[_LABEL].db[.zst][.age]`.
-pub fn layered_file_name(at: DateTime<Utc>, label: Option<&str>, layers: Layers) -> String {
+pub(crate) fn layered_file_name(at: DateTime<Utc>, label: Option<&str>, layers: Layers) -> String {
     format!("{}{SUFFIX}{}", stem(at, label), layers.suffix())
 }
 
@@ -96,7 +96,7 @@ pub fn parse_backup_name(name: &str) -> Option<BackupName> {
 
 /// Parses a DR bundle's name (`etcd-snapshot-…[_LABEL]-pki.tar[.zst][.age]`) into the name of
 /// the backup it belongs to.
-pub fn parse_bundle_name(name: &str) -> Option<BackupName> {
+pub(crate) fn parse_bundle_name(name: &str) -> Option<BackupName> {
     let (plain, layers) = Layers::strip(name);
     let rest = plain.strip_suffix(BUNDLE_SUFFIX)?;
     parse_stem(rest, layers)
@@ -125,7 +125,7 @@ fn parse_stem(stem: &str, layers: Layers) -> Option<BackupName> {
 }
 
 /// The sidecar name of a backup file name.
-pub fn sidecar_name(backup_file_name: &str) -> String {
+pub(crate) fn sidecar_name(backup_file_name: &str) -> String {
     format!("{backup_file_name}{SIDECAR_SUFFIX}")
 }
 
@@ -137,7 +137,7 @@ pub fn sidecar_path(backup: &std::path::Path) -> std::path::PathBuf {
 }
 
 /// Current sidecar format; bump on incompatible changes only.
-pub const SIDECAR_FORMAT_VERSION: u32 = 1;
+pub(crate) const SIDECAR_FORMAT_VERSION: u32 = 1;
 
 /// What `save` records beside each backup (`<file>.json`). A stable interface: fields are only
 /// ever added.
@@ -201,12 +201,12 @@ pub struct FailedVerification {
 }
 
 /// The most a sidecar may be; ours are about 1 KiB. Anything larger is not read.
-pub const SIDECAR_MAX_BYTES: u64 = 1 << 20;
+pub(crate) const SIDECAR_MAX_BYTES: u64 = 1 << 20;
 
 /// Reads the sidecar beside a local backup file: `Ok(None)` when there is none. The sidecar must
 /// be a regular file (not a symlink, FIFO or device) of at most [`SIDECAR_MAX_BYTES`]; anything
 /// else is reported in the `Err`, never waited on or read without bound.
-pub fn read_sidecar(backup: &std::path::Path) -> Result<Option<Sidecar>, String> {
+pub(crate) fn read_sidecar(backup: &std::path::Path) -> Result<Option<Sidecar>, String> {
     let path = sidecar_path(backup);
     match crate::fsutil::read_small(&path, SIDECAR_MAX_BYTES) {
         Ok(bytes) => Sidecar::parse(&bytes, &path.display().to_string()).map(Some),
@@ -242,7 +242,7 @@ pub struct BundleRecord {
 
 impl Sidecar {
     /// The fields every sidecar must have that this one lacks: empty text, or an ID of 0.
-    pub fn missing_fields(&self) -> Vec<&'static str> {
+    pub(crate) fn missing_fields(&self) -> Vec<&'static str> {
         let text = [
             ("tool", &self.tool),
             ("tool_version", &self.tool_version),
@@ -286,7 +286,7 @@ impl Sidecar {
     }
 
     /// The sidecar as stored, beside a file or in a store: pretty JSON and a final newline.
-    pub fn to_bytes(&self) -> serde_json::Result<Vec<u8>> {
+    pub(crate) fn to_bytes(&self) -> serde_json::Result<Vec<u8>> {
         let mut bytes = serde_json::to_vec_pretty(self)?;
         bytes.push(b'\n');
         Ok(bytes)
@@ -310,7 +310,7 @@ pub struct Backup {
 
 /// The backups in `dir`, newest first. Only regular files whose names match our pattern count;
 /// symlinks and everything else are ignored.
-pub fn list_backups(dir: &std::path::Path) -> std::io::Result<Vec<Backup>> {
+pub(crate) fn list_backups(dir: &std::path::Path) -> std::io::Result<Vec<Backup>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
@@ -341,12 +341,12 @@ pub fn list_backups(dir: &std::path::Path) -> std::io::Result<Vec<Backup>> {
 
 /// How far in the future a backup's time may be before it is suspect: clocks of one host, or of
 /// the members of one cluster, agree far better than this.
-pub const CLOCK_TOLERANCE_SECS: i64 = 300;
+pub(crate) const CLOCK_TOLERANCE_SECS: i64 = 300;
 
 /// What a backup is known to hold, for telling whether its name can be trusted: the time in its
 /// name, and what its sidecar recorded, when it has a readable one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Facts {
+pub(crate) struct Facts {
     pub taken_at: DateTime<Utc>,
     pub content: Option<Content>,
 }
@@ -380,7 +380,7 @@ impl Content {
 ///
 /// A suspect backup never counts as recent and never stands for the newest backup; `prune`
 /// keeps it and `status` reports it.
-pub fn suspects(items: &[Facts], now: DateTime<Utc>) -> Vec<Option<String>> {
+pub(crate) fn suspects(items: &[Facts], now: DateTime<Utc>) -> Vec<Option<String>> {
     let limit = now + chrono::Duration::seconds(CLOCK_TOLERANCE_SECS);
     let stamp = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
     items
@@ -425,7 +425,7 @@ pub fn suspects(items: &[Facts], now: DateTime<Utc>) -> Vec<Option<String>> {
 /// `items` (newest first by name) with the suspect ones ([`suspects`]) moved to the end, each
 /// group keeping its order: the order in which to look for the newest good backup. `facts` reads
 /// what each item's name and local sidecar say.
-pub fn trusted_first<T>(items: Vec<T>, facts: impl Fn(&T) -> Facts) -> Vec<T> {
+pub(crate) fn trusted_first<T>(items: Vec<T>, facts: impl Fn(&T) -> Facts) -> Vec<T> {
     let known: Vec<Facts> = items.iter().map(facts).collect();
     let suspect = suspects(&known, Utc::now());
     let (trusted, suspects): (Vec<_>, Vec<_>) = items
@@ -440,7 +440,7 @@ pub fn trusted_first<T>(items: Vec<T>, facts: impl Fn(&T) -> Facts) -> Vec<T> {
 }
 
 /// The [`Facts`] of a local backup: the time in its name and what its sidecar (if readable) says.
-pub fn local_facts(path: &std::path::Path, taken_at: DateTime<Utc>) -> Facts {
+pub(crate) fn local_facts(path: &std::path::Path, taken_at: DateTime<Utc>) -> Facts {
     Facts {
         taken_at,
         content: read_sidecar(path).ok().flatten().as_ref().map(Content::of),
@@ -448,7 +448,7 @@ pub fn local_facts(path: &std::path::Path, taken_at: DateTime<Utc>) -> Facts {
 }
 
 /// Formats a member or cluster ID the way etcdctl does (`%x`).
-pub fn id_hex(id: u64) -> String {
+pub(crate) fn id_hex(id: u64) -> String {
     format!("{id:x}")
 }
 

@@ -18,10 +18,10 @@ use std::str::FromStr;
 
 use age::x25519;
 
-pub const ZSTD_SUFFIX: &str = ".zst";
-pub const AGE_SUFFIX: &str = ".age";
+pub(crate) const ZSTD_SUFFIX: &str = ".zst";
+pub(crate) const AGE_SUFFIX: &str = ".age";
 /// zstd's default level: about 400 MB/s on one core, and etcd's free pages compress to nothing.
-pub const ZSTD_LEVEL: i32 = 3;
+pub(crate) const ZSTD_LEVEL: i32 = 3;
 
 /// Which layers a stored file has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -76,7 +76,7 @@ impl Layers {
 
 /// A problem with keys or with decrypting/decompressing a stored file.
 #[derive(Debug, thiserror::Error)]
-pub enum LayerError {
+pub(crate) enum LayerError {
     #[error("{what} {path}")]
     Io {
         what: &'static str,
@@ -155,7 +155,7 @@ fn key_lines(path: &Path) -> Result<Vec<String>, LayerError> {
 }
 
 /// Parses `--encrypt-to` values: each an `age1…` public key or a file of them.
-pub fn load_recipients(specs: &[String]) -> Result<Vec<x25519::Recipient>, LayerError> {
+pub(crate) fn load_recipients(specs: &[String]) -> Result<Vec<x25519::Recipient>, LayerError> {
     let mut out = Vec::new();
     for spec in specs {
         if spec.starts_with("age1") {
@@ -198,7 +198,7 @@ pub fn load_recipients(specs: &[String]) -> Result<Vec<x25519::Recipient>, Layer
 }
 
 /// Reads `--identity` files (`AGE-SECRET-KEY-1…` lines, as `age-keygen` writes them).
-pub fn load_identities(paths: &[PathBuf]) -> Result<Vec<x25519::Identity>, LayerError> {
+pub(crate) fn load_identities(paths: &[PathBuf]) -> Result<Vec<x25519::Identity>, LayerError> {
     let mut out = Vec::new();
     for path in paths {
         check_key_file(path, true)?;
@@ -226,7 +226,7 @@ pub fn load_identities(paths: &[PathBuf]) -> Result<Vec<x25519::Identity>, Layer
 }
 
 /// Plaintext in, stored bytes out: zstd, then age, then `W`.
-pub struct Encoder<W: Write> {
+pub(crate) struct Encoder<W: Write> {
     inner: Enc<W>,
 }
 
@@ -245,7 +245,7 @@ fn zstd_encoder<W: Write>(w: W) -> io::Result<zstd::Encoder<'static, W>> {
 
 impl<W: Write> Encoder<W> {
     /// Starts the layers over `out`. `recipients` must be non-empty when `layers.age`.
-    pub fn new(
+    pub(crate) fn new(
         out: W,
         layers: Layers,
         recipients: &[x25519::Recipient],
@@ -276,7 +276,7 @@ impl<W: Write> Encoder<W> {
     }
 
     /// Ends every layer (zstd frame end, age's last chunk) and returns the sink.
-    pub fn finish(self) -> io::Result<W> {
+    pub(crate) fn finish(self) -> io::Result<W> {
         match self.inner {
             Enc::Plain(w) => Ok(w),
             Enc::Zstd(z) => z.finish(),
@@ -308,7 +308,7 @@ impl<W: Write> Write for Encoder<W> {
 
 /// Stored bytes in, plaintext out. `name` is for messages. Fails early (before any plaintext)
 /// when the file is encrypted and no identity fits.
-pub fn decoder<'a, R: Read + Send + 'a>(
+pub(crate) fn decoder<'a, R: Read + Send + 'a>(
     stored: R,
     layers: Layers,
     identities: &[x25519::Identity],
@@ -353,13 +353,13 @@ pub fn decoder<'a, R: Read + Send + 'a>(
 /// A `Write` that hands its bytes to a thread running `sink`, so that compression and
 /// encryption use the second core while the first receives the snapshot. Memory is bounded by
 /// the queue (a few chunks).
-pub struct Background<W: Write + Send + 'static> {
+pub(crate) struct Background<W: Write + Send + 'static> {
     tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
     worker: Option<std::thread::JoinHandle<io::Result<W>>>,
 }
 
 impl<W: Write + Send + 'static> Background<W> {
-    pub fn new(mut sink: W) -> io::Result<Background<W>> {
+    pub(crate) fn new(mut sink: W) -> io::Result<Background<W>> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
         let worker = std::thread::Builder::new()
             .name("encode".to_string())
@@ -385,7 +385,7 @@ impl<W: Write + Send + 'static> Background<W> {
     }
 
     /// Waits for every byte to reach `sink` and returns it.
-    pub fn finish(mut self) -> io::Result<W> {
+    pub(crate) fn finish(mut self) -> io::Result<W> {
         self.tx = None;
         match self.worker.take().map(std::thread::JoinHandle::join) {
             Some(Ok(r)) => r,
@@ -423,14 +423,14 @@ impl<W: Write + Send + 'static> Drop for Background<W> {
 }
 
 /// Counts and hashes the bytes that pass through to `W` (the stored form of a file).
-pub struct Tally<W> {
+pub(crate) struct Tally<W> {
     inner: W,
     hasher: sha2::Sha256,
     len: u64,
 }
 
 impl<W> Tally<W> {
-    pub fn new(inner: W) -> Tally<W> {
+    pub(crate) fn new(inner: W) -> Tally<W> {
         Tally {
             inner,
             hasher: <sha2::Sha256 as sha2::Digest>::new(),
@@ -439,17 +439,13 @@ impl<W> Tally<W> {
     }
 
     /// The sink, the byte count and the SHA-256 of what went through.
-    pub fn finish(self) -> (W, u64, [u8; 32]) {
+    pub(crate) fn finish(self) -> (W, u64, [u8; 32]) {
         let digest = sha2::Digest::finalize(self.hasher).into();
         (self.inner, self.len, digest)
     }
 
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 }
 
@@ -467,7 +463,7 @@ impl<W: Write> Write for Tally<W> {
 }
 
 /// Reads `r` to the end: its length and SHA-256 (a file or object read back to check it).
-pub fn digest<R: Read>(r: R) -> io::Result<(u64, [u8; 32])> {
+pub(crate) fn digest<R: Read>(r: R) -> io::Result<(u64, [u8; 32])> {
     let mut tally = Tally::new(r);
     io::copy(&mut tally, &mut io::sink())?;
     let (_, len, sha) = tally.finish();

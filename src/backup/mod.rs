@@ -17,12 +17,12 @@
 //!   and prune after its commit.
 
 pub mod catalog;
-pub mod layers;
-pub mod named;
-pub mod pki_bundle;
-pub mod prune;
-pub mod retention;
-pub mod save;
-pub mod set;
-pub mod spill;
-pub mod verify;
+pub(crate) mod layers;
+pub(crate) mod named;
+pub(crate) mod pki_bundle;
+pub(crate) mod prune;
+pub(crate) mod retention;
+pub(crate) mod save;
+pub(crate) mod set;
+pub(crate) mod spill;
+pub(crate) mod verify;

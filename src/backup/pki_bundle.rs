@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 use tar::{EntryType, Header};
 
 /// Name of the README entry, first in every bundle.
-pub const README_NAME: &str = "etcd-backup-bundle.txt";
+pub(crate) const README_NAME: &str = "etcd-backup-bundle.txt";
 /// Where `kubernetes_dir` goes in the archive (kubeadm's `KubernetesDir`).
 const KUBERNETES_ARCHIVE: &str = "etc/kubernetes";
 /// Where `kubelet_dir` goes in the archive (kubeadm's `KubeletRunDirectory`).
@@ -62,7 +62,7 @@ const MAX_DEPTH: usize = 32;
 
 /// Where the node's files are.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sources {
+pub(crate) struct Sources {
     /// kubeadm's config dir, `/etc/kubernetes` by default; must hold `pki/`.
     pub kubernetes_dir: PathBuf,
     /// The kubelet's state dir, `/var/lib/kubelet` by default.
@@ -80,7 +80,7 @@ impl Default for Sources {
 
 /// What went into the archive.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Every entry's archive path, in archive order (the README first; directories end in `/`).
     pub files: Vec<String>,
     /// Bytes of file content, the README included (headers and padding not counted).
@@ -92,7 +92,7 @@ pub struct Summary {
 
 /// Why a bundle could not be written. Every message names the path; no content is ever shown.
 #[derive(Debug, thiserror::Error)]
-pub enum BundleError {
+pub(crate) enum BundleError {
     /// `<kubernetes_dir>/pki` is missing or not a real directory.
     #[error("{path} {why}")]
     NoPki { path: PathBuf, why: &'static str },
@@ -120,7 +120,7 @@ pub enum BundleError {
 
 impl BundleError {
     /// Advice for the operator, where there is any.
-    pub fn hint(&self) -> Option<&'static str> {
+    pub(crate) fn hint(&self) -> Option<&'static str> {
         match self {
             BundleError::NoPki { .. } => Some(
                 "point etcd-backup at the node's Kubernetes dir (kubeadm's is /etc/kubernetes), \
@@ -155,7 +155,7 @@ enum Kind {
 /// Everything is looked at (`lstat`) before the first byte is written, so a missing `pki/` fails
 /// with `out` untouched. A file that changes size while being read fails the run, as does any I/O
 /// error; `out` then holds a partial archive, which the caller must discard.
-pub fn write<W: Write>(sources: &Sources, out: W) -> Result<(W, Summary)> {
+pub(crate) fn write<W: Write>(sources: &Sources, out: W) -> Result<(W, Summary)> {
     let mut summary = Summary::default();
     let items = collect(sources, &mut summary.skipped)?;
 

@@ -1,27 +1,34 @@
 //! What a prune decides and does in a backup dir: every entry sorted into ours or not
 //! ([`scan`], [`classify`]), the retention rules applied with the floor of the newest backup that
-//! passes verification ([`plan`]), and the deletions carried out (`execute`). The `prune` command
-//! takes the lock, prints the plan and prunes stores.
+//! passes verification ([`plan`]), and the deletions carried out (`execute`); then the prune of a
+//! whole set, a backup dir or a store ([`prune_set`]), which `prune` and `save --prune` run, and
+//! its exit code. The `prune` command takes the lock and prints the result.
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 
 use crate::backup::catalog::{self, BackupName};
 use crate::backup::retention::{self, Item, Policy, Reason};
+use crate::backup::set::BackupSet;
+use crate::diagnostics::{ExitStatus, HintExt};
 use crate::fsutil::{FsError, LOCK_FILE};
+use crate::output::Printer;
+use crate::remote::Remote;
 
 /// A temp file not written to for this long belongs to a save that died: no save runs longer
 /// than its `--timeout` (30m by default) and every running save holds the lock we hold.
-pub const STALE_TEMP: Duration = Duration::from_secs(3600);
+pub(crate) const STALE_TEMP: Duration = Duration::from_secs(3600);
 
 /// The outcome of a prune, to print and to turn into an exit code.
 #[derive(Debug)]
-pub struct Pruned {
+pub(crate) struct Pruned {
     pub dir: std::path::PathBuf,
     pub policy: Policy,
     pub dry_run: bool,
@@ -30,7 +37,7 @@ pub struct Pruned {
 
 /// What a directory entry is to us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// `etcd-snapshot-….db`, a regular file.
     Backup,
     /// `etcd-snapshot-….db.json`, a regular file.
@@ -49,7 +56,7 @@ pub enum Kind {
 
 /// The type of a directory entry, not following symlinks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileType {
+pub(crate) enum FileType {
     File,
     Symlink,
     Other,
@@ -57,7 +64,7 @@ pub enum FileType {
 
 /// One directory entry as scanned.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub name: OsString,
     pub kind: Kind,
     pub size: u64,
@@ -73,13 +80,13 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         self.name.to_string_lossy().into_owned()
     }
 }
 
 /// Sorts a name into our kinds. `backup` is the backup file name the entry is or belongs to.
-pub fn classify(name: &OsStr, ft: FileType) -> (Kind, Option<(String, BackupName)>) {
+pub(crate) fn classify(name: &OsStr, ft: FileType) -> (Kind, Option<(String, BackupName)>) {
     if ft == FileType::Symlink {
         return (Kind::Symlink, None);
     }
@@ -116,7 +123,7 @@ pub fn classify(name: &OsStr, ft: FileType) -> (Kind, Option<(String, BackupName
 }
 
 /// Reads `dir` without following symlinks.
-pub fn scan(dir: &Path) -> anyhow::Result<Vec<Entry>> {
+pub(crate) fn scan(dir: &Path) -> anyhow::Result<Vec<Entry>> {
     let list_err = |e| FsError::io("cannot list backups in", dir, e);
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(list_err)? {
@@ -161,7 +168,7 @@ pub fn scan(dir: &Path) -> anyhow::Result<Vec<Entry>> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Keep,
     Delete,
     /// Not ours to judge (foreign files, symlinks, fresh temp files): left alone.
@@ -170,14 +177,14 @@ pub enum Action {
 
 /// What happened to a row when the plan was carried out.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Planned,
     Deleted,
     Failed(String),
 }
 
 #[derive(Debug, Clone)]
-pub struct Row {
+pub(crate) struct Row {
     pub entry: Entry,
     pub action: Action,
     /// Why it is kept, deleted or ignored, in words.
@@ -191,7 +198,7 @@ pub struct Row {
 }
 
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Backups (each followed by its sidecar and temp files) newest first, then other entries
     /// by name. Deleting in this order removes a backup before its sidecar.
     pub rows: Vec<Row>,
@@ -203,7 +210,7 @@ pub struct Plan {
 
 /// Decides what happens to every entry. `check` verifies a backup (`Err` says why it fails); it
 /// is called only when the rules would delete a backup, newest first, until one passes.
-pub fn plan(
+pub(crate) fn plan(
     entries: Vec<Entry>,
     policy: &Policy,
     now: DateTime<Utc>,
@@ -551,6 +558,147 @@ pub(crate) fn execute(dir: &Path, plan: &mut Plan) -> anyhow::Result<()> {
     }
     rustix::fs::fsync(&dirfd).map_err(|e| FsError::io("cannot fsync directory", dir, e.into()))?;
     Ok(())
+}
+
+/// Prunes `dir`, whose lock the caller holds, and says what happened (the caller prints it).
+/// `known_good` names a backup that has just passed verification (the one `save --prune`
+/// wrote), which is then not verified again.
+pub(crate) fn prune_locked(
+    dir: &Path,
+    policy: &Policy,
+    dry_run: bool,
+    known_good: Option<&str>,
+    identities: &[age::x25519::Identity],
+    printer: &Printer,
+) -> anyhow::Result<Pruned> {
+    let set = BackupSet::Dir(dir.to_path_buf());
+    prune_set(&set, policy, dry_run, known_good, identities, dir, printer)
+}
+
+/// Prunes the backups in a store (`<node>/<file>` objects under its prefix, every node's as one
+/// set) by the same rules and with the same floor. Stores have no locks: two nodes pruning at
+/// once each keep their own newest good backup, and deleting an object twice is harmless.
+pub(crate) fn prune_remote(
+    remote: &Arc<Remote>,
+    policy: &Policy,
+    dry_run: bool,
+    known_good: Option<&str>,
+    identities: &[age::x25519::Identity],
+    scratch_dir: &Path,
+    printer: &Printer,
+) -> anyhow::Result<Pruned> {
+    let set = BackupSet::Store(Arc::clone(remote));
+    prune_set(
+        &set,
+        policy,
+        dry_run,
+        known_good,
+        identities,
+        scratch_dir,
+        printer,
+    )
+}
+
+/// Prunes a backup set: the newest backup that passes verification (a stored one read back
+/// from the store into `scratch_dir`) is kept; when none passes, no backup is deleted. An
+/// encrypted backup read without `identities` passes when its bytes are the ones its sidecar
+/// recorded after the full check at save time.
+pub(crate) fn prune_set(
+    set: &BackupSet,
+    policy: &Policy,
+    dry_run: bool,
+    known_good: Option<&str>,
+    identities: &[age::x25519::Identity],
+    scratch_dir: &Path,
+    printer: &Printer,
+) -> anyhow::Result<Pruned> {
+    let now = Utc::now();
+    let entries = set.scan()?;
+    printer.detail(format!("rules: {}", policy.describe()));
+    let mut plan = plan(entries, policy, now, known_good.map(OsStr::new), |e| {
+        printer.phase(format!(
+            "verifying {} before deleting anything",
+            set.shown(e)
+        ));
+        set.check(e, identities, scratch_dir)
+    });
+    plan.warn_floor(
+        &set.location(),
+        |e| set.shown(e),
+        &set.floor_advice(),
+        printer,
+    );
+    set.execute(&mut plan, dry_run)?;
+    Ok(Pruned {
+        dir: set.root(),
+        policy: policy.clone(),
+        dry_run,
+        plan,
+    })
+}
+
+impl Pruned {
+    /// 0, or 1 when no backup passes verification (so none was deleted); an error when a file
+    /// could not be deleted.
+    pub(crate) fn exit_code(&self) -> anyhow::Result<ExitStatus> {
+        deletions_failed(&self.plan, &self.dir, "prune")?;
+        Ok(if self.plan.withheld {
+            ExitStatus::Failure
+        } else {
+            ExitStatus::Success
+        })
+    }
+}
+
+/// An error when a deletion of `plan` failed (each row marked FAILED in the report); `command`
+/// is the one to run again (`prune`, `delete`).
+pub(crate) fn deletions_failed(plan: &Plan, dir: &Path, command: &str) -> anyhow::Result<()> {
+    let failed = plan
+        .rows
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Failed(_)))
+        .count();
+    if failed > 0 {
+        return Err(anyhow!(
+            "could not delete {failed} file(s) in {} (marked FAILED above)",
+            dir.display()
+        ))
+        .hint(format!(
+            "check the permissions of the backup dir and run {command} again"
+        ));
+    }
+    Ok(())
+}
+
+impl Plan {
+    /// Warns about each backup that failed the floor's verification, and when none passed;
+    /// `location` is the dir or store, `shown` names an entry in it.
+    fn warn_floor(
+        &self,
+        location: &str,
+        shown: impl Fn(&Entry) -> String,
+        advice: &str,
+        printer: &Printer,
+    ) {
+        for row in &self.rows {
+            if let Some(p) = &row.failed_verification {
+                printer.warn(format!("{} fails verification: {p}", shown(&row.entry)));
+            }
+            if let Some(p) = &row.suspect {
+                printer.warn(format!(
+                    "{} is kept but not counted as a recent backup: {p}; check the clock \
+                     (timedatectl), and move the file away once you know where it came from \
+                     (after a restore from an older backup, the backups taken before it)",
+                    shown(&row.entry)
+                ));
+            }
+        }
+        if self.withheld {
+            printer.warn(format!(
+                "no backup in {location} passes verification, so no backup is deleted; {advice}"
+            ));
+        }
+    }
 }
 
 #[cfg(test)]

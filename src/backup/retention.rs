@@ -21,7 +21,7 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 
 /// The retention rules. All `None` means "no rule given"; see [`Policy::or_default`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Policy {
+pub(crate) struct Policy {
     pub last: Option<u32>,
     pub within: Option<std::time::Duration>,
     pub hourly: Option<u32>,
@@ -33,13 +33,13 @@ pub struct Policy {
 }
 
 /// What the old cron script kept: `find -mtime +7 -delete`.
-pub const DEFAULT_KEEP_DAYS: u32 = 7;
+pub(crate) const DEFAULT_KEEP_DAYS: u32 = 7;
 
 const DAY: u64 = 24 * 3600;
 
 impl Policy {
     /// True when no keep rule is set (the label setting is not a keep rule).
-    pub fn has_no_rule(&self) -> bool {
+    pub(crate) fn has_no_rule(&self) -> bool {
         self.last.is_none()
             && self.within.is_none()
             && self.hourly.is_none()
@@ -49,7 +49,7 @@ impl Policy {
     }
 
     /// The policy with `--keep-days 7` when no keep rule was given.
-    pub fn or_default(mut self) -> Policy {
+    pub(crate) fn or_default(mut self) -> Policy {
         if self.has_no_rule() {
             self.within = Some(std::time::Duration::from_secs(
                 u64::from(DEFAULT_KEEP_DAYS) * DAY,
@@ -59,7 +59,7 @@ impl Policy {
     }
 
     /// The rules in words, for messages: `last 6, within 7d, daily 7, labeled kept`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut parts = Vec::new();
         if let Some(n) = self.last {
             parts.push(format!("last {n}"));
@@ -88,14 +88,14 @@ impl Policy {
 
 /// A backup as the rules see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Item {
+pub(crate) struct Item {
     pub taken_at: DateTime<Utc>,
     pub labeled: bool,
 }
 
 /// Why a backup is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reason {
+pub(crate) enum Reason {
     /// Among the newest N.
     Last(u32),
     /// Taken within this span before now.
@@ -152,7 +152,7 @@ fn span(d: std::time::Duration) -> String {
 }
 
 /// The reasons each item is kept, in the order of `items`; an empty list means "delete".
-pub fn decide(items: &[Item], policy: &Policy, now: DateTime<Utc>) -> Vec<Vec<Reason>> {
+pub(crate) fn decide(items: &[Item], policy: &Policy, now: DateTime<Utc>) -> Vec<Vec<Reason>> {
     let mut reasons = vec![Vec::new(); items.len()];
     // Newest first; a stable sort keeps the caller's order among equal times.
     let mut order: Vec<usize> = (0..items.len()).collect();

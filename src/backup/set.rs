@@ -18,21 +18,21 @@ use crate::remote::{Remote, RemoteOptions};
 use crate::settings::Settings;
 
 /// The backups of a run: a backup dir, or a store.
-pub enum BackupSet {
+pub(crate) enum BackupSet {
     Dir(PathBuf),
     Store(Arc<Remote>),
 }
 
 /// A backup of the set, newest first as [`BackupSet::list`] gives them. In a store, `name` is
 /// the key `<node>/<file>` and `path` the object's URL.
-pub struct Listed {
+pub(crate) struct Listed {
     pub backup: Backup,
     /// The size the store's listing gave (a dir's files are measured by [`BackupSet::size`]).
     listed_size: Option<u64>,
 }
 
 /// Opens `--remote` when it was given.
-pub fn open_remote(settings: &Settings) -> anyhow::Result<Option<Arc<Remote>>> {
+pub(crate) fn open_remote(settings: &Settings) -> anyhow::Result<Option<Arc<Remote>>> {
     match &settings.remote {
         None => Ok(None),
         Some(url) => Remote::open(url, &settings.remote_options)
@@ -43,7 +43,7 @@ pub fn open_remote(settings: &Settings) -> anyhow::Result<Option<Arc<Remote>>> {
 
 /// A directory for scratch copies of remote snapshots: the backup dir when it exists, else
 /// the system's temp dir.
-pub fn scratch_dir(backup_dir: &Path) -> PathBuf {
+pub(crate) fn scratch_dir(backup_dir: &Path) -> PathBuf {
     if backup_dir.is_dir() {
         backup_dir.to_path_buf()
     } else {
@@ -52,14 +52,14 @@ pub fn scratch_dir(backup_dir: &Path) -> PathBuf {
 }
 
 /// The backups in `dir`, newest first, with an error that names the directory.
-pub fn backups_in(dir: &Path) -> anyhow::Result<Vec<Backup>> {
+pub(crate) fn backups_in(dir: &Path) -> anyhow::Result<Vec<Backup>> {
     catalog::list_backups(dir)
         .map_err(|e| FsError::io("cannot list backups in", dir, e))
         .hint("check --backup-dir (or ETCD_BACKUP_DIR)")
 }
 
 /// Takes the backup dir's lock (shared by every command that changes the dir), with advice.
-pub fn lock_dir(dir: &Path) -> anyhow::Result<DirLock> {
+pub(crate) fn lock_dir(dir: &Path) -> anyhow::Result<DirLock> {
     DirLock::acquire(dir).map_err(|e| match &e {
         FsError::Locked { holder, .. } => {
             let hint = format!(
@@ -74,7 +74,7 @@ pub fn lock_dir(dir: &Path) -> anyhow::Result<DirLock> {
 
 /// Refuses a backup directory that anyone may write to, directly or through a symlink: anyone
 /// could plant a "newer" backup there and have the real ones pruned.
-pub fn check_dir(dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn check_dir(dir: &Path) -> anyhow::Result<()> {
     let hint = "check --backup-dir (or ETCD_BACKUP_DIR); `save` creates it, mode 0700";
     let link = dir
         .symlink_metadata()
@@ -121,7 +121,7 @@ pub(crate) fn remote_sidecar(remote: &Remote, key: &str) -> Result<Option<Sideca
 
 impl BackupSet {
     /// The store of `--remote` when it was given, else the backup dir.
-    pub fn open(settings: &Settings) -> anyhow::Result<BackupSet> {
+    pub(crate) fn open(settings: &Settings) -> anyhow::Result<BackupSet> {
         Ok(match open_remote(settings)? {
             Some(remote) => BackupSet::Store(remote),
             None => BackupSet::Dir(settings.backup_dir.clone()),
@@ -129,7 +129,7 @@ impl BackupSet {
     }
 
     /// The dir's path or the store's URL, for messages and reports.
-    pub fn location(&self) -> String {
+    pub(crate) fn location(&self) -> String {
         match self {
             BackupSet::Dir(dir) => dir.display().to_string(),
             BackupSet::Store(remote) => remote.url().to_string(),
@@ -137,7 +137,7 @@ impl BackupSet {
     }
 
     /// What one backup is, for messages: `the file` or `the object`.
-    pub fn what(&self) -> &'static str {
+    pub(crate) fn what(&self) -> &'static str {
         match self {
             BackupSet::Dir(_) => "the file",
             BackupSet::Store(_) => "the object",
@@ -145,7 +145,7 @@ impl BackupSet {
     }
 
     /// The backups, newest first (by the time in their names, then by name).
-    pub fn list(&self) -> anyhow::Result<Vec<Listed>> {
+    pub(crate) fn list(&self) -> anyhow::Result<Vec<Listed>> {
         let remote = match self {
             BackupSet::Dir(dir) => {
                 return Ok(backups_in(dir)?
@@ -188,7 +188,7 @@ impl BackupSet {
     /// The newest backup to trust first: in a dir, the suspect ones (`catalog::suspects`,
     /// judged by name and sidecar) go last, each group keeping its order; a store's order is
     /// kept.
-    pub fn trusted_first(&self, backups: Vec<Listed>) -> Vec<Listed> {
+    pub(crate) fn trusted_first(&self, backups: Vec<Listed>) -> Vec<Listed> {
         match self {
             BackupSet::Dir(_) => catalog::trusted_first(backups, |l| {
                 catalog::local_facts(&l.backup.path, l.backup.taken_at)
@@ -198,7 +198,7 @@ impl BackupSet {
     }
 
     /// The size of a listed backup.
-    pub fn size(&self, listed: &Listed) -> anyhow::Result<u64> {
+    pub(crate) fn size(&self, listed: &Listed) -> anyhow::Result<u64> {
         match listed.listed_size {
             Some(size) => Ok(size),
             None => Ok(std::fs::metadata(&listed.backup.path)
@@ -208,7 +208,7 @@ impl BackupSet {
     }
 
     /// The sidecar of a listed backup: `Ok(None)` when there is none.
-    pub fn sidecar(&self, backup: &Backup) -> Result<Option<Sidecar>, String> {
+    pub(crate) fn sidecar(&self, backup: &Backup) -> Result<Option<Sidecar>, String> {
         match self {
             BackupSet::Dir(_) => crate::backup::verify::read_sidecar(&backup.path),
             BackupSet::Store(remote) => remote_sidecar(remote, &backup.name),
@@ -240,7 +240,7 @@ impl BackupSet {
     /// A prune's hold on the set: a dir must not be world-writable, and is locked unless
     /// nothing will be written (a dry run writes nothing, not even the lock file; what it reads
     /// is safe without it). Stores have no locks.
-    pub fn hold(&self, dry_run: bool) -> anyhow::Result<Option<DirLock>> {
+    pub(crate) fn hold(&self, dry_run: bool) -> anyhow::Result<Option<DirLock>> {
         match self {
             BackupSet::Dir(dir) => {
                 check_dir(dir)?;
@@ -255,7 +255,7 @@ impl BackupSet {
 
     /// Every entry of the set for a prune's plan: a dir read without following symlinks, or the
     /// store's objects.
-    pub fn scan(&self) -> anyhow::Result<Vec<Entry>> {
+    pub(crate) fn scan(&self) -> anyhow::Result<Vec<Entry>> {
         let remote = match self {
             BackupSet::Dir(dir) => return prune::scan(dir),
             BackupSet::Store(remote) => remote,
@@ -289,7 +289,7 @@ impl BackupSet {
     }
 
     /// The path or URL of an entry, for messages.
-    pub fn shown(&self, e: &Entry) -> String {
+    pub(crate) fn shown(&self, e: &Entry) -> String {
         match self {
             BackupSet::Dir(dir) => dir.join(&e.name).display().to_string(),
             BackupSet::Store(remote) => remote.url_of(&e.display_name()),
@@ -297,7 +297,7 @@ impl BackupSet {
     }
 
     /// What to do when no backup passes verification.
-    pub fn floor_advice(&self) -> String {
+    pub(crate) fn floor_advice(&self) -> String {
         match self {
             BackupSet::Dir(_) => {
                 "run `etcd-backup verify --all` to see why, and take a new backup".to_string()
@@ -312,7 +312,7 @@ impl BackupSet {
     /// Whether a backup entry passes verification, for a prune's floor: the problems when not.
     /// An encrypted backup without `identities` passes when its bytes are the ones that passed
     /// the full check at save time (its sidecar's SHA-256).
-    pub fn check(
+    pub(crate) fn check(
         &self,
         e: &Entry,
         identities: &[age::x25519::Identity],
@@ -350,7 +350,7 @@ impl BackupSet {
     /// `--timeout` under `save --prune` stops this before anything is deleted, even in a dry run
     /// (`crate::cancel::check`); in a dir a backup goes before its sidecar, after checking that
     /// the name still means the file scanned, and the dir is fsynced (`prune::execute`).
-    pub fn execute(&self, plan: &mut Plan, dry_run: bool) -> anyhow::Result<()> {
+    pub(crate) fn execute(&self, plan: &mut Plan, dry_run: bool) -> anyhow::Result<()> {
         match self {
             BackupSet::Dir(dir) => {
                 crate::cancel::check()?;
@@ -372,7 +372,7 @@ impl BackupSet {
     }
 
     /// Where the set is, as prune reports it (`dir`).
-    pub fn root(&self) -> PathBuf {
+    pub(crate) fn root(&self) -> PathBuf {
         match self {
             BackupSet::Dir(dir) => dir.clone(),
             BackupSet::Store(remote) => remote.url().into(),

@@ -34,17 +34,17 @@ use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, Tag};
 use crate::bbolt::ReadAt;
 
 /// Plaintext bytes per block.
-pub const BLOCK: usize = 64 * 1024;
+pub(crate) const BLOCK: usize = 64 * 1024;
 /// Poly1305 tag after each sealed block.
 const TAG: usize = 16;
 /// Bytes on disk per sealed block.
 const RECORD: u64 = (BLOCK + TAG) as u64;
 /// Decrypted blocks kept in memory (1 MiB).
-pub const CACHED_BLOCKS: usize = 16;
+pub(crate) const CACHED_BLOCKS: usize = 16;
 
 /// A write-once, read-many spill file. Fill it with [`Scratch::append`] (or as a
 /// [`std::io::Write`]), call [`Scratch::finish`], then read it through [`ReadAt`].
-pub struct Scratch {
+pub(crate) struct Scratch {
     file: File,
     /// Where the file lives, for messages.
     dir: PathBuf,
@@ -78,7 +78,7 @@ impl Scratch {
     /// 0600 file created and unlinked at once, so nothing is left behind even on SIGKILL (with
     /// the fallback, unless killed between those two calls). `sealed`: encrypt every block under
     /// a random in-memory key.
-    pub fn new(dir: &Path, sealed: bool) -> io::Result<Scratch> {
+    pub(crate) fn new(dir: &Path, sealed: bool) -> io::Result<Scratch> {
         Scratch::create(dir, sealed, true)
     }
 
@@ -112,7 +112,7 @@ impl Scratch {
     }
 
     /// Appends plaintext, in chunks of any size.
-    pub fn append(&mut self, mut buf: &[u8]) -> io::Result<()> {
+    pub(crate) fn append(&mut self, mut buf: &[u8]) -> io::Result<()> {
         self.check_writable()?;
         while !buf.is_empty() {
             if self.pending.len() == BLOCK {
@@ -128,7 +128,7 @@ impl Scratch {
 
     /// Ends writing: the last block goes to the file. Reads work from here on. Calling it again
     /// does nothing.
-    pub fn finish(&mut self) -> io::Result<()> {
+    pub(crate) fn finish(&mut self) -> io::Result<()> {
         if self.finished {
             return Ok(());
         }
@@ -142,18 +142,9 @@ impl Scratch {
     }
 
     /// Plaintext bytes appended.
-    pub fn len(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> u64 {
         self.len
-    }
-
-    /// Whether nothing was appended.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Whether blocks are encrypted on disk.
-    pub fn is_sealed(&self) -> bool {
-        self.cipher.is_some()
     }
 
     fn check_writable(&self) -> io::Result<()> {

@@ -22,7 +22,7 @@ use crate::etcd::schema::{self, Report, Status};
 
 /// How the bytes of the file are checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Content {
+pub(crate) enum Content {
     /// `verify`: SHA-256 of the data must equal the trailer; the file's SHA-256 is reported.
     Sha256,
     /// `save`: the stream's SHA-256 was already checked in memory, so what remains is proving
@@ -33,14 +33,15 @@ pub enum Content {
 
 /// The outcome for one file. `problems` empty means good.
 #[derive(Debug, Clone)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     pub path: PathBuf,
     pub problems: Vec<String>,
     pub status: Option<Status>,
     pub file_size: u64,
     /// SHA-256 of the whole file (`Content::Sha256` only; zero otherwise).
     pub sha256: [u8; 32],
-    /// The trailer, when the file has one and it matches.
+    /// The trailer, when the file has one and it matches (recorded; nothing reads it yet).
+    #[allow(dead_code)]
     pub db_sha256: Option<[u8; 32]>,
     pub has_trailer: bool,
     /// The sidecar found beside the file, if any.
@@ -55,7 +56,7 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.problems.is_empty()
     }
 }
@@ -121,7 +122,7 @@ fn hash_file(path: &Path, content: Content) -> std::io::Result<Hashes> {
 
 /// What the SHA-256 trailer of a snapshot file says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trailer {
+pub(crate) enum Trailer {
     /// The size is not 32 past a multiple of 512: a raw db copy, or a damaged file.
     Missing {
         size: u64,
@@ -137,7 +138,7 @@ pub enum Trailer {
 
 /// Checks the SHA-256 trailer alone, reading the file once (restore runs this beside the bbolt
 /// walk that rewrites the db).
-pub fn check_trailer(path: &Path) -> std::io::Result<Trailer> {
+pub(crate) fn check_trailer(path: &Path) -> std::io::Result<Trailer> {
     let h = hash_file(path, Content::Sha256)?;
     Ok(match h.trailer {
         None => Trailer::Missing { size: h.file_size },
@@ -147,13 +148,13 @@ pub fn check_trailer(path: &Path) -> std::io::Result<Trailer> {
 }
 
 /// Reads the sidecar beside `path`: `Ok(None)` when there is none.
-pub fn read_sidecar(path: &Path) -> Result<Option<Sidecar>, String> {
+pub(crate) fn read_sidecar(path: &Path) -> Result<Option<Sidecar>, String> {
     crate::backup::catalog::read_sidecar(path)
 }
 
 /// Verifies one file. `Err` only for I/O errors on the file itself (exit 2); every finding about
 /// its contents is a problem in the verdict (exit 1).
-pub fn verify_file(
+pub(crate) fn verify_file(
     path: &Path,
     content: Content,
     allow_no_hash: bool,
@@ -365,7 +366,7 @@ impl TrailerHasher {
 }
 
 /// What reading a layered file to the end established.
-pub struct Unlayered {
+pub(crate) struct Unlayered {
     pub stored_size: u64,
     pub stored_sha256: [u8; 32],
     pub snapshot_size: u64,
@@ -374,14 +375,14 @@ pub struct Unlayered {
 }
 
 /// A layered file spilled into a [`Scratch`] for the random reads of the bbolt walk.
-pub struct Spilled {
+pub(crate) struct Spilled {
     pub unlayered: Unlayered,
     pub scratch: Scratch,
 }
 
 /// Why a layered file could not be read to the end.
 #[derive(Debug, thiserror::Error)]
-pub enum SpillError {
+pub(crate) enum SpillError {
     /// Reading the stored bytes failed (disk, network): exit 2, nothing said about the file.
     #[error("cannot read {name}")]
     Read {
@@ -406,7 +407,7 @@ pub enum SpillError {
 
 /// Reads stored bytes to the end, undoing `layers` with `identities`, into `sink`, hashing both
 /// the stored bytes and the snapshot inside. `sink_dir` names where `sink` writes, for errors.
-pub fn unlayer(
+pub(crate) fn unlayer(
     stored: &mut (dyn Read + Send),
     name: &str,
     layers: Layers,
@@ -477,7 +478,7 @@ pub fn unlayer(
 
 /// [`unlayer`] into a scratch file in `scratch_dir`, sealed with a key kept in memory when the
 /// file was encrypted, so no plaintext reaches the disk.
-pub fn spill(
+pub(crate) fn spill(
     stored: &mut (dyn Read + Send),
     name: &str,
     layers: Layers,
@@ -532,7 +533,7 @@ impl Read for Watch<'_> {
 /// `sidecar` is what was found beside it. Without an identity for an encrypted file, only the
 /// stored bytes are checked, against the sidecar's SHA-256 (`decrypted: false`).
 #[allow(clippy::too_many_arguments)]
-pub fn verify_stored(
+pub(crate) fn verify_stored(
     stored: &mut (dyn Read + Send),
     name: &Path,
     layers: Layers,
@@ -679,7 +680,7 @@ fn judge_trailer(
 
 /// Verifies a local file of any layers (what `verify FILE` does): plain files in place, layered
 /// ones through a scratch copy beside them.
-pub fn verify_path(
+pub(crate) fn verify_path(
     path: &Path,
     identities: &[age::x25519::Identity],
     allow_no_hash: bool,

@@ -16,14 +16,14 @@
 
 use super::page::{le_u32, le_u64, Header, META};
 
-pub const MAGIC: u32 = 0xED0C_DAED;
+pub(crate) const MAGIC: u32 = 0xED0C_DAED;
 pub const VERSION: u32 = 2;
-pub const NO_FREELIST: u64 = u64::MAX;
+pub(crate) const NO_FREELIST: u64 = u64::MAX;
 /// Smallest and largest page sizes we accept (bbolt accepts any OS page size; these bound memory).
-pub const MIN_PAGE_SIZE: u32 = 512;
-pub const MAX_PAGE_SIZE: u32 = 64 * 1024;
+pub(crate) const MIN_PAGE_SIZE: u32 = 512;
+pub(crate) const MAX_PAGE_SIZE: u32 = 64 * 1024;
 /// Bytes of a meta page we need: header + meta body.
-pub const META_END: usize = 80;
+pub(crate) const META_END: usize = 80;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Meta {
@@ -40,7 +40,7 @@ pub struct Meta {
 }
 
 /// FNV-1a, 64 bit (Go `hash/fnv` New64a).
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {
         h ^= b as u64;
@@ -126,7 +126,7 @@ impl Meta {
 /// `id = page`, `flags = 0x04`; flags 0, root sequence 0, no freelist page (etcd's
 /// `NoFreelistSync`), the checksum over offsets 16..72; zeros after offset 80 up to `page_size`
 /// bytes (at least [`META_END`]).
-pub fn meta_page(page: u64, page_size: u32, root: u64, pgid: u64, txid: u64) -> Vec<u8> {
+pub(crate) fn meta_page(page: u64, page_size: u32, root: u64, pgid: u64, txid: u64) -> Vec<u8> {
     let mut b = vec![0u8; (page_size as usize).max(META_END)];
     b[0..8].copy_from_slice(&page.to_le_bytes());
     b[8..10].copy_from_slice(&META.to_le_bytes());

@@ -14,7 +14,7 @@
 
 pub mod meta;
 pub mod page;
-pub mod write;
+pub(crate) mod write;
 
 use std::fmt;
 use std::fs::File;
@@ -64,7 +64,7 @@ const MAX_TREE_DEPTH: usize = 64;
 /// Deepest bucket nesting accepted (etcd uses one level).
 const MAX_BUCKET_DEPTH: usize = 16;
 /// A walk stops collecting after this many problems.
-pub const MAX_CORRUPTIONS: usize = 100;
+pub(crate) const MAX_CORRUPTIONS: usize = 100;
 
 /// One problem in a bbolt file. Each names the page and the values involved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -231,7 +231,7 @@ impl Db<[u8]> {
 
 impl<S: ReadAt + ?Sized> Db<S> {
     /// Opens a source and picks the valid meta page with the higher txid.
-    pub fn from_source(file: Box<S>, path: &Path) -> Result<Db<S>, BboltError> {
+    pub(crate) fn from_source(file: Box<S>, path: &Path) -> Result<Db<S>, BboltError> {
         let io = |source| BboltError::Io {
             path: path.to_path_buf(),
             source,
@@ -317,7 +317,7 @@ impl<S: ReadAt + ?Sized> Db<S> {
     }
 
     /// Why one meta page was unusable, when the other one was used instead.
-    pub fn damaged_meta(&self) -> Option<&str> {
+    pub(crate) fn damaged_meta(&self) -> Option<&str> {
         self.damaged_meta.as_deref()
     }
 
@@ -326,7 +326,7 @@ impl<S: ReadAt + ?Sized> Db<S> {
     }
 
     /// Length of the file in bytes (may exceed [`Meta::size`], e.g. by a snapshot's trailer).
-    pub fn file_len(&self) -> u64 {
+    pub(crate) fn file_len(&self) -> u64 {
         self.len
     }
 
@@ -444,7 +444,7 @@ impl<S: ReadAt + ?Sized> Db<S> {
 
     /// Walks the top-level bucket `bucket` alone, with the same checks as [`Db::walk`], calling
     /// `visit` for each of its entries (depth 1). `Ok(false)` when there is no such bucket.
-    pub fn walk_bucket(
+    pub(crate) fn walk_bucket(
         &self,
         bucket: &[u8],
         visit: &mut dyn FnMut(Entry<'_>),

@@ -20,12 +20,12 @@ pub const HEADER: usize = 16;
 pub const ELEMENT: usize = 16;
 pub const BRANCH: u16 = 0x01;
 pub const LEAF: u16 = 0x02;
-pub const META: u16 = 0x04;
-pub const FREELIST: u16 = 0x10;
+pub(crate) const META: u16 = 0x04;
+pub(crate) const FREELIST: u16 = 0x10;
 /// Leaf element flag: the value is a bucket header (bbolt `bucketLeafFlag`).
-pub const BUCKET_LEAF: u32 = 0x01;
+pub(crate) const BUCKET_LEAF: u32 = 0x01;
 
-pub fn le_u16(b: &[u8], at: usize) -> u16 {
+pub(crate) fn le_u16(b: &[u8], at: usize) -> u16 {
     let mut a = [0u8; 2];
     if let Some(s) = b.get(at..at + 2) {
         a.copy_from_slice(s);
@@ -33,7 +33,7 @@ pub fn le_u16(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes(a)
 }
 
-pub fn le_u32(b: &[u8], at: usize) -> u32 {
+pub(crate) fn le_u32(b: &[u8], at: usize) -> u32 {
     let mut a = [0u8; 4];
     if let Some(s) = b.get(at..at + 4) {
         a.copy_from_slice(s);
@@ -41,7 +41,7 @@ pub fn le_u32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(a)
 }
 
-pub fn le_u64(b: &[u8], at: usize) -> u64 {
+pub(crate) fn le_u64(b: &[u8], at: usize) -> u64 {
     let mut a = [0u8; 8];
     if let Some(s) = b.get(at..at + 8) {
         a.copy_from_slice(s);

@@ -11,11 +11,11 @@ use super::Connector;
 use crate::etcd::{Alarm, EtcdError, KvHash, MemberInfo, MemberStatus};
 
 /// A db this full of its quota is reported: etcd raises NOSPACE at 100% and stops writes.
-pub const QUOTA_WARN_PERCENT: u64 = 80;
+pub(crate) const QUOTA_WARN_PERCENT: u64 = 80;
 
 /// One member: what the member list says, and what it said itself.
 #[derive(Debug, Clone)]
-pub struct Member {
+pub(crate) struct Member {
     pub info: MemberInfo,
     /// The client URL we asked (the first the member advertises).
     pub endpoint: Option<String>,
@@ -27,7 +27,7 @@ pub struct Member {
 
 /// What was gathered, and the verdict.
 #[derive(Debug, Clone)]
-pub struct Report {
+pub(crate) struct Report {
     pub cluster_id: u64,
     /// The endpoint whose member list was used.
     pub listed_by: String,
@@ -42,7 +42,7 @@ pub struct Report {
 
 /// What is wrong with one member.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Problem {
+pub(crate) enum Problem {
     /// Listed, but its endpoint does not answer (down, not started, or cut off).
     Unreachable(String),
     /// Added to the cluster but never started (no name and no client URLs yet).
@@ -61,7 +61,7 @@ pub enum Problem {
 
 impl Problem {
     /// Problems only a new copy of the data mends: the member must rejoin.
-    pub fn needs_rejoin(&self) -> bool {
+    pub(crate) fn needs_rejoin(&self) -> bool {
         match self {
             Problem::Unreachable(_) | Problem::NotStarted | Problem::Diverged { .. } => true,
             Problem::Alarm(kind) => kind == "CORRUPT",
@@ -69,7 +69,7 @@ impl Problem {
         }
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Problem::Unreachable(why) => format!("unreachable: {why}"),
             Problem::NotStarted => "added but never started".to_string(),
@@ -87,7 +87,7 @@ impl Problem {
 
 /// The verdict, with what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Healthy,
     /// A quorum of healthy voting members serves; these members have problems.
     Degraded {
@@ -101,7 +101,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             Verdict::Healthy => "healthy",
             Verdict::Degraded { .. } => "degraded",
@@ -109,14 +109,14 @@ impl Verdict {
         }
     }
 
-    pub fn problems(&self) -> &[(u64, Vec<Problem>)] {
+    pub(crate) fn problems(&self) -> &[(u64, Vec<Problem>)] {
         match self {
             Verdict::Healthy => &[],
             Verdict::Degraded { problems } | Verdict::QuorumLost { problems, .. } => problems,
         }
     }
 
-    pub fn problems_of(&self, id: u64) -> &[Problem] {
+    pub(crate) fn problems_of(&self, id: u64) -> &[Problem] {
         self.problems()
             .iter()
             .find(|(m, _)| *m == id)
@@ -127,7 +127,7 @@ impl Verdict {
 /// Why no member list could be had: each endpoint and its error.
 #[derive(Debug, thiserror::Error)]
 #[error("no endpoint answered with the member list:{}", list(.0))]
-pub struct NoMemberList(pub Vec<(String, String)>);
+pub(crate) struct NoMemberList(pub Vec<(String, String)>);
 
 fn list(failures: &[(String, String)]) -> String {
     failures
@@ -158,7 +158,7 @@ fn stops(e: &EtcdError) -> bool {
 /// the manifest's `--initial-cluster`), then every member for its status and its `HashKV`.
 /// `quota` is the backend quota the node runs etcd with, when known (the manifest's
 /// `--quota-backend-bytes`); a member that reports its own (etcd 3.6+) wins.
-pub fn gather(
+pub(crate) fn gather(
     endpoints: &[String],
     peers: &[String],
     connector: &Connector,
@@ -206,7 +206,7 @@ pub fn gather(
 }
 
 /// etcd's default `--quota-backend-bytes`: 2 GiB.
-pub const DEFAULT_QUOTA: u64 = 2 << 30;
+pub(crate) const DEFAULT_QUOTA: u64 = 2 << 30;
 
 type Listed = (String, Vec<MemberInfo>, u64, Vec<Alarm>);
 
@@ -276,7 +276,7 @@ fn ask_status(info: MemberInfo, connector: &Connector) -> Result<Member, EtcdErr
 /// The members `infos` names, each with its status and its `HashKV` at the lowest revision any
 /// of them has applied (what [`gather`] asks after the member list), and that revision. Each is
 /// asked at the first of its client URLs. Only a signal or the run's deadline is an error.
-pub fn status_and_hash(
+pub(crate) fn status_and_hash(
     infos: Vec<MemberInfo>,
     connector: &Connector,
 ) -> Result<(Vec<Member>, Option<i64>), EtcdError> {
@@ -315,7 +315,7 @@ fn hash_members(members: &mut [Member], connector: &Connector) -> Result<Option<
 
 /// Whether the voting members agree on the data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Agreement {
+pub(crate) struct Agreement {
     /// The (compacted revision, hash) that at least `quorum` voting members share.
     pub majority: Option<(i64, u32)>,
     /// How many voting members answered `HashKV`.
@@ -326,13 +326,13 @@ pub struct Agreement {
 
 impl Agreement {
     /// Enough voting members answered `HashKV`, and no quorum of them shares one hash.
-    pub fn split(&self) -> bool {
+    pub(crate) fn split(&self) -> bool {
         self.majority.is_none() && self.hashed >= self.quorum
     }
 }
 
 /// Whether the voting members among `members` agree on the data.
-pub fn agreement(members: &[Member]) -> Agreement {
+pub(crate) fn agreement(members: &[Member]) -> Agreement {
     let voting: Vec<&Member> = members.iter().filter(|m| !m.info.is_learner).collect();
     let quorum = voting.len() / 2 + 1;
     Agreement {
@@ -346,7 +346,7 @@ pub fn agreement(members: &[Member]) -> Agreement {
 }
 
 /// The verdict from what was gathered.
-pub fn judge(members: &[Member], alarms: &[Alarm], quota: u64) -> Verdict {
+pub(crate) fn judge(members: &[Member], alarms: &[Alarm], quota: u64) -> Verdict {
     let voting: Vec<&Member> = members.iter().filter(|m| !m.info.is_learner).collect();
     let agreement = agreement(members);
     let (quorum, majority) = (agreement.quorum, agreement.majority);

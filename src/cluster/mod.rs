@@ -1,7 +1,7 @@
 //! The cluster as a whole: the health of every member and whether they agree on the data.
 
-pub mod health;
-pub mod repair;
+pub(crate) mod health;
+pub(crate) mod repair;
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,7 @@ use tonic::transport::ClientTlsConfig;
 use crate::etcd::{ConnectConfig, EtcdError, Session};
 
 /// Opens sessions to any member with one set of TLS files and limits.
-pub struct Connector {
+pub(crate) struct Connector {
     pub tls: Option<ClientTlsConfig>,
     pub config: ConnectConfig,
     pub run_timeout: Duration,
@@ -18,7 +18,7 @@ pub struct Connector {
 }
 
 impl Connector {
-    pub fn session(&self, endpoint: &str) -> Result<Session, EtcdError> {
+    pub(crate) fn session(&self, endpoint: &str) -> Result<Session, EtcdError> {
         Session::connect(
             endpoint,
             self.tls.as_ref(),

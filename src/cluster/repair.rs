@@ -23,7 +23,7 @@ use super::health::{Member, Problem, Verdict};
 
 /// Counts of consecutive checks, carried from one run to the next.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
+pub(crate) struct Counts {
     /// Checks in a row in which this node's member failed while a healthy quorum was elsewhere.
     pub member_failures: u32,
     /// Checks in a row in which every member answered and none knew a leader.
@@ -31,14 +31,14 @@ pub struct Counts {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     None,
     Rejoin,
     Restore,
 }
 
 impl Action {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Action::None => "none",
             Action::Rejoin => "rejoin",
@@ -46,12 +46,12 @@ impl Action {
         }
     }
 
-    pub const ALL: [Action; 3] = [Action::None, Action::Rejoin, Action::Restore];
+    pub(crate) const ALL: [Action; 3] = [Action::None, Action::Rejoin, Action::Restore];
 }
 
 /// What to do, why, and the counts to keep for the next check.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
+pub(crate) struct Decision {
     pub action: Action,
     pub reason: String,
     pub counts: Counts,
@@ -78,7 +78,7 @@ fn label(m: &Member) -> String {
 
 /// The decision for this node. `me` is this node's member ID when the member list has it;
 /// `before` the counts of the previous check; `after` how many failed checks in a row it takes.
-pub fn decide(
+pub(crate) fn decide(
     members: &[Member],
     verdict: &Verdict,
     me: Option<u64>,

@@ -15,7 +15,7 @@ use crate::cli::{Cli, CompletionShell, CompletionsArgs};
 use crate::diagnostics::ExitStatus;
 
 /// The name the scripts complete.
-pub const BIN: &str = "etcd-backup";
+pub(crate) const BIN: &str = "etcd-backup";
 
 /// The completion script for `shell`.
 pub fn script(shell: CompletionShell) -> Vec<u8> {

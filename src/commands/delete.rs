@@ -21,7 +21,7 @@ use crate::settings::Settings;
 
 use crate::backup::prune::{self, Action, Entry, Kind, Outcome, Plan, Row};
 
-pub fn run(
+pub(crate) fn run(
     settings: &Settings,
     printer: &Printer,
     args: &DeleteArgs,
@@ -287,6 +287,6 @@ fn report(printer: &Printer, dir: &Path, plan: &Plan, dry_run: bool) -> anyhow::
             printer.result("dry run, nothing changed");
         }
     }
-    super::prune::deletions_failed(plan, dir, "delete")?;
+    prune::deletions_failed(plan, dir, "delete")?;
     Ok(ExitStatus::Success)
 }

@@ -20,7 +20,7 @@ use crate::fsutil;
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
-pub fn run(
+pub(crate) fn run(
     settings: &Settings,
     printer: &Printer,
     args: &HealthArgs,
@@ -88,7 +88,7 @@ pub fn run(
 
 /// The peer URLs of the manifest's `--initial-cluster` (`name=url,...`), other than this node's
 /// own: where the member list is asked when no client endpoint answers.
-pub fn peer_urls(settings: &Settings) -> Vec<String> {
+pub(crate) fn peer_urls(settings: &Settings) -> Vec<String> {
     let Some(m) = &settings.manifest else {
         return Vec::new();
     };

@@ -14,7 +14,7 @@ use crate::node::rejoin::{self, Plan};
 use crate::output::Printer;
 use crate::settings::Settings;
 
-pub fn rejoin(
+pub(crate) fn rejoin(
     settings: &Settings,
     printer: &Printer,
     args: &RejoinArgs,

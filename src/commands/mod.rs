@@ -1,15 +1,15 @@
 //! One module per subcommand.
 
 pub mod completions;
-pub mod delete;
-pub mod health;
-pub mod member;
-pub mod prune;
-pub mod repair;
-pub mod restore;
-pub mod save;
-pub mod status;
-pub mod verify;
+pub(crate) mod delete;
+pub(crate) mod health;
+pub(crate) mod member;
+pub(crate) mod prune;
+pub(crate) mod repair;
+pub(crate) mod restore;
+pub(crate) mod save;
+pub(crate) mod status;
+pub(crate) mod verify;
 
 use std::path::Path;
 

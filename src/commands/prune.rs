@@ -14,23 +14,18 @@
 //! Only names we generate are ever deleted: `etcd-snapshot-….db`, its `.json` sidecar, and the
 //! `.part` temp files of both. A symlink is never followed and never deleted.
 
-use std::ffi::OsStr;
-use std::path::Path;
-use std::sync::Arc;
-
-use anyhow::anyhow;
-use chrono::Utc;
-
-use crate::backup::prune::{plan, Action, Entry, Kind, Outcome, Plan, Pruned, Row};
-use crate::backup::retention::Policy;
+use crate::backup::prune::{prune_set, Action, Kind, Outcome, Pruned, Row};
 use crate::backup::set::{scratch_dir, BackupSet};
 use crate::cli::{OutputFormat, PruneArgs};
-use crate::diagnostics::{ExitStatus, HintExt};
+use crate::diagnostics::ExitStatus;
 use crate::output::{human_bytes, Printer};
-use crate::remote::Remote;
 use crate::settings::Settings;
 
-pub fn run(settings: &Settings, printer: &Printer, args: &PruneArgs) -> anyhow::Result<ExitStatus> {
+pub(crate) fn run(
+    settings: &Settings,
+    printer: &Printer,
+    args: &PruneArgs,
+) -> anyhow::Result<ExitStatus> {
     let identities = settings.identities()?;
     let set = BackupSet::open(settings)?;
     let lock = set.hold(args.dry_run)?;
@@ -53,147 +48,6 @@ pub fn run(settings: &Settings, printer: &Printer, args: &PruneArgs) -> anyhow::
         _ => pruned.print(printer),
     }
     pruned.exit_code()
-}
-
-/// Prunes `dir`, whose lock the caller holds, and says what happened (the caller prints it).
-/// `known_good` names a backup that has just passed verification (the one `save --prune`
-/// wrote), which is then not verified again.
-pub(crate) fn prune_locked(
-    dir: &Path,
-    policy: &Policy,
-    dry_run: bool,
-    known_good: Option<&str>,
-    identities: &[age::x25519::Identity],
-    printer: &Printer,
-) -> anyhow::Result<Pruned> {
-    let set = BackupSet::Dir(dir.to_path_buf());
-    prune_set(&set, policy, dry_run, known_good, identities, dir, printer)
-}
-
-/// Prunes the backups in a store (`<node>/<file>` objects under its prefix, every node's as one
-/// set) by the same rules and with the same floor. Stores have no locks: two nodes pruning at
-/// once each keep their own newest good backup, and deleting an object twice is harmless.
-pub(crate) fn prune_remote(
-    remote: &Arc<Remote>,
-    policy: &Policy,
-    dry_run: bool,
-    known_good: Option<&str>,
-    identities: &[age::x25519::Identity],
-    scratch_dir: &Path,
-    printer: &Printer,
-) -> anyhow::Result<Pruned> {
-    let set = BackupSet::Store(Arc::clone(remote));
-    prune_set(
-        &set,
-        policy,
-        dry_run,
-        known_good,
-        identities,
-        scratch_dir,
-        printer,
-    )
-}
-
-/// Prunes a backup set: the newest backup that passes verification (a stored one read back
-/// from the store into `scratch_dir`) is kept; when none passes, no backup is deleted. An
-/// encrypted backup read without `identities` passes when its bytes are the ones its sidecar
-/// recorded after the full check at save time.
-fn prune_set(
-    set: &BackupSet,
-    policy: &Policy,
-    dry_run: bool,
-    known_good: Option<&str>,
-    identities: &[age::x25519::Identity],
-    scratch_dir: &Path,
-    printer: &Printer,
-) -> anyhow::Result<Pruned> {
-    let now = Utc::now();
-    let entries = set.scan()?;
-    printer.detail(format!("rules: {}", policy.describe()));
-    let mut plan = plan(entries, policy, now, known_good.map(OsStr::new), |e| {
-        printer.phase(format!(
-            "verifying {} before deleting anything",
-            set.shown(e)
-        ));
-        set.check(e, identities, scratch_dir)
-    });
-    plan.warn_floor(
-        &set.location(),
-        |e| set.shown(e),
-        &set.floor_advice(),
-        printer,
-    );
-    set.execute(&mut plan, dry_run)?;
-    Ok(Pruned {
-        dir: set.root(),
-        policy: policy.clone(),
-        dry_run,
-        plan,
-    })
-}
-
-impl Pruned {
-    /// 0, or 1 when no backup passes verification (so none was deleted); an error when a file
-    /// could not be deleted.
-    pub fn exit_code(&self) -> anyhow::Result<ExitStatus> {
-        deletions_failed(&self.plan, &self.dir, "prune")?;
-        Ok(if self.plan.withheld {
-            ExitStatus::Failure
-        } else {
-            ExitStatus::Success
-        })
-    }
-}
-
-/// An error when a deletion of `plan` failed (each row marked FAILED in the report); `command`
-/// is the one to run again (`prune`, `delete`).
-pub(crate) fn deletions_failed(plan: &Plan, dir: &Path, command: &str) -> anyhow::Result<()> {
-    let failed = plan
-        .rows
-        .iter()
-        .filter(|r| matches!(r.outcome, Outcome::Failed(_)))
-        .count();
-    if failed > 0 {
-        return Err(anyhow!(
-            "could not delete {failed} file(s) in {} (marked FAILED above)",
-            dir.display()
-        ))
-        .hint(format!(
-            "check the permissions of the backup dir and run {command} again"
-        ));
-    }
-    Ok(())
-}
-
-impl Plan {
-    /// Warns about each backup that failed the floor's verification, and when none passed;
-    /// `location` is the dir or store, `shown` names an entry in it.
-    fn warn_floor(
-        &self,
-        location: &str,
-        shown: impl Fn(&Entry) -> String,
-        advice: &str,
-        printer: &Printer,
-    ) {
-        for row in &self.rows {
-            if let Some(p) = &row.failed_verification {
-                printer.warn(format!("{} fails verification: {p}", shown(&row.entry)));
-            }
-            if let Some(p) = &row.suspect {
-                printer.warn(format!(
-                    "{} is kept but not counted as a recent backup: {p}; check the clock \
-                     (timedatectl), and move the file away once you know where it came from \
-                     (after a restore from an older backup, the backups taken before it)",
-                    shown(&row.entry)
-                ));
-            }
-        }
-        if self.withheld {
-            printer.warn(format!(
-                "no backup in {location} passes verification, so no backup is deleted; {advice}"
-            ));
-        }
-    }
 }
 
 fn kind_word(k: Kind) -> &'static str {
@@ -228,7 +82,7 @@ struct Totals {
 
 impl Pruned {
     /// Backups whose time cannot be trusted (all kept).
-    pub fn suspect_backups(&self) -> usize {
+    pub(crate) fn suspect_backups(&self) -> usize {
         self.plan
             .rows
             .iter()
@@ -257,7 +111,7 @@ impl Pruned {
     }
 
     /// The stable JSON form (`-w json`).
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         let files: Vec<serde_json::Value> = self
             .plan
             .rows
@@ -300,7 +154,7 @@ impl Pruned {
     }
 
     /// One line per file, then a summary, on stdout (left out with `-q`).
-    pub fn print(&self, printer: &Printer) {
+    pub(crate) fn print(&self, printer: &Printer) {
         let width = self
             .plan
             .rows

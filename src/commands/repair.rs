@@ -41,7 +41,7 @@ struct State {
     reason: String,
 }
 
-pub fn state_path(dir: &Path) -> PathBuf {
+pub(crate) fn state_path(dir: &Path) -> PathBuf {
     dir.join("health-repair.json")
 }
 
@@ -136,7 +136,7 @@ fn this_member(settings: &Settings, report: &Report) -> anyhow::Result<Option<u6
 }
 
 /// The decision for this run, logged and recorded in the state dir.
-pub fn decide(
+pub(crate) fn decide(
     settings: &Settings,
     args: &HealthArgs,
     report: &Report,
@@ -161,7 +161,7 @@ pub fn decide(
     Ok(d)
 }
 
-pub fn to_json(d: &Decision) -> serde_json::Value {
+pub(crate) fn to_json(d: &Decision) -> serde_json::Value {
     json!({
         "action": d.action.label(),
         "reason": d.reason,
@@ -171,7 +171,7 @@ pub fn to_json(d: &Decision) -> serde_json::Value {
 }
 
 /// The gauges of the decision, for the health textfile.
-pub fn metrics(d: &Decision, failed: bool) -> String {
+pub(crate) fn metrics(d: &Decision, failed: bool) -> String {
     let mut out = String::new();
     let mut gauge = |name: &str, help: &str, samples: Vec<(String, f64)>| {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
@@ -211,7 +211,7 @@ pub fn metrics(d: &Decision, failed: bool) -> String {
 }
 
 /// Carries the decision out. `Ok(None)`: nothing was to be done.
-pub fn act(
+pub(crate) fn act(
     settings: &Settings,
     args: &HealthArgs,
     d: &Decision,
@@ -283,7 +283,7 @@ fn rejoin_here(
 /// name) whose sidecar says it passed verification, in the shared store. Every node lists the
 /// same store and sorts it the same way, so each picks the same object without talking to the
 /// others.
-pub fn restore_choice(args: &HealthArgs) -> anyhow::Result<Option<String>> {
+pub(crate) fn restore_choice(args: &HealthArgs) -> anyhow::Result<Option<String>> {
     let Some(url) = &args.remote.remote else {
         return Ok(None);
     };

@@ -25,7 +25,7 @@ use crate::node::restore::{self as node_restore, Plan};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
-pub fn run(
+pub(crate) fn run(
     settings: &Settings,
     printer: &Printer,
     args: &RestoreArgs,

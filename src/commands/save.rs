@@ -2,20 +2,17 @@
 //! the store, runs the save engine ([`crate::backup::save`]), prints what it did and picks the
 //! exit code.
 
-use std::path::Path;
-
 use crate::backup::catalog;
-use crate::backup::save::{self, one_off, Outcome, Pruner, Saved, Skipped};
+use crate::backup::save::{self, one_off, Outcome, Saved, Skipped};
 use crate::backup::set;
 use crate::cli::{OutputFormat, SaveArgs};
 use crate::diagnostics::{exit, ExitStatus};
 use crate::metrics::SaveReport;
 use crate::output::Printer;
-use crate::remote::Remote;
 use crate::settings::Settings;
 
 /// Saves a backup; `report` receives what `--metrics-file` needs beyond the exit code.
-pub fn run(
+pub(crate) fn run(
     settings: &Settings,
     printer: &Printer,
     args: &SaveArgs,
@@ -51,31 +48,15 @@ pub fn run(
     if let Some(lock) = &lock {
         printer.detail(format!("holding {}", lock.path().display()));
     }
-    let local = |dir: &Path, name: &str| {
-        super::prune::prune_locked(dir, &settings.retention, false, Some(name), &[], printer)
-    };
-    let store = |r: &std::sync::Arc<Remote>, key: &str| {
-        super::prune::prune_remote(
-            r,
-            &settings.retention,
-            false,
-            Some(key),
-            &[],
-            &set::scratch_dir(dir),
-            printer,
-        )
-    };
     let place = save::Place {
         dir,
         one_off: one_off.as_ref(),
         lock,
         remote: remote.as_ref(),
     };
-    let pruner = args.prune.then_some(Pruner {
-        local: &local,
-        remote: &store,
-    });
-    let mut saved = match save::save(clock, prep, args, place, pruner, printer, report)? {
+    // `--prune`: the backup dir, then the store, each by the retention rules.
+    let prune = args.prune.then_some(&settings.retention);
+    let mut saved = match save::save(clock, prep, args, place, prune, printer, report)? {
         Outcome::Skipped(skip) => {
             print_skipped(&skip, printer);
             report.skipped = true;

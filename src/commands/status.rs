@@ -20,7 +20,7 @@ use crate::fsutil::FsError;
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
-pub fn run(
+pub(crate) fn run(
     settings: &Settings,
     printer: &Printer,
     args: &StatusArgs,
@@ -309,7 +309,7 @@ fn report_set(
 }
 
 /// The set report as one JSON document (`-w json`), a stable interface.
-fn print_json(printer: &Printer, rows: &[Row], sum: &Summary) {
+fn print_json(printer: &Printer, rows: &[Row], sum: &Summary<'_>) {
     let now = sum.now;
     let list: Vec<serde_json::Value> = rows
         .iter()
@@ -408,7 +408,7 @@ fn print_table(printer: &Printer, rows: &[Row], now: chrono::DateTime<Utc>) {
 }
 
 /// The suspect backups, then the totals line.
-fn print_totals(printer: &Printer, rows: &[Row], sum: &Summary) {
+fn print_totals(printer: &Printer, rows: &[Row], sum: &Summary<'_>) {
     for r in rows.iter().filter(|r| r.suspect.is_some()) {
         printer.data(format!(
             "SUSPECT {}: {}",

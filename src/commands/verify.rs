@@ -12,7 +12,7 @@ use crate::diagnostics::{ExitStatus, HintExt};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
-pub fn run(
+pub(crate) fn run(
     settings: &Settings,
     printer: &Printer,
     args: &VerifyArgs,

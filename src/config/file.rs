@@ -15,7 +15,7 @@ use super::keys::{Entry, Kind, Slot, Table};
 
 /// One value from the file, ready to become a clap default.
 #[derive(Debug, Clone)]
-pub struct Value {
+pub(super) struct Value {
     /// The table it was written in (`""` for the top level).
     pub table: String,
     pub key: String,
@@ -31,7 +31,7 @@ pub struct Value {
 
 /// A parsed and checked config file.
 #[derive(Debug, Clone)]
-pub struct ConfigFile {
+pub(super) struct ConfigFile {
     pub values: Vec<Value>,
 }
 
@@ -107,7 +107,7 @@ impl ConfigError {
 }
 
 /// Reads, checks and parses `path`. A missing file is `Ok(None)` unless `required`.
-pub fn load(
+pub(super) fn load(
     path: &Path,
     required: Option<&str>,
     tables: &[Table],
@@ -210,7 +210,7 @@ fn writable_by_others(meta: &std::fs::Metadata, dir: bool) -> Option<String> {
 
 /// Parses and checks `text`. `conflicts` off skips the check that two keys of one table do not
 /// exclude each other (used on the shipped example, where every key is uncommented).
-pub fn parse(
+pub(super) fn parse(
     path: &Path,
     text: &str,
     tables: &[Table],
@@ -288,7 +288,12 @@ impl Checker<'_> {
         });
     }
 
-    fn value(&mut self, table: &Table, k: &Spanned<std::borrow::Cow<str>>, v: &Spanned<DeValue>) {
+    fn value(
+        &mut self,
+        table: &Table,
+        k: &Spanned<std::borrow::Cow<'_, str>>,
+        v: &Spanned<DeValue<'_>>,
+    ) {
         let key = k.get_ref().as_ref();
         let at_key = k.span().start;
         let Some(entry) = table.entry(key) else {
@@ -379,7 +384,7 @@ impl Checker<'_> {
     }
 
     /// The message for a key that is not one of `table`'s.
-    fn unknown(&self, table: &Table, key: &str, v: &Spanned<DeValue>) -> String {
+    fn unknown(&self, table: &Table, key: &str, v: &Spanned<DeValue<'_>>) -> String {
         if table.name.is_empty() && matches!(v.get_ref(), DeValue::Table(_)) {
             let names: Vec<String> = self.tables[1..]
                 .iter()
@@ -451,7 +456,7 @@ impl Checker<'_> {
 }
 
 /// One scalar as the command line would give it, checked by the flag's parser.
-fn scalar(entry: &Entry, v: &Spanned<DeValue>, what: &str) -> Result<String, (usize, String)> {
+fn scalar(entry: &Entry, v: &Spanned<DeValue<'_>>, what: &str) -> Result<String, (usize, String)> {
     let at = v.span().start;
     let wrong = || {
         (
@@ -505,7 +510,7 @@ fn secret_check(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn type_name(v: &DeValue) -> &'static str {
+fn type_name(v: &DeValue<'_>) -> &'static str {
     match v {
         DeValue::String(_) => "a string",
         DeValue::Integer(_) => "an integer",

@@ -16,7 +16,7 @@ use clap::{Arg, ArgAction, Command, CommandFactory};
 use crate::cli::Cli;
 
 /// Arguments that have no config key, and why. `""` is the top level.
-pub const REFUSED: &[(&str, &str, &str)] = &[
+pub(crate) const REFUSED: &[(&str, &str, &str)] = &[
     (
         "",
         "config",
@@ -89,12 +89,12 @@ const PER_RUN: &str = "a per-invocation switch: give it on the command line";
 
 /// The subcommand whose table holds the retention keys, and the clap group (the `KeepArgs`
 /// struct) of those flags.
-pub const RETENTION_TABLE: &str = "prune";
+pub(crate) const RETENTION_TABLE: &str = "prune";
 const RETENTION_GROUP: &str = "KeepArgs";
 
 /// What a TOML value must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Bool,
     /// `-v`: how many times the flag was given.
     Count,
@@ -108,7 +108,7 @@ pub enum Kind {
 
 /// How an argument appears in the config file.
 #[derive(Debug, Clone)]
-pub enum Slot {
+pub(crate) enum Slot {
     /// A key of its own table.
     Key,
     /// Not settable from the file, for this reason.
@@ -119,7 +119,7 @@ pub enum Slot {
 
 /// One argument of one table.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// The clap id (`backup_dir`).
     pub id: String,
     /// The key (`backup-dir`): the long name, or the id in kebab-case for positionals.
@@ -133,7 +133,7 @@ pub struct Entry {
 
 /// The keys of the top level (`name` is `""`) or of one subcommand's table.
 #[derive(Debug, Clone)]
-pub struct Table {
+pub(crate) struct Table {
     pub name: String,
     pub entries: Vec<Entry>,
     /// The built clap command of this table (the root for the top level), for conflicts.
@@ -141,12 +141,12 @@ pub struct Table {
 }
 
 impl Table {
-    pub fn entry(&self, key: &str) -> Option<&Entry> {
+    pub(crate) fn entry(&self, key: &str) -> Option<&Entry> {
         self.entries.iter().find(|e| e.key == key)
     }
 
     /// `[save]`, or "the top level".
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         if self.name.is_empty() {
             "the top level".to_string()
         } else {
@@ -155,7 +155,7 @@ impl Table {
     }
 
     /// Whether clap declares that `a` and `b` exclude each other (declared on either side).
-    pub fn conflict(&self, a: &Arg, b: &Arg) -> bool {
+    pub(crate) fn conflict(&self, a: &Arg, b: &Arg) -> bool {
         let declared = |x: &Arg, y: &Arg| {
             self.cmd
                 .get_arg_conflicts_with(x)
@@ -166,13 +166,13 @@ impl Table {
     }
 
     /// The keys that can be set here, in definition order.
-    pub fn settable(&self) -> impl Iterator<Item = &Entry> {
+    pub(crate) fn settable(&self) -> impl Iterator<Item = &Entry> {
         self.entries.iter().filter(|e| matches!(e.slot, Slot::Key))
     }
 }
 
 /// The whole key layout: the top level first, then one table per subcommand.
-pub fn tables() -> Vec<Table> {
+pub(crate) fn tables() -> Vec<Table> {
     let mut root = Cli::command();
     root.build();
     let mut out = vec![Table {
@@ -282,7 +282,7 @@ fn is_list(arg: &Arg) -> bool {
 
 impl Entry {
     /// What a value of this key must look like, for error messages.
-    pub fn expected(&self) -> String {
+    pub(crate) fn expected(&self) -> String {
         let one = match self.kind {
             Kind::Bool => "true or false".to_string(),
             Kind::Count => "an integer (0 for none)".to_string(),
@@ -308,7 +308,7 @@ impl Entry {
     }
 
     /// The possible values of an enum, quoted as TOML strings.
-    pub fn possible_values(&self) -> Vec<String> {
+    pub(crate) fn possible_values(&self) -> Vec<String> {
         self.arg
             .get_possible_values()
             .iter()
@@ -318,7 +318,7 @@ impl Entry {
     }
 
     /// Runs one value through the flag's own clap value parser; `Err` says why it is invalid.
-    pub fn check(&self, value: &str) -> Result<(), String> {
+    pub(crate) fn check(&self, value: &str) -> Result<(), String> {
         let probe = Arg::new("value")
             .long("value")
             .action(ArgAction::Set)

@@ -16,7 +16,7 @@
 
 mod example;
 mod file;
-pub mod keys;
+pub(crate) mod keys;
 mod show;
 
 use std::ffi::OsString;
@@ -34,7 +34,7 @@ pub use file::{ConfigError, Problem};
 use keys::{Table, RETENTION_TABLE};
 
 /// Read when neither `--config` nor `--no-config` is given; a missing file is fine.
-pub const DEFAULT_PATH: &str = "/etc/etcd-backup/config.toml";
+pub(crate) const DEFAULT_PATH: &str = "/etc/etcd-backup/config.toml";
 
 /// Which file was considered, and what became of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +66,7 @@ struct Dropped {
 
 /// The parsed command line, and where each setting came from (for `--show-settings`).
 #[derive(Debug)]
-pub struct Parsed {
+pub(crate) struct Parsed {
     pub cli: Cli,
     state: State,
     matches: ArgMatches,
@@ -77,7 +77,7 @@ pub struct Parsed {
 
 /// Parses `argv` with the config file's values. Prints help, version, usage and config errors
 /// itself and returns the exit code in `Err`.
-pub fn parse_args(argv: Vec<OsString>) -> Result<Parsed, ExitStatus> {
+pub(crate) fn parse_args(argv: Vec<OsString>) -> Result<Parsed, ExitStatus> {
     let first = match Cli::command()
         .ignore_errors(true)
         .try_get_matches_from(&argv)

@@ -26,7 +26,7 @@ struct Row {
 
 impl Parsed {
     /// Prints the resolved settings on stdout (JSON with `-w json`) and returns exit code 0.
-    pub fn show_settings(
+    pub(crate) fn show_settings(
         &self,
         settings: &Settings,
         printer: &Printer,
@@ -167,7 +167,7 @@ impl Parsed {
 
     /// How the user gave global setting `id` (`flag --manifest`, `env ETCD_BACKUP_MANIFEST`,
     /// `config FILE:LINE`), or `None` when it holds its built-in default.
-    pub fn given_by(&self, id: &str) -> Option<String> {
+    pub(crate) fn given_by(&self, id: &str) -> Option<String> {
         let e = self.tables[0].entries.iter().find(|e| e.id == id)?;
         let row = self.row(e, &self.matches, "");
         match (row.source, row.origin) {

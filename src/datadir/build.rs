@@ -33,14 +33,14 @@ use crate::node::manifest::EtcdManifest;
 use crate::output::human_bytes;
 
 /// The bump etcd's disaster-recovery guide suggests: about a week of writes at 1,500/s.
-pub const DEFAULT_BUMP: u64 = 1_000_000_000;
+pub(crate) const DEFAULT_BUMP: u64 = 1_000_000_000;
 
 /// Room left free beyond the db and the WAL.
 const FREE_SPACE_RESERVE: u64 = 64 << 20;
 
 /// What the build tells the operator as it goes; the command prints it (`Printer` implements
 /// this in `commands/restore.rs`).
-pub trait Progress {
+pub(crate) trait Progress {
     /// A phase begins (shown at the normal level).
     fn phase(&self, msg: String);
     /// A detail (shown with `-v`).
@@ -51,7 +51,7 @@ pub trait Progress {
 
 /// The member and cluster flags of `restore`, as given (`None`: not given).
 #[derive(Debug, Clone, Default)]
-pub struct ClusterFlags {
+pub(crate) struct ClusterFlags {
     pub name: Option<String>,
     pub initial_cluster: Option<String>,
     pub initial_advertise_peer_urls: Option<String>,
@@ -60,7 +60,7 @@ pub struct ClusterFlags {
 
 /// The revision flags of `restore`, as given.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct BumpFlags {
+pub(crate) struct BumpFlags {
     pub bump_revision: Option<u64>,
     pub mark_compacted: bool,
     pub no_bump_revision: bool,
@@ -111,7 +111,7 @@ pub(crate) fn commit_of(out_dir: &Path) -> anyhow::Result<(Commit, PathBuf)> {
 
 /// Whether two paths name the same directory: canonically where they exist, else as written
 /// with `.`/`..` and trailing slashes resolved.
-pub fn same_dir(a: &Path, b: &Path) -> bool {
+pub(crate) fn same_dir(a: &Path, b: &Path) -> bool {
     let norm = |p: &Path| -> PathBuf {
         if let Ok(c) = std::fs::canonicalize(p) {
             return c;
@@ -146,7 +146,7 @@ fn hang_before_commit() {
 /// The snapshot to restore as a plain file: the file named, or a plain copy taken out of its
 /// layers (decrypted, decompressed) into the directory where the restored data will live anyway.
 /// A copy is removed when dropped, unless [`Input::keep`] was called.
-pub struct Input {
+pub(crate) struct Input {
     pub path: PathBuf,
     /// Set when `path` is our copy.
     fetched: bool,
@@ -245,13 +245,13 @@ impl Input {
     }
 
     /// Leaves the copy in place (a node restore that stopped part-way needs it to resume).
-    pub fn keep(mut self) -> PathBuf {
+    pub(crate) fn keep(mut self) -> PathBuf {
         self.fetched = false;
         std::mem::take(&mut self.path)
     }
 
     /// Whether `path` is a copy this run made.
-    pub fn is_copy(&self) -> bool {
+    pub(crate) fn is_copy(&self) -> bool {
         self.fetched
     }
 }
@@ -265,7 +265,7 @@ impl Drop for Input {
 }
 
 /// What to build where.
-pub struct Build<'a> {
+pub(crate) struct Build<'a> {
     pub snapshot: &'a Path,
     pub out_dir: &'a Path,
     pub wal_dir: Option<&'a Path>,
@@ -276,7 +276,7 @@ pub struct Build<'a> {
 }
 
 /// Builds a complete data dir at `spec.out_dir` (and the WAL at `spec.wal_dir`), or nothing.
-pub fn build(spec: &Build<'_>, progress: &dyn Progress) -> anyhow::Result<db::Rewritten> {
+pub(crate) fn build(spec: &Build<'_>, progress: &dyn Progress) -> anyhow::Result<db::Rewritten> {
     let cluster = spec.cluster;
     let local = &cluster.members[cluster.local];
     let src = spec.snapshot;
@@ -482,7 +482,7 @@ fn commit_tree(
 
 /// `--bump-revision N --mark-compacted` together, neither (the default bump), or
 /// `--no-bump-revision`; one of the pair alone is refused, as etcdutl refuses it.
-pub fn bump_of(flags: &BumpFlags) -> anyhow::Result<Option<u64>> {
+pub(crate) fn bump_of(flags: &BumpFlags) -> anyhow::Result<Option<u64>> {
     match (
         flags.bump_revision,
         flags.mark_compacted,
@@ -499,7 +499,7 @@ pub fn bump_of(flags: &BumpFlags) -> anyhow::Result<Option<u64>> {
 }
 
 /// The new cluster: each setting from its flag, else the kubeadm manifest, else etcdutl's default.
-pub fn cluster_of(
+pub(crate) fn cluster_of(
     flags: &ClusterFlags,
     manifest: Option<&EtcdManifest>,
     progress: &dyn Progress,
@@ -554,7 +554,7 @@ pub(crate) fn cluster_words(c: &member::Cluster) -> String {
 
 /// The data dir may not exist or be an empty directory (`empty_ok`, as etcdutl 3.5 allows); the
 /// WAL dir may not exist.
-pub fn check_target(dir: &Path, empty_ok: bool) -> anyhow::Result<()> {
+pub(crate) fn check_target(dir: &Path, empty_ok: bool) -> anyhow::Result<()> {
     let what = if empty_ok { "data dir" } else { "WAL dir" };
     match std::fs::symlink_metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -27,7 +27,7 @@ use crate::datadir::member::{member_json, Member};
 
 /// How the db is rewritten.
 #[derive(Debug, Clone)]
-pub struct Options<'a> {
+pub(crate) struct Options<'a> {
     /// The new cluster's members, sorted by ID.
     pub members: &'a [Member],
     /// Bump the revision by this much and mark it compacted.
@@ -39,14 +39,16 @@ pub struct Options<'a> {
 
 /// An alarm found in the snapshot's `alarm` bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Alarm {
+pub(crate) struct Alarm {
     pub member_id: u64,
     pub kind: String,
 }
 
 /// What the rewrite did.
 #[derive(Debug, Clone, Default)]
-pub struct Rewritten {
+pub(crate) struct Rewritten {
+    /// Recorded; nothing reads it yet.
+    #[allow(dead_code)]
     pub page_size: u32,
     /// Bytes written (`pgid × page_size`).
     pub size: u64,
@@ -64,7 +66,7 @@ pub struct Rewritten {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum RewriteError {
+pub(crate) enum RewriteError {
     #[error(transparent)]
     Source(#[from] BboltError),
     #[error("cannot write the new db: {0}")]
@@ -96,7 +98,7 @@ fn alarm_kind(code: i32) -> String {
 }
 
 /// The 17-byte `key`-bucket encoding of revision (main, 0) (etcd `mvcc/revision.go`).
-pub fn revision_key(main: i64) -> Vec<u8> {
+pub(crate) fn revision_key(main: i64) -> Vec<u8> {
     let mut k = Vec::with_capacity(17);
     k.extend_from_slice(&main.to_be_bytes());
     k.push(b'_');
@@ -144,7 +146,7 @@ struct Rewriter<'o> {
 
 /// The newest compaction mark in the snapshot (`meta/finishedCompactRev`,
 /// `meta/scheduledCompactRev`), 0 when there is none.
-pub fn compacted(src: &Db<File>) -> Result<i64, BboltError> {
+pub(crate) fn compacted(src: &Db<File>) -> Result<i64, BboltError> {
     let mark = |key: &[u8]| -> Result<i64, BboltError> {
         Ok(src
             .get(b"meta", key)?
@@ -155,7 +157,11 @@ pub fn compacted(src: &Db<File>) -> Result<i64, BboltError> {
 }
 
 /// Rewrites `src` into `out` (an empty file), as described in the module docs.
-pub fn rewrite(src: &Db<File>, out: File, opts: &Options<'_>) -> Result<Rewritten, RewriteError> {
+pub(crate) fn rewrite(
+    src: &Db<File>,
+    out: File,
+    opts: &Options<'_>,
+) -> Result<Rewritten, RewriteError> {
     let page_size = src.meta().page_size;
     let compacted = compacted(src)?;
     let mut r = Rewriter {

@@ -13,7 +13,7 @@ use sha1::{Digest, Sha1};
 
 /// One member of the new cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
+pub(crate) struct Member {
     pub id: u64,
     pub name: String,
     /// Sorted by string, as `types.URLs.Sort` leaves them.
@@ -22,7 +22,7 @@ pub struct Member {
 
 /// The new cluster as restore bootstraps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cluster {
+pub(crate) struct Cluster {
     /// Sorted by ID ascending: the order of the WAL entries and of the v2 store (§5.5, §5.6).
     pub members: Vec<Member>,
     /// Index in `members` of the member named by `--name`.
@@ -128,7 +128,7 @@ fn check_host_port(authority: &str) -> Result<(), String> {
 /// Parses a comma-separated URL list as Go `types.NewURLs(strings.Split(s, ","))`: each item is
 /// trimmed and must be an http, https, unix or unixs URL of the form `scheme://host:port` with
 /// no path (a trailing "/" is rejected). The result is sorted by string.
-pub fn parse_urls(s: &str) -> Result<Vec<String>, String> {
+pub(crate) fn parse_urls(s: &str) -> Result<Vec<String>, String> {
     let mut urls = s.split(',').map(parse_url).collect::<Result<Vec<_>, _>>()?;
     urls.sort();
     Ok(urls)
@@ -137,7 +137,7 @@ pub fn parse_urls(s: &str) -> Result<Vec<String>, String> {
 /// Parses `--initial-cluster` as Go `types.NewURLsMap`: items separated by ',', empty items
 /// skipped, each split at the first '=' into a name and a URL (no '=' gives an empty URL, which
 /// fails). A name may repeat; its URLs are collected and sorted.
-pub fn parse_initial_cluster(s: &str) -> Result<BTreeMap<String, Vec<String>>, String> {
+pub(crate) fn parse_initial_cluster(s: &str) -> Result<BTreeMap<String, Vec<String>>, String> {
     let mut raw: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for item in s.split(',').filter(|item| !item.is_empty()) {
         let (name, url) = item.split_once('=').unwrap_or((item, ""));
@@ -159,7 +159,7 @@ pub fn parse_initial_cluster(s: &str) -> Result<BTreeMap<String, Vec<String>>, S
 
 /// Member ID = first 8 bytes, big-endian, of SHA-1(sorted peer URL strings concatenated without
 /// separator ‖ cluster token) (`membership.NewMember` with a nil time, as at bootstrap).
-pub fn member_id(sorted_peer_urls: &[String], token: &str) -> u64 {
+pub(crate) fn member_id(sorted_peer_urls: &[String], token: &str) -> u64 {
     let mut urls = sorted_peer_urls.to_vec();
     urls.sort();
     let mut h = Sha1::new();
@@ -172,7 +172,7 @@ pub fn member_id(sorted_peer_urls: &[String], token: &str) -> u64 {
 
 /// Cluster ID = first 8 bytes, big-endian, of SHA-1(member IDs sorted ascending, each as 8 bytes
 /// big-endian) (`RaftCluster.genID`).
-pub fn cluster_id(ids: &[u64]) -> u64 {
+pub(crate) fn cluster_id(ids: &[u64]) -> u64 {
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     let mut h = Sha1::new();
@@ -195,7 +195,7 @@ fn first_8_be(digest: &[u8]) -> u64 {
 /// host names (other than `localhost`), so it accepts a host name on one side and its address on
 /// the other, and it rejects (after 30 s of retries) a host name that does not resolve even when
 /// both sides are equal; we reject the former and accept the latter.
-pub fn build_cluster(
+pub(crate) fn build_cluster(
     name: &str,
     initial_cluster: &str,
     advertise_peer_urls: &str,
@@ -327,7 +327,7 @@ fn check_ids(members: &[Member]) -> Result<(), String> {
 /// `members` bucket and in the WAL ConfChange context:
 /// `{"id":<decimal>,"peerURLs":[...],"name":"..."}`. `isLearner`, an empty `name` and
 /// `clientURLs` are omitted (`omitempty`; restore has no client URLs).
-pub fn member_json(m: &Member) -> String {
+pub(crate) fn member_json(m: &Member) -> String {
     let mut out = format!("{{\"id\":{},\"peerURLs\":", m.id);
     push_string_array(&mut out, &m.peer_urls);
     if !m.name.is_empty() {
@@ -339,7 +339,7 @@ pub fn member_json(m: &Member) -> String {
 }
 
 /// The `raftAttributes` value of the v2 store (`membership.RaftAttributes`): `{"peerURLs":[...]}`.
-pub fn raft_attributes_json(m: &Member) -> String {
+pub(crate) fn raft_attributes_json(m: &Member) -> String {
     let mut out = String::from("{\"peerURLs\":");
     push_string_array(&mut out, &m.peer_urls);
     out.push('}');
@@ -384,7 +384,7 @@ pub(crate) mod fixtures {
     use super::{build_cluster, Cluster};
 
     /// etcdutl's defaults: `default=http://localhost:2380`, token `etcd-cluster`.
-    pub fn default_cluster() -> Cluster {
+    pub(crate) fn default_cluster() -> Cluster {
         build_cluster(
             "default",
             "default=http://localhost:2380",
@@ -395,7 +395,7 @@ pub(crate) mod fixtures {
     }
 
     /// m1..m3 on 127.0.0.1:23381..23383, token `tok-3`, local m1.
-    pub fn three_member_cluster() -> Cluster {
+    pub(crate) fn three_member_cluster() -> Cluster {
         build_cluster(
             "m1",
             "m1=http://127.0.0.1:23381,m2=http://127.0.0.1:23382,m3=http://127.0.0.1:23383",

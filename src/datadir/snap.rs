@@ -53,12 +53,12 @@ struct SnapshotMetadata {
 const EVENT_CAPACITY: usize = 1000;
 
 /// `snap.Snapshotter.SaveSnap` names the file `%016x-%016x.snap` of (term 1, index N).
-pub fn snap_file_name(members: usize) -> String {
+pub(crate) fn snap_file_name(members: usize) -> String {
     format!("{:016x}-{:016x}.snap", 1, members)
 }
 
 /// The whole `.snap` file.
-pub fn snap_bytes(cluster: &Cluster) -> Vec<u8> {
+pub(crate) fn snap_bytes(cluster: &Cluster) -> Vec<u8> {
     let raft = RaftSnapshot {
         data: Some(v2_store_json(cluster).into_bytes()),
         metadata: SnapshotMetadata {
@@ -85,7 +85,7 @@ pub fn snap_bytes(cluster: &Cluster) -> Vec<u8> {
 /// Struct fields appear in Go declaration order, map keys sorted bytewise; `/0/members` is
 /// created with the first member (index 1); leaves have `"Children":null`, the empty `/1` has
 /// `"Children":{}`.
-pub fn v2_store_json(cluster: &Cluster) -> String {
+pub(crate) fn v2_store_json(cluster: &Cluster) -> String {
     let n = cluster.members.len();
     // (hex ID, raftAttributes JSON, store index), sorted by the hex string as Go sorts map keys.
     let mut children: Vec<(String, String, usize)> = cluster
@@ -187,7 +187,7 @@ fn open_node(s: &mut String, path: &str, index: usize, value: &str) {
 
 /// Writes `dir/`[`snap_file_name`] (mode 0600, created exclusively) with [`snap_bytes`], fsyncs
 /// it and `dir`. Returns the file's path. (etcdutl writes 0666 & ~umask; etcd does not check.)
-pub fn write_snap(dir: &Path, cluster: &Cluster) -> Result<PathBuf, FsError> {
+pub(crate) fn write_snap(dir: &Path, cluster: &Cluster) -> Result<PathBuf, FsError> {
     let path = dir.join(snap_file_name(cluster.members.len()));
     let mut f = fsutil::create_new_private(&path)?;
     f.write_all(&snap_bytes(cluster))

@@ -23,10 +23,10 @@ use super::member::{member_json, Cluster};
 use crate::fsutil::{self, FsError};
 
 /// `wal.SegmentSizeBytes`: every segment is preallocated to this size.
-pub const SEGMENT_SIZE: u64 = 64_000_000;
+pub(crate) const SEGMENT_SIZE: u64 = 64_000_000;
 
 /// The only segment restore creates: `%016x-%016x.wal` of (sequence 0, first index 0).
-pub const SEGMENT_NAME: &str = "0000000000000000-0000000000000000.wal";
+pub(crate) const SEGMENT_NAME: &str = "0000000000000000-0000000000000000.wal";
 
 /// `walpb.Record` types (`wal.go`).
 const METADATA_TYPE: i64 = 1;
@@ -163,7 +163,7 @@ impl Encoder {
 ///
 /// `conf_state_in_last_snapshot`: true gives the 3.5/3.6 form (the last snapshot record carries
 /// the ConfState; what we write), false the 3.4 form (index and term only).
-pub fn wal_records(cluster: &Cluster, conf_state_in_last_snapshot: bool) -> Vec<u8> {
+pub(crate) fn wal_records(cluster: &Cluster, conf_state_in_last_snapshot: bool) -> Vec<u8> {
     let mut enc = Encoder {
         out: Vec::new(),
         crc: 0,
@@ -218,7 +218,7 @@ pub fn wal_records(cluster: &Cluster, conf_state_in_last_snapshot: bool) -> Vec<
 /// created exclusively) holding [`wal_records`] in the 3.5 form, preallocated to
 /// [`SEGMENT_SIZE`] bytes; fsyncs the file, `dir` and its parent. Returns the segment's path.
 /// On error, whatever was created is left for the caller (which builds in a temporary dir).
-pub fn write_wal(dir: &Path, cluster: &Cluster) -> Result<PathBuf, FsError> {
+pub(crate) fn write_wal(dir: &Path, cluster: &Cluster) -> Result<PathBuf, FsError> {
     DirBuilder::new()
         .mode(0o700)
         .create(dir)

@@ -6,9 +6,9 @@
 //! [`schema`] is etcd's on-disk schema, read from a backend (bbolt) file with no etcd running:
 //! the numbers `etcdutl snapshot status` prints and the schema checks `verify` makes.
 
-pub mod probe;
+pub(crate) mod probe;
 pub mod schema;
-pub mod stream;
+pub(crate) mod stream;
 
 use std::fmt;
 use std::future::Future;
@@ -155,7 +155,7 @@ impl From<etcd_client::Error> for CallError {
 /// Refuses a list that mixes `https://` and `http://` endpoints: the run must never fall back
 /// from TLS to plaintext when the TLS endpoints fail. Returns the plaintext endpoints (to warn
 /// about) of a list that is all `http://`.
-pub fn check_schemes(endpoints: &[String]) -> Result<Vec<String>, EtcdError> {
+pub(crate) fn check_schemes(endpoints: &[String]) -> Result<Vec<String>, EtcdError> {
     let (https, http): (Vec<String>, Vec<String>) = endpoints
         .iter()
         .cloned()
@@ -190,7 +190,7 @@ pub struct MemberStatus {
 
 /// One entry of `member list`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemberInfo {
+pub(crate) struct MemberInfo {
     pub id: u64,
     /// Empty while a member has been added but has not started yet.
     pub name: String,
@@ -235,7 +235,7 @@ impl fmt::Display for Alarm {
 }
 
 /// A connection to one endpoint, with its own runtime.
-pub struct Session {
+pub(crate) struct Session {
     rt: Runtime,
     endpoint: String,
     client: Client,
@@ -247,7 +247,7 @@ pub struct Session {
 }
 
 /// Reads the TLS files once; a missing or wrong file is reported before any network traffic.
-pub fn load_tls(files: &TlsFiles) -> Result<ClientTlsConfig, EtcdError> {
+pub(crate) fn load_tls(files: &TlsFiles) -> Result<ClientTlsConfig, EtcdError> {
     let read = |what, path: &Path, expected, marker: &str| {
         let pem = std::fs::read(path).map_err(|source| EtcdError::ReadTls {
             what,
@@ -296,7 +296,7 @@ pub fn load_tls(files: &TlsFiles) -> Result<ClientTlsConfig, EtcdError> {
 
 /// Normalises an endpoint the way etcdctl accepts it: `https://h:p`, `http://h:p` or bare `h:p`
 /// (taken as https, since we always have TLS material).
-pub fn normalize_endpoint(raw: &str) -> Result<String, EtcdError> {
+pub(crate) fn normalize_endpoint(raw: &str) -> Result<String, EtcdError> {
     let bad = |reason: &str| EtcdError::BadEndpoint {
         endpoint: raw.to_string(),
         reason: reason.to_string(),
@@ -322,7 +322,7 @@ pub fn normalize_endpoint(raw: &str) -> Result<String, EtcdError> {
 
 impl Session {
     /// Connects to `endpoint` (already normalised). `deadline` bounds every later call.
-    pub fn connect(
+    pub(crate) fn connect(
         endpoint: &str,
         tls: Option<&ClientTlsConfig>,
         config: &ConnectConfig,
@@ -400,7 +400,7 @@ impl Session {
         })
     }
 
-    pub fn endpoint(&self) -> &str {
+    pub(crate) fn endpoint(&self) -> &str {
         &self.endpoint
     }
 
@@ -434,7 +434,7 @@ impl Session {
     }
 
     /// `endpoint status` of the member behind this endpoint.
-    pub fn status(&mut self) -> Result<MemberStatus, EtcdError> {
+    pub(crate) fn status(&mut self) -> Result<MemberStatus, EtcdError> {
         let mut client = self.client.clone();
         let r = self.unary("endpoint status", async move { client.status().await })?;
         let h = r.header();
@@ -457,7 +457,7 @@ impl Session {
     }
 
     /// Active alarms in the whole cluster.
-    pub fn alarms(&mut self) -> Result<Vec<Alarm>, EtcdError> {
+    pub(crate) fn alarms(&mut self) -> Result<Vec<Alarm>, EtcdError> {
         let mut client = self.client.clone();
         let r = self.unary("alarm list", async move {
             client.alarm(AlarmAction::Get, AlarmType::None, None).await
@@ -476,7 +476,7 @@ impl Session {
     }
 
     /// Name of the member with `id`, from `member list` (empty if it has not started yet).
-    pub fn member_name(&mut self, id: u64) -> Result<Option<String>, EtcdError> {
+    pub(crate) fn member_name(&mut self, id: u64) -> Result<Option<String>, EtcdError> {
         let mut client = self.client.clone();
         let r = self.unary("member list", async move { client.member_list().await })?;
         Ok(r.members()
@@ -487,7 +487,7 @@ impl Session {
 
     /// `member list`, in full, as this member knows it (not linearized: it answers without a
     /// quorum, which is when it is needed most).
-    pub fn member_list(&mut self) -> Result<Vec<MemberInfo>, EtcdError> {
+    pub(crate) fn member_list(&mut self) -> Result<Vec<MemberInfo>, EtcdError> {
         let mut client = self.client.clone();
         let r = self.unary("member list", async move { client.member_list().await })?;
         Ok(r.members().iter().map(member_info).collect())
@@ -495,7 +495,7 @@ impl Session {
 
     /// `member add` of `peer_urls`, as a learner when asked: the new member's ID and the
     /// member list as it is with it.
-    pub fn member_add(
+    pub(crate) fn member_add(
         &mut self,
         peer_urls: &[String],
         learner: bool,
@@ -515,7 +515,7 @@ impl Session {
     }
 
     /// `member remove` of `id`.
-    pub fn member_remove(&mut self, id: u64) -> Result<(), EtcdError> {
+    pub(crate) fn member_remove(&mut self, id: u64) -> Result<(), EtcdError> {
         let mut client = self.client.clone();
         self.unary(
             "member remove",
@@ -525,7 +525,7 @@ impl Session {
     }
 
     /// `member promote` of the learner `id` (refused by etcd until it has caught up).
-    pub fn member_promote(&mut self, id: u64) -> Result<(), EtcdError> {
+    pub(crate) fn member_promote(&mut self, id: u64) -> Result<(), EtcdError> {
         let mut client = self.client.clone();
         self.unary(
             "member promote",
@@ -535,7 +535,7 @@ impl Session {
     }
 
     /// `HashKV` at `revision`: etcd hashes every key revision up to it (what compaction kept).
-    pub fn hash_kv(&mut self, revision: i64) -> Result<KvHash, EtcdError> {
+    pub(crate) fn hash_kv(&mut self, revision: i64) -> Result<KvHash, EtcdError> {
         let mut client = self.client.clone();
         let r = self.unary("hash kv", async move { client.hash_kv(revision).await })?;
         Ok(KvHash {
@@ -547,7 +547,7 @@ impl Session {
     }
 
     /// `member list`: (name, sorted peer URLs) of every member.
-    pub fn members(&mut self) -> Result<Vec<(String, Vec<String>)>, EtcdError> {
+    pub(crate) fn members(&mut self) -> Result<Vec<(String, Vec<String>)>, EtcdError> {
         let mut client = self.client.clone();
         let r = self.unary("member list", async move { client.member_list().await })?;
         Ok(r.members()
@@ -562,7 +562,7 @@ impl Session {
 
     /// Streams a snapshot into `out`, checking the protocol and the digest. `progress` is called
     /// with (bytes received, total) after each message.
-    pub fn snapshot(
+    pub(crate) fn snapshot(
         &mut self,
         out: &mut dyn Write,
         progress: &mut dyn FnMut(u64, u64),

@@ -37,7 +37,7 @@ const PEER_PORT: u16 = 2380;
 
 /// A misdirected endpoint, and what it is instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Misdirected {
+pub(crate) struct Misdirected {
     pub endpoint: String,
     /// The endpoint says `http://` but the server speaks TLS.
     pub speaks_tls: bool,
@@ -46,7 +46,7 @@ pub struct Misdirected {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerPort {
+pub(crate) struct PeerPort {
     /// How we know: the member list it answered with, or only the port number.
     pub answered_members: bool,
     /// The client URLs of the member behind this peer URL, from that list.
@@ -82,7 +82,7 @@ impl std::fmt::Display for Misdirected {
 }
 
 impl Misdirected {
-    pub fn hint(&self) -> String {
+    pub(crate) fn hint(&self) -> String {
         let https = https_of(&self.endpoint);
         match &self.peer {
             Some(p) if !p.client_urls.is_empty() => format!(
@@ -102,7 +102,7 @@ impl Misdirected {
 /// The member list a peer listener answers `GET /members` with (it needs no quorum): how a node
 /// whose own etcd is down finds the other members' client URLs from the peer URLs of its
 /// manifest's `--initial-cluster`. `None` when nothing there answers with a member list.
-pub fn members_via_peer(
+pub(crate) fn members_via_peer(
     peer_url: &str,
     tls: &TlsFiles,
     timeout: Duration,
@@ -153,7 +153,7 @@ fn https_of(endpoint: &str) -> String {
 
 /// Builds the rustls client config from the TLS files (the same checks tonic makes, so a
 /// certificate and key that do not belong together are found before any traffic).
-pub fn client_config(
+pub(crate) fn client_config(
     files: &TlsFiles,
     alpn: &[&[u8]],
 ) -> Result<ClientConfig, (rustls::Error, &'static str)> {
@@ -180,7 +180,11 @@ pub fn client_config(
 
 /// Finds out whether `endpoint` (normalised, it failed) is the peer port or a TLS port named
 /// `http://`. `None` when neither, or when nothing answers. Each step is bounded by `timeout`.
-pub fn misdirected(endpoint: &str, tls: &TlsFiles, timeout: Duration) -> Option<Misdirected> {
+pub(crate) fn misdirected(
+    endpoint: &str,
+    tls: &TlsFiles,
+    timeout: Duration,
+) -> Option<Misdirected> {
     let https = endpoint.starts_with("https://");
     let uri: tonic::codegen::http::Uri = endpoint.parse().ok()?;
     let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');

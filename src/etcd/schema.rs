@@ -16,7 +16,7 @@ use crate::bbolt::{BboltError, Db, Entry, ReadAt};
 
 /// `mvccpb.KeyValue` (etcd `api/mvccpb/kv.proto`).
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct KeyValue {
+pub(crate) struct KeyValue {
     #[prost(bytes = "vec", tag = "1")]
     pub key: Vec<u8>,
     #[prost(int64, tag = "2")]
@@ -62,7 +62,7 @@ pub struct Report {
 const MAX_SCHEMA_PROBLEMS: usize = 20;
 
 /// Decodes an etcd revision key: 8-byte BE main, `_`, 8-byte BE sub, optional `t` (tombstone).
-pub fn parse_revision(k: &[u8]) -> Option<(i64, i64, bool)> {
+pub(crate) fn parse_revision(k: &[u8]) -> Option<(i64, i64, bool)> {
     let tomb = match k.len() {
         17 => false,
         18 if k[17] == b't' => true,
@@ -89,7 +89,7 @@ fn storage_version(raw: &[u8]) -> String {
 }
 
 /// Walks `path` once: bbolt check, status numbers and (with `schema`) etcd schema checks.
-pub fn inspect(path: &Path, schema: bool) -> Result<Report, BboltError> {
+pub(crate) fn inspect(path: &Path, schema: bool) -> Result<Report, BboltError> {
     inspect_db(&Db::open(path)?, schema)
 }
 
@@ -311,7 +311,7 @@ fn check_key_entry(
 }
 
 /// go-humanize `Bytes`: SI units, one decimal below 10, Go's rounding.
-pub fn humanize_bytes(s: u64) -> String {
+pub(crate) fn humanize_bytes(s: u64) -> String {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     if s < 10 {
         return format!("{s} B");
@@ -329,7 +329,7 @@ pub fn humanize_bytes(s: u64) -> String {
 
 impl Status {
     /// `-w json`, as etcdutl prints it (one line).
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         let mut s = format!(
             "{{\"hash\":{},\"revision\":{},\"totalKey\":{},\"totalSize\":{}",
             self.hash, self.revision, self.total_key, self.total_size
@@ -345,7 +345,7 @@ impl Status {
     }
 
     /// `-w simple`: `df73f8b3, 474, 489, 106 kB`.
-    pub fn to_simple(&self) -> String {
+    pub(crate) fn to_simple(&self) -> String {
         let mut s = format!(
             "{:x}, {}, {}, {}",
             self.hash,
@@ -360,7 +360,7 @@ impl Status {
     }
 
     /// `-w fields`.
-    pub fn to_fields(&self) -> String {
+    pub(crate) fn to_fields(&self) -> String {
         let mut s = format!(
             "\"Hash\" : {}\n\"Revision\" : {}\n\"Keys\" : {}\n\"Size\" : {}",
             self.hash, self.revision, self.total_key, self.total_size
@@ -372,7 +372,7 @@ impl Status {
     }
 
     /// `-w table` (olekukonko/tablewriter as etcdutl configures it).
-    pub fn to_table(&self) -> String {
+    pub(crate) fn to_table(&self) -> String {
         let mut headers = vec!["HASH", "REVISION", "TOTAL KEYS", "TOTAL SIZE"];
         let mut cells = vec![
             format!("{:x}", self.hash),

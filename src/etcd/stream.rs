@@ -40,7 +40,7 @@ pub enum StreamError {
 
 /// What a message turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
+pub(crate) enum Part {
     Data,
     Digest,
 }
@@ -60,7 +60,7 @@ pub struct Received {
 
 /// Follows the stream message by message, hashing the data as it passes.
 #[derive(Debug, Default)]
-pub struct Receiver {
+pub(crate) struct Receiver {
     total: Option<u64>,
     received: u64,
     data_done: bool,
@@ -70,18 +70,18 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Bytes of data received so far and the announced total (0 before the first message).
-    pub fn progress(&self) -> (u64, u64) {
+    pub(crate) fn progress(&self) -> (u64, u64) {
         (self.received, self.total.unwrap_or(0))
     }
 
     /// Takes one message. The caller writes `blob` to the file whatever the part is: a snapshot
     /// file is the data followed by the digest, as `etcdctl snapshot save` writes it.
-    pub fn push(&mut self, remaining: u64, blob: &[u8]) -> Result<Part, StreamError> {
+    pub(crate) fn push(&mut self, remaining: u64, blob: &[u8]) -> Result<Part, StreamError> {
         if self.digest.is_some() {
             return Err(StreamError::AfterDigest);
         }
@@ -122,7 +122,7 @@ impl Receiver {
     }
 
     /// Checks that the stream was complete and the digest matches.
-    pub fn finish(self) -> Result<Received, StreamError> {
+    pub(crate) fn finish(self) -> Result<Received, StreamError> {
         let total = self.total.unwrap_or(0);
         if !self.data_done {
             return Err(StreamError::Truncated {

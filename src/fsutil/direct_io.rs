@@ -51,16 +51,17 @@ impl Block {
 
 /// How blocks reach the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// `O_DIRECT` where the file system supports it, else through the page cache.
     Auto,
-    /// Always through the page cache (still on the writer thread).
+    /// Always through the page cache (still on the writer thread); the tests' choice.
+    #[cfg(test)]
     Buffered,
 }
 
 /// A `Write` sink for one new, empty file. Call [`Spool::finish`] to complete it; dropping it
 /// unfinished stops the writer and leaves a partial file for the caller to remove.
-pub struct Spool {
+pub(crate) struct Spool {
     file: File,
     direct: bool,
     current: Option<Block>,
@@ -73,8 +74,9 @@ pub struct Spool {
 
 impl Spool {
     /// Starts a spool writing into `file`, which is open for writing at `path` and empty.
-    pub fn new(file: File, path: &Path, mode: Mode) -> io::Result<Spool> {
+    pub(crate) fn new(file: File, path: &Path, mode: Mode) -> io::Result<Spool> {
         let direct_file = match mode {
+            #[cfg(test)]
             Mode::Buffered => None,
             Mode::Auto => {
                 let flags = rustix::fs::OFlags::DIRECT.bits() as i32;
@@ -123,7 +125,7 @@ impl Spool {
     }
 
     /// Whether blocks bypass the page cache.
-    pub fn is_direct(&self) -> bool {
+    pub(crate) fn is_direct(&self) -> bool {
         self.direct
     }
 
@@ -162,7 +164,7 @@ impl Spool {
     }
 
     /// Writes what is left, waits for the writer and returns the file (not yet fsynced).
-    pub fn finish(mut self) -> io::Result<File> {
+    pub(crate) fn finish(mut self) -> io::Result<File> {
         let mut tail = Vec::new();
         if let Some(mut block) = self.current.take() {
             let keep = if self.direct {

@@ -8,7 +8,7 @@
 //! [`direct_io`] writes a large stream (the snapshot `save` receives) with `O_DIRECT`, past the
 //! page cache.
 
-pub mod direct_io;
+pub(crate) mod direct_io;
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -62,7 +62,7 @@ type Result<T> = std::result::Result<T, FsError>;
 /// block the open, `O_NOFOLLOW` unless `follow`, then `fstat` on what was opened: anything but a
 /// regular file (FIFO, socket, `/dev/zero`, a directory) is refused with an error that says
 /// what it is. The flag is cleared again after the check, for ordinary blocking reads.
-pub fn open_regular(path: &Path, follow: bool) -> io::Result<File> {
+pub(crate) fn open_regular(path: &Path, follow: bool) -> io::Result<File> {
     use rustix::fs::{fcntl_setfl, fstat, open, FileType, Mode, OFlags};
     let mut flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
     if !follow {
@@ -96,7 +96,7 @@ pub fn open_regular(path: &Path, follow: bool) -> io::Result<File> {
 
 /// Reads a small file that must be a regular file (never a symlink), at most `limit` bytes: a
 /// FIFO, a device or a runaway file is an error, never a hang or an unbounded read.
-pub fn read_small(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+pub(crate) fn read_small(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     let file = open_regular(path, false)?;
     let mut bytes = Vec::new();
     file.take(limit + 1).read_to_end(&mut bytes)?;
@@ -110,7 +110,7 @@ pub fn read_small(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
 
 /// Creates `dir` (and missing parents) with mode 0700, as backups hold every secret of the cluster.
 /// An existing directory keeps its mode.
-pub fn create_private_dir(dir: &Path) -> Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
     match fs::metadata(dir) {
         Ok(m) if m.is_dir() => return Ok(()),
         Ok(_) => {
@@ -148,7 +148,7 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
 }
 
 /// Opens a new file exclusively (`O_CREAT|O_EXCL`) with mode 0600.
-pub fn create_new_private(path: &Path) -> Result<File> {
+pub(crate) fn create_new_private(path: &Path) -> Result<File> {
     OpenOptions::new()
         .write(true)
         .read(true)
@@ -167,7 +167,7 @@ pub fn create_new_private(path: &Path) -> Result<File> {
 }
 
 /// `fsync` on a directory, so that entries created or renamed in it are durable.
-pub fn fsync_dir(dir: &Path) -> Result<()> {
+pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
     let d = File::open(dir).map_err(|e| FsError::io("cannot open directory", dir, e))?;
     d.sync_all()
         .map_err(|e| FsError::io("cannot fsync directory", dir, e))
@@ -176,7 +176,7 @@ pub fn fsync_dir(dir: &Path) -> Result<()> {
 /// Renames `from` to `to` without ever replacing an existing `to` (`renameat2(RENAME_NOREPLACE)`).
 /// On file systems without that flag it falls back to a check followed by `rename`, which is safe
 /// here because every writer in the backup directory holds the directory lock.
-pub fn rename_noreplace(from: &Path, to: &Path) -> Result<()> {
+pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> Result<()> {
     use rustix::fs::{renameat_with, RenameFlags, CWD};
     match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
         Ok(()) => Ok(()),
@@ -197,13 +197,13 @@ pub fn rename_noreplace(from: &Path, to: &Path) -> Result<()> {
 
 /// Writes `bytes` to `path` atomically: temp file beside it (0600), fsync, rename, fsync dir.
 /// An existing `path` is replaced only when `replace` is true.
-pub fn write_atomic(path: &Path, bytes: &[u8], replace: bool) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], replace: bool) -> Result<()> {
     write_atomic_mode(path, bytes, replace, 0o600)
 }
 
 /// `write_atomic` for a file that gets `mode` whatever the umask, set on the temp file before
 /// anything is written (0644 for the metrics file that node-exporter, another user, reads).
-pub fn write_atomic_mode(path: &Path, bytes: &[u8], replace: bool, mode: u32) -> Result<()> {
+pub(crate) fn write_atomic_mode(path: &Path, bytes: &[u8], replace: bool, mode: u32) -> Result<()> {
     let dir = parent_dir(path);
     let tmp = temp_name(path);
     let mut f = create_new_private(&tmp)?;
@@ -232,14 +232,14 @@ pub fn write_atomic_mode(path: &Path, bytes: &[u8], replace: bool, mode: u32) ->
 }
 
 /// The temp name used for `path` while it is being written: `<name>.part`.
-pub fn temp_name(path: &Path) -> PathBuf {
+pub(crate) fn temp_name(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(".part");
     PathBuf::from(s)
 }
 
 /// The directory holding `path` (`.` for a bare file name).
-pub fn parent_dir(path: &Path) -> PathBuf {
+pub(crate) fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -250,7 +250,7 @@ pub fn parent_dir(path: &Path) -> PathBuf {
 /// renamed (`EBUSY`), and what is renamed into its place lands on the parent's file system. Seen
 /// from the device numbers of `dir` and its parent, and for a bind mount of the same file system
 /// from `/proc/self/mountinfo`. A path that is not a directory is not one.
-pub fn is_mount_point(dir: &Path) -> Result<bool> {
+pub(crate) fn is_mount_point(dir: &Path) -> Result<bool> {
     use std::os::unix::fs::MetadataExt;
     let meta = match fs::symlink_metadata(dir) {
         Ok(m) if m.is_dir() => m,
@@ -298,14 +298,15 @@ fn unescape_mountinfo(s: &str) -> Vec<u8> {
 }
 
 /// Bytes available to an unprivileged writer on the file system holding `dir`.
-pub fn available_space(dir: &Path) -> Result<u64> {
+pub(crate) fn available_space(dir: &Path) -> Result<u64> {
     let st = rustix::fs::statvfs(dir)
         .map_err(|e| FsError::io("cannot read free space of", dir, e.into()))?;
     Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 /// Mode bits (permission part) of `path`, without following a final symlink.
-pub fn mode_of(path: &Path) -> Result<u32> {
+#[cfg(test)]
+pub(crate) fn mode_of(path: &Path) -> Result<u32> {
     let m = fs::symlink_metadata(path).map_err(|e| FsError::io("cannot read", path, e))?;
     Ok(m.permissions().mode() & 0o7777)
 }
@@ -320,7 +321,7 @@ pub struct DirLock {
     path: PathBuf,
 }
 
-pub const LOCK_FILE: &str = ".etcd-backup.lock";
+pub(crate) const LOCK_FILE: &str = ".etcd-backup.lock";
 
 impl DirLock {
     /// Takes the lock or fails at once (never waits) naming the holder's pid.

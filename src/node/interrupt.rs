@@ -76,7 +76,7 @@ extern "C" fn on_signal(sig: libc::c_int) {
 }
 
 /// Installs the handlers for the rest of the process (the restore is its last act).
-pub fn install(json_log: bool) -> std::io::Result<()> {
+pub(crate) fn install(json_log: bool) -> std::io::Result<()> {
     JSON.store(json_log, Ordering::SeqCst);
     for (sig, handler) in [
         (
@@ -106,13 +106,13 @@ pub fn install(json_log: bool) -> std::io::Result<()> {
 }
 
 /// [`install`] for `restore --output-dir`, which has no node to put back.
-pub fn install_for_build(json_log: bool) -> std::io::Result<()> {
+pub(crate) fn install_for_build(json_log: bool) -> std::io::Result<()> {
     BUILD.store(true, Ordering::SeqCst);
     install(json_log)
 }
 
 /// The first SIGINT/SIGTERM received since [`install`], if any.
-pub fn received() -> Option<&'static str> {
+pub(crate) fn received() -> Option<&'static str> {
     match RECEIVED.load(Ordering::SeqCst) {
         0 => None,
         libc::SIGTERM => Some("SIGTERM"),
@@ -121,12 +121,12 @@ pub fn received() -> Option<&'static str> {
 }
 
 /// From now on [`check`] never fails: the rollback runs to its end.
-pub fn shield() {
+pub(crate) fn shield() {
     SHIELDED.store(true, Ordering::SeqCst);
 }
 
 /// An error if a signal came and the rollback has not begun: called in the waits of the steps.
-pub fn check() -> Result<(), EtcdError> {
+pub(crate) fn check() -> Result<(), EtcdError> {
     if SHIELDED.load(Ordering::SeqCst) {
         return Ok(());
     }

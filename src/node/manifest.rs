@@ -13,14 +13,14 @@ use serde_norway::Value;
 /// A manifest that exists but cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot use kubeadm etcd manifest {path}: {reason}")]
-pub struct ManifestError {
+pub(crate) struct ManifestError {
     pub path: PathBuf,
     pub reason: String,
 }
 
 /// What the etcd static pod says, with paths already mapped to the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EtcdManifest {
+pub(crate) struct EtcdManifest {
     pub path: PathBuf,
     /// Every `--flag` of the etcd command, value as written (`"true"` for bare flags).
     pub flags: BTreeMap<String, String>,
@@ -30,7 +30,7 @@ pub struct EtcdManifest {
 
 impl EtcdManifest {
     /// Loads `path`. A missing file is not an error (this is not a kubeadm node): `Ok(None)`.
-    pub fn load(path: &Path) -> Result<Option<EtcdManifest>, ManifestError> {
+    pub(crate) fn load(path: &Path) -> Result<Option<EtcdManifest>, ManifestError> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -45,7 +45,7 @@ impl EtcdManifest {
     }
 
     /// Parses manifest text; `path` is only used in messages.
-    pub fn parse(path: &Path, text: &str) -> Result<EtcdManifest, ManifestError> {
+    pub(crate) fn parse(path: &Path, text: &str) -> Result<EtcdManifest, ManifestError> {
         let err = |reason: String| ManifestError {
             path: path.to_path_buf(),
             reason,
@@ -127,17 +127,17 @@ impl EtcdManifest {
         })
     }
 
-    pub fn flag(&self, name: &str) -> Option<&str> {
+    pub(crate) fn flag(&self, name: &str) -> Option<&str> {
         self.flags.get(name).map(String::as_str)
     }
 
     /// A path flag mapped from the container to the host.
-    pub fn host_path_flag(&self, name: &str) -> Option<PathBuf> {
+    pub(crate) fn host_path_flag(&self, name: &str) -> Option<PathBuf> {
         self.flag(name).map(|p| self.to_host(Path::new(p)))
     }
 
     /// Maps a path inside the etcd container to the host through the longest matching mount.
-    pub fn to_host(&self, inside: &Path) -> PathBuf {
+    pub(crate) fn to_host(&self, inside: &Path) -> PathBuf {
         let best = self
             .mounts
             .iter()
@@ -155,7 +155,7 @@ impl EtcdManifest {
 
     /// The URL a client on this node should use: a loopback URL etcd listens on, else the
     /// advertised client URL. A wildcard listen address is reached through 127.0.0.1.
-    pub fn client_url(&self) -> Option<String> {
+    pub(crate) fn client_url(&self) -> Option<String> {
         let list = |flag| -> Vec<String> {
             self.flag(flag)
                 .map(|v| {
@@ -187,7 +187,7 @@ impl EtcdManifest {
 /// `- --flag=value` that exists is replaced in place, a missing one is added after the last
 /// flag item with the same indentation. Everything else is kept byte for byte. `Err` when the
 /// text has no `- --…` items to anchor on.
-pub fn set_flags(text: &str, set: &[(&str, &str)]) -> Result<String, String> {
+pub(crate) fn set_flags(text: &str, set: &[(&str, &str)]) -> Result<String, String> {
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let item = |l: &str| -> Option<(usize, String)> {
         let t = l.trim_start();

@@ -29,7 +29,7 @@ type Section = BTreeMap<String, String>;
 /// Lines starting with `#` or `;` are comments. An indented line after a key with an empty
 /// value belongs to that key's nested block (`s3 =` / `  addressing_style = path`) and is
 /// skipped: nested settings are not top-level settings.
-pub fn parse_ini(text: &str) -> BTreeMap<String, Section> {
+pub(crate) fn parse_ini(text: &str) -> BTreeMap<String, Section> {
     let mut sections: BTreeMap<String, Section> = BTreeMap::new();
     let mut current: Option<String> = None;
     let mut in_nested = false;
@@ -69,7 +69,7 @@ pub fn parse_ini(text: &str) -> BTreeMap<String, Section> {
 
 /// The settings of one profile that matter here. Its `Debug` leaves the secrets out.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Profile {
+pub(crate) struct Profile {
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<String>,
     pub session_token: Option<String>,
@@ -97,7 +97,7 @@ impl std::fmt::Debug for Profile {
 
 /// Static keys taken from a profile. Its `Debug` leaves the secrets out.
 #[derive(Clone, PartialEq, Eq)]
-pub struct StaticKeys {
+pub(crate) struct StaticKeys {
     pub access_key_id: String,
     pub secret_access_key: String,
     pub session_token: Option<String>,
@@ -118,7 +118,7 @@ impl std::fmt::Debug for StaticKeys {
 
 /// Looks `name` up in the two files' texts (either may be absent). `None` if neither file has
 /// the profile.
-pub fn find_profile(
+pub(crate) fn find_profile(
     name: &str,
     credentials: Option<&str>,
     config: Option<&str>,
@@ -156,7 +156,7 @@ pub fn find_profile(
 
 /// Where the credentials in use came from; shown in the hint of a rejected-credentials error.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CredentialSource {
+pub(crate) enum CredentialSource {
     /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (/ `AWS_SESSION_TOKEN`) in the environment.
     Environment,
     /// Keys of a profile in the shared files.
@@ -184,7 +184,7 @@ impl std::fmt::Display for CredentialSource {
 
 /// The resolved S3 settings (before object_store's own environment handling).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Settings {
+pub(crate) struct S3Settings {
     pub endpoint: Option<String>,
     pub region: String,
     /// Static keys from the profile; `None` when the environment or the chain provides them.
@@ -194,7 +194,7 @@ pub struct S3Settings {
 
 /// Why the settings could not be resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ResolveError {
+pub(crate) enum ResolveError {
     /// A shared file exists but cannot be read.
     Unreadable { path: PathBuf, reason: String },
     /// `AWS_PROFILE` names a profile that neither file has.
@@ -236,7 +236,7 @@ fn expand_home(path: &str, home: Option<&str>) -> Option<PathBuf> {
 ///
 /// `env` looks up an environment variable; `read` reads a file, `Ok(None)` when it does not
 /// exist. `flag_endpoint`/`flag_region` are the command-line values.
-pub fn resolve(
+pub(crate) fn resolve(
     flag_endpoint: Option<&str>,
     flag_region: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
@@ -328,7 +328,7 @@ pub fn resolve(
 }
 
 /// Reads a file for [`resolve`]: `Ok(None)` if it does not exist.
-pub fn read_optional(path: &Path) -> Result<Option<String>, String> {
+pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, String> {
     match std::fs::read_to_string(path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -338,7 +338,7 @@ pub fn read_optional(path: &Path) -> Result<Option<String>, String> {
 
 /// Environment variables that [`super::Remote`] sets itself (or deliberately leaves to the
 /// profile), so object_store must not take them from the environment a second time.
-pub fn handled_here(var: &str) -> bool {
+pub(crate) fn handled_here(var: &str) -> bool {
     matches!(
         var,
         "AWS_ENDPOINT_URL_S3"
@@ -355,7 +355,7 @@ pub fn handled_here(var: &str) -> bool {
 
 /// Credential variables: ignored when the profile supplies the keys, so that a stray
 /// `AWS_SESSION_TOKEN` is not paired with the profile's keys.
-pub fn is_credential_var(var: &str) -> bool {
+pub(crate) fn is_credential_var(var: &str) -> bool {
     matches!(
         var,
         "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN" | "AWS_TOKEN"

@@ -19,15 +19,15 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::time::Duration;
 
-pub use aws::{find_profile, parse_ini, Profile};
-pub use error::{Op, RemoteError, Scheme, StoreFailure};
+pub use error::RemoteError;
+pub(crate) use error::Scheme;
 
 /// Size of one multipart part (and of the read buffer of an upload).
-pub const PART_SIZE: usize = 8 << 20;
+pub(crate) const PART_SIZE: usize = 8 << 20;
 /// Parts uploading at once while the next one is read.
-pub const MAX_PARTS_IN_FLIGHT: usize = 2;
+pub(crate) const MAX_PARTS_IN_FLIGHT: usize = 2;
 /// Largest object [`Remote::get_small`] returns.
-pub const SMALL_LIMIT: u64 = 16 << 20;
+pub(crate) const SMALL_LIMIT: u64 = 16 << 20;
 
 /// Settings for opening a remote (from CLI flags; all optional).
 #[derive(Debug, Clone)]
@@ -89,7 +89,7 @@ pub struct Environment(BTreeMap<String, String>);
 
 impl Environment {
     /// The process environment (variables that are not UTF-8 are left out).
-    pub fn from_process() -> Environment {
+    pub(crate) fn from_process() -> Environment {
         Environment(
             std::env::vars_os()
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
@@ -193,7 +193,7 @@ impl Remote {
     }
 
     /// The full URL of `key`.
-    pub fn url_of(&self, key: &str) -> String {
+    pub(crate) fn url_of(&self, key: &str) -> String {
         format!("{}{}", self.url, key)
     }
 
@@ -290,7 +290,7 @@ const KEY_PUNCTUATION: &str = "-_.+=@,:~";
 /// Checks a key: relative, `/`-separated, no empty, `.` or `..` segments, no segment starting
 /// with `.` (hidden names are the file:// temp files), not ending in `.part` (temp files), only
 /// letters, digits and `-_.+=@,:~`, at most 900 bytes.
-pub fn validate_key(key: &str) -> Result<(), String> {
+pub(crate) fn validate_key(key: &str) -> Result<(), String> {
     if key.is_empty() {
         return Err("empty key".into());
     }

@@ -8,6 +8,7 @@
 //! subreaper, once, to reap the simulated node's orphans; to the other tests that changes
 //! nothing they look at: an orphan of theirs is left unreaped under the test process instead of
 //! under PID 1, which here reaps nothing either.)
+#![allow(unreachable_pub)] // a test binary: nothing outside it to reach
 
 mod at_rest;
 mod checkers;

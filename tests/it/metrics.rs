@@ -72,6 +72,8 @@ fn textfile(tmp: &Path) -> (PathBuf, PathBuf) {
 /// Runs the command under umask 077 (as the systemd unit does), so that the file's 0644 is
 /// set explicitly rather than inherited.
 fn run(cmd: &mut Command) -> Output {
+    // SAFETY: the closure runs in the child between fork and exec and only calls umask(2),
+    // which is async-signal-safe.
     unsafe {
         cmd.pre_exec(|| {
             rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));

@@ -6,9 +6,10 @@ use std::path::Path;
 
 use super::stop::{failpoint, stopped_after_commit};
 use super::upload::{upload, Uploaded};
-use super::Pruner;
 use crate::backup::catalog::Sidecar;
-use crate::backup::prune::Pruned;
+use crate::backup::prune::{prune_locked, prune_remote, Pruned};
+use crate::backup::retention::Policy;
+use crate::backup::set::scratch_dir;
 use crate::cancel::Deadline;
 use crate::etcd::EtcdError;
 use crate::fsutil::DirLock;
@@ -17,7 +18,7 @@ use crate::output::Printer;
 use crate::remote::Remote;
 
 /// What the phases after the commit did.
-pub struct AfterCommit {
+pub(crate) struct AfterCommit {
     /// The upload, with `--remote` (`None` when a stop came first).
     pub uploaded: Option<anyhow::Result<Uploaded>>,
     /// The prune of the backup dir, with `--prune`, and why it failed.
@@ -48,7 +49,7 @@ pub(super) struct Committed<'a> {
 pub(super) fn run(
     c: &Committed<'_>,
     lock: Option<DirLock>,
-    pruner: Option<&Pruner<'_>>,
+    prune: Option<&Policy>,
     printer: &Printer,
     report: &mut SaveReport,
 ) -> AfterCommit {
@@ -58,19 +59,28 @@ pub(super) fn run(
     let uploaded = c
         .remote
         .and_then(|r| upload_phase(c, r, &mut stop, printer));
-    let pruned = match pruner {
-        Some(p) if stop.is_none() => prune_phase(c, p, &mut stop, printer),
+    let pruned = match prune {
+        Some(policy) if stop.is_none() => prune_phase(c, policy, &mut stop, printer),
         _ => None,
     };
     drop(lock);
     // The remote set is pruned only after this run's copy is safely there.
-    let remote_pruned = match (c.remote, &uploaded, pruner, &stop) {
-        (Some(r), Some(Ok(up)), Some(p), None) => match bound.check() {
+    let remote_pruned = match (c.remote, &uploaded, prune, &stop) {
+        (Some(r), Some(Ok(up)), Some(policy), None) => match bound.check() {
             Err(e) => {
                 stop = Some((e, "pruning the store"));
                 None
             }
-            Ok(()) => Some((p.remote)(r, &up.key)),
+            // The backup just verified is not read again.
+            Ok(()) => Some(prune_remote(
+                r,
+                policy,
+                false,
+                Some(&up.key),
+                &[],
+                &scratch_dir(c.dir),
+                printer,
+            )),
         },
         _ => None,
     };
@@ -93,7 +103,7 @@ pub(super) fn run(
         remote_pruned,
         remote_prune_error,
         stop,
-        prune_asked: pruner.is_some(),
+        prune_asked: prune.is_some(),
         remote_given: c.remote.is_some(),
     }
 }
@@ -139,7 +149,7 @@ fn upload_phase(
 /// The prune of the backup dir, unless a stop comes first (then `None`, and `stop` says so).
 fn prune_phase(
     c: &Committed<'_>,
-    pruner: &Pruner<'_>,
+    policy: &Policy,
     stop: &mut Option<(EtcdError, &'static str)>,
     printer: &Printer,
 ) -> Option<anyhow::Result<Pruned>> {
@@ -149,7 +159,8 @@ fn prune_phase(
         *stop = Some((e, "pruning"));
         return None;
     }
-    let p = (pruner.local)(c.dir, c.name);
+    // Under the lock; the backup just verified is not read again.
+    let p = prune_locked(c.dir, policy, false, Some(c.name), &[], printer);
     match (p, bound.check()) {
         // The prune stops before deleting anything once a signal came.
         (Err(_), Err(e)) => {
@@ -176,7 +187,7 @@ fn with_error(p: Option<anyhow::Result<Pruned>>) -> (Option<Pruned>, Option<anyh
 impl AfterCommit {
     /// When a signal or `--timeout` stopped the run after the commit: reports the prune errors
     /// and returns the error that says what was and was not done (once).
-    pub fn stop_error(&mut self, path: &Path, printer: &Printer) -> Option<anyhow::Error> {
+    pub(crate) fn stop_error(&mut self, path: &Path, printer: &Printer) -> Option<anyhow::Error> {
         let (e, phase) = self.stop.take()?;
         let mut done = vec![format!("saved {}", path.display())];
         let mut not_done = Vec::new();

@@ -29,7 +29,7 @@ pub(super) struct Paths {
 }
 
 impl Paths {
-    pub fn new(dir: &Path, name: &str, with_pki: bool) -> Paths {
+    pub(super) fn new(dir: &Path, name: &str, with_pki: bool) -> Paths {
         let bundle_name = with_pki.then(|| {
             catalog::parse_backup_name(name)
                 .map(|n| n.bundle_name())
@@ -44,7 +44,7 @@ impl Paths {
     }
 
     /// `save FILE` never replaces a file: refuses when the file or its sidecar exists.
-    pub fn refuse_existing(&self) -> anyhow::Result<()> {
+    pub(super) fn refuse_existing(&self) -> anyhow::Result<()> {
         for p in [Some(&self.file), Some(&self.sidecar)]
             .into_iter()
             .flatten()

@@ -29,7 +29,7 @@ mod bundle;
 mod check;
 mod commit;
 mod name;
-pub mod one_off;
+pub(crate) mod one_off;
 mod preflight;
 mod prepare;
 mod stop;
@@ -43,12 +43,11 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 
-pub use after_commit::AfterCommit;
-pub use prepare::{prepare, Prepared};
-pub use upload::Uploaded;
+pub(crate) use after_commit::AfterCommit;
+pub(crate) use prepare::{prepare, Prepared};
 
 use crate::backup::catalog::Sidecar;
-use crate::backup::prune::Pruned;
+use crate::backup::retention::Policy;
 use crate::cancel::{self, Deadline};
 use crate::cli::SaveArgs;
 use crate::fsutil::{self, DirLock};
@@ -57,7 +56,7 @@ use crate::output::Printer;
 use crate::remote::Remote;
 
 /// When the run started, and the bound `--timeout` sets on it.
-pub struct Clock {
+pub(crate) struct Clock {
     started: Instant,
     started_at: DateTime<Utc>,
     bound: Deadline,
@@ -66,7 +65,7 @@ pub struct Clock {
 /// Starts the run's clock and takes over SIGINT/SIGTERM and `--timeout`: from here on a signal
 /// no longer ends the process; each phase stops at its next safe point, removes what it had not
 /// committed, and says what was done.
-pub fn begin(timeout: Duration) -> anyhow::Result<Clock> {
+pub(crate) fn begin(timeout: Duration) -> anyhow::Result<Clock> {
     let started = Instant::now();
     let bound = Deadline {
         at: started + timeout,
@@ -83,7 +82,7 @@ pub fn begin(timeout: Duration) -> anyhow::Result<Clock> {
 }
 
 /// Where the backup goes, as the command set it up.
-pub struct Place<'a> {
+pub(crate) struct Place<'a> {
     /// The backup dir, or `save FILE`'s directory: created, and checked for `--prune`.
     pub dir: &'a Path,
     /// `save FILE`: that one file, named by the user.
@@ -94,32 +93,22 @@ pub struct Place<'a> {
     pub remote: Option<&'a std::sync::Arc<Remote>>,
 }
 
-/// `--prune` after the commit, handed in by the command (the prune of a dir and of a store
-/// lives with `etcd-backup prune`). Each gets the name of the backup just verified, which it
-/// then does not read again.
-pub struct Pruner<'a> {
-    /// Prunes the backup dir (whose lock is held) given the new backup's file name.
-    pub local: &'a dyn Fn(&Path, &str) -> anyhow::Result<Pruned>,
-    /// Prunes the store given the new backup's key.
-    pub remote: &'a dyn Fn(&std::sync::Arc<Remote>, &str) -> anyhow::Result<Pruned>,
-}
-
 /// How a save ended, when it did not fail.
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// `--skip-unless-leader` and another member leads: nothing was saved, by design.
     Skipped(Skipped),
     Saved(Box<Saved>),
 }
 
 /// The member that answered is not the leader.
-pub struct Skipped {
+pub(crate) struct Skipped {
     pub member_id: u64,
     pub leader: u64,
     pub endpoint: String,
 }
 
 /// A backup committed by this run, and what happened after.
-pub struct Saved {
+pub(crate) struct Saved {
     pub path: PathBuf,
     pub sidecar_path: PathBuf,
     pub bundle_path: Option<PathBuf>,
@@ -127,14 +116,14 @@ pub struct Saved {
     pub after: AfterCommit,
 }
 
-/// Saves a backup: pre-flight, the name, the write and its commit, then upload and prune.
-/// `report` receives what `--metrics-file` needs beyond the exit code.
-pub fn save(
+/// Saves a backup: pre-flight, the name, the write and its commit, then upload and, with `prune`
+/// (`--prune`'s rules), prune. `report` receives what `--metrics-file` needs beyond the exit code.
+pub(crate) fn save(
     clock: Clock,
     prep: Prepared,
     args: &SaveArgs,
     place: Place<'_>,
-    pruner: Option<Pruner<'_>>,
+    prune: Option<&Policy>,
     printer: &Printer,
     report: &mut SaveReport,
 ) -> anyhow::Result<Outcome> {
@@ -211,7 +200,7 @@ pub fn save(
         verify_upload: args.verify_upload,
         bound,
     };
-    let after = after_commit::run(&committed, place.lock, pruner.as_ref(), printer, report);
+    let after = after_commit::run(&committed, place.lock, prune, printer, report);
     Ok(Outcome::Saved(Box::new(Saved {
         path: paths.file,
         sidecar_path: paths.sidecar,

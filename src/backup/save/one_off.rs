@@ -9,7 +9,7 @@ use crate::diagnostics::HintExt;
 
 /// The directory and file name of `save FILE`.
 #[derive(Debug)]
-pub struct Target {
+pub(crate) struct Target {
     /// FILE's directory (`.` for a bare name): created 0700 when missing, fsynced after the
     /// rename like the backup dir.
     pub dir: PathBuf,
@@ -18,7 +18,7 @@ pub struct Target {
     pub in_backup_dir: bool,
 }
 
-pub fn target(file: &Path, layers: Layers, backup_dir: &Path) -> anyhow::Result<Target> {
+pub(crate) fn target(file: &Path, layers: Layers, backup_dir: &Path) -> anyhow::Result<Target> {
     let name = file
         .file_name()
         .and_then(|n| n.to_str())

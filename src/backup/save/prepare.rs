@@ -13,7 +13,7 @@ use crate::output::Printer;
 use crate::settings::Settings;
 
 /// What the checks resolved, for the phases to come.
-pub struct Prepared {
+pub(crate) struct Prepared {
     /// The layers of the backup file (`--compress`, `--encrypt-to`); its name says them.
     pub layers: Layers,
     pub(super) recipients: Vec<age::x25519::Recipient>,
@@ -29,7 +29,7 @@ pub struct Prepared {
 
 /// Checks the flags and files of a save, in the order a user meets them, and loads the keys and
 /// certificates.
-pub fn prepare(
+pub(crate) fn prepare(
     settings: &Settings,
     args: &SaveArgs,
     printer: &Printer,

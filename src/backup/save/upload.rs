@@ -15,7 +15,7 @@ use crate::fsutil::FsError;
 use crate::output::{human_bytes, Printer};
 
 /// What the upload put where.
-pub struct Uploaded {
+pub(crate) struct Uploaded {
     /// Key relative to the store's prefix: `<node>/<file>`.
     pub key: String,
     pub url: String,
@@ -28,7 +28,7 @@ pub struct Uploaded {
 
 impl Uploaded {
     /// The `remote` object of `save -w json`.
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "url": self.url,
             "key": self.key,

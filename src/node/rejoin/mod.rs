@@ -16,21 +16,22 @@ mod steps;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context};
-use chrono::{DateTime, Utc};
+use anyhow::anyhow;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::LogFormat;
 use crate::cluster::Connector;
 use crate::diagnostics::{exit, HintExt};
 use crate::etcd::EtcdError;
-use crate::fsutil::{self, FsError};
+use crate::fsutil;
 use crate::node::interrupt;
+use crate::node::journal::failpoint;
 use crate::node::manifest::EtcdManifest;
 use crate::output::Printer;
 
-pub use plan::{this_member, Plan};
-pub use steps::{Step, STEPS};
+pub(crate) use crate::node::journal::State;
+pub(crate) use plan::{this_member, Plan};
+pub(crate) use steps::{Step, STEPS};
 
 /// What `member rejoin` is asked to do (built by `commands/member.rs`).
 pub(crate) struct Options<'a> {
@@ -50,71 +51,32 @@ pub(crate) struct Options<'a> {
     pub confirm: &'a dyn Fn(&Plan) -> anyhow::Result<bool>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum State {
-    Running,
-    Finished,
-    RolledBack,
-    /// The rollback did not finish either (exit 3).
-    Failed,
-}
+/// The rejoin's journal ([`crate::node::journal`]).
+pub(crate) type Journal = crate::node::journal::Journal<Plan, Step, Joined>;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Journal {
-    pub format_version: u32,
-    pub tool_version: String,
-    pub started_at: DateTime<Utc>,
-    pub plan: Plan,
-    pub state: State,
-    pub done: Vec<Step>,
-    pub current: Option<Step>,
+/// What the rejoin's journal records besides the plan and the steps.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Joined {
     /// The member added by step add-member.
     pub new_member_id: Option<u64>,
     /// `--initial-cluster` for the new member, from the member list after the add.
     pub initial_cluster: Option<String>,
-    pub events: Vec<String>,
-    #[serde(skip)]
-    path: PathBuf,
 }
 
 /// `etcd-backup-rejoin-journal.json` beside the manifests dir.
-pub fn journal_path(manifests_dir: &Path) -> PathBuf {
+pub(crate) fn journal_path(manifests_dir: &Path) -> PathBuf {
     fsutil::parent_dir(manifests_dir).join("etcd-backup-rejoin-journal.json")
 }
 
 /// The TLS files an open rejoin was planned with: `--resume`/`--rollback` run while etcd.yaml
 /// is moved out, so the settings cannot find them in the manifest.
-pub fn journal_tls(manifests_dir: &Path) -> Option<crate::etcd::TlsFiles> {
+pub(crate) fn journal_tls(manifests_dir: &Path) -> Option<crate::etcd::TlsFiles> {
     let j = Journal::load(&journal_path(manifests_dir)).ok()?;
     Some(crate::etcd::TlsFiles {
         cacert: j.plan.cacert,
         cert: j.plan.cert,
         key: j.plan.key,
     })
-}
-
-impl Journal {
-    fn load(path: &Path) -> anyhow::Result<Journal> {
-        let bytes = std::fs::read(path).map_err(|e| FsError::io("cannot read journal", path, e))?;
-        let mut j: Journal = serde_json::from_slice(&bytes)
-            .with_context(|| format!("journal {} is not valid", path.display()))?;
-        j.path = path.to_path_buf();
-        Ok(j)
-    }
-
-    fn save(&self) -> anyhow::Result<()> {
-        let mut bytes = serde_json::to_vec_pretty(self)?;
-        bytes.push(b'\n');
-        fsutil::write_atomic(&self.path, &bytes, true)?;
-        Ok(())
-    }
-
-    fn event(&mut self, printer: &Printer, msg: String) {
-        printer.phase(&msg);
-        self.events
-            .push(format!("{} {msg}", Utc::now().to_rfc3339()));
-    }
 }
 
 /// The rejoin from its plan to the end, or `--resume`/`--rollback` of an interrupted one.
@@ -168,19 +130,7 @@ pub(crate) fn run(
         printer.warn("not confirmed; nothing was changed");
         return Ok(exit::NO);
     }
-    let mut j = Journal {
-        format_version: 1,
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        started_at: Utc::now(),
-        plan,
-        state: State::Running,
-        done: Vec::new(),
-        current: None,
-        new_member_id: None,
-        initial_cluster: None,
-        events: Vec::new(),
-        path: jpath,
-    };
+    let mut j = Journal::new(plan, Joined::default(), jpath);
     j.save()?;
     execute(&mut j, opts.connector, printer)
 }
@@ -256,15 +206,15 @@ fn execute(
         j.current = Some(step);
         j.event(printer, format!("step {}: starting", step.name()));
         j.save()?;
-        let result =
-            failpoint(step, false).and_then(|()| steps::run_step(j, step, connector, printer));
+        let result = failpoint("rejoin-", step.name(), false)
+            .and_then(|()| steps::run_step(j, step, connector, printer));
         match result {
             Ok(()) => {
                 j.done.push(step);
                 j.current = None;
                 j.event(printer, format!("step {}: done", step.name()));
                 j.save()?;
-                failpoint(step, true)?;
+                failpoint("rejoin-", step.name(), true)?;
             }
             Err(e) => return fail(j, step, e, connector, printer),
         }
@@ -272,6 +222,7 @@ fn execute(
     j.state = State::Finished;
     j.save()?;
     let id = j
+        .extra
         .new_member_id
         .map(crate::backup::catalog::id_hex)
         .unwrap_or_default();
@@ -283,34 +234,6 @@ fn execute(
         j.plan.aside.display()
     ));
     Ok(exit::SUCCESS)
-}
-
-/// `ETCD_BACKUP_FAILPOINT=rejoin-<step>` fails that step before it starts;
-/// `rejoin-<step>:hang` hangs right after it is journaled as done (to be killed).
-fn failpoint(step: Step, after: bool) -> anyhow::Result<()> {
-    let Ok(fp) = std::env::var("ETCD_BACKUP_FAILPOINT") else {
-        return Ok(());
-    };
-    let (name, hang) = match fp.split_once(':') {
-        Some((n, "hang")) => (n, true),
-        _ => (fp.as_str(), false),
-    };
-    if name.strip_prefix("rejoin-") != Some(step.name()) {
-        return Ok(());
-    }
-    if hang && after {
-        let t = Instant::now();
-        while interrupt::received().is_none() && t.elapsed() < Duration::from_secs(3600) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    if !hang && !after {
-        return Err(anyhow!(
-            "injected failure at step {} (ETCD_BACKUP_FAILPOINT)",
-            step.name()
-        ));
-    }
-    Ok(())
 }
 
 fn fail(
@@ -351,7 +274,7 @@ fn give_up(
     printer.warn(format!(
         "the rollback failed too: {r:#}. The node is part-way; journal {}. Fix the cause, then \
          `etcd-backup member rejoin --rollback --yes` (or --resume)",
-        j.path.display()
+        j.path().display()
     ));
     Ok(exit::PARTIAL)
 }

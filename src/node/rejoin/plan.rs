@@ -17,7 +17,7 @@ use crate::output::Printer;
 use super::Options;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub name: String,
     pub peer_urls: Vec<String>,
     /// This member's client URL on this node (what wait-healthy asks).
@@ -45,7 +45,7 @@ pub struct Plan {
 
 impl Plan {
     /// What moves aside: the data dir, or its `member/` in a mount point.
-    pub fn live(&self) -> PathBuf {
+    pub(crate) fn live(&self) -> PathBuf {
         if self.inside_mount {
             self.data_dir.join("member")
         } else {
@@ -54,13 +54,13 @@ impl Plan {
     }
 
     /// The original manifest, kept while the rejoin runs.
-    pub fn original_manifest(&self) -> PathBuf {
+    pub(crate) fn original_manifest(&self) -> PathBuf {
         self.staging_dir.join("etcd.yaml")
     }
 }
 
 /// The member of `members` that is this node's: same peer URL, else same name.
-pub fn this_member<'a>(
+pub(crate) fn this_member<'a>(
     members: &'a [Member],
     name: &str,
     peer_urls: &[String],
@@ -76,7 +76,7 @@ pub fn this_member<'a>(
 }
 
 /// The plan, or why there must be no rejoin.
-pub fn plan(
+pub(super) fn plan(
     opts: &Options<'_>,
     manifest: &EtcdManifest,
     printer: &Printer,
@@ -262,7 +262,7 @@ fn agree_on_membership(peers: &[Member], opts: &Options<'_>) -> anyhow::Result<(
     Ok(())
 }
 
-pub fn print_plan(p: &Plan, journal: &Path, printer: &Printer) {
+pub(super) fn print_plan(p: &Plan, journal: &Path, printer: &Printer) {
     let lines = [
         format!(
             "member rejoin of {} ({}) on this node:",

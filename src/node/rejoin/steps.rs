@@ -20,7 +20,7 @@ use super::{Journal, Plan, State};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Step {
+pub(crate) enum Step {
     StopEtcd,
     RemoveMember,
     MoveAside,
@@ -31,7 +31,7 @@ pub enum Step {
     RestoreManifest,
 }
 
-pub const STEPS: [Step; 8] = [
+pub(crate) const STEPS: [Step; 8] = [
     Step::StopEtcd,
     Step::RemoveMember,
     Step::MoveAside,
@@ -43,7 +43,7 @@ pub const STEPS: [Step; 8] = [
 ];
 
 impl Step {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Step::StopEtcd => "stop-etcd",
             Step::RemoveMember => "remove-member",
@@ -191,7 +191,7 @@ fn add_member(j: &mut Journal, connector: &Connector, printer: &Printer) -> anyh
         .iter()
         .find(|m| m.peer_urls.iter().any(|u| p.peer_urls.contains(u)));
     let (id, list) = match ours {
-        Some(m) if m.name.is_empty() || Some(m.id) == j.new_member_id => (m.id, list.clone()),
+        Some(m) if m.name.is_empty() || Some(m.id) == j.extra.new_member_id => (m.id, list.clone()),
         Some(m) => {
             return Err(anyhow!(
                 "member {} ({}) already has this node's peer URL {}",
@@ -226,8 +226,8 @@ fn add_member(j: &mut Journal, connector: &Connector, printer: &Printer) -> anyh
         }
         parts.extend(m.peer_urls.iter().map(|u| format!("{name}={u}")));
     }
-    j.new_member_id = Some(id);
-    j.initial_cluster = Some(parts.join(","));
+    j.extra.new_member_id = Some(id);
+    j.extra.initial_cluster = Some(parts.join(","));
     j.save()
 }
 
@@ -276,7 +276,7 @@ fn change_membership<T>(
 /// the manifests dir: the kubelet starts etcd on the empty data dir, which joins the cluster.
 fn start_etcd(j: &mut Journal, printer: &Printer) -> anyhow::Result<()> {
     let p = &j.plan;
-    let Some(initial) = &j.initial_cluster else {
+    let Some(initial) = &j.extra.initial_cluster else {
         return Err(anyhow!(
             "the journal has no --initial-cluster (step add-member)"
         ));
@@ -312,7 +312,7 @@ fn start_etcd(j: &mut Journal, printer: &Printer) -> anyhow::Result<()> {
 /// Promotes the learner once etcd accepts it (it refuses until the learner has caught up).
 fn promote(j: &mut Journal, connector: &Connector, printer: &Printer) -> anyhow::Result<()> {
     let p = j.plan.clone();
-    let Some(id) = j.new_member_id else {
+    let Some(id) = j.extra.new_member_id else {
         return Err(anyhow!(
             "the journal has no new member ID (step add-member)"
         ));
@@ -389,7 +389,7 @@ pub(super) fn rollback(
     interrupt::shield();
     let p = j.plan.clone();
     j.event(printer, "rollback: starting".into());
-    if let Some(id) = j.new_member_id {
+    if let Some(id) = j.extra.new_member_id {
         let mut s = peer(&p, connector)?;
         if s.member_list()?.iter().any(|m| m.id == id) {
             remove_member(&mut s, id, Duration::from_secs(p.start_timeout_secs))?;

@@ -36,13 +36,13 @@ mod plan;
 mod probes;
 mod steps;
 
-pub use journal::{journal_path, Journal, State};
-pub use plan::Plan;
+pub(crate) use journal::{journal_path, Journal, State};
+pub(crate) use plan::Plan;
 pub(crate) use probes::etcd_on;
-pub use steps::{Step, STEPS};
+pub(crate) use steps::{Step, STEPS};
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::anyhow;
 use chrono::Utc;
@@ -54,6 +54,7 @@ use crate::diagnostics::{exit, ExitStatus, HintExt};
 use crate::etcd::{EtcdError, TlsFiles};
 use crate::fsutil;
 use crate::node::interrupt;
+use crate::node::journal::failpoint;
 use crate::node::manifest::EtcdManifest;
 use crate::output::Printer;
 
@@ -133,18 +134,7 @@ pub(crate) fn run(opts: &Options<'_>, printer: &Printer) -> anyhow::Result<ExitS
         printer.warn("not confirmed; nothing was changed");
         return Ok(exit::NO);
     }
-    let mut j = Journal {
-        format_version: 1,
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        started_at: Utc::now(),
-        plan,
-        state: State::Running,
-        done: Vec::new(),
-        current: None,
-        down_at: None,
-        events: Vec::new(),
-        path: jpath,
-    };
+    let mut j = Journal::new(plan, journal::Downtime::default(), jpath);
     j.save()?;
     let result = execute(&mut j, printer);
     if input.is_copy() && !matches!(result, Ok(exit::SUCCESS)) && j.state != State::RolledBack {
@@ -239,20 +229,21 @@ fn execute(j: &mut Journal, printer: &Printer) -> anyhow::Result<ExitStatus> {
         j.current = Some(step);
         j.event(printer, format!("step {}: starting", step.name()));
         j.save()?;
-        let result = failpoint(step, false).and_then(|()| run_step(j, step, printer));
+        let result = failpoint("", step.name(), false).and_then(|()| run_step(j, step, printer));
         match result {
             Ok(()) => {
                 j.done.push(step);
                 j.current = None;
                 j.event(printer, format!("step {}: done", step.name()));
                 j.save()?;
-                failpoint(step, true)?;
+                failpoint("", step.name(), true)?;
             }
             Err(e) => return fail(j, step, e, printer),
         }
     }
     j.state = State::Finished;
     let down = j
+        .extra
         .down_at
         .map(|t| (Utc::now() - t).num_milliseconds() as f64 / 1000.0);
     if let Some(d) = down {
@@ -277,34 +268,6 @@ fn execute(j: &mut Journal, printer: &Printer) -> anyhow::Result<ExitStatus> {
         down.map_or("unknown".into(), |d| format!("{d:.1}s"))
     ));
     Ok(exit::SUCCESS)
-}
-
-/// A failure the tests can inject: `ETCD_BACKUP_FAILPOINT=<step>` fails that step before it
-/// starts; `<step>:hang` hangs right after it is journaled as done (to be killed).
-fn failpoint(step: Step, after: bool) -> anyhow::Result<()> {
-    let Ok(fp) = std::env::var("ETCD_BACKUP_FAILPOINT") else {
-        return Ok(());
-    };
-    let (name, hang) = match fp.split_once(':') {
-        Some((n, "hang")) => (n, true),
-        _ => (fp.as_str(), false),
-    };
-    if name != step.name() {
-        return Ok(());
-    }
-    if hang && after {
-        // Until killed, or until a signal the handler records (then the next step stops).
-        let t = Instant::now();
-        while interrupt::received().is_none() && t.elapsed() < Duration::from_secs(3600) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    if !hang && !after {
-        return Err(anyhow!(
-            "injected failure at step {name} (ETCD_BACKUP_FAILPOINT)"
-        ));
-    }
-    Ok(())
 }
 
 /// A signal came between steps: undo what was done, or, if nothing live was touched yet, move
@@ -372,7 +335,7 @@ fn fail(
             printer.warn(format!(
                 "the rollback failed too: {r:#}. The node is part-way; journal {}. Fix the \
                  cause, then `etcd-backup restore --rollback --yes` (or --resume)",
-                j.path.display()
+                j.path().display()
             ));
             Ok(exit::PARTIAL)
         }
@@ -397,7 +360,7 @@ fn finish_rollback(j: &mut Journal, printer: &Printer) -> anyhow::Result<ExitSta
             printer.error(&e);
             printer.warn(format!(
                 "the rollback did not finish; journal {}",
-                j.path.display()
+                j.path().display()
             ));
             Ok(exit::PARTIAL)
         }

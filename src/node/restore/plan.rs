@@ -22,7 +22,7 @@ use super::Options;
 
 /// Everything the steps need, fixed before the first one runs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub snapshot: PathBuf,
     pub node_name: String,
     pub manifests_dir: PathBuf,
@@ -65,7 +65,7 @@ pub struct Plan {
 
 impl Plan {
     /// What move-aside and move-into-place swap: the data dir, or its `member/` in a mount point.
-    pub fn live(&self) -> PathBuf {
+    pub(crate) fn live(&self) -> PathBuf {
         if self.inside_mount {
             self.data_dir.join("member")
         } else {
@@ -82,7 +82,7 @@ impl Plan {
     }
 
     /// The new cluster as the build writes it.
-    pub fn cluster(&self) -> anyhow::Result<member::Cluster> {
+    pub(crate) fn cluster(&self) -> anyhow::Result<member::Cluster> {
         let members: Vec<String> = self
             .members
             .iter()
@@ -99,7 +99,7 @@ impl Plan {
     }
 
     /// The restored counterpart of [`Plan::live`] once built.
-    pub fn new_unit(&self) -> PathBuf {
+    pub(crate) fn new_unit(&self) -> PathBuf {
         if self.inside_mount {
             self.new_dir.join("member")
         } else {
@@ -125,7 +125,7 @@ impl Plan {
     }
 
     /// The revision etcd must serve at least once restored.
-    pub fn expect_revision(&self) -> i64 {
+    pub(crate) fn expect_revision(&self) -> i64 {
         self.snapshot_revision
             .saturating_add(self.bump.map_or(0, |b| b as i64))
     }

@@ -19,7 +19,7 @@ use super::{Journal, State};
 /// The steps, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Step {
+pub(crate) enum Step {
     Build,
     StopControlPlane,
     MoveAside,
@@ -28,7 +28,7 @@ pub enum Step {
     WaitHealthy,
 }
 
-pub const STEPS: [Step; 6] = [
+pub(crate) const STEPS: [Step; 6] = [
     Step::Build,
     Step::StopControlPlane,
     Step::MoveAside,
@@ -38,7 +38,7 @@ pub const STEPS: [Step; 6] = [
 ];
 
 impl Step {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Step::Build => "build",
             Step::StopControlPlane => "stop-control-plane",
@@ -108,8 +108,8 @@ pub(super) fn run_step(j: &mut Journal, step: Step, printer: &Printer) -> anyhow
             Ok(())
         }
         Step::StopControlPlane => {
-            if j.down_at.is_none() {
-                j.down_at = Some(Utc::now());
+            if j.extra.down_at.is_none() {
+                j.extra.down_at = Some(Utc::now());
                 j.save()?;
             }
             stop_control_plane(j, printer)

@@ -686,11 +686,11 @@ pub struct RestoreArgs {
     #[arg(long, conflicts_with = "output_dir")]
     pub rollback: bool,
 
-    /// Node mode: how long to wait for the old etcd to let go of its data dir
+    /// Node mode: how long to wait for the old etcd to let go of its data dir (also on --resume)
     #[arg(long, value_name = "D", default_value = "2m", value_parser = parse_duration, hide_short_help = true)]
     pub stop_timeout: Duration,
 
-    /// Node mode: how long to wait for the restored etcd to become healthy
+    /// Node mode: how long to wait for the restored etcd to become healthy (also on --resume)
     #[arg(long, value_name = "D", default_value = "5m", value_parser = parse_duration, hide_short_help = true)]
     pub start_timeout: Duration,
 

@@ -255,8 +255,8 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l outp
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l data-dir -d 'Node mode: the live data dir to replace; must be the one the manifest\'s etcd uses [default: from the manifest]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l manifests-dir -d 'Node mode: the static pod manifests dir' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l kubelet-service -d 'Node mode: the kubelet\'s systemd unit' -r
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l stop-timeout -d 'Node mode: how long to wait for the old etcd to let go of its data dir' -r
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l start-timeout -d 'Node mode: how long to wait for the restored etcd to become healthy' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l stop-timeout -d 'Node mode: how long to wait for the old etcd to let go of its data dir (also on --resume)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l start-timeout -d 'Node mode: how long to wait for the restored etcd to become healthy (also on --resume)' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l name -d 'This member\'s name [default: from the manifest, else "default"]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l initial-cluster -d 'Every member of the new cluster, NAME=URL[,NAME=URL..] [default: from the manifest, else NAME=<advertise URLs>]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l initial-advertise-peer-urls -d 'This member\'s peer URLs [default: from the manifest, else http://localhost:2380]' -r

@@ -163,6 +163,9 @@ fn reopen(opts: &Options<'_>, jpath: &Path, printer: &Printer) -> anyhow::Result
         ))
         .hint("nothing to do");
     }
+    // The waits are this run's: an operator resuming after a slow start asks for a longer one.
+    j.plan.stop_timeout_secs = opts.stop_timeout.as_secs().max(1);
+    j.plan.start_timeout_secs = opts.start_timeout.as_secs().max(1);
     if opts.rollback {
         finish_rollback(&mut j, printer)
     } else {

@@ -331,7 +331,9 @@ pub struct GlobalArgs {
     /// Write metrics of every save run here, for node-exporter's textfile collector
     ///
     /// Written after every `save` run (success, failure or skip), e.g. to
-    /// /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644
+    /// /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644.
+    /// `health` writes its gauges beside it (etcd_backup_health.prom), or to the file given with
+    /// `health --metrics-file`
     #[arg(
         long,
         help_heading = OUTPUT,

@@ -722,6 +722,11 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub skip_hash_check: bool,
 
+    /// Node mode: restore even when the snapshot's etcd storage version (3.6+) is newer than the
+    /// etcd of the manifest's image, which etcd refuses to start on
+    #[arg(long, hide_short_help = true)]
+    pub skip_version_check: bool,
+
     /// Bump the revision by N instead of 1,000,000,000 (needs --mark-compacted, as with etcdutl)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..),
           conflicts_with = "no_bump_revision", hide_short_help = true)]

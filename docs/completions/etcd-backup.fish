@@ -287,6 +287,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s y -l
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l resume -d 'Node mode: continue an interrupted restore from its journal'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l rollback -d 'Node mode: undo an interrupted restore from its journal (the old data dir back in place)'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l skip-hash-check -d 'Accept a file without a SHA-256 trailer (a raw member/snap/db copy); a trailer that is present is still checked'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l skip-version-check -d 'Node mode: restore even when the snapshot\'s etcd storage version (3.6+) is newer than the etcd of the manifest\'s image, which etcd refuses to start on'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l mark-compacted -d 'Mark every revision up to the bumped one compacted (goes with --bump-revision)'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l no-bump-revision -d 'Keep the snapshot\'s revision (clients with newer cached revisions may misbehave)'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l keep-alarms -d 'Keep alarms stored in the snapshot (a NOSPACE alarm blocks writes until disarmed)'

@@ -26,6 +26,33 @@ pub(crate) struct EtcdManifest {
     pub flags: BTreeMap<String, String>,
     /// container mount path → host path, from `volumeMounts` and `hostPath` volumes.
     mounts: Vec<(PathBuf, PathBuf)>,
+    /// The etcd container's `image` (`registry.k8s.io/etcd:3.5.15-0`).
+    pub image: Option<String>,
+}
+
+/// The etcd (or Kubernetes) version in an image reference's tag: `registry.k8s.io/etcd:3.5.15-0`
+/// and `gcr.io/etcd-development/etcd:v3.6.0` give (3, 5, 15) and (3, 6, 0). `None` for a digest
+/// (`…@sha256:…`) or a tag that does not start with a version.
+pub(crate) fn image_version(image: &str) -> Option<(u64, u64, u64)> {
+    if image.contains('@') {
+        return None;
+    }
+    let last = image.rsplit('/').next()?;
+    let (_, tag) = last.split_once(':')?;
+    semver_prefix(tag.strip_prefix('v').unwrap_or(tag))
+}
+
+/// `X.Y.Z` at the start of `s` (anything after Z, such as `-0` or `-rc.1`, is ignored).
+pub(crate) fn semver_prefix(s: &str) -> Option<(u64, u64, u64)> {
+    let mut parts = s.splitn(3, '.');
+    let num = |p: &str| -> Option<u64> {
+        let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    let major = num(parts.next()?)?;
+    let minor = num(parts.next()?)?;
+    let patch = num(parts.next()?)?;
+    Some((major, minor, patch))
 }
 
 impl EtcdManifest {
@@ -120,10 +147,15 @@ impl EtcdManifest {
                 Some((PathBuf::from(at), host_paths.get(name)?.clone()))
             })
             .collect();
+        let image = container
+            .get("image")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         Ok(EtcdManifest {
             path: path.to_path_buf(),
             flags,
             mounts,
+            image,
         })
     }
 
@@ -340,9 +372,32 @@ spec:
     }
 
     #[test]
+    fn image_tags_give_versions() {
+        assert_eq!(
+            image_version("registry.k8s.io/etcd:3.5.15-0"),
+            Some((3, 5, 15))
+        );
+        assert_eq!(
+            image_version("gcr.io/etcd-development/etcd:v3.6.0"),
+            Some((3, 6, 0))
+        );
+        assert_eq!(
+            image_version("registry.local:5000/etcd:3.4.23"),
+            Some((3, 4, 23))
+        );
+        assert_eq!(image_version("registry.local:5000/etcd"), None);
+        assert_eq!(image_version("registry.k8s.io/etcd@sha256:abcd"), None);
+        assert_eq!(image_version("registry.k8s.io/etcd:latest"), None);
+        assert_eq!(semver_prefix("3.6.0-alpha.1"), Some((3, 6, 0)));
+        let m = EtcdManifest::parse(Path::new("etcd.yaml"), KUBEADM).unwrap();
+        assert_eq!(m.image.as_deref(), Some("registry.k8s.io/etcd:3.5.15-0"));
+    }
+
+    #[test]
     fn client_url_falls_back_to_advertised_then_wildcard() {
         let m = |listen: &str, adv: &str| EtcdManifest {
             path: PathBuf::new(),
+            image: None,
             flags: [
                 ("listen-client-urls".to_string(), listen.to_string()),
                 ("advertise-client-urls".to_string(), adv.to_string()),

@@ -758,3 +758,28 @@ fn wait_healthy_insists_on_the_ids_this_restore_wrote() {
     assert!(err.contains("rolled back"), "{err}");
     assert_original(&node);
 }
+
+/// A snapshot of a newer etcd minor (3.6+ writes `meta/storageVersion`; no 3.6 binary runs here,
+/// so the file is one of ours) is refused before anything stops, naming both versions.
+#[test]
+fn a_snapshot_of_a_newer_etcd_is_refused_before_anything_stops() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (node, snap, _) = node_with_backup(tmp.path(), &v35());
+    let newer = tmp.path().join("etcd-snapshot-from-3.7.db");
+    common::snapshot_with_meta(&snap, &newer, b"storageVersion", b"3.7.0");
+    let calls = node.systemctl_log();
+    let out = restore(&node, &[newer.to_str().unwrap(), "--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(err.contains("etcd 3.7 data"), "{err}");
+    assert!(err.contains("runs etcd 3.5.1"), "{err}");
+    assert!(err.contains("--skip-version-check"), "{err}");
+    assert_eq!(node.systemctl_log(), calls);
+    assert!(siblings(&node, "restore").is_empty());
+    assert_eq!(node.get("/after").as_deref(), Some("1"));
+    // The same minor as the node's etcd passes this check (the dry run goes on to its plan).
+    let same = tmp.path().join("etcd-snapshot-from-3.5.db");
+    common::snapshot_with_meta(&snap, &same, b"storageVersion", b"3.5.0");
+    let out = restore(&node, &[same.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+}

@@ -80,6 +80,8 @@ pub(crate) struct Options<'a> {
     pub bump: BumpFlags,
     pub keep_alarms: bool,
     pub skip_hash_check: bool,
+    /// Restore a snapshot of a newer etcd minor version than the manifest's image.
+    pub skip_version_check: bool,
     /// age identity files for an encrypted snapshot.
     pub identities: Vec<PathBuf>,
     /// This node's kubeadm etcd manifest, if one was read, and where it was looked for.

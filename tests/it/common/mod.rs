@@ -764,7 +764,8 @@ pub fn snapshot_with_meta(from: &Path, to: &Path, key: &[u8], value: &[u8]) {
     let bytes = fs::read(from).unwrap();
     let db = Db::from_bytes(&bytes[..bytes.len() - 32], from).unwrap();
     // Top-level buckets in order, each with its sequence and items (etcd has no nested ones).
-    let mut buckets: Vec<(Vec<u8>, u64, BTreeMap<Vec<u8>, Vec<u8>>)> = Vec::new();
+    type Items = BTreeMap<Vec<u8>, Vec<u8>>;
+    let mut buckets: Vec<(Vec<u8>, u64, Items)> = Vec::new();
     let problems = db
         .walk(&mut |e| match (e.depth, e.is_bucket) {
             (0, true) => {

@@ -73,6 +73,23 @@ impl EtcdManifest {
 
     /// Parses manifest text; `path` is only used in messages.
     pub(crate) fn parse(path: &Path, text: &str) -> Result<EtcdManifest, ManifestError> {
+        Self::parse_pod(path, text, "etcd")
+    }
+
+    /// Reads another static pod of the node the same way: the container named `name` (or whose
+    /// command is `name`), its flags, mounts and image (`kube-apiserver.yaml`).
+    pub(crate) fn load_pod(path: &Path, name: &str) -> Result<Option<EtcdManifest>, ManifestError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse_pod(path, &text, name).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ManifestError {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    fn parse_pod(path: &Path, text: &str, name: &str) -> Result<EtcdManifest, ManifestError> {
         let err = |reason: String| ManifestError {
             path: path.to_path_buf(),
             reason,
@@ -104,25 +121,27 @@ impl EtcdManifest {
                 Some(_) => Err(err(format!("`{field}` is not a list"))),
             }
         };
-        let is_etcd = |c: &&Value| {
-            c.get("name").and_then(Value::as_str) == Some("etcd")
+        let is_it = |c: &&Value| {
+            c.get("name").and_then(Value::as_str) == Some(name)
                 || c.get("command")
                     .and_then(Value::as_sequence)
                     .and_then(|s| s.first())
                     .and_then(Value::as_str)
-                    .is_some_and(|cmd| cmd == "etcd" || cmd.ends_with("/etcd"))
+                    .is_some_and(|cmd| {
+                        cmd == name || cmd.strip_suffix(name).is_some_and(|d| d.ends_with('/'))
+                    })
         };
         let container = containers
             .iter()
-            .find(is_etcd)
-            .ok_or_else(|| err("no container named etcd".to_string()))?;
+            .find(is_it)
+            .ok_or_else(|| err(format!("no container named {name}")))?;
         let mut argv = words(container, "command")?;
         argv.extend(words(container, "args")?);
         let flags = parse_flags(&argv);
         if flags.is_empty() {
-            return Err(err(
-                "the etcd container has no --flags in command/args".to_string()
-            ));
+            return Err(err(format!(
+                "the {name} container has no --flags in command/args"
+            )));
         }
 
         let host_paths: BTreeMap<String, PathBuf> = spec

@@ -783,3 +783,52 @@ fn a_snapshot_of_a_newer_etcd_is_refused_before_anything_stops() {
     let out = restore(&node, &[same.to_str().unwrap(), "--dry-run"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
 }
+
+/// `save --with-pki` records the Kubernetes and etcd versions with the DR bundle; a node restore
+/// under another Kubernetes version says so before it changes anything.
+#[test]
+fn the_bundle_records_versions_and_a_restore_under_another_kubernetes_warns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = Node::start(tmp.path(), &v35(), "cp1");
+    node.put("/before", "1");
+    let kube = node.manifests_dir.parent().unwrap().to_path_buf();
+    let out = node
+        .backup_cmd()
+        .args(["save", "--with-pki", "--kubernetes-dir"])
+        .arg(&kube)
+        .arg("--kubelet-dir")
+        .arg(tmp.path().join("var/lib/kubelet"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let snap = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim_end());
+    let sidecar: Value =
+        serde_json::from_slice(&fs::read(format!("{}.json", snap.display())).unwrap()).unwrap();
+    let bundle = &sidecar["pki_bundle"];
+    assert_eq!(bundle["kubernetes_version"], "v1.28.0", "{sidecar}");
+    assert_eq!(
+        bundle["etcd_image"], "registry.k8s.io/etcd:3.5.1-0",
+        "{sidecar}"
+    );
+    // The same version: no word about it.
+    let out = restore(&node, &[snap.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        !stderr(&out).contains("Kubernetes v1.28.0"),
+        "{}",
+        describe(&out)
+    );
+    // The node was rolled back to an older Kubernetes since.
+    let api = node.manifests_dir.join("kube-apiserver.yaml");
+    let text = fs::read_to_string(&api).unwrap();
+    fs::write(&api, text.replace("v1.28.0", "v1.27.3")).unwrap();
+    let out = restore(&node, &[snap.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(err.contains("taken under Kubernetes v1.28.0"), "{err}");
+    assert!(err.contains("runs v1.27.3"), "{err}");
+    assert!(
+        err.contains("an older kube-apiserver may not read"),
+        "{err}"
+    );
+}

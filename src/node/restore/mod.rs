@@ -120,13 +120,18 @@ pub(crate) fn run(opts: &Options<'_>, printer: &Printer) -> anyhow::Result<ExitS
     let Some(snapshot) = &opts.snapshot else {
         return Err(anyhow!("no snapshot file given")).hint("name the snapshot to restore");
     };
+    let named = (opts.open_snapshot)(snapshot)?;
+    let recorded = named.sidecar().ok().flatten().and_then(|s| s.pki_bundle);
     let input = data_restore::Input::resolve(
-        (opts.open_snapshot)(snapshot)?,
+        named,
         &opts.identities,
         &crate::fsutil::parent_dir(&data_dir),
         printer,
     )?;
     let plan = plan(opts, manifest, &input.path, &data_dir, printer)?;
+    if let Some(then) = recorded.and_then(|b| b.kubernetes_version) {
+        plan::warn_kubernetes_skew(&then, &opts.manifests_dir, printer);
+    }
     print_plan(&plan, &jpath, printer);
     if opts.dry_run {
         printer.result("dry run: nothing was changed");

@@ -249,6 +249,36 @@ fn verified(
     Ok((verdict.sha256, revision, storage))
 }
 
+/// Warns when the Kubernetes version the backup's DR bundle recorded (`then`, the kube-apiserver
+/// image's tag) is not the one this node's kube-apiserver manifest runs now.
+pub(super) fn warn_kubernetes_skew(then: &str, manifests_dir: &Path, printer: &Printer) {
+    let path = manifests_dir.join("kube-apiserver.yaml");
+    let now = match EtcdManifest::load_pod(&path, "kube-apiserver") {
+        Ok(Some(pod)) => pod.image.and_then(|i| {
+            let last = i.rsplit('/').next()?.to_string();
+            last.split_once(':').map(|(_, tag)| tag.to_string())
+        }),
+        _ => None,
+    };
+    let Some(now) = now.filter(|now| now != then) else {
+        return;
+    };
+    let older = crate::node::manifest::semver_prefix(now.trim_start_matches('v'))
+        < crate::node::manifest::semver_prefix(then.trim_start_matches('v'));
+    printer.warn(format!(
+        "this backup was taken under Kubernetes {then} (its DR bundle records it) and {} runs \
+         {now}{}",
+        path.display(),
+        if older {
+            ": an older kube-apiserver may not read what a newer one stored; restore under \
+             the version the backup was taken with"
+        } else {
+            ": the restored objects keep the storage versions the older one wrote (the newer \
+             kube-apiserver reads them)"
+        }
+    ));
+}
+
 /// Refuses, before anything stops, a snapshot whose storage version (etcd 3.6+ writes
 /// `meta/storageVersion`) is a newer minor than the etcd of this node's manifest: etcd 3.6+
 /// validates it at start (`schema.Validate`) and will not run on it, and a 3.5 or older etcd

@@ -375,15 +375,15 @@ fn health_units_run_repair_every_5_minutes_not_enabled_and_hardened() {
     }
     assert_eq!(setting(&timer, "Install", "WantedBy"), ["timers.target"]);
 
-    // The .deb installs both beside the other units (cargo-deb's assets).
+    // The .deb installs both as systemd units (cargo-deb's systemd-units, so that a purge also
+    // removes an enable link; scripts/test-deb.sh checks that on a real dpkg), never enabled.
     let cargo = read("Cargo.toml");
-    for u in [HEALTH_SERVICE, HEALTH_TIMER] {
-        let name = Path::new(u).file_name().unwrap().to_str().unwrap();
-        let asset = format!("[\"{u}\", \"usr/lib/systemd/system/{name}\", \"644\"]");
-        assert!(
-            cargo.contains(&asset),
-            "{asset} not in Cargo.toml's deb assets"
-        );
+    let entry = cargo
+        .lines()
+        .find(|l| l.contains("unit-name = \"etcd-backup-health\""))
+        .unwrap_or_else(|| panic!("no etcd-backup-health entry in Cargo.toml's systemd-units"));
+    for want in ["unit-scripts = \"packaging/systemd/\"", "enable = false", "start = false"] {
+        assert!(entry.contains(want), "{want} not in {entry}");
     }
 }
 

@@ -48,26 +48,29 @@ pub(crate) fn run(
         false => None,
     };
     let restore_from = match &report.verdict {
-        Verdict::QuorumLost { .. } => newest_backup(&settings.backup_dir),
-        _ => None,
+        Verdict::QuorumLost { .. } => RestoreFrom {
+            local: newest_backup(&settings.backup_dir),
+            remote: remote_restore_from(args, &report, printer),
+        },
+        _ => RestoreFrom::default(),
     };
     match printer.format {
         OutputFormat::Json => {
-            let mut v = to_json(&report, restore_from.as_deref());
+            let mut v = to_json(&report, &restore_from);
             if let Some(d) = &decision {
                 v["repair"] = repair::to_json(d);
             }
             printer.json(&v)
         }
         _ => {
-            print_table(&report, restore_from.as_deref(), printer);
+            print_table(&report, &restore_from, printer);
             if let Some(d) = &decision {
                 printer.data(format!("repair: {} ({})", d.action.label(), d.reason));
             }
         }
     }
     let outcome = match &decision {
-        Some(d) => repair::act(settings, args, d, printer),
+        Some(d) => repair::act(settings, args, &report, d, printer),
         None => Ok(None),
     };
     if let Some(file) = metrics_file {
@@ -84,6 +87,28 @@ pub(crate) fn run(
         (None, Verdict::Healthy) => exit::SUCCESS,
         (None, _) => exit::NO,
     })
+}
+
+/// The backups a restore after a lost quorum starts from: the newest trusted one of this node's
+/// backup dir, and the one of `--remote` that `--repair` would try first.
+#[derive(Debug, Default)]
+struct RestoreFrom {
+    local: Option<String>,
+    remote: Option<String>,
+}
+
+/// [`repair::remote_restore_from`], a failure to read the store only warned about: the verdict
+/// stands without it.
+fn remote_restore_from(args: &HealthArgs, report: &Report, printer: &Printer) -> Option<String> {
+    match repair::remote_restore_from(args, report) {
+        Ok(r) => r,
+        Err(e) => {
+            printer.warn(format!(
+                "cannot name a backup of --remote to restore from: {e:#}"
+            ));
+            None
+        }
+    }
 }
 
 /// The peer URLs of the manifest's `--initial-cluster` (`name=url,...`), other than this node's
@@ -225,22 +250,33 @@ fn member_action(m: &Member, problems: &[Problem]) -> Option<String> {
     None
 }
 
-fn verdict_action(report: &Report, restore_from: Option<&str>) -> Option<String> {
-    match &report.verdict {
-        Verdict::QuorumLost { .. } => Some(match restore_from {
-            Some(b) => format!(
-                "restore every control-plane node from the same backup: `etcd-backup restore \
-                 {b}` on each (newest trusted backup of this node's backup dir)"
-            ),
-            None => "restore every control-plane node from the same backup with `etcd-backup \
-                     restore`; no usable backup was found in the backup dir (try --remote)"
-                .to_string(),
-        }),
-        _ => None,
+fn verdict_action(report: &Report, from: &RestoreFrom) -> Option<String> {
+    let Verdict::QuorumLost { .. } = &report.verdict else {
+        return None;
+    };
+    let mut named = Vec::new();
+    if let Some(r) = &from.remote {
+        named.push(format!(
+            "`etcd-backup restore {r}` (the backup of --remote that health --repair picks)"
+        ));
     }
+    if let Some(b) = &from.local {
+        named.push(format!(
+            "`etcd-backup restore {b}` (newest trusted backup of this node's backup dir)"
+        ));
+    }
+    Some(match named.is_empty() {
+        false => format!(
+            "restore every control-plane node from the same backup: {} on each",
+            named.join(", or ")
+        ),
+        true => "restore every control-plane node from the same backup with `etcd-backup \
+                 restore`; no usable backup was found in the backup dir or --remote"
+            .to_string(),
+    })
 }
 
-fn print_table(report: &Report, restore_from: Option<&str>, printer: &Printer) {
+fn print_table(report: &Report, restore_from: &RestoreFrom, printer: &Printer) {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -368,7 +404,7 @@ fn problem_json(p: &Problem) -> serde_json::Value {
     json!({"kind": kind, "message": p.describe(), "needs_rejoin": p.needs_rejoin()})
 }
 
-fn to_json(report: &Report, restore_from: Option<&str>) -> serde_json::Value {
+fn to_json(report: &Report, restore_from: &RestoreFrom) -> serde_json::Value {
     let members: Vec<_> = report
         .members
         .iter()
@@ -422,7 +458,8 @@ fn to_json(report: &Report, restore_from: Option<&str>) -> serde_json::Value {
         })).collect::<Vec<_>>(),
         "members": members,
         "action": verdict_action(report, restore_from),
-        "restore_from": restore_from,
+        "restore_from": restore_from.local,
+        "restore_from_remote": restore_from.remote,
     })
 }
 

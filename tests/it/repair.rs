@@ -8,7 +8,7 @@ use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -72,24 +72,6 @@ fn member<'a>(v: &'a Value, name: &str) -> &'a Value {
         .iter()
         .find(|m| m["name"] == name)
         .unwrap_or_else(|| panic!("no member {name} in {v:#}"))
-}
-
-/// Stops a node's etcd the kubeadm way (manifest out of the manifests dir); returns where the
-/// manifest went.
-fn stop_etcd(node: &Node) -> PathBuf {
-    let aside = node.node_dir.join("etcd.yaml.stopped");
-    fs::rename(&node.manifest, &aside).unwrap();
-    assert!(
-        node.wait_etcd_gone(Duration::from_secs(30)),
-        "etcd of {} did not stop:\n{}",
-        node.name,
-        node.logs()
-    );
-    aside
-}
-
-fn start_etcd(node: &Node, aside: &Path) {
-    fs::rename(aside, &node.manifest).unwrap();
 }
 
 /// Entries beside the data dir whose names start with `etcd.`: what a rejoin moves aside.
@@ -171,9 +153,9 @@ fn a_wiped_member_rejoins_after_repair_after_failed_checks() {
     // n3 loses its data dir (moved away by the test, as a lost disk would); the kubelet keeps
     // starting etcd on an empty one, which etcd refuses.
     let wiped = Instant::now();
-    let aside = stop_etcd(&nodes[2]);
+    let aside = nodes[2].stop_etcd();
     fs::rename(&nodes[2].data_dir, nodes[2].root.join("var/lib/lost")).unwrap();
-    start_etcd(&nodes[2], &aside);
+    nodes[2].start_etcd(&aside);
     nodes[0].put("/during", "2");
     let v = wait_verdict(&nodes[0], "degraded", Duration::from_secs(20));
     assert_eq!(v["verdict"], "degraded", "{v:#}");
@@ -294,13 +276,13 @@ fn a_network_partition_is_not_acted_on_from_either_side() {
     let n3 = &nodes[2];
     // n3's etcd and kubelet move into the namespace: etcd still listens on 127.0.0.1:PORT, but
     // on the namespace's own loopback, where no peer is and from where no peer can be reached.
-    let aside = stop_etcd(n3);
+    let aside = n3.stop_etcd();
     n3.systemctl_ok(&["stop", "kubelet"]);
     let mut start = Command::new("systemctl");
     start.args(["start", "kubelet"]).env("PATH", n3.path_env());
     let out = ns.wrap(&start).output().unwrap();
     assert!(out.status.success(), "{}", describe(&out));
-    start_etcd(n3, &aside);
+    n3.start_etcd(&aside);
     let pid = n3
         .wait_etcd_running(Duration::from_secs(30))
         .unwrap_or_else(|| panic!("{}", n3.logs()));

@@ -14,8 +14,8 @@ use crate::cli::HealthArgs;
 use crate::cli::OutputFormat;
 use crate::cluster::health::{self, Member, Problem, Report, Verdict};
 use crate::cluster::Connector;
-use crate::diagnostics::{exit, with_hint, HintExt};
-use crate::etcd::{self, ConnectConfig, EtcdError, TlsFiles};
+use crate::diagnostics::{exit, HintExt};
+use crate::etcd::{self, ConnectConfig};
 use crate::fsutil;
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
@@ -149,31 +149,14 @@ fn listers(settings: &Settings) -> Vec<String> {
 }
 
 fn connector(settings: &Settings, args: &HealthArgs) -> anyhow::Result<Connector> {
-    let tls_files = TlsFiles {
-        cacert: settings.cacert.value.clone(),
-        cert: settings.cert.value.clone(),
-        key: settings.key.value.clone(),
-    };
+    let tls_files = settings.tls_files();
     let any_tls = settings
         .endpoints
         .value
         .iter()
         .any(|e| !e.starts_with("http://"));
     let tls = if any_tls {
-        Some(etcd::load_tls(&tls_files).map_err(|e| {
-            let hint = match e {
-                EtcdError::KeyMismatch { .. } => {
-                    "give the key that was made with this certificate (on a kubeadm node \
-                     /etc/kubernetes/pki/etcd/server.crt goes with server.key)"
-                }
-                _ => {
-                    "pass the files with --cacert/--cert/--key (or ETCDCTL_CACERT, \
-                     ETCDCTL_CERT, ETCDCTL_KEY); on a kubeadm node they are in \
-                     /etc/kubernetes/pki/etcd/"
-                }
-            };
-            with_hint(e, hint)
-        })?)
+        Some(crate::settings::load_tls(&tls_files)?)
     } else {
         None
     };

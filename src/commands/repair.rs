@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, Utc};
@@ -19,10 +19,9 @@ use crate::backup::set::BackupSet;
 use crate::cli::HealthArgs;
 use crate::cluster::health::Report;
 use crate::cluster::repair::{self, Action, Candidate, Counts, Decision};
-use crate::cluster::Connector;
 use crate::datadir::build::{BumpFlags, ClusterFlags};
 use crate::diagnostics::{ExitStatus, HintExt};
-use crate::etcd::{self, ConnectConfig, TlsFiles};
+use crate::etcd;
 use crate::fsutil;
 use crate::node::rejoin;
 use crate::node::restore as node_restore;
@@ -250,11 +249,6 @@ fn rejoin_here(
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     printer.phase("repair: running `member rejoin` of this node's member");
-    let files = TlsFiles {
-        cacert: settings.cacert.value.clone(),
-        cert: settings.cert.value.clone(),
-        key: settings.key.value.clone(),
-    };
     let endpoints = settings
         .endpoints
         .value
@@ -262,22 +256,13 @@ fn rejoin_here(
         .map(|e| etcd::normalize_endpoint(e))
         .collect::<Result<Vec<_>, _>>()
         .hint("pass --endpoints https://HOST:PORT[,https://HOST:PORT..]")?;
-    let tls = etcd::load_tls(&files).hint(
-        "the rejoin talks to the other members with this node's certificates: pass \
-         --cacert/--cert/--key (on a kubeadm node /etc/kubernetes/pki/etcd/)",
+    let connector = rejoin::connector(
+        settings.tls_files(),
+        args.dial_timeout,
+        args.stall_timeout,
+        STOP_TIMEOUT,
+        START_TIMEOUT,
     )?;
-    // Long enough for every wait of every step, as `member rejoin` allows.
-    let whole = STOP_TIMEOUT + START_TIMEOUT * 3 + Duration::from_secs(300);
-    let connector = Connector {
-        tls: Some(tls),
-        config: ConnectConfig {
-            tls: files,
-            dial_timeout: args.dial_timeout,
-            stall_timeout: args.stall_timeout,
-        },
-        run_timeout: whole,
-        deadline: Instant::now() + whole,
-    };
     // --repair is the confirmation: whoever turned it on asked for this rejoin.
     let confirm = |_: &rejoin::Plan| Ok(true);
     let opts = rejoin::Options {

@@ -464,6 +464,62 @@ fn rejoin_refuses_what_it_must_not_do() {
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
 }
 
+/// Peers that disagree about the membership: n2 advertises as its client URL that of the
+/// single member of another cluster (same CA), which serves with a leader and lists only
+/// itself. The rejoin of the wiped n3 asks every healthy peer for the member list and refuses.
+#[test]
+fn rejoin_refuses_when_the_peers_disagree_about_the_membership() {
+    let root = tempfile::tempdir().unwrap();
+    let nodes = Node::cluster(root.path(), &v35(), &["n1", "n2", "n3"]);
+    let (c, p) = (free_port(), free_port());
+    let other = Node::start_member(
+        &root.path().join("x"),
+        &v35(),
+        &nodes[0].pki,
+        "x",
+        c,
+        p,
+        &format!("x=https://127.0.0.1:{p}"),
+        false,
+    );
+    let aside = nodes[1].stop_etcd();
+    let yaml = fs::read_to_string(&aside).unwrap().replace(
+        &format!("--advertise-client-urls={}", nodes[1].client_url),
+        &format!("--advertise-client-urls={}", other.client_url),
+    );
+    fs::write(&aside, yaml).unwrap();
+    nodes[1].start_etcd(&aside);
+    let aside = nodes[2].stop_etcd();
+    fs::rename(&nodes[2].data_dir, nodes[2].root.join("var/lib/lost")).unwrap();
+    nodes[2].start_etcd(&aside);
+    // n2 publishes its new client URL once it is back with the quorum.
+    let t = Instant::now();
+    loop {
+        let (_, v) = health_json(&nodes[0]);
+        if member(&v, "n2")["endpoint"] == other.client_url.as_str() {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "{v:#}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = rejoin(&nodes[2], &["--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("disagree about the membership"),
+        "{}",
+        describe(&out)
+    );
+    // Nothing was changed: the manifest in place, no journal, still 3 members.
+    assert!(nodes[2].manifest.exists());
+    assert!(!nodes[2]
+        .manifests_dir
+        .parent()
+        .unwrap()
+        .join("etcd-backup-rejoin-journal.json")
+        .exists());
+    assert_eq!(ctl_members(&nodes[0]).len(), 3);
+}
+
 #[test]
 fn a_failure_at_any_rejoin_step_rolls_back_and_a_kill_9_resumes() {
     let root = tempfile::tempdir().unwrap();

@@ -586,10 +586,10 @@ pub struct HealthArgs {
     /// When this node's member failed --repair-after checks in a row while a healthy quorum
     /// serves elsewhere: `member rejoin` of this node, without asking. Never acts while this
     /// node's member serves with a leader, nor while a peer is unreachable from here and this
-    /// member knows no leader (a network partition looks the same). When every member answers
-    /// and none knows a leader, for as many checks: names the newest verified backup of
-    /// --remote every node would restore from (the restore itself is refused in this
-    /// version). See docs/dr.md
+    /// member knows no leader (a network partition looks the same). When quorum is lost
+    /// everywhere (every member answers without a leader or refuses connections, none is
+    /// cut off) for as many checks: restores this node from the backup of --remote that every
+    /// node picks alike (docs/dr.md)
     #[arg(long, env = "ETCD_BACKUP_REPAIR", action = ArgAction::SetTrue,
           value_parser = clap::builder::FalseyValueParser::new(), help_heading = REPAIR)]
     pub repair: bool,
@@ -615,7 +615,7 @@ pub struct HealthArgs {
     )]
     pub manifests_dir: PathBuf,
 
-    /// The shared store --repair chooses the backup to restore from when quorum is lost
+    /// The shared store --repair restores from when quorum is lost
     #[command(flatten)]
     pub remote: RemoteArgs,
 }

@@ -165,10 +165,7 @@ pub(crate) fn gather(
     quota: Option<u64>,
 ) -> anyhow::Result<Report> {
     let (listed_by, infos, mut cluster_id, mut alarms) = member_list(endpoints, peers, connector)?;
-    let mut members: Vec<Member> = infos
-        .into_iter()
-        .map(|info| ask_status(info, connector))
-        .collect::<Result<_, _>>()?;
+    let (members, hash_revision) = status_and_hash(infos, connector)?;
     if cluster_id == 0 {
         // Listed by a peer listener: the first member that answers tells the rest.
         if let Some((st, ep)) = members
@@ -182,7 +179,6 @@ pub(crate) fn gather(
                 .unwrap_or_default();
         }
     }
-    let hash_revision = hash_members(&mut members, connector)?;
     let reported = members
         .iter()
         .filter_map(|m| m.status.as_ref().ok())

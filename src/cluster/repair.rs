@@ -8,7 +8,14 @@
 //! 1. this node's member is a learner: nothing (it is catching up, `member rejoin` refuses it);
 //! 2. this node's member serves, knows a leader and has no problem only a rejoin mends: nothing,
 //!    whatever the others do (their own timers look after them);
-//! 3. every voting member answers and none knows a leader, for `after` checks in a row: restore;
+//! 3. quorum lost everywhere, for `after` checks in a row: restore. Every voting member either
+//!    answers without a leader or is down on a host that answers (its client port refuses the
+//!    connection: nothing listens there, so its etcd is down or crash-looping), at least one
+//!    answers, and none knows a leader. That is what 2 of 3 wiped data dirs look like on etcd
+//!    3.4.23 and 3.5.1 (docs/formats.md §3.4): the wiped members exit at start ("member … has
+//!    already been bootstrapped") and the kubelet restarts them, the intact one answers without
+//!    a leader. A member that does not answer in time (a timeout, no route, a TLS failure) may
+//!    be cut off rather than down, so it stops the rule;
 //! 4. a peer does not answer from here while this node's member knows no leader: nothing. From
 //!    one node a network partition looks like failed peers; acting on it would cut this member
 //!    off for good;
@@ -68,6 +75,31 @@ fn needs_rejoin(verdict: &Verdict, m: &Member) -> bool {
         .any(Problem::needs_rejoin)
 }
 
+/// Down on a host that answers: its client port refused the connection (nothing listens there,
+/// so its etcd is down or crash-looping), or it advertises no client URL (added, never
+/// started). A timeout, no route or a TLS failure is not: the member may be cut off.
+pub(crate) fn down_on_a_live_host(m: &Member) -> bool {
+    match (&m.status, &m.endpoint) {
+        (Ok(_), _) => false,
+        (Err(_), None) => true,
+        (Err(e), Some(_)) => e.to_ascii_lowercase().contains("connection refused"),
+    }
+}
+
+/// Every voting member answers without a leader or is down on a host that answers, and at
+/// least one answers: no member can be cut off, and none serves.
+fn quorum_lost_everywhere(voting: &[&Member]) -> bool {
+    !voting.is_empty()
+        && voting.iter().any(|m| m.status.is_ok())
+        && voting
+            .iter()
+            .all(|m| m.status.as_ref().is_ok_and(|s| s.leader == 0) || down_on_a_live_host(m))
+}
+
+fn names(ms: &[&Member]) -> String {
+    ms.iter().map(|m| label(m)).collect::<Vec<_>>().join(", ")
+}
+
 fn label(m: &Member) -> String {
     if m.info.name.is_empty() {
         m.info.peer_urls.join(",")
@@ -110,19 +142,27 @@ pub(crate) fn decide(
         .copied()
         .filter(|m| Some(m.info.id) != me)
         .collect();
-    if mine.is_some()
-        && voting.iter().all(|m| m.status.is_ok())
-        && !voting.iter().any(|m| has_leader(m))
-    {
+    if mine.is_some() && quorum_lost_everywhere(&voting) {
         let n = before.quorum_lost.saturating_add(1);
         let counts = Counts {
             member_failures: 0,
             quorum_lost: n,
         };
+        let (up, down): (Vec<&Member>, Vec<&Member>) =
+            voting.iter().copied().partition(|m| m.status.is_ok());
+        let down = match down.is_empty() {
+            true => String::new(),
+            false => format!(
+                "; {} down on hosts that answer (connection refused)",
+                names(&down)
+            ),
+        };
         let what = format!(
-            "quorum lost everywhere: all {} voting members answer and none knows a leader \
-             (check {n} of {after})",
-            voting.len()
+            "quorum lost everywhere: {} of {} voting members answer and none knows a leader \
+             ({}){down} (check {n} of {after})",
+            up.len(),
+            voting.len(),
+            names(&up)
         );
         return streak(Action::Restore, n >= after, what, counts);
     }
@@ -177,6 +217,58 @@ pub(crate) fn decide(
     };
     let what = format!("{failure}; {healthy} healthy members elsewhere (check {n} of {after})");
     streak(Action::Rejoin, n >= after, what, counts)
+}
+
+/// A backup of the shared store as the restore's choice sees it: its key, the time in its name,
+/// and what its sidecar says (nothing when it has none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Candidate {
+    pub key: String,
+    pub taken_at: chrono::DateTime<chrono::Utc>,
+    pub revision: Option<i64>,
+    /// Hex, as the sidecar records it.
+    pub cluster_id: Option<String>,
+}
+
+/// The highest revision the members that answer report. While no member knows a leader nothing
+/// can be written, so this is the same from every node for the whole outage: every snapshot a
+/// `save` takes during the outage (of a member that answers) has it.
+pub(crate) fn frozen_revision(members: &[Member]) -> Option<i64> {
+    members
+        .iter()
+        .filter_map(|m| m.status.as_ref().ok())
+        .map(|s| s.revision)
+        .max()
+}
+
+/// The order in which the restore after a lost quorum tries the backups of the shared store
+/// (the first whose bytes verify is restored): a pure function of the store's listing and of
+/// what every node sees alike, so that every node picks the same object.
+///
+/// Kept: backups of this cluster (the sidecar's cluster ID, when the report has one) whose
+/// sidecar revision is below `frozen` ([`frozen_revision`]). That leaves out every snapshot
+/// taken during the outage, which a `save` on a timer keeps uploading and which one node could
+/// see and another, checking a minute earlier, not. Sorted by revision, highest first, then
+/// the oldest (by the time in the name, then by key) first: two backups of one revision hold
+/// the same data, and the older one was there first. Sidecar verdicts (`verified_at`) are not
+/// used: a `verify` run during the outage could change them between two nodes' checks; the
+/// bytes are verified instead.
+pub(crate) fn restore_order(cands: &[Candidate], frozen: i64, cluster_id: u64) -> Vec<usize> {
+    let ours = |c: &Candidate| match &c.cluster_id {
+        Some(id) if cluster_id != 0 => u64::from_str_radix(id, 16) == Ok(cluster_id),
+        _ => true,
+    };
+    let mut keep: Vec<usize> = (0..cands.len())
+        .filter(|&i| ours(&cands[i]) && cands[i].revision.is_some_and(|r| r < frozen))
+        .collect();
+    keep.sort_by(|&a, &b| {
+        let (a, b) = (&cands[a], &cands[b]);
+        b.revision
+            .cmp(&a.revision)
+            .then(a.taken_at.cmp(&b.taken_at))
+            .then(a.key.cmp(&b.key))
+    });
+    keep
 }
 
 /// `action` once the streak is long enough, else nothing yet.
@@ -247,6 +339,14 @@ mod tests {
         }
     }
 
+    /// Does not answer in time: down or cut off, no way to tell.
+    fn cut(id: u64) -> Member {
+        Member {
+            status: Err("cannot connect: timed out after 5s".into()),
+            ..down(id)
+        }
+    }
+
     /// Runs `decide` `times` times in a row on the same members, carrying the counts.
     fn run(members: &[Member], me: Option<u64>, after: u32, times: u32) -> Vec<Decision> {
         let verdict = judge(members, &[], DEFAULT_QUOTA);
@@ -314,17 +414,44 @@ mod tests {
     #[test]
     fn a_partition_is_never_acted_on() {
         // Seen from the cut-off node: its own member answers without a leader, the peers not.
-        let m = [down(1), down(2), member(3, 0, Some(5))];
+        let m = [cut(1), cut(2), member(3, 0, Some(5))];
         let ds = run(&m, Some(3), 1, 3);
         assert_eq!(actions(&ds), [Action::None; 3]);
         assert!(ds[0].reason.contains("partition"), "{}", ds[0].reason);
         assert_eq!(ds[2].counts, Counts::default());
         // Or one peer cut off and one answering without a leader.
-        let m = [down(1), member(2, 0, Some(5)), member(3, 0, Some(5))];
+        let m = [cut(1), member(2, 0, Some(5)), member(3, 0, Some(5))];
+        assert_eq!(actions(&run(&m, Some(3), 1, 2)), [Action::None; 2]);
+        // One refused, one cut off: the one cut off may hold a quorum with someone.
+        let m = [down(1), cut(2), member(3, 0, Some(5))];
         assert_eq!(actions(&run(&m, Some(3), 1, 2)), [Action::None; 2]);
         // This node's own etcd down as well: still no way to tell.
+        let m = [cut(1), cut(2), down(3)];
+        assert_eq!(actions(&run(&m, Some(3), 1, 2)), [Action::None; 2]);
+        // Nothing answers at all (every port refused, as from inside a network namespace):
+        // no member shows that the data is frozen, so nothing is done.
         let m = [down(1), down(2), down(3)];
         assert_eq!(actions(&run(&m, Some(3), 1, 2)), [Action::None; 2]);
+    }
+
+    #[test]
+    fn two_of_three_down_on_live_hosts_restores_on_every_node() {
+        // 2 of 3 data dirs wiped: the wiped members exit at start (client port refused), the
+        // intact one answers without a leader. Every node sees the same and restores.
+        let m = [member(1, 0, Some(5)), down(2), down(3)];
+        for me in 1..=3 {
+            let ds = run(&m, Some(me), 3, 3);
+            assert_eq!(actions(&ds), [Action::None, Action::None, Action::Restore]);
+            assert!(ds[2].reason.contains("n2, n3 down"), "{}", ds[2].reason);
+        }
+        // A member that never started (no client URL) counts as down too.
+        let mut never = down(3);
+        never.endpoint = None;
+        let m = [member(1, 0, Some(5)), down(2), never];
+        assert_eq!(actions(&run(&m, Some(2), 1, 1)), [Action::Restore]);
+        // Any member with a leader: no restore.
+        let m = [member(1, 1, Some(5)), down(2), down(3)];
+        assert_eq!(actions(&run(&m, Some(2), 1, 2)), [Action::None; 2]);
     }
 
     #[test]
@@ -342,6 +469,45 @@ mod tests {
             );
             assert_eq!(ds[0].counts.quorum_lost, 1);
         }
+    }
+
+    fn cand(key: &str, minute: u32, revision: Option<i64>, cluster: &str) -> Candidate {
+        use chrono::TimeZone;
+        Candidate {
+            key: key.into(),
+            taken_at: chrono::Utc
+                .with_ymd_and_hms(2026, 12, 3, 10, minute, 0)
+                .unwrap(),
+            revision,
+            cluster_id: Some(cluster.into()),
+        }
+    }
+
+    #[test]
+    fn the_restore_choice_is_the_same_before_and_after_an_outage_save() {
+        let before = vec![
+            cand("n1/a.db", 0, Some(40), "7"),
+            cand("n2/b.db", 10, Some(55), "7"),
+            cand("n3/c.db", 10, Some(55), "7"),
+            cand("n1/d.db", 20, Some(90), "8"), // another cluster
+            cand("n1/e.db", 25, None, "7"),     // no sidecar
+        ];
+        let members = [member(1, 0, Some(5)), down(2), down(3)];
+        let mut frozen_at = members.clone();
+        if let Ok(s) = &mut frozen_at[0].status {
+            s.revision = 60;
+        }
+        let frozen = frozen_revision(&frozen_at).unwrap();
+        assert_eq!(frozen, 60);
+        let order = restore_order(&before, frozen, 7);
+        // Revision 55 first, the older of the two (then by key), then 40.
+        assert_eq!(order, [1, 2, 0]);
+        // A save during the outage snapshots the frozen member: revision 60, left out.
+        let mut after = before.clone();
+        after.push(cand("n1/f.db", 40, Some(60), "7"));
+        assert_eq!(restore_order(&after, frozen, 7), order);
+        // A cluster ID not known (listed by a peer listener): every sidecar's counts.
+        assert_eq!(restore_order(&before, 100, 0)[0], 3);
     }
 
     #[test]

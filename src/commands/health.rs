@@ -14,8 +14,8 @@ use crate::cli::HealthArgs;
 use crate::cli::OutputFormat;
 use crate::cluster::health::{self, Member, Problem, Report, Verdict};
 use crate::cluster::Connector;
-use crate::diagnostics::{exit, with_hint, HintExt};
-use crate::etcd::{self, ConnectConfig, EtcdError, TlsFiles};
+use crate::diagnostics::{exit, HintExt};
+use crate::etcd::{self, ConnectConfig};
 use crate::fsutil;
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
@@ -48,26 +48,29 @@ pub(crate) fn run(
         false => None,
     };
     let restore_from = match &report.verdict {
-        Verdict::QuorumLost { .. } => newest_backup(&settings.backup_dir),
-        _ => None,
+        Verdict::QuorumLost { .. } => RestoreFrom {
+            local: newest_backup(&settings.backup_dir),
+            remote: remote_restore_from(args, &report, printer),
+        },
+        _ => RestoreFrom::default(),
     };
     match printer.format {
         OutputFormat::Json => {
-            let mut v = to_json(&report, restore_from.as_deref());
+            let mut v = to_json(&report, &restore_from);
             if let Some(d) = &decision {
                 v["repair"] = repair::to_json(d);
             }
             printer.json(&v)
         }
         _ => {
-            print_table(&report, restore_from.as_deref(), printer);
+            print_table(&report, &restore_from, printer);
             if let Some(d) = &decision {
                 printer.data(format!("repair: {} ({})", d.action.label(), d.reason));
             }
         }
     }
     let outcome = match &decision {
-        Some(d) => repair::act(settings, args, d, printer),
+        Some(d) => repair::act(settings, args, &report, d, printer),
         None => Ok(None),
     };
     if let Some(file) = metrics_file {
@@ -84,6 +87,28 @@ pub(crate) fn run(
         (None, Verdict::Healthy) => exit::SUCCESS,
         (None, _) => exit::NO,
     })
+}
+
+/// The backups a restore after a lost quorum starts from: the newest trusted one of this node's
+/// backup dir, and the one of `--remote` that `--repair` would try first.
+#[derive(Debug, Default)]
+struct RestoreFrom {
+    local: Option<String>,
+    remote: Option<String>,
+}
+
+/// [`repair::remote_restore_from`], a failure to read the store only warned about: the verdict
+/// stands without it.
+fn remote_restore_from(args: &HealthArgs, report: &Report, printer: &Printer) -> Option<String> {
+    match repair::remote_restore_from(args, report) {
+        Ok(r) => r,
+        Err(e) => {
+            printer.warn(format!(
+                "cannot name a backup of --remote to restore from: {e:#}"
+            ));
+            None
+        }
+    }
 }
 
 /// The peer URLs of the manifest's `--initial-cluster` (`name=url,...`), other than this node's
@@ -124,31 +149,14 @@ fn listers(settings: &Settings) -> Vec<String> {
 }
 
 fn connector(settings: &Settings, args: &HealthArgs) -> anyhow::Result<Connector> {
-    let tls_files = TlsFiles {
-        cacert: settings.cacert.value.clone(),
-        cert: settings.cert.value.clone(),
-        key: settings.key.value.clone(),
-    };
+    let tls_files = settings.tls_files();
     let any_tls = settings
         .endpoints
         .value
         .iter()
         .any(|e| !e.starts_with("http://"));
     let tls = if any_tls {
-        Some(etcd::load_tls(&tls_files).map_err(|e| {
-            let hint = match e {
-                EtcdError::KeyMismatch { .. } => {
-                    "give the key that was made with this certificate (on a kubeadm node \
-                     /etc/kubernetes/pki/etcd/server.crt goes with server.key)"
-                }
-                _ => {
-                    "pass the files with --cacert/--cert/--key (or ETCDCTL_CACERT, \
-                     ETCDCTL_CERT, ETCDCTL_KEY); on a kubeadm node they are in \
-                     /etc/kubernetes/pki/etcd/"
-                }
-            };
-            with_hint(e, hint)
-        })?)
+        Some(crate::settings::load_tls(&tls_files)?)
     } else {
         None
     };
@@ -225,22 +233,33 @@ fn member_action(m: &Member, problems: &[Problem]) -> Option<String> {
     None
 }
 
-fn verdict_action(report: &Report, restore_from: Option<&str>) -> Option<String> {
-    match &report.verdict {
-        Verdict::QuorumLost { .. } => Some(match restore_from {
-            Some(b) => format!(
-                "restore every control-plane node from the same backup: `etcd-backup restore \
-                 {b}` on each (newest trusted backup of this node's backup dir)"
-            ),
-            None => "restore every control-plane node from the same backup with `etcd-backup \
-                     restore`; no usable backup was found in the backup dir (try --remote)"
-                .to_string(),
-        }),
-        _ => None,
+fn verdict_action(report: &Report, from: &RestoreFrom) -> Option<String> {
+    let Verdict::QuorumLost { .. } = &report.verdict else {
+        return None;
+    };
+    let mut named = Vec::new();
+    if let Some(r) = &from.remote {
+        named.push(format!(
+            "`etcd-backup restore {r}` (the backup of --remote that health --repair picks)"
+        ));
     }
+    if let Some(b) = &from.local {
+        named.push(format!(
+            "`etcd-backup restore {b}` (newest trusted backup of this node's backup dir)"
+        ));
+    }
+    Some(match named.is_empty() {
+        false => format!(
+            "restore every control-plane node from the same backup: {} on each",
+            named.join(", or ")
+        ),
+        true => "restore every control-plane node from the same backup with `etcd-backup \
+                 restore`; no usable backup was found in the backup dir or --remote"
+            .to_string(),
+    })
 }
 
-fn print_table(report: &Report, restore_from: Option<&str>, printer: &Printer) {
+fn print_table(report: &Report, restore_from: &RestoreFrom, printer: &Printer) {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -368,7 +387,7 @@ fn problem_json(p: &Problem) -> serde_json::Value {
     json!({"kind": kind, "message": p.describe(), "needs_rejoin": p.needs_rejoin()})
 }
 
-fn to_json(report: &Report, restore_from: Option<&str>) -> serde_json::Value {
+fn to_json(report: &Report, restore_from: &RestoreFrom) -> serde_json::Value {
     let members: Vec<_> = report
         .members
         .iter()
@@ -422,7 +441,8 @@ fn to_json(report: &Report, restore_from: Option<&str>) -> serde_json::Value {
         })).collect::<Vec<_>>(),
         "members": members,
         "action": verdict_action(report, restore_from),
-        "restore_from": restore_from,
+        "restore_from": restore_from.local,
+        "restore_from_remote": restore_from.remote,
     })
 }
 

@@ -2,14 +2,13 @@
 //! out; the confirmation is asked here.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::anyhow;
 
 use crate::cli::RejoinArgs;
-use crate::cluster::Connector;
 use crate::diagnostics::HintExt;
-use crate::etcd::{self, ConnectConfig, TlsFiles};
+use crate::etcd;
 use crate::node::rejoin::{self, Plan};
 use crate::output::Printer;
 use crate::settings::Settings;
@@ -22,11 +21,7 @@ pub(crate) fn rejoin(
     let journaled = (args.resume || args.rollback)
         .then(|| rejoin::journal_tls(&args.manifests_dir))
         .flatten();
-    let files = journaled.unwrap_or_else(|| TlsFiles {
-        cacert: settings.cacert.value.clone(),
-        cert: settings.cert.value.clone(),
-        key: settings.key.value.clone(),
-    });
+    let files = journaled.unwrap_or_else(|| settings.tls_files());
     let endpoints = settings
         .endpoints
         .value
@@ -34,22 +29,13 @@ pub(crate) fn rejoin(
         .map(|e| etcd::normalize_endpoint(e))
         .collect::<Result<Vec<_>, _>>()
         .hint("pass --endpoints https://HOST:PORT[,https://HOST:PORT..]")?;
-    let tls = etcd::load_tls(&files).hint(
-        "member rejoin talks to the other members with this node's certificates: pass \
-         --cacert/--cert/--key (on a kubeadm node /etc/kubernetes/pki/etcd/)",
+    let connector = rejoin::connector(
+        files,
+        args.dial_timeout,
+        Duration::from_secs(60),
+        args.stop_timeout,
+        args.start_timeout,
     )?;
-    // Long enough for every wait of every step.
-    let whole = args.stop_timeout + args.start_timeout * 3 + Duration::from_secs(300);
-    let connector = Connector {
-        tls: Some(tls),
-        config: ConnectConfig {
-            tls: files,
-            dial_timeout: args.dial_timeout,
-            stall_timeout: Duration::from_secs(60),
-        },
-        run_timeout: whole,
-        deadline: Instant::now() + whole,
-    };
     let yes = args.yes;
     let confirm = move |p: &Plan| confirm(p, yes);
     let opts = rejoin::Options {

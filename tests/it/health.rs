@@ -38,24 +38,6 @@ fn member<'a>(v: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no member {name} in {v:#}"))
 }
 
-/// Stops a node's etcd the kubeadm way: its manifest leaves the manifests dir, the kubelet
-/// stops the static pod. Returns where the manifest was put.
-fn stop_etcd(node: &Node) -> std::path::PathBuf {
-    let aside = node.node_dir.join("etcd.yaml.stopped");
-    fs::rename(&node.manifest, &aside).unwrap();
-    assert!(
-        node.wait_etcd_gone(Duration::from_secs(30)),
-        "etcd of {} did not stop:\n{}",
-        node.name,
-        node.logs()
-    );
-    aside
-}
-
-fn start_etcd(node: &Node, aside: &Path) {
-    fs::rename(aside, &node.manifest).unwrap();
-}
-
 /// Waits until `health` run on `on` gives `verdict` (members take a moment to notice).
 fn wait_verdict(on: &Node, verdict: &str, limit: Duration) -> (Option<i32>, Value) {
     let t = Instant::now();
@@ -167,13 +149,13 @@ fn a_wiped_member_is_named_with_the_rejoin_action() {
     nodes[0].put("/k", "v");
     // n3 loses its data dir; the kubelet starts etcd again on an empty one, which etcd refuses
     // (the member was bootstrapped already), again and again.
-    let aside = stop_etcd(&nodes[2]);
+    let aside = nodes[2].stop_etcd();
     fs::rename(
         &nodes[2].data_dir,
         nodes[2].root.join("var/lib/etcd.lost-in-test"),
     )
     .unwrap();
-    start_etcd(&nodes[2], &aside);
+    nodes[2].start_etcd(&aside);
     let (code, v) = wait_verdict(&nodes[0], "degraded", Duration::from_secs(20));
     assert_eq!(code, Some(1), "{v:#}");
     assert_eq!(v["verdict"], "degraded", "{v:#}");
@@ -222,8 +204,8 @@ fn two_members_down_is_quorum_lost_and_names_the_backup_to_restore() {
     let out = nodes[0].backup_cmd().arg("save").output().unwrap();
     assert!(out.status.success(), "{}", describe(&out));
     let backup = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    stop_etcd(&nodes[1]);
-    stop_etcd(&nodes[2]);
+    nodes[1].stop_etcd();
+    nodes[2].stop_etcd();
     let (code, v) = wait_verdict(&nodes[0], "quorum lost", Duration::from_secs(30));
     assert_eq!(code, Some(1), "{v:#}");
     assert_eq!(v["verdict"], "quorum lost", "{v:#}");
@@ -263,10 +245,10 @@ fn a_member_with_diverged_data_is_found_by_hash_kv() {
             Some("value-AAAAAAAA")
         );
     }
-    let aside = stop_etcd(&nodes[1]);
+    let aside = nodes[1].stop_etcd();
     let db = nodes[1].data_dir.join("member/snap/db");
     assert!(change_bytes(&db, b"value-AAAAAAAA", b"value-BBBBBBBB") > 0);
-    start_etcd(&nodes[1], &aside);
+    nodes[1].start_etcd(&aside);
     assert!(
         nodes[1].wait_healthy(Duration::from_secs(30)),
         "{}",
@@ -328,17 +310,6 @@ fn beside_data_dir(node: &Node, what: &str) -> Vec<std::path::PathBuf> {
     v
 }
 
-/// A cluster whose n3 has lost its data dir (moved away by the test, as a lost disk would).
-fn cluster_with_a_wiped_member(root: &Path, dist: &Dist) -> Vec<Node> {
-    let nodes = Node::cluster(root, dist, &["n1", "n2", "n3"]);
-    nodes[0].put("/before", "1");
-    let aside = stop_etcd(&nodes[2]);
-    fs::rename(&nodes[2].data_dir, nodes[2].root.join("var/lib/lost")).unwrap();
-    start_etcd(&nodes[2], &aside);
-    nodes[0].put("/during", "2");
-    nodes
-}
-
 fn assert_rejoined(nodes: &[Node], on: usize) {
     let (code, v) = wait_verdict(&nodes[0], "healthy", Duration::from_secs(30));
     assert_eq!(code, Some(0), "{v:#}");
@@ -359,7 +330,7 @@ fn assert_rejoined(nodes: &[Node], on: usize) {
 
 fn a_wiped_member_rejoins_and_the_cluster_is_whole_again(dist: Dist) {
     let root = tempfile::tempdir().unwrap();
-    let nodes = cluster_with_a_wiped_member(root.path(), &dist);
+    let nodes = common::node::cluster_with_a_wiped_member(root.path(), &dist);
     let original = fs::read(&nodes[2].manifest).unwrap();
     // --dry-run changes nothing.
     let out = rejoin(&nodes[2], &["--dry-run"]);
@@ -445,10 +416,10 @@ fn a_diverged_member_rejoins_with_the_majoritys_data() {
             Some("value-AAAAAAAA")
         );
     }
-    let aside = stop_etcd(&nodes[1]);
+    let aside = nodes[1].stop_etcd();
     let db = nodes[1].data_dir.join("member/snap/db");
     assert!(change_bytes(&db, b"value-AAAAAAAA", b"value-BBBBBBBB") > 0);
-    start_etcd(&nodes[1], &aside);
+    nodes[1].start_etcd(&aside);
     assert!(nodes[1].wait_healthy(Duration::from_secs(30)));
     let (_, v) = wait_verdict(&nodes[0], "degraded", Duration::from_secs(20));
     assert_eq!(member(&v, "n2")["problems"][0]["kind"], "diverged", "{v:#}");
@@ -477,9 +448,9 @@ fn rejoin_refuses_what_it_must_not_do() {
     let root = tempfile::tempdir().unwrap();
     // A 2-member cluster with one member lost: removing it needs the quorum it lacks.
     let nodes = Node::cluster(root.path(), &v35(), &["m1", "m2"]);
-    let aside = stop_etcd(&nodes[1]);
+    let aside = nodes[1].stop_etcd();
     fs::rename(&nodes[1].data_dir, nodes[1].root.join("var/lib/lost")).unwrap();
-    start_etcd(&nodes[1], &aside);
+    nodes[1].start_etcd(&aside);
     let out = rejoin(&nodes[1], &["--yes"]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(
@@ -509,10 +480,66 @@ fn rejoin_refuses_what_it_must_not_do() {
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
 }
 
+/// Peers that disagree about the membership: n2 advertises as its client URL that of the
+/// single member of another cluster (same CA), which serves with a leader and lists only
+/// itself. The rejoin of the wiped n3 asks every healthy peer for the member list and refuses.
+#[test]
+fn rejoin_refuses_when_the_peers_disagree_about_the_membership() {
+    let root = tempfile::tempdir().unwrap();
+    let nodes = Node::cluster(root.path(), &v35(), &["n1", "n2", "n3"]);
+    let (c, p) = (free_port(), free_port());
+    let other = Node::start_member(
+        &root.path().join("x"),
+        &v35(),
+        &nodes[0].pki,
+        "x",
+        c,
+        p,
+        &format!("x=https://127.0.0.1:{p}"),
+        false,
+    );
+    let aside = nodes[1].stop_etcd();
+    let yaml = fs::read_to_string(&aside).unwrap().replace(
+        &format!("--advertise-client-urls={}", nodes[1].client_url),
+        &format!("--advertise-client-urls={}", other.client_url),
+    );
+    fs::write(&aside, yaml).unwrap();
+    nodes[1].start_etcd(&aside);
+    let aside = nodes[2].stop_etcd();
+    fs::rename(&nodes[2].data_dir, nodes[2].root.join("var/lib/lost")).unwrap();
+    nodes[2].start_etcd(&aside);
+    // n2 publishes its new client URL once it is back with the quorum.
+    let t = Instant::now();
+    loop {
+        let (_, v) = health_json(&nodes[0]);
+        if member(&v, "n2")["endpoint"] == other.client_url.as_str() {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "{v:#}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = rejoin(&nodes[2], &["--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("disagree about the membership"),
+        "{}",
+        describe(&out)
+    );
+    // Nothing was changed: the manifest in place, no journal, still 3 members.
+    assert!(nodes[2].manifest.exists());
+    assert!(!nodes[2]
+        .manifests_dir
+        .parent()
+        .unwrap()
+        .join("etcd-backup-rejoin-journal.json")
+        .exists());
+    assert_eq!(ctl_members(&nodes[0]).len(), 3);
+}
+
 #[test]
 fn a_failure_at_any_rejoin_step_rolls_back_and_a_kill_9_resumes() {
     let root = tempfile::tempdir().unwrap();
-    let nodes = cluster_with_a_wiped_member(root.path(), &v35());
+    let nodes = common::node::cluster_with_a_wiped_member(root.path(), &v35());
     let original = fs::read(&nodes[2].manifest).unwrap();
     let steps = [
         "stop-etcd",
@@ -651,7 +678,7 @@ fn cluster_with_a_learner(root: &Path, dist: &Dist) -> Vec<Node> {
         .find(|m| m["name"] == "n3")
         .and_then(|m| m["ID"].as_u64())
         .unwrap();
-    let aside = stop_etcd(&nodes[2]);
+    let aside = nodes[2].stop_etcd();
     let out = ctl_membership(&nodes[0], &["member", "remove", &format!("{id:x}")]);
     assert!(out.status.success(), "{}", describe(&out));
     fs::rename(&nodes[2].data_dir, nodes[2].root.join("var/lib/removed")).unwrap();
@@ -671,7 +698,7 @@ fn cluster_with_a_learner(root: &Path, dist: &Dist) -> Vec<Node> {
     );
     assert!(yaml.contains("--initial-cluster-state=existing"), "{yaml}");
     fs::write(&aside, yaml).unwrap();
-    start_etcd(&nodes[2], &aside);
+    nodes[2].start_etcd(&aside);
     let t = Instant::now();
     loop {
         let learner = ctl_members(&nodes[0])

@@ -8,7 +8,7 @@ use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -72,24 +72,6 @@ fn member<'a>(v: &'a Value, name: &str) -> &'a Value {
         .iter()
         .find(|m| m["name"] == name)
         .unwrap_or_else(|| panic!("no member {name} in {v:#}"))
-}
-
-/// Stops a node's etcd the kubeadm way (manifest out of the manifests dir); returns where the
-/// manifest went.
-fn stop_etcd(node: &Node) -> PathBuf {
-    let aside = node.node_dir.join("etcd.yaml.stopped");
-    fs::rename(&node.manifest, &aside).unwrap();
-    assert!(
-        node.wait_etcd_gone(Duration::from_secs(30)),
-        "etcd of {} did not stop:\n{}",
-        node.name,
-        node.logs()
-    );
-    aside
-}
-
-fn start_etcd(node: &Node, aside: &Path) {
-    fs::rename(aside, &node.manifest).unwrap();
 }
 
 /// Entries beside the data dir whose names start with `etcd.`: what a rejoin moves aside.
@@ -171,9 +153,9 @@ fn a_wiped_member_rejoins_after_repair_after_failed_checks() {
     // n3 loses its data dir (moved away by the test, as a lost disk would); the kubelet keeps
     // starting etcd on an empty one, which etcd refuses.
     let wiped = Instant::now();
-    let aside = stop_etcd(&nodes[2]);
+    let aside = nodes[2].stop_etcd();
     fs::rename(&nodes[2].data_dir, nodes[2].root.join("var/lib/lost")).unwrap();
-    start_etcd(&nodes[2], &aside);
+    nodes[2].start_etcd(&aside);
     nodes[0].put("/during", "2");
     let v = wait_verdict(&nodes[0], "degraded", Duration::from_secs(20));
     assert_eq!(v["verdict"], "degraded", "{v:#}");
@@ -294,13 +276,13 @@ fn a_network_partition_is_not_acted_on_from_either_side() {
     let n3 = &nodes[2];
     // n3's etcd and kubelet move into the namespace: etcd still listens on 127.0.0.1:PORT, but
     // on the namespace's own loopback, where no peer is and from where no peer can be reached.
-    let aside = stop_etcd(n3);
+    let aside = n3.stop_etcd();
     n3.systemctl_ok(&["stop", "kubelet"]);
     let mut start = Command::new("systemctl");
     start.args(["start", "kubelet"]).env("PATH", n3.path_env());
     let out = ns.wrap(&start).output().unwrap();
     assert!(out.status.success(), "{}", describe(&out));
-    start_etcd(n3, &aside);
+    n3.start_etcd(&aside);
     let pid = n3
         .wait_etcd_running(Duration::from_secs(30))
         .unwrap_or_else(|| panic!("{}", n3.logs()));
@@ -385,4 +367,155 @@ fn a_network_partition_is_not_acted_on_from_either_side() {
     }
     assert_eq!(v["members"].as_array().unwrap().len(), 3, "{v:#}");
     assert_eq!(nodes[0].get("/k").as_deref(), Some("v"));
+}
+
+/// The names of the voting members, sorted, through etcdctl on `via`.
+fn voting_members(via: &Node) -> Vec<String> {
+    let out = via.ctl(&["member", "list", "-w", "json"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["isLearner"] != true)
+        .map(|m| m["name"].as_str().unwrap_or_default().to_string())
+        .collect::<std::collections::BTreeSet<String>>()
+        .into_iter()
+        .collect()
+}
+
+fn quorum_lost_restores_every_node_from_one_backup(dist: Dist) {
+    let root = tempfile::tempdir().unwrap();
+    let nodes = Node::cluster(root.path(), &dist, &["n1", "n2", "n3"]);
+    let store = root.path().join("store");
+    let url = format!("file://{}/", store.display());
+    for i in 0..5 {
+        nodes[0].put(&format!("/before/{i}"), "1");
+    }
+    // Backups of two nodes in the shared store; n2's holds the higher revision.
+    for n in [&nodes[0], &nodes[1]] {
+        let out = n
+            .backup_cmd()
+            .args(["save", "--remote", &url])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        n.put("/between", "1");
+    }
+    // Written after the last backup (Kubernetes always writes): what a restore loses.
+    nodes[0].put("/after-backup", "1");
+    let old_cluster = health_json(&nodes[0])["cluster_id"].clone();
+
+    // 2 of 3 data dirs lost: the wiped members exit at start, the kubelet restarts them.
+    let lost = Instant::now();
+    nodes[1].wipe_data_dir();
+    nodes[2].wipe_data_dir();
+    let v = wait_verdict(&nodes[0], "quorum lost", Duration::from_secs(30));
+    assert_eq!(v["verdict"], "quorum lost", "{v:#}");
+    let out = nodes[0]
+        .backup_cmd()
+        .args(["health", "-w", "json", "--remote", &url])
+        .output()
+        .unwrap();
+    let v = json_of(&out);
+    assert!(
+        v["action"].as_str().unwrap().contains(&format!("{url}n2/")),
+        "plain health names the backup of --remote: {v:#}"
+    );
+
+    // First check on every node: counted, nothing done.
+    let after = ["--repair-after", "2", "--remote", &url];
+    for n in &nodes {
+        let out = repair_cmd(n, &after).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+        let v = json_of(&out);
+        assert_eq!(v["repair"]["action"], "none", "{v:#}");
+        assert_eq!(v["repair"]["quorum_lost_checks"], 1, "{v:#}");
+        assert!(state(n)["quorum_lost_since"].is_string(), "{:#}", state(n));
+    }
+    // Second check, on the three nodes at once as their timers would: the restore.
+    let outs: Vec<Output> = std::thread::scope(|s| {
+        let hs: Vec<_> = nodes
+            .iter()
+            .map(|n| s.spawn(|| repair_cmd(n, &after).output().unwrap()))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut chosen = Vec::new();
+    for (n, out) in nodes.iter().zip(&outs) {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}\n{}",
+            n.name,
+            describe(out),
+            n.logs()
+        );
+        assert_eq!(json_of(out)["repair"]["action"], "restore");
+        let err = stderr(out);
+        let line = err
+            .lines()
+            .find(|l| l.contains("repair: restoring this node from"))
+            .unwrap_or_else(|| panic!("{}", describe(out)));
+        chosen.push(
+            line.split(" from ")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert!(chosen[0].starts_with(&format!("{url}n2/")), "{chosen:?}");
+    assert!(chosen.iter().all(|c| *c == chosen[0]), "{chosen:?}");
+
+    let v = wait_verdict(&nodes[0], "healthy", Duration::from_secs(60));
+    assert_eq!(v["verdict"], "healthy", "{v:#}");
+    eprintln!(
+        "etcd {}: quorum lost (2 of 3 data dirs wiped) to a healthy cluster through health \
+         --repair: {:.1}s",
+        dist.version,
+        lost.elapsed().as_secs_f64()
+    );
+    assert_ne!(v["cluster_id"], old_cluster, "a new cluster: {v:#}");
+    assert_eq!(voting_members(&nodes[0]), ["n1", "n2", "n3"]);
+    for n in &nodes {
+        for i in 0..5 {
+            assert_eq!(
+                n.get(&format!("/before/{i}")).as_deref(),
+                Some("1"),
+                "{}",
+                n.name
+            );
+        }
+        assert_eq!(n.get("/after-backup"), None);
+    }
+    nodes[2].put("/new", "1");
+    assert_eq!(nodes[0].get("/new").as_deref(), Some("1"));
+    // The old data dirs are kept.
+    for n in &nodes {
+        assert!(
+            fs::read_dir(n.data_dir.parent().unwrap())
+                .unwrap()
+                .any(|e| e
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("etcd.before-restore-")),
+            "{}",
+            n.name
+        );
+    }
+}
+
+#[test]
+fn quorum_lost_restores_every_node_from_one_backup_3_5_1() {
+    quorum_lost_restores_every_node_from_one_backup(v35());
+}
+
+#[test]
+fn quorum_lost_restores_every_node_from_one_backup_3_4_23() {
+    quorum_lost_restores_every_node_from_one_backup(v34());
 }

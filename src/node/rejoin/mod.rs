@@ -68,6 +68,32 @@ pub(crate) fn journal_path(manifests_dir: &Path) -> PathBuf {
     fsutil::parent_dir(manifests_dir).join("etcd-backup-rejoin-journal.json")
 }
 
+/// The connector a rejoin talks to the members with: this node's client certificates (a
+/// rejoin needs TLS), and a deadline long enough for every wait of every step.
+pub(crate) fn connector(
+    files: crate::etcd::TlsFiles,
+    dial_timeout: Duration,
+    stall_timeout: Duration,
+    stop_timeout: Duration,
+    start_timeout: Duration,
+) -> anyhow::Result<Connector> {
+    let tls = crate::etcd::load_tls(&files).hint(
+        "the rejoin talks to the other members with this node's certificates: pass \
+         --cacert/--cert/--key (on a kubeadm node /etc/kubernetes/pki/etcd/)",
+    )?;
+    let whole = stop_timeout + start_timeout * 3 + Duration::from_secs(300);
+    Ok(Connector {
+        tls: Some(tls),
+        config: crate::etcd::ConnectConfig {
+            tls: files,
+            dial_timeout,
+            stall_timeout,
+        },
+        run_timeout: whole,
+        deadline: std::time::Instant::now() + whole,
+    })
+}
+
 /// The TLS files an open rejoin was planned with: `--resume`/`--rollback` run while etcd.yaml
 /// is moved out, so the settings cannot find them in the manifest.
 pub(crate) fn journal_tls(manifests_dir: &Path) -> Option<crate::etcd::TlsFiles> {

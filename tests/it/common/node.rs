@@ -226,6 +226,18 @@ fn install_pki(pki: &Pki, dir: &Path) -> Pki {
     }
 }
 
+/// A cluster n1, n2, n3 whose n3 has lost its data dir (moved away by the test, as a lost disk
+/// would), with `/before` written before and `/during` after the loss.
+pub fn cluster_with_a_wiped_member(root: &Path, dist: &Dist) -> Vec<Node> {
+    let nodes = Node::cluster(root, dist, &["n1", "n2", "n3"]);
+    nodes[0].put("/before", "1");
+    let aside = nodes[2].stop_etcd();
+    fs::rename(&nodes[2].data_dir, nodes[2].root.join("var/lib/lost")).unwrap();
+    nodes[2].start_etcd(&aside);
+    nodes[0].put("/during", "2");
+    nodes
+}
+
 /// One simulated kubeadm control-plane node.
 pub struct Node {
     pub root: PathBuf,
@@ -658,6 +670,36 @@ impl Node {
             .env("ETCD_BACKUP_DIR", &self.backup_dir)
             .env("PATH", self.path_env());
         cmd
+    }
+
+    /// Stops the node's etcd the kubeadm way: etcd.yaml leaves the manifests dir and the
+    /// stand-in stops the static pod. Returns where the manifest was put (for `start_etcd`).
+    pub fn stop_etcd(&self) -> PathBuf {
+        let aside = self.node_dir.join("etcd.yaml.stopped");
+        fs::rename(&self.manifest, &aside).unwrap();
+        assert!(
+            self.wait_etcd_gone(Duration::from_secs(30)),
+            "etcd of {} did not stop:\n{}",
+            self.name,
+            self.logs()
+        );
+        aside
+    }
+
+    /// Puts back the manifest `stop_etcd` moved out: the stand-in starts etcd again.
+    pub fn start_etcd(&self, aside: &Path) {
+        fs::rename(aside, &self.manifest).unwrap();
+    }
+
+    /// The node loses its data dir, as a lost disk would: etcd stopped, the data dir moved to
+    /// `var/lib/lost` (kept for the test to look at), an empty one in its place (the real
+    /// kubelet's `DirectoryOrCreate` volume makes one), etcd started again.
+    pub fn wipe_data_dir(&self) {
+        let aside = self.stop_etcd();
+        fs::rename(&self.data_dir, self.root.join("var/lib/lost")).unwrap();
+        fs::create_dir(&self.data_dir).unwrap();
+        fs::set_permissions(&self.data_dir, fs::Permissions::from_mode(0o700)).unwrap();
+        self.start_etcd(&aside);
     }
 
     /// Stops, by PID, the stand-in kubelet (SIGTERM, SIGKILL after 5 s) and then every etcd it

@@ -214,9 +214,21 @@ impl Iterator for LivePages {
     }
 }
 
-fn live_side(settings: &Settings, args: &DiffArgs, prefix: &[u8]) -> anyhow::Result<LivePages> {
-    let endpoints = &settings.endpoints.value;
-    let Some(endpoint) = endpoints.first() else {
+/// Connection limits of the live read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub dial: std::time::Duration,
+    pub stall: std::time::Duration,
+    pub total: std::time::Duration,
+}
+
+fn live_side(
+    settings: &Settings,
+    endpoint: Option<&str>,
+    limits: Limits,
+    prefix: &[u8],
+) -> anyhow::Result<LivePages> {
+    let Some(endpoint) = endpoint.or(settings.endpoints.value.first().map(String::as_str)) else {
         return Err(anyhow!("no etcd endpoint to compare with"))
             .hint("pass --endpoints https://HOST:PORT (and --cacert, --cert, --key)");
     };
@@ -240,11 +252,11 @@ fn live_side(settings: &Settings, args: &DiffArgs, prefix: &[u8]) -> anyhow::Res
         tls,
         config: ConnectConfig {
             tls: tls_files,
-            dial_timeout: args.dial_timeout,
-            stall_timeout: args.stall_timeout,
+            dial_timeout: limits.dial,
+            stall_timeout: limits.stall,
         },
-        run_timeout: args.timeout,
-        deadline: Instant::now() + args.timeout,
+        run_timeout: limits.total,
+        deadline: Instant::now() + limits.total,
     };
     let endpoint = etcd::normalize_endpoint(endpoint)?;
     let session = connector
@@ -326,7 +338,12 @@ pub(crate) fn run(
         first = false;
     };
     let (b_shown, b_rev) = if args.live {
-        let pages = live_side(settings, args, prefix)?;
+        let limits = Limits {
+            dial: args.dial_timeout,
+            stall: args.stall_timeout,
+            total: args.timeout,
+        };
+        let pages = live_side(settings, None, limits, prefix)?;
         let (shown, rev) = (pages.session.endpoint().to_string(), pages.revision);
         merge(a, pages, &mut |r, c| each(r, c, &shown, rev))?;
         (shown, rev)
@@ -365,6 +382,79 @@ pub(crate) fn run(
     } else {
         ExitStatus::Failure
     })
+}
+
+/// For the node restore's plan and prompt: what restoring `snapshot` (a plain file) would do to
+/// the live etcd at `endpoint`, in one sentence ("restoring will remove 3 namespaces and 41
+/// pods created since, bring back …, and revert 12 deployments").
+pub(crate) fn restore_summary(
+    settings: &Settings,
+    snapshot: &std::path::Path,
+    endpoint: &str,
+) -> anyhow::Result<String> {
+    let (_, _, a) = backup_side(settings, snapshot, b"")?;
+    let limits = Limits {
+        dial: std::time::Duration::from_secs(2),
+        stall: std::time::Duration::from_secs(60),
+        total: std::time::Duration::from_secs(300),
+    };
+    let live = live_side(settings, Some(endpoint), limits, b"")?;
+    let mut counts: BTreeMap<String, Counts> = BTreeMap::new();
+    merge(a, live, &mut |rec, change| {
+        let name =
+            key::parse(&rec.key).map_or("other keys".to_string(), |k| k.resource.to_string());
+        let c = counts.entry(name).or_default();
+        match change {
+            Change::Added => c.added += 1,
+            Change::Removed => c.removed += 1,
+            Change::Changed | Change::Metadata => c.changed += 1,
+        }
+    })?;
+    Ok(summary_sentence(&counts))
+}
+
+/// "restoring will remove 3 namespaces and 41 pods created since, bring back 2 secrets deleted
+/// since, and revert 12 deployments": the most numerous resources first, at most 4 named each.
+pub(crate) fn summary_sentence(counts: &BTreeMap<String, Counts>) -> String {
+    let part = |pick: fn(&Counts) -> u64| -> Option<String> {
+        let mut v: Vec<(u64, &String)> = counts
+            .iter()
+            .map(|(r, c)| (pick(c), r))
+            .filter(|(n, _)| *n > 0)
+            .collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        let mut names: Vec<String> = v.iter().take(4).map(|(n, r)| format!("{n} {r}")).collect();
+        let rest: u64 = v.iter().skip(4).map(|(n, _)| n).sum();
+        if rest > 0 {
+            names.push(format!("{rest} other keys"));
+        }
+        Some(match names.len() {
+            1 => names.remove(0),
+            _ => {
+                let last = names.pop().unwrap_or_default();
+                format!("{} and {last}", names.join(", "))
+            }
+        })
+    };
+    let parts: Vec<String> = [
+        part(|c| c.added).map(|p| format!("remove {p} created since")),
+        part(|c| c.removed).map(|p| format!("bring back {p} deleted since")),
+        part(|c| c.changed).map(|p| format!("revert {p}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match parts.len() {
+        0 => "restoring changes no key: the live etcd holds what the snapshot holds".to_string(),
+        1 => format!("restoring will {}", parts[0]),
+        _ => {
+            let (last, first) = parts.split_last().unwrap_or((&parts[0], &[]));
+            format!("restoring will {}, and {last}", first.join(", "))
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -450,6 +540,31 @@ fn print_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_restore_sentence() {
+        let mut m = BTreeMap::new();
+        let c = |added, removed, changed| Counts {
+            added,
+            removed,
+            changed,
+            metadata_only: 0,
+        };
+        assert_eq!(
+            summary_sentence(&m),
+            "restoring changes no key: the live etcd holds what the snapshot holds"
+        );
+        m.insert("pods".to_string(), c(41, 0, 2));
+        m.insert("namespaces".to_string(), c(3, 0, 0));
+        m.insert("deployments".to_string(), c(0, 0, 12));
+        assert_eq!(
+            summary_sentence(&m),
+            "restoring will remove 41 pods and 3 namespaces created since, and revert 12 \
+             deployments and 2 pods"
+        );
+        m.insert("secrets".to_string(), c(0, 2, 0));
+        assert!(summary_sentence(&m).contains(", bring back 2 secrets deleted since, and revert"));
+    }
 
     #[test]
     fn prefix_ends_like_etcd() {

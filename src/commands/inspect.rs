@@ -210,7 +210,8 @@ fn print_table(printer: &Printer, doc: &serde_json::Value) {
             "{f} free pages of {}",
             n(&doc["db_size"]) / n(&doc["page_size"]).max(1)
         ),
-        None => "no freelist page".to_string(),
+        // etcd opens bbolt with NoFreelistSync (docs/formats.md §2.8): no freelist page.
+        None => "free pages not recorded: etcd stores no freelist".to_string(),
     };
     printer.data(format!(
         "backup              {}",

@@ -160,6 +160,33 @@ macro_rules! examples_completions {
     };
 }
 
+macro_rules! examples_inspect {
+    () => {
+        "  What a backup holds, per Kubernetes resource:
+    etcd-backup inspect /var/lib/etcd-backups/etcd-snapshot-2026-11-21_04-00-00.db
+  The same for an encrypted object, as JSON:
+    etcd-backup inspect s3://acme/etcd/cp1/etcd-snapshot-….db.zst.age -i key.txt -w json"
+    };
+}
+
+macro_rules! examples_export {
+    () => {
+        "  Every key as etcdctl get -w json prints it, one JSON object per line:
+    etcd-backup export etcd-snapshot-2026-11-21_04-00-00.db > keys.jsonl
+  The secrets of one namespace, as of an older revision kept in the file:
+    etcd-backup export snap.db --prefix /registry/secrets/prod/ --revision 48000"
+    };
+}
+
+macro_rules! examples_diff {
+    () => {
+        "  What changed between two backups, per resource:
+    etcd-backup diff etcd-snapshot-2026-11-20_04-00-00.db etcd-snapshot-2026-11-21_04-00-00.db
+  What restoring this backup would revert on the live cluster, one change per entry:
+    etcd-backup diff etcd-snapshot-2026-11-21_04-00-00.db --live -w json"
+    };
+}
+
 pub const EXIT_CODES: &str = exit_codes!();
 
 /// The examples of a command (`""` for `etcd-backup` itself), as `--help` shows them: a
@@ -174,6 +201,9 @@ pub fn examples(command: &str) -> Option<&'static str> {
         "restore" => examples_restore!(),
         "delete" => examples_delete!(),
         "health" => examples_health!(),
+        "inspect" => examples_inspect!(),
+        "export" => examples_export!(),
+        "diff" => examples_diff!(),
         "member" | "member rejoin" | "rejoin" => examples_rejoin!(),
         "completions" => examples_completions!(),
         _ => return None,
@@ -466,6 +496,32 @@ pub enum Command {
     #[command(after_long_help = after_help!(examples_health!()))]
     Health(HealthArgs),
 
+    /// What a backup holds: revisions, keys, members, leases, and per Kubernetes resource
+    ///
+    /// Reads the file (or object; .zst/.age with --identity) without etcd and never writes to
+    /// it: revision, compacted revision, keys live and with history, members, leases, db size
+    /// and free pages; then per resource (group and resource from the key path) the objects,
+    /// namespaces, bytes of the latest versions and of every version kept, the largest objects
+    /// and how values are stored (protobuf, JSON, or encrypted per provider and key name).
+    #[command(after_long_help = after_help!(examples_inspect!()))]
+    Inspect(InspectArgs),
+
+    /// Print a backup's keys as `etcdctl get -w json` would, one JSON object per line
+    ///
+    /// Each line has exactly the fields and encodings of an element of `kvs` in `etcdctl get
+    /// "" --prefix -w json` (base64 key and value, create_revision, mod_revision, version, lease
+    /// when set), in key order, at the backup's revision or at --revision.
+    #[command(after_long_help = after_help!(examples_export!()))]
+    Export(ExportArgs),
+
+    /// What changed between two backups, or between a backup and the live etcd (--live)
+    ///
+    /// Keys added, removed and changed from A to B, per Kubernetes resource, with summary
+    /// counts; `-w json` gives one entry per change. With --live, B is the live etcd, read at
+    /// one revision in pages: what restoring A would revert.
+    #[command(after_long_help = after_help!(examples_diff!()))]
+    Diff(DiffArgs),
+
     /// Replace this node's broken etcd member: remove it, re-add it, let it copy the data
     ///
     /// `member rejoin`, on the control-plane node whose member is broken (data dir lost or
@@ -501,6 +557,98 @@ pub struct DeleteArgs {
     /// Do not ask (required without a terminal)
     #[arg(long, short = 'y')]
     pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The backup: a file (also .zst/.age), or an object URL (s3://BUCKET/KEY, gs://, az://,
+    /// file://)
+    #[arg(value_name = "BACKUP")]
+    pub backup: PathBuf,
+
+    /// The state as of this revision (after the compacted one); default the newest
+    #[arg(long, value_name = "R")]
+    pub revision: Option<i64>,
+
+    /// Largest objects listed per resource
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "3",
+        env = "ETCD_BACKUP_INSPECT_TOP"
+    )]
+    pub top: usize,
+
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+
+    #[command(flatten)]
+    pub remote: RemoteConnArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The backup: a file (also .zst/.age), or an object URL
+    #[arg(value_name = "BACKUP")]
+    pub backup: PathBuf,
+
+    /// Only keys that start with this (as `etcdctl get P --prefix`)
+    #[arg(long, value_name = "P", default_value = "")]
+    pub prefix: String,
+
+    /// The state as of this revision (after the compacted one), as `etcdctl get --rev R`
+    #[arg(long, value_name = "R")]
+    pub revision: Option<i64>,
+
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+
+    #[command(flatten)]
+    pub remote: RemoteConnArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The older side: a backup file or object URL
+    #[arg(value_name = "A")]
+    pub a: PathBuf,
+
+    /// The newer side: a backup file or object URL (or --live)
+    #[arg(
+        value_name = "B",
+        required_unless_present = "live",
+        conflicts_with = "live"
+    )]
+    pub b: Option<PathBuf>,
+
+    /// Compare with the live etcd (--endpoints, --cacert, --cert, --key)
+    #[arg(long)]
+    pub live: bool,
+
+    /// Only keys that start with this
+    #[arg(long, value_name = "P", default_value = "")]
+    pub prefix: String,
+
+    /// Give up connecting to etcd after this long (--live)
+    #[arg(long, env = "ETCD_BACKUP_DIAL_TIMEOUT", value_name = "D", default_value = "5s",
+          value_parser = parse_duration, help_heading = CONNECTION, hide_short_help = true)]
+    pub dial_timeout: Duration,
+
+    /// Give up on etcd when it sends nothing for this long (--live)
+    #[arg(long, env = "ETCD_BACKUP_STALL_TIMEOUT", value_name = "D", default_value = "60s",
+          value_parser = parse_duration, help_heading = CONNECTION, hide_short_help = true)]
+    pub stall_timeout: Duration,
+
+    /// Give up when the live read takes longer than this (--live)
+    #[arg(long, env = "ETCD_BACKUP_DIFF_TIMEOUT", value_name = "D", default_value = "10m",
+          value_parser = parse_duration, help_heading = CONNECTION)]
+    pub timeout: Duration,
+
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+
+    #[command(flatten)]
+    pub remote: RemoteConnArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,8 @@ pub(crate) mod diagnostics;
 pub mod etcd;
 pub(crate) mod etcdctl;
 pub mod fsutil;
+pub(crate) mod k8s;
+pub(crate) mod keyspace;
 pub(crate) mod metrics;
 pub(crate) mod node;
 pub(crate) mod output;
@@ -115,6 +117,9 @@ pub fn run() -> ExitStatus {
                 commands::health::run(&settings, &printer, args, metrics.as_deref())
             }
             Command::Completions(args) => commands::completions::run(args),
+            Command::Inspect(args) => commands::inspect::run(&settings, &printer, args),
+            Command::Export(args) => commands::export::run(&settings, &printer, args),
+            Command::Diff(args) => commands::diff::run(&settings, &printer, args),
         });
     let result = match recorder {
         Some(r) => r.finish(result, &report),

@@ -293,6 +293,9 @@ fn remote_conn(command: &Command) -> Option<&RemoteConnArgs> {
         Command::Verify(a) => Some(&a.remote.conn),
         Command::Prune(a) => Some(&a.remote.conn),
         Command::Restore(a) => Some(&a.remote),
+        Command::Inspect(a) => Some(&a.remote),
+        Command::Export(a) => Some(&a.remote),
+        Command::Diff(a) => Some(&a.remote),
         _ => None,
     }
 }
@@ -303,6 +306,9 @@ fn identity_args(command: &Command) -> Option<&IdentityArgs> {
         Command::Verify(a) => Some(&a.identity),
         Command::Prune(a) => Some(&a.identity),
         Command::Restore(a) => Some(&a.identity),
+        Command::Inspect(a) => Some(&a.identity),
+        Command::Export(a) => Some(&a.identity),
+        Command::Diff(a) => Some(&a.identity),
         _ => None,
     }
 }

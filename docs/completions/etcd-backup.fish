@@ -54,6 +54,9 @@ complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "prune" -d '
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "restore" -d 'Restore a snapshot: this kubeadm node\'s etcd, or a new data dir (--output-dir)'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "delete" -d 'Delete the named backups, with the same safety rules as prune'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "health" -d 'Check every member of the cluster, whether they agree on the data, and what to do'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "inspect" -d 'What a backup holds: revisions, keys, members, leases, and per Kubernetes resource'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "export" -d 'Print a backup\'s keys as `etcdctl get -w json` would, one JSON object per line'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "diff" -d 'What changed between two backups, or between a backup and the live etcd (--live)'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "member" -d 'Replace this node\'s broken etcd member: remove it, re-add it, let it copy the data'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "completions" -d 'Print the shell completion script for bash, zsh or fish on stdout'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -351,6 +354,90 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -s v -l 
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l no-config -d 'Read no config file, whatever --config says'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand health" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -l revision -d 'The state as of this revision (after the compacted one); default the newest' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -l top -d 'Largest objects listed per resource' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -s i -l identity -d 'age identity file (AGE-SECRET-KEY-1…, as age-keygen writes it, mode 0600) to decrypt encrypted backups; repeatable' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -l remote-endpoint -d 'Endpoint of the store (S3-compatible, GCS or Azure)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -l remote-timeout -d 'Give up on one request to the store after this long' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -l remote-retries -d 'Retries of a failed request to the store' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -l endpoints -d 'etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -l cacert -d 'CA bundle that signed etcd\'s serving certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -l backup-dir -d 'Directory holding the backups' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -l manifest -d 'kubeadm\'s etcd static pod manifest: the default is read where it exists, a path you name must exist' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
+json\t''
+simple\t'One line, comma-separated (etcdutl\'s `simple`)'
+fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -l log-format -d 'Messages on stderr: text, or JSON lines for log shippers' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -l metrics-file -d 'Write metrics of every save run here, for node-exporter\'s textfile collector' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -s q -l quiet -d 'Only print errors on stderr'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -l no-config -d 'Read no config file, whatever --config says'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l prefix -d 'Only keys that start with this (as `etcdctl get P --prefix`)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l revision -d 'The state as of this revision (after the compacted one), as `etcdctl get --rev R`' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -s i -l identity -d 'age identity file (AGE-SECRET-KEY-1…, as age-keygen writes it, mode 0600) to decrypt encrypted backups; repeatable' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l remote-endpoint -d 'Endpoint of the store (S3-compatible, GCS or Azure)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l remote-timeout -d 'Give up on one request to the store after this long' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l remote-retries -d 'Retries of a failed request to the store' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l endpoints -d 'etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l cacert -d 'CA bundle that signed etcd\'s serving certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l backup-dir -d 'Directory holding the backups' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l manifest -d 'kubeadm\'s etcd static pod manifest: the default is read where it exists, a path you name must exist' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
+json\t''
+simple\t'One line, comma-separated (etcdutl\'s `simple`)'
+fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l log-format -d 'Messages on stderr: text, or JSON lines for log shippers' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l metrics-file -d 'Write metrics of every save run here, for node-exporter\'s textfile collector' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -s q -l quiet -d 'Only print errors on stderr'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l no-config -d 'Read no config file, whatever --config says'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -l prefix -d 'Only keys that start with this' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -l dial-timeout -d 'Give up connecting to etcd after this long (--live)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -l stall-timeout -d 'Give up on etcd when it sends nothing for this long (--live)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -l timeout -d 'Give up when the live read takes longer than this (--live)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -s i -l identity -d 'age identity file (AGE-SECRET-KEY-1…, as age-keygen writes it, mode 0600) to decrypt encrypted backups; repeatable' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -l remote-endpoint -d 'Endpoint of the store (S3-compatible, GCS or Azure)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -l remote-timeout -d 'Give up on one request to the store after this long' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -l remote-retries -d 'Retries of a failed request to the store' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -l endpoints -d 'etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -l cacert -d 'CA bundle that signed etcd\'s serving certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -l backup-dir -d 'Directory holding the backups' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -l manifest -d 'kubeadm\'s etcd static pod manifest: the default is read where it exists, a path you name must exist' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
+json\t''
+simple\t'One line, comma-separated (etcdutl\'s `simple`)'
+fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -l log-format -d 'Messages on stderr: text, or JSON lines for log shippers' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -l metrics-file -d 'Write metrics of every save run here, for node-exporter\'s textfile collector' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -l live -d 'Compare with the live etcd (--endpoints, --cacert, --cert, --key)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -s q -l quiet -d 'Only print errors on stderr'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -l no-config -d 'Read no config file, whatever --config says'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand diff" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and not __fish_seen_subcommand_from rejoin help" -l endpoints -d 'etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and not __fish_seen_subcommand_from rejoin help" -l cacert -d 'CA bundle that signed etcd\'s serving certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand member; and not __fish_seen_subcommand_from rejoin help" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
@@ -423,15 +510,18 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -s 
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l no-config -d 'Read no config file, whatever --config says'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "save" -d 'Stream a snapshot from etcd into a new, checked backup file'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "status" -d 'Show a snapshot\'s hash, revision, keys and size, or the state of the backup set'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "verify" -d 'Prove snapshot files intact and restorable'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "prune" -d 'Delete old backups by retention rules; never the newest good one'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "restore" -d 'Restore a snapshot: this kubeadm node\'s etcd, or a new data dir (--output-dir)'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "delete" -d 'Delete the named backups, with the same safety rules as prune'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "health" -d 'Check every member of the cluster, whether they agree on the data, and what to do'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "member" -d 'Replace this node\'s broken etcd member: remove it, re-add it, let it copy the data'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "completions" -d 'Print the shell completion script for bash, zsh or fish on stdout'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health inspect export diff member completions help" -f -a "save" -d 'Stream a snapshot from etcd into a new, checked backup file'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health inspect export diff member completions help" -f -a "status" -d 'Show a snapshot\'s hash, revision, keys and size, or the state of the backup set'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health inspect export diff member completions help" -f -a "verify" -d 'Prove snapshot files intact and restorable'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health inspect export diff member completions help" -f -a "prune" -d 'Delete old backups by retention rules; never the newest good one'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health inspect export diff member completions help" -f -a "restore" -d 'Restore a snapshot: this kubeadm node\'s etcd, or a new data dir (--output-dir)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health inspect export diff member completions help" -f -a "delete" -d 'Delete the named backups, with the same safety rules as prune'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health inspect export diff member completions help" -f -a "health" -d 'Check every member of the cluster, whether they agree on the data, and what to do'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health inspect export diff member completions help" -f -a "inspect" -d 'What a backup holds: revisions, keys, members, leases, and per Kubernetes resource'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health inspect export diff member completions help" -f -a "export" -d 'Print a backup\'s keys as `etcdctl get -w json` would, one JSON object per line'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health inspect export diff member completions help" -f -a "diff" -d 'What changed between two backups, or between a backup and the live etcd (--live)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health inspect export diff member completions help" -f -a "member" -d 'Replace this node\'s broken etcd member: remove it, re-add it, let it copy the data'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health inspect export diff member completions help" -f -a "completions" -d 'Print the shell completion script for bash, zsh or fish on stdout'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health inspect export diff member completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and __fish_seen_subcommand_from member" -f -a "rejoin" -d 'Replace this node\'s broken member with a fresh copy of the cluster\'s data'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -f -a "bash zsh fish"

@@ -2,7 +2,10 @@
 
 pub mod completions;
 pub(crate) mod delete;
+pub(crate) mod diff;
+pub(crate) mod export;
 pub(crate) mod health;
+pub(crate) mod inspect;
 pub(crate) mod member;
 pub(crate) mod prune;
 pub(crate) mod repair;

@@ -83,6 +83,18 @@ pub(crate) fn run(
 fn node(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow::Result<ExitStatus> {
     let open = |spec: &Path| super::Named::open(spec, &settings.remote_options);
     let ask = |plan: &Plan| confirm(plan, args.yes);
+    // What restoring reverts on the live etcd; never in the way of a restore (etcd may be down).
+    let preview = |plan: &Plan| match super::diff::restore_summary(
+        settings,
+        &plan.snapshot,
+        &plan.endpoint,
+    ) {
+        Ok(line) => printer.result(line),
+        Err(e) => printer.warn(format!(
+            "cannot compare the snapshot with the live etcd at {}: {e:#}",
+            plan.endpoint
+        )),
+    };
     let opts = node_restore::Options {
         snapshot: args.snapshot.clone(),
         data_dir: args.data_dir.clone(),
@@ -109,6 +121,7 @@ fn node(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow::R
         },
         open_snapshot: &open,
         confirm: &ask,
+        preview: &preview,
     };
     node_restore::run(&opts, printer)
 }

@@ -46,6 +46,11 @@ pub(crate) const REFUSED: &[(&str, &str, &str)] = &[
         "it lowers the check for the file at hand; give it to the run that needs it",
     ),
     ("prune", "dry-run", PER_RUN),
+    ("inspect", "revision", PER_RUN),
+    ("export", "revision", PER_RUN),
+    ("export", "prefix", PER_RUN),
+    ("diff", "prefix", PER_RUN),
+    ("diff", "live", PER_RUN),
     ("restore", "dry-run", PER_RUN),
     ("delete", "dry-run", PER_RUN),
     (
@@ -400,6 +405,9 @@ mod tests {
                 "restore",
                 "delete",
                 "health",
+                "inspect",
+                "export",
+                "diff",
                 "member",
                 "completions"
             ]

@@ -456,6 +456,26 @@ impl Session {
         })
     }
 
+    /// One page of a range read: keys in [`key`, `range_end`) at `revision` (0: the newest), at
+    /// most `limit`: the header's revision, the keys, and whether more follow.
+    pub(crate) fn range_page(
+        &mut self,
+        key: Vec<u8>,
+        range_end: Vec<u8>,
+        revision: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<etcd_client::KeyValue>, bool), EtcdError> {
+        let mut client = self.client.clone();
+        let opts = etcd_client::GetOptions::new()
+            .with_range(range_end)
+            .with_revision(revision)
+            .with_limit(limit);
+        let mut r = self.unary("range", async move { client.get(key, Some(opts)).await })?;
+        let rev = r.header().map_or(0, |h| h.revision());
+        let more = r.more();
+        Ok((rev, r.take_kvs(), more))
+    }
+
     /// Active alarms in the whole cluster.
     pub(crate) fn alarms(&mut self) -> Result<Vec<Alarm>, EtcdError> {
         let mut client = self.client.clone();

@@ -19,6 +19,7 @@ mod etcdctl_habits;
 mod generated;
 mod health;
 mod help;
+mod inspect;
 mod metrics;
 mod mistakes;
 mod node_harness;

@@ -169,6 +169,12 @@ fn dry_run_and_confirmation_change_nothing() {
         stdout.contains(&node.data_dir.display().to_string()),
         "{stdout}"
     );
+    // What it would revert on the live etcd: /after, written since the backup.
+    assert!(
+        stdout.contains("restoring will remove 1 other keys created since"),
+        "{}",
+        describe(&out)
+    );
     // No terminal and no --yes: refused.
     let out = node
         .backup_cmd()

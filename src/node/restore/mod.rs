@@ -95,6 +95,8 @@ pub(crate) struct Options<'a> {
     pub open_snapshot: &'a dyn Fn(&Path) -> anyhow::Result<Named>,
     /// Asks the operator to go on once the plan is printed (`Ok(false)`: not confirmed).
     pub confirm: &'a dyn Fn(&Plan) -> anyhow::Result<bool>,
+    /// Says what the restore would change, after the plan (dry run too) and before `confirm`.
+    pub preview: &'a dyn Fn(&Plan),
 }
 
 /// The node restore, from its plan to the end (or `--resume`/`--rollback` of an earlier one):
@@ -133,6 +135,7 @@ pub(crate) fn run(opts: &Options<'_>, printer: &Printer) -> anyhow::Result<ExitS
         plan::warn_kubernetes_skew(&then, &opts.manifests_dir, printer);
     }
     print_plan(&plan, &jpath, printer);
+    (opts.preview)(&plan);
     if opts.dry_run {
         printer.result("dry run: nothing was changed");
         return Ok(exit::SUCCESS);

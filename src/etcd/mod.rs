@@ -6,6 +6,7 @@
 //! [`schema`] is etcd's on-disk schema, read from a backend (bbolt) file with no etcd running:
 //! the numbers `etcdutl snapshot status` prints and the schema checks `verify` makes.
 
+pub mod hashkv;
 pub(crate) mod probe;
 pub mod schema;
 pub(crate) mod stream;

@@ -72,10 +72,14 @@ pub(super) fn prove(
     let source = member.status.member_id;
     let judged = judge(&answers, source, ours, printer)?;
     printer.phase(format!(
-        "HashKV {:08x} at revision {} computed from the file; confirmed by {}",
-        ours.hash,
+        "the file's HashKV at revision {} is {:08x}, confirmed by {}",
         ours.revision,
-        judged.0.join(", ")
+        ours.hash,
+        if judged.0.is_empty() {
+            "no member".to_string()
+        } else {
+            judged.0.join(", ")
+        }
     ));
     Ok(record(judged.0, judged.1))
 }
@@ -133,8 +137,13 @@ fn ask(
         let who = format!("member {name} ({:x}) at {endpoint}", info.id);
         match &hash {
             Ok(h) => printer.detail(format!(
-                "{who}: HashKV {:08x} at revision {revision} (compacted at {})",
-                h.hash, h.compact_revision
+                "{who}: HashKV {:08x} at revision {revision} ({})",
+                h.hash,
+                if h.compact_revision < 0 {
+                    "never compacted".to_string()
+                } else {
+                    format!("compacted at {}", h.compact_revision)
+                }
             )),
             Err(why) => printer.detail(format!("{who}: no HashKV at revision {revision}: {why}")),
         }

@@ -52,6 +52,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "list" -d 'S
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "verify" -d 'Prove snapshot files intact and restorable'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "prune" -d 'Delete old backups by retention rules; never the newest good one'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "restore" -d 'Restore a snapshot: this kubeadm node\'s etcd, or a new data dir (--output-dir)'
+complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "drill" -d 'Rehearse a restore: build the backup\'s data dir in a scratch dir, read it back, start etcd'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "delete" -d 'Delete the named backups, with the same safety rules as prune'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "health" -d 'Check every member of the cluster, whether they agree on the data, and what to do'
 complete -c etcd-backup -n "__fish_etcd_backup_needs_command" -f -a "member" -d 'Replace this node\'s broken etcd member: remove it, re-add it, let it copy the data'
@@ -296,6 +297,35 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s v -l
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l no-config -d 'Read no config file, whatever --config says'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -l etcd-binary -d 'etcd binary to start on the restored dir [default: `etcd` on PATH; without one, the start is skipped and said so]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -l drill-timeout -d 'How long the started etcd may take to answer' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -s i -l identity -d 'age identity file (AGE-SECRET-KEY-1…, as age-keygen writes it, mode 0600) to decrypt encrypted backups; repeatable' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -l remote -d 'Off-site copies: s3://, gs://, az:// or file:// URL of a prefix' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -l remote-endpoint -d 'Endpoint of the store (S3-compatible, GCS or Azure)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -l remote-timeout -d 'Give up on one request to the store after this long' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -l remote-retries -d 'Retries of a failed request to the store' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -l endpoints -d 'etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -l cacert -d 'CA bundle that signed etcd\'s serving certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -l key -d 'Client private key [default: from the manifest, else /etc/kubernetes/pki/etcd/server.key]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -l backup-dir -d 'Directory holding the backups' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -l manifest -d 'kubeadm\'s etcd static pod manifest: the default is read where it exists, a path you name must exist' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -s w -l write-out -d 'Output format on stdout' -r -f -a "table\t''
+json\t''
+simple\t'One line, comma-separated (etcdutl\'s `simple`)'
+fields\t'One `"Name" : value` line per field (etcdutl\'s `fields`)'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -l log-format -d 'Messages on stderr: text, or JSON lines for log shippers' -r -f -a "text\t'`etcd-backup: …`, `warning: …`, `error: …` lines for people and cron mails'
+json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -l metrics-file -d 'Write metrics of every save run here, for node-exporter\'s textfile collector' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -l latest -d 'Rehearse the newest trusted backup of --backup-dir (or of --remote)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -s q -l quiet -d 'Only print errors on stderr'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -l no-config -d 'Read no config file, whatever --config says'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand drill" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l endpoints -d 'etcd client URLs, comma-separated [default: from the manifest, else https://127.0.0.1:2379]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l cacert -d 'CA bundle that signed etcd\'s serving certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/ca.crt]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand delete" -l cert -d 'Client certificate [default: from the manifest, else /etc/kubernetes/pki/etcd/server.crt]' -r -F
@@ -422,15 +452,16 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -s 
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l no-config -d 'Read no config file, whatever --config says'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -l show-settings -d 'Print the resolved settings and where each comes from, then exit without doing anything'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "save" -d 'Stream a snapshot from etcd into a new, checked backup file'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "status" -d 'Show a snapshot\'s hash, revision, keys and size, or the state of the backup set'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "verify" -d 'Prove snapshot files intact and restorable'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "prune" -d 'Delete old backups by retention rules; never the newest good one'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "restore" -d 'Restore a snapshot: this kubeadm node\'s etcd, or a new data dir (--output-dir)'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "delete" -d 'Delete the named backups, with the same safety rules as prune'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "health" -d 'Check every member of the cluster, whether they agree on the data, and what to do'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "member" -d 'Replace this node\'s broken etcd member: remove it, re-add it, let it copy the data'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "completions" -d 'Print the shell completion script for bash, zsh or fish on stdout'
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore delete health member completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore drill delete health member completions help" -f -a "save" -d 'Stream a snapshot from etcd into a new, checked backup file'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore drill delete health member completions help" -f -a "status" -d 'Show a snapshot\'s hash, revision, keys and size, or the state of the backup set'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore drill delete health member completions help" -f -a "verify" -d 'Prove snapshot files intact and restorable'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore drill delete health member completions help" -f -a "prune" -d 'Delete old backups by retention rules; never the newest good one'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore drill delete health member completions help" -f -a "restore" -d 'Restore a snapshot: this kubeadm node\'s etcd, or a new data dir (--output-dir)'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore drill delete health member completions help" -f -a "drill" -d 'Rehearse a restore: build the backup\'s data dir in a scratch dir, read it back, start etcd'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore drill delete health member completions help" -f -a "delete" -d 'Delete the named backups, with the same safety rules as prune'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore drill delete health member completions help" -f -a "health" -d 'Check every member of the cluster, whether they agree on the data, and what to do'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore drill delete health member completions help" -f -a "member" -d 'Replace this node\'s broken etcd member: remove it, re-add it, let it copy the data'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore drill delete health member completions help" -f -a "completions" -d 'Print the shell completion script for bash, zsh or fish on stdout'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and not __fish_seen_subcommand_from save status verify prune restore drill delete health member completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand help; and __fish_seen_subcommand_from member" -f -a "rejoin" -d 'Replace this node\'s broken member with a fresh copy of the cluster\'s data'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand completions" -f -a "bash zsh fish"

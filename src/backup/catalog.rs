@@ -208,6 +208,9 @@ pub struct HashKvRecord {
     /// -1 when nothing was compacted (etcd's answer then).
     pub compact_revision: i64,
     pub hash: u32,
+    /// Keys alive at `revision`, counted in the same pass (absent in older sidecars).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<u64>,
     /// The voting members (`name (id)`) whose `HashKV` at `revision` equalled `hash`.
     #[serde(default)]
     pub members: Vec<String>,

@@ -2,6 +2,7 @@
 
 pub mod completions;
 pub(crate) mod delete;
+pub(crate) mod drill;
 pub(crate) mod health;
 pub(crate) mod member;
 pub(crate) mod prune;

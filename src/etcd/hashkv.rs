@@ -10,9 +10,9 @@
 //!
 //! One pass in bucket (revision) order: entries above `C` go straight into one CRC; entries at
 //! or below `C` are held as (CRC, length) until a newer entry of the same key rules them out,
-//! and are put in front with `crc32c_combine` at the end. Memory grows with the number of
-//! distinct keys (a 16-byte digest of each, about 40 bytes a key), never with values, and only
-//! when the file records a compaction; etcd's own index of the same keys is far larger.
+//! and are put in front with `crc32c_combine` at the end. The same pass counts the keys alive
+//! at `R`. Memory grows with the number of distinct keys (a 16-byte digest of each, about 40
+//! bytes a key), never with values; etcd's own index of the same keys is far larger.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -29,6 +29,9 @@ pub struct HashKv {
     /// (what etcd answers then).
     pub compact_revision: i64,
     pub hash: u32,
+    /// Keys alive at `revision` (what `etcdctl get --count-only --prefix ""` answers there).
+    #[serde(default)]
+    pub keys: u64,
 }
 
 /// One entry at or below the compacted revision, held until the pass knows whether it counts.
@@ -158,9 +161,6 @@ impl KvHasher {
         };
         run.0 = crc32c::crc32c_append(crc32c::crc32c_append(run.0, k), v);
         run.1 += entry_len;
-        if self.compact < 1 {
-            return; // nothing is compacted: no entry waits on the index
-        }
         let state = self.keys.entry(digest(user_key(v))).or_default();
         if let Some(i) = state.held.take() {
             self.held[i].counts = false;
@@ -197,6 +197,7 @@ impl KvHasher {
             revision: self.at.unwrap_or(self.newest.max(self.compact)),
             compact_revision: if self.compact < 1 { -1 } else { self.compact },
             hash: crc,
+            keys: self.alive,
         }
     }
 }
@@ -311,7 +312,7 @@ mod tests {
             h.feed(&k, &v);
         }
         let hk = h.finish();
-        assert_eq!((hk.revision, hk.compact_revision), (4, -1));
+        assert_eq!((hk.revision, hk.compact_revision, hk.keys), (4, -1, 1));
     }
 
     #[test]

@@ -547,6 +547,18 @@ impl Session {
         })
     }
 
+    /// How many keys the member holds (`get --prefix "" --count-only`).
+    pub(crate) fn count_keys(&mut self) -> Result<i64, EtcdError> {
+        let mut client = self.client.clone();
+        let options = etcd_client::GetOptions::new()
+            .with_all_keys()
+            .with_count_only();
+        let r = self.unary("count keys", async move {
+            client.get(vec![0u8], Some(options)).await
+        })?;
+        Ok(r.count())
+    }
+
     /// `member list`: (name, sorted peer URLs) of every member.
     pub(crate) fn members(&mut self) -> Result<Vec<(String, Vec<String>)>, EtcdError> {
         let mut client = self.client.clone();

@@ -49,6 +49,7 @@ pub(super) fn prove(
         revision: ours.revision,
         compact_revision: ours.compact_revision,
         hash: ours.hash,
+        keys: Some(ours.keys),
         members,
         note,
     };
@@ -245,6 +246,7 @@ mod tests {
         revision: 50,
         compact_revision: 40,
         hash: 0xabcd,
+        keys: 7,
     };
 
     fn answer(id: u64, hash: Option<u32>) -> Answer {

@@ -67,6 +67,8 @@ pub(crate) fn run(
     }
     let (problems, etcd) = match outcome {
         Ok(found) => (found.problems, found.etcd),
+        // No key, or the backup cannot be read at all: nothing is known about the backup.
+        Err(e) if cannot_tell(&e) => return Err(e),
         Err(e) => (vec![format!("{e:#}")], None),
     };
     let record = DrillRecord {
@@ -88,6 +90,22 @@ pub(crate) fn run(
         ExitStatus::Success
     } else {
         ExitStatus::Failure
+    })
+}
+
+/// An error that says nothing about the backup: no identity fits, or its bytes cannot be read
+/// (disk, network).
+fn cannot_tell(e: &anyhow::Error) -> bool {
+    use crate::backup::verify::SpillError;
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<SpillError>(),
+            Some(SpillError::Keys(_) | SpillError::Read { .. })
+        ) || c
+            .downcast_ref::<crate::backup::layers::LayerError>()
+            .is_some()
+            || c.downcast_ref::<crate::diagnostics::Hinted>()
+                .is_some_and(|h| cannot_tell(h.inner()))
     })
 }
 

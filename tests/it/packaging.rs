@@ -24,7 +24,16 @@ const SERVICE: &str = "packaging/systemd/etcd-backup.service";
 const TIMER: &str = "packaging/systemd/etcd-backup.timer";
 const HEALTH_SERVICE: &str = "packaging/systemd/etcd-backup-health.service";
 const HEALTH_TIMER: &str = "packaging/systemd/etcd-backup-health.timer";
-const UNITS: [&str; 4] = [SERVICE, TIMER, HEALTH_SERVICE, HEALTH_TIMER];
+const DRILL_SERVICE: &str = "packaging/systemd/etcd-backup-drill.service";
+const DRILL_TIMER: &str = "packaging/systemd/etcd-backup-drill.timer";
+const UNITS: [&str; 6] = [
+    SERVICE,
+    TIMER,
+    HEALTH_SERVICE,
+    HEALTH_TIMER,
+    DRILL_SERVICE,
+    DRILL_TIMER,
+];
 const CRON: &str = "packaging/cron/etcd-backup";
 const CRONJOB: &str = "packaging/kubernetes/cronjob.yaml";
 

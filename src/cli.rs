@@ -400,7 +400,9 @@ pub enum Command {
     ///
     /// For each file: the SHA-256 trailer is present and matches, the full bbolt integrity check
     /// passes, the etcd data is sane (revision keys, KeyValue values, consistent index), and the
-    /// sidecar .json, when present, agrees on size, SHA-256 and revision. One line per file, then
+    /// sidecar .json, when present, agrees on size, SHA-256, revision and the HashKV of the key
+    /// space recorded at save time (so a changed value is caught even under a recomputed
+    /// trailer or --allow-no-hash). One line per file, then
     /// a summary. Exit 0 when all are good, 1 when any is bad, 2 on a usage or I/O error.
     #[command(after_long_help = after_help!(examples_verify!()))]
     Verify(VerifyArgs),

@@ -400,3 +400,29 @@ fn change_bytes_in(data: &mut [u8], from: &[u8], to: &[u8]) -> usize {
 fn hex_of(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+/// etcd's rule for a key space with nothing alive at the revision (no key to keep: every entry
+/// at or below the compacted revision counts), on a real single member of each version.
+#[test]
+fn nothing_alive_at_the_revision_hashes_as_etcd_does() {
+    for dist in [v35(), v34()] {
+        let root = tempfile::tempdir().unwrap();
+        let node = Node::start(root.path(), &dist, "n1");
+        ctl_ok(&node, &["put", "/a", "1"]);
+        ctl_ok(&node, &["del", "/a"]);
+        ctl_ok(&node, &["put", "/b", "2"]);
+        let rev = revision(&node);
+        ctl_ok(&node, &["compact", &rev.to_string()]);
+        ctl_ok(&node, &["del", "/b"]);
+        let out = save(&node, &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        let sc = sidecar_of(&out);
+        let hk = &sc["hash_kv"];
+        let at = hk["revision"].as_i64().unwrap();
+        assert_eq!(at, rev + 1, "{sc}");
+        assert_eq!(hk["keys"].as_u64(), Some(0), "{sc}");
+        let (hash, compacted) = etcdctl_hashkv(&node, at);
+        assert_eq!(hk["hash"].as_u64(), Some(hash), "{} {sc}", dist.version);
+        assert_eq!(compacted, rev, "{sc}");
+    }
+}

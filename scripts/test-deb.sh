@@ -32,10 +32,16 @@ exec 9>/run/lock/etcd-backup-test-deb.lock
 flock 9
 state=$(dpkg-query -W -f='${db:Status-Status}' "$PKG" 2>/dev/null || true)
 [ -z "$state" ] || [ "$state" = not-installed ] || skip "package $PKG is here already ($state)"
-for p in /usr/bin/etcd-backup /etc/etcd-backup /usr/lib/systemd/system/etcd-backup.service \
-    /usr/lib/systemd/system/etcd-backup.timer /etc/systemd/system/etcd-backup.service \
-    /etc/systemd/system/etcd-backup.timer /etc/cron.d/etcd-backup; do
+# Every unit the package ships (packaging/systemd/: the backup's, health --repair's, ...).
+unit_names=$(cd packaging/systemd && ls -- *.service *.timer)
+for p in /usr/bin/etcd-backup /etc/etcd-backup /etc/cron.d/etcd-backup; do
     [ ! -e "$p" ] || skip "$p exists: not touching an existing install"
+done
+for u in $unit_names; do
+    for p in /usr/lib/systemd/system/$u /etc/systemd/system/$u \
+        /etc/systemd/system/timers.target.wants/$u; do
+        [ ! -e "$p" ] || skip "$p exists: not touching an existing install"
+    done
 done
 
 made_backup_dir=no
@@ -89,20 +95,29 @@ else
 fi
 
 units=/usr/lib/systemd/system
-[ -f $units/etcd-backup.service ] && [ -f $units/etcd-backup.timer ] || fail "units missing"
-cmp -s $units/etcd-backup.service packaging/systemd/etcd-backup.service &&
-    cmp -s $units/etcd-backup.timer packaging/systemd/etcd-backup.timer || fail "units differ"
+installed=()
+for u in $unit_names; do
+    [ -f $units/$u ] || fail "$units/$u missing"
+    cmp -s $units/$u packaging/systemd/$u || fail "$units/$u differs from packaging/systemd/$u"
+    installed+=("$units/$u")
+done
 # Installed for real now (binary in /usr/bin, pages in /usr/share/man), so no --root needed.
-verify=$(systemd-analyze verify $units/etcd-backup.service $units/etcd-backup.timer 2>&1) ||
-    fail "systemd-analyze verify: $verify"
+verify=$(systemd-analyze verify "${installed[@]}" 2>&1) || fail "systemd-analyze verify: $verify"
 [ -z "$verify" ] || fail "systemd-analyze verify printed: $verify"
-ok "units in $units pass systemd-analyze verify silently"
-for u in etcd-backup.service etcd-backup.timer; do
+ok "units in $units pass systemd-analyze verify silently:" $unit_names
+for u in $unit_names; do
     st=$(systemctl is-enabled "$u" 2>&1 || true)
     case "$st" in disabled | static) ;; *) fail "$u is $st after install" ;; esac
+    [ ! -e /etc/systemd/system/timers.target.wants/$u ] || fail "$u enabled"
 done
-[ ! -e /etc/systemd/system/timers.target.wants/etcd-backup.timer ] || fail "timer enabled"
 ok "units neither enabled nor started"
+# What an operator does on every node (docs/dr.md); the purge below must take the links away.
+timers=$(tr ' ' '\n' <<<"$unit_names" | grep '\.timer$')
+for t in $timers; do
+    systemctl enable "$t" >/dev/null 2>&1 || fail "systemctl enable $t"
+    [ -L /etc/systemd/system/timers.target.wants/$t ] || fail "systemctl enable $t made no link"
+done
+ok "systemctl enable" $timers
 
 [ "$(stat -c '%a' /etc/etcd-backup/config.toml)" = 600 ] || fail "config.toml not 0600"
 conffiles=$(dpkg-query -W -f='${Conffiles}\n' "$PKG")
@@ -127,11 +142,15 @@ ok "completions and examples in place; no /etc/cron.d entry"
 [ "$made_backup_dir" = no ] || echo "not a real snapshot" >"$canary"
 echo "== dpkg -P $PKG" >&2
 dpkg -P "$PKG" >/dev/null
-for p in /usr/bin/etcd-backup /etc/etcd-backup $units/etcd-backup.service \
-    $units/etcd-backup.timer /usr/share/man/man1/etcd-backup.1.gz; do
+for p in /usr/bin/etcd-backup /etc/etcd-backup /usr/share/man/man1/etcd-backup.1.gz; do
     [ ! -e "$p" ] || fail "$p is still there after dpkg -P"
 done
-ok "dpkg -P removed the package's files"
+for u in $unit_names; do
+    [ ! -e $units/$u ] || fail "$units/$u is still there after dpkg -P"
+    [ ! -L /etc/systemd/system/timers.target.wants/$u ] ||
+        fail "the enable link of $u is still there after dpkg -P"
+done
+ok "dpkg -P removed the package's files and the timers' enable links"
 [ -d "$BACKUP_DIR" ] || fail "dpkg -P removed $BACKUP_DIR"
 [ "$made_backup_dir" = no ] || [ -f "$canary" ] || fail "dpkg -P removed the backup in $BACKUP_DIR"
 ok "$BACKUP_DIR and the backup in it survived the purge"

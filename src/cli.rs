@@ -341,7 +341,9 @@ pub struct GlobalArgs {
     /// Write metrics of every save run here, for node-exporter's textfile collector
     ///
     /// Written after every `save` run (success, failure or skip), e.g. to
-    /// /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644
+    /// /var/lib/node_exporter/textfile_collector/etcd_backup.prom. Replaced atomically, mode 0644.
+    /// `health` writes its gauges beside it (etcd_backup_health.prom), or to the file given with
+    /// `health --metrics-file`
     #[arg(
         long,
         help_heading = OUTPUT,
@@ -712,11 +714,11 @@ pub struct RestoreArgs {
     #[arg(long, conflicts_with = "output_dir")]
     pub rollback: bool,
 
-    /// Node mode: how long to wait for the old etcd to let go of its data dir
+    /// Node mode: how long to wait for the old etcd to let go of its data dir (also on --resume)
     #[arg(long, value_name = "D", default_value = "2m", value_parser = parse_duration, hide_short_help = true)]
     pub stop_timeout: Duration,
 
-    /// Node mode: how long to wait for the restored etcd to become healthy
+    /// Node mode: how long to wait for the restored etcd to become healthy (also on --resume)
     #[arg(long, value_name = "D", default_value = "5m", value_parser = parse_duration, hide_short_help = true)]
     pub start_timeout: Duration,
 
@@ -745,6 +747,11 @@ pub struct RestoreArgs {
     /// present is still checked
     #[arg(long)]
     pub skip_hash_check: bool,
+
+    /// Node mode: restore even when the snapshot's etcd storage version (3.6+) is newer than the
+    /// etcd of the manifest's image, which etcd refuses to start on
+    #[arg(long, hide_short_help = true)]
+    pub skip_version_check: bool,
 
     /// Bump the revision by N instead of 1,000,000,000 (needs --mark-compacted, as with etcdutl)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..),

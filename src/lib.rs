@@ -104,12 +104,22 @@ pub fn run() -> ExitStatus {
             Command::Member(crate::cli::MemberCommand::Rejoin(args)) => {
                 commands::member::rejoin(&settings, &printer, args)
             }
-            Command::Health(args) => commands::health::run(
-                &settings,
-                &printer,
-                args,
-                cli.global.metrics_file.as_deref(),
-            ),
+            Command::Health(args) => {
+                // The file from the environment or the config file is save's: health's gauges
+                // go beside it. Only `health --metrics-file FILE` names health's own file.
+                let on_command_line = parsed
+                    .given_by("metrics_file")
+                    .is_some_and(|by| by.starts_with("flag"));
+                let metrics = cli
+                    .global
+                    .metrics_file
+                    .as_deref()
+                    .map(|f| match on_command_line {
+                        true => f.to_path_buf(),
+                        false => commands::health::beside_save_metrics(f),
+                    });
+                commands::health::run(&settings, &printer, args, metrics.as_deref())
+            }
             Command::Completions(args) => commands::completions::run(args),
         });
     let result = match recorder {

@@ -18,7 +18,7 @@
 //! Keys are only ever added. No progress bar is drawn in JSON mode.
 
 use std::io::{IsTerminal, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -140,15 +140,29 @@ impl Printer {
         self.data(text);
     }
 
-    /// A byte-count progress bar, drawn only when stderr is a terminal, not quiet and not in
-    /// JSON log mode.
-    pub(crate) fn progress(&self, what: &str) -> ProgressBar {
-        if self.level == Level::Quiet
-            || self.log_format == LogFormat::Json
-            || !std::io::stderr().is_terminal()
-        {
-            return ProgressBar::hidden();
+    /// Progress of a long transfer: a bar when stderr is a terminal; otherwise (cron, the
+    /// journal, JSON logs) a phase line every 10% or 30 s with the rate and the time left, so a
+    /// log shows where a long save is. Nothing with `-q`.
+    pub(crate) fn progress(&self, what: &str) -> Progress {
+        if self.level == Level::Quiet {
+            return Progress {
+                bar: ProgressBar::hidden(),
+                lines: None,
+            };
         }
+        if self.log_format == LogFormat::Json || !std::io::stderr().is_terminal() {
+            return Progress {
+                bar: ProgressBar::hidden(),
+                lines: Some((self.clone(), ProgressLines::new(what, Instant::now()))),
+            };
+        }
+        Progress {
+            bar: self.progress_bar(what),
+            lines: None,
+        }
+    }
+
+    fn progress_bar(&self, what: &str) -> ProgressBar {
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template(
@@ -160,6 +174,91 @@ impl Printer {
         bar.set_message(what.to_string());
         bar.enable_steady_tick(Duration::from_millis(200));
         bar
+    }
+}
+
+/// See [`Printer::progress`].
+#[derive(Debug)]
+pub(crate) struct Progress {
+    bar: ProgressBar,
+    lines: Option<(Printer, ProgressLines)>,
+}
+
+impl Progress {
+    /// `got` of `total` bytes so far.
+    pub(crate) fn set(&mut self, got: u64, total: u64) {
+        if self.bar.length() != Some(total) {
+            self.bar.set_length(total);
+        }
+        self.bar.set_position(got);
+        if let Some((printer, lines)) = &mut self.lines {
+            if let Some(line) = lines.due(got, total, Instant::now()) {
+                printer.phase(line);
+            }
+        }
+    }
+
+    pub(crate) fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// When a progress line is due, and what it says (pure: the clock is an argument).
+#[derive(Debug)]
+pub(crate) struct ProgressLines {
+    what: String,
+    start: Instant,
+    last_line: Instant,
+    /// The last tenth of the total that was passed (printed or not).
+    tenth: u64,
+}
+
+impl ProgressLines {
+    /// Nothing is said for the first few seconds: a short run needs no progress lines.
+    const QUIET_START: Duration = Duration::from_secs(5);
+    const EVERY: Duration = Duration::from_secs(30);
+
+    pub(crate) fn new(what: &str, now: Instant) -> ProgressLines {
+        ProgressLines {
+            what: what.to_string(),
+            start: now,
+            last_line: now,
+            tenth: 0,
+        }
+    }
+
+    /// The line to print now, if one is due: at each further 10% of `total`, or 30 s after the
+    /// last line, never in the first 5 s.
+    pub(crate) fn due(&mut self, got: u64, total: u64, now: Instant) -> Option<String> {
+        let tenth = if total == 0 {
+            0
+        } else {
+            (u128::from(got.min(total)) * 10 / u128::from(total)) as u64
+        };
+        let passed = tenth > self.tenth;
+        self.tenth = self.tenth.max(tenth);
+        let elapsed = now.saturating_duration_since(self.start);
+        if elapsed < Self::QUIET_START
+            || got >= total
+            || !(passed || now.saturating_duration_since(self.last_line) >= Self::EVERY)
+        {
+            return None;
+        }
+        self.last_line = now;
+        let rate = got as f64 / elapsed.as_secs_f64().max(0.001);
+        let left = if rate > 0.0 {
+            format!("{:.0}s left", (total - got) as f64 / rate)
+        } else {
+            "time left unknown".to_string()
+        };
+        Some(format!(
+            "{}: {} of {} ({}%), {}/s, {left}",
+            self.what,
+            human_bytes(got),
+            human_bytes(total),
+            u128::from(got) * 100 / u128::from(total.max(1)),
+            human_bytes(rate as u64),
+        ))
     }
 }
 
@@ -377,9 +476,38 @@ mod tests {
     }
 
     #[test]
+    fn progress_lines_every_tenth_or_30s_never_in_the_first_5s() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let gib = 1u64 << 30;
+        let mut p = ProgressLines::new("snapshot", t0);
+        // 30% in the first 5 s: nothing (a short save says nothing more).
+        assert_eq!(p.due(gib / 10 * 3, gib, at(4)), None);
+        // Still inside the third tenth after 5 s: nothing yet.
+        assert_eq!(p.due(gib / 10 * 3 + 1, gib, at(6)), None);
+        // The next tenth: a line with rate and time left.
+        let line = p.due(gib / 10 * 4 + gib / 100, gib, at(8)).unwrap();
+        assert!(
+            line.starts_with("snapshot: 419.8 MiB of 1.0 GiB (40%)"),
+            "{line}"
+        );
+        assert!(line.contains("MiB/s") && line.ends_with("s left"), "{line}");
+        assert_eq!(p.due(gib / 10 * 4 + 2, gib, at(20)), None);
+        // A slow stretch: a line 30 s after the last one even within one tenth.
+        assert!(p.due(gib / 10 * 4 + 3, gib, at(38)).is_some());
+        assert_eq!(p.due(gib / 10 * 4 + 4, gib, at(40)), None);
+        // Done: the phase after the stream says so, not a progress line.
+        assert_eq!(p.due(gib, gib, at(60)), None);
+        // A total of 0 (nothing known yet) never divides by zero.
+        assert_eq!(ProgressLines::new("x", t0).due(0, 0, at(100)), None);
+    }
+
+    #[test]
     fn no_progress_bar_in_json_mode() {
         let p = Printer::new(false, 0, OutputFormat::Table).with_log_format(LogFormat::Json);
-        assert!(p.progress("snapshot").is_hidden());
+        let progress = p.progress("snapshot");
+        assert!(progress.bar.is_hidden());
+        assert!(progress.lines.is_some(), "JSON logs get progress lines");
     }
 
     #[test]

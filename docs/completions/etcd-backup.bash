@@ -950,7 +950,7 @@ _etcd__backup() {
             return 0
             ;;
         etcd__backup__subcmd__restore)
-            opts="-n -y -i -w -q -v -h --output-dir --data-dir --manifests-dir --kubelet-service --dry-run --yes --resume --rollback --stop-timeout --start-timeout --name --initial-cluster --initial-advertise-peer-urls --initial-cluster-token --wal-dir --skip-hash-check --bump-revision --mark-compacted --no-bump-revision --keep-alarms --identity --remote-endpoint --remote-region --remote-timeout --remote-retries --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --log-format --metrics-file --config --no-config --show-settings --help"
+            opts="-n -y -i -w -q -v -h --output-dir --data-dir --manifests-dir --kubelet-service --dry-run --yes --resume --rollback --stop-timeout --start-timeout --name --initial-cluster --initial-advertise-peer-urls --initial-cluster-token --wal-dir --skip-hash-check --skip-version-check --bump-revision --mark-compacted --no-bump-revision --keep-alarms --identity --remote-endpoint --remote-region --remote-timeout --remote-retries --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --log-format --metrics-file --config --no-config --show-settings --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

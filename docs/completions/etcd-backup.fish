@@ -256,8 +256,8 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l outp
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l data-dir -d 'Node mode: the live data dir to replace; must be the one the manifest\'s etcd uses [default: from the manifest]' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l manifests-dir -d 'Node mode: the static pod manifests dir' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l kubelet-service -d 'Node mode: the kubelet\'s systemd unit' -r
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l stop-timeout -d 'Node mode: how long to wait for the old etcd to let go of its data dir' -r
-complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l start-timeout -d 'Node mode: how long to wait for the restored etcd to become healthy' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l stop-timeout -d 'Node mode: how long to wait for the old etcd to let go of its data dir (also on --resume)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l start-timeout -d 'Node mode: how long to wait for the restored etcd to become healthy (also on --resume)' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l name -d 'This member\'s name [default: from the manifest, else "default"]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l initial-cluster -d 'Every member of the new cluster, NAME=URL[,NAME=URL..] [default: from the manifest, else NAME=<advertise URLs>]' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l initial-advertise-peer-urls -d 'This member\'s peer URLs [default: from the manifest, else http://localhost:2380]' -r
@@ -288,6 +288,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -s y -l
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l resume -d 'Node mode: continue an interrupted restore from its journal'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l rollback -d 'Node mode: undo an interrupted restore from its journal (the old data dir back in place)'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l skip-hash-check -d 'Accept a file without a SHA-256 trailer (a raw member/snap/db copy); a trailer that is present is still checked'
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l skip-version-check -d 'Node mode: restore even when the snapshot\'s etcd storage version (3.6+) is newer than the etcd of the manifest\'s image, which etcd refuses to start on'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l mark-compacted -d 'Mark every revision up to the bumped one compacted (goes with --bump-revision)'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l no-bump-revision -d 'Keep the snapshot\'s revision (clients with newer cached revisions may misbehave)'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand restore" -l keep-alarms -d 'Keep alarms stored in the snapshot (a NOSPACE alarm blocks writes until disarmed)'

@@ -279,6 +279,16 @@ pub struct BundleRecord {
     pub sha256: String,
     /// Files in the archive.
     pub entries: usize,
+    /// The kube-apiserver image's tag when the bundle was written (`v1.28.0`); a node restore
+    /// warns when the node's differs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes_version: Option<String>,
+    /// The etcd image of the node's manifest (`registry.k8s.io/etcd:3.5.15-0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcd_image: Option<String>,
+    /// Archive path of the kube-apiserver's `--encryption-provider-config`, when it sets one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_config: Option<String>,
 }
 
 impl Sidecar {

@@ -88,6 +88,112 @@ pub(crate) struct Summary {
     /// Source paths left out, each with why: neither file, directory nor symlink
     /// (`/etc/kubernetes/x.sock (socket)`), or deleted between the walk and its copy.
     pub skipped: Vec<String>,
+    /// What the node's static pods say (versions, the encryption config).
+    pub facts: NodeFacts,
+    /// What a restore will miss, for the operator now (an encryption config that is not there).
+    pub warnings: Vec<String>,
+}
+
+/// What the node's static pods say that a restore needs besides the files: the versions it
+/// compares, and the kube-apiserver's encryption config, bundled even when it lives outside the
+/// Kubernetes dir (without its keys, Secrets encrypted at rest cannot be read after a restore).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct NodeFacts {
+    /// The kube-apiserver image's tag (`v1.28.0`).
+    pub kubernetes_version: Option<String>,
+    /// The etcd container's image (`registry.k8s.io/etcd:3.5.15-0`).
+    pub etcd_image: Option<String>,
+    /// `--encryption-provider-config`: its path on the host, and its archive path.
+    pub encryption_config: Option<(PathBuf, String)>,
+}
+
+/// Reads `manifests/etcd.yaml` and `manifests/kube-apiserver.yaml` below the Kubernetes dir.
+/// Nothing here fails the bundle: what cannot be read is a warning.
+fn node_facts(sources: &Sources, warnings: &mut Vec<String>) -> NodeFacts {
+    use crate::node::manifest::EtcdManifest;
+    let manifests = sources.kubernetes_dir.join("manifests");
+    let mut facts = NodeFacts::default();
+    let mut read = |file: &str, container: &str| match EtcdManifest::load_pod(
+        &manifests.join(file),
+        container,
+    ) {
+        Ok(pod) => pod,
+        Err(e) => {
+            warnings.push(format!("{e}; versions and encryption config not recorded"));
+            None
+        }
+    };
+    if let Some(etcd) = read("etcd.yaml", "etcd") {
+        facts.etcd_image = etcd.image;
+    }
+    let Some(api) = read("kube-apiserver.yaml", "kube-apiserver") else {
+        return facts;
+    };
+    facts.kubernetes_version = api
+        .image
+        .as_deref()
+        .and_then(|i| i.rsplit('/').next())
+        .and_then(|last| last.split_once(':'))
+        .map(|(_, tag)| tag.to_string());
+    let Some(host) = api.host_path_flag("encryption-provider-config") else {
+        return facts;
+    };
+    let archive = match host.strip_prefix(&sources.kubernetes_dir) {
+        Ok(rel) => Path::new(KUBERNETES_ARCHIVE).join(rel),
+        Err(_) => host.strip_prefix("/").unwrap_or(&host).to_path_buf(),
+    };
+    if !host.is_file() {
+        warnings.push(format!(
+            "{} names --encryption-provider-config {}, which is not a readable file here: the \
+             bundle lacks the keys of Secrets encrypted at rest",
+            api.path.display(),
+            host.display()
+        ));
+    }
+    facts.encryption_config = Some((host, archive.to_string_lossy().into_owned()));
+    facts
+}
+
+/// Adds the encryption config when it lives outside what the walk archived, where its archive
+/// path sorts among the two trees.
+fn add_encryption_config(facts: &NodeFacts, items: &mut Vec<Item>) -> Result<()> {
+    let Some((host, archive)) = &facts.encryption_config else {
+        return Ok(());
+    };
+    if items.iter().any(|i| i.archive == Path::new(archive)) {
+        return Ok(());
+    }
+    let meta = match fs::symlink_metadata(host) {
+        Ok(m) if m.is_file() => m,
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(BundleError::Read {
+                path: host.clone(),
+                source,
+            })
+        }
+    };
+    let roots = [
+        dir_path(Path::new(KUBERNETES_ARCHIVE)),
+        dir_path(Path::new(KUBELET_ARCHIVE)),
+    ];
+    let at = items
+        .iter()
+        .position(|i| {
+            roots.contains(&i.archive) && i.archive.as_os_str() > std::ffi::OsStr::new(archive)
+        })
+        .unwrap_or(items.len());
+    items.insert(
+        at,
+        Item {
+            source: host.clone(),
+            archive: PathBuf::from(archive),
+            meta,
+            kind: Kind::File,
+        },
+    );
+    Ok(())
 }
 
 /// Why a bundle could not be written. Every message names the path; no content is ever shown.
@@ -157,10 +263,12 @@ enum Kind {
 /// error; `out` then holds a partial archive, which the caller must discard.
 pub(crate) fn write<W: Write>(sources: &Sources, out: W) -> Result<(W, Summary)> {
     let mut summary = Summary::default();
-    let items = collect(sources, &mut summary.skipped)?;
+    summary.facts = node_facts(sources, &mut summary.warnings);
+    let mut items = collect(sources, &mut summary.skipped)?;
+    add_encryption_config(&summary.facts, &mut items)?;
 
     let mut builder = tar::Builder::new(out);
-    let readme = readme(sources);
+    let readme = readme(sources, &summary.facts);
     let mut h = header(EntryType::Regular, 0o644, 0, 0, now(), readme.len() as u64);
     builder
         .append_data(&mut h, README_NAME, readme.as_bytes())
@@ -236,7 +344,21 @@ pub(crate) fn write<W: Write>(sources: &Sources, out: W) -> Result<(W, Summary)>
 }
 
 /// The README, first in the archive.
-fn readme(sources: &Sources) -> String {
+fn readme(sources: &Sources, facts: &NodeFacts) -> String {
+    let mut node = String::new();
+    if let Some(v) = &facts.kubernetes_version {
+        node.push_str(&format!("\nKubernetes (the kube-apiserver image): {v}\n"));
+    }
+    if let Some(i) = &facts.etcd_image {
+        node.push_str(&format!("etcd image: {i}\n"));
+    }
+    if let Some((host, archive)) = &facts.encryption_config {
+        node.push_str(&format!(
+            "\nThe kube-apiserver's --encryption-provider-config ({}) is {archive}: without\n\
+             its keys, Secrets encrypted at rest cannot be read after a restore.\n",
+            host.display()
+        ));
+    }
     format!(
         "etcd-backup disaster-recovery bundle
 ====================================
@@ -253,7 +375,7 @@ etcd's data:
                      kubeadm-flags.env, pki/ (the kubelet's certificates)
 
 It contains the cluster's private keys: keep it encrypted, readable by root only.
-
+{node}
 Paths are relative to / as kubeadm lays them out. Modes, numeric owners and mtimes are
 kept; symlinks are stored as symlinks.
 
@@ -851,6 +973,88 @@ mod tests {
         ]
         .map(str::to_string)
         .to_vec()
+    }
+
+    /// The kube-apiserver's encryption config is bundled where it is, also outside the
+    /// Kubernetes dir, and the versions are recorded; a config that is not there is a warning.
+    #[test]
+    fn the_encryption_config_and_the_versions_come_along() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sources = kubeadm_node(tmp.path());
+        let enc_dir = tmp.path().join("srv/k8s-enc");
+        put(
+            &enc_dir.join("config.yaml"),
+            b"kind: EncryptionConfiguration\n",
+            0o600,
+        );
+        let apiserver = |enc_host: &Path| {
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-apiserver\nspec:\n  \
+                 containers:\n  - name: kube-apiserver\n    image: registry.k8s.io/kube-apiserver:v1.31.2\n    \
+                 command:\n    - kube-apiserver\n    \
+                 - --encryption-provider-config=/etc/kubernetes/enc/config.yaml\n    \
+                 volumeMounts:\n    - mountPath: /etc/kubernetes/enc\n      name: enc\n  \
+                 volumes:\n  - hostPath:\n      path: {}\n    name: enc\n",
+                enc_host.display()
+            )
+        };
+        let manifests = sources.kubernetes_dir.join("manifests");
+        put(
+            &manifests.join("kube-apiserver.yaml"),
+            apiserver(&enc_dir).as_bytes(),
+            0o600,
+        );
+        put(
+            &manifests.join("etcd.yaml"),
+            b"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: etcd\n    \
+              image: registry.k8s.io/etcd:3.5.15-0\n    command:\n    - etcd\n    - --name=cp1\n",
+            0o600,
+        );
+        let (bytes, summary) = write(&sources, Vec::new()).unwrap();
+        assert!(summary.warnings.is_empty(), "{:?}", summary.warnings);
+        assert_eq!(summary.facts.kubernetes_version.as_deref(), Some("v1.31.2"));
+        assert_eq!(
+            summary.facts.etcd_image.as_deref(),
+            Some("registry.k8s.io/etcd:3.5.15-0")
+        );
+        let archive = enc_dir
+            .join("config.yaml")
+            .strip_prefix("/")
+            .unwrap()
+            .to_path_buf();
+        let archive = archive.to_string_lossy().into_owned();
+        let entries = read_with_tar_crate(&bytes);
+        let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(names.contains(&archive.as_str()), "{names:?}");
+        // Between the two trees when its path sorts there, as GNU tar lists it.
+        let mut sorted_roots = names.clone();
+        sorted_roots
+            .retain(|n| *n == archive || *n == "etc/kubernetes/" || *n == "var/lib/kubelet/");
+        let mut want = sorted_roots.clone();
+        want.sort();
+        assert_eq!(sorted_roots, want);
+        let Content::File(body) = &entries[0].1.content else {
+            panic!("the README is not a file")
+        };
+        let readme = String::from_utf8_lossy(body).into_owned();
+        assert!(
+            readme.contains("v1.31.2") && readme.contains(&archive),
+            "{readme}"
+        );
+
+        // Pointing at a file that is not there: bundled without it, and said.
+        put(
+            &manifests.join("kube-apiserver.yaml"),
+            apiserver(&tmp.path().join("nowhere")).as_bytes(),
+            0o600,
+        );
+        let (_, summary) = write(&sources, Vec::new()).unwrap();
+        assert_eq!(summary.warnings.len(), 1, "{:?}", summary.warnings);
+        assert!(
+            summary.warnings[0].contains("encrypted at rest"),
+            "{:?}",
+            summary.warnings
+        );
     }
 
     /// Modes and owners as [`kubeadm_node`] set them.

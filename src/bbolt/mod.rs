@@ -14,7 +14,9 @@
 
 pub mod meta;
 pub mod page;
-pub(crate) mod write;
+/// Public for the integration tests, which make files no etcd here writes (3.6+ schemas).
+#[doc(hidden)]
+pub mod write;
 
 use std::fmt;
 use std::fs::File;

@@ -377,7 +377,7 @@ struct Bucket {
 /// Misuse (order, sizes, calls out of sequence) gives an [`io::ErrorKind::InvalidInput`] error
 /// naming the bucket and key, and leaves the writer as it was. After any other error (a failed
 /// write) the output is incomplete and every later call fails.
-pub(crate) struct Writer<W: Write + Seek> {
+pub struct Writer<W: Write + Seek> {
     sink: Sink<W>,
     root: Tree,
     bucket: Option<Bucket>,
@@ -397,7 +397,7 @@ impl<W: Write + Seek> std::fmt::Debug for Writer<W> {
 impl<W: Write + Seek> Writer<W> {
     /// Starts a file in `out`, which should be empty; writing starts at offset 0. `page_size`:
     /// a power of two in 1024..=65536 (use the source file's).
-    pub(crate) fn new(mut out: W, page_size: u32) -> io::Result<Self> {
+    pub fn new(mut out: W, page_size: u32) -> io::Result<Self> {
         if !(MIN_WRITE_PAGE_SIZE..=MAX_PAGE_SIZE).contains(&page_size)
             || !page_size.is_power_of_two()
         {
@@ -439,7 +439,7 @@ impl<W: Write + Seek> Writer<W> {
 
     /// Starts a top-level bucket. Names strictly increasing bytewise across calls, 1..=32768
     /// bytes. `sequence` is the bucket header's sequence field (copy the source bucket's).
-    pub(crate) fn begin_bucket(&mut self, name: &[u8], sequence: u64) -> io::Result<()> {
+    pub fn begin_bucket(&mut self, name: &[u8], sequence: u64) -> io::Result<()> {
         self.guard(|w| {
             if let Some(open) = &w.bucket {
                 return Err(invalid(format!(
@@ -460,7 +460,7 @@ impl<W: Write + Seek> Writer<W> {
 
     /// Adds a key/value to the current bucket. Keys strictly increasing, 1..=32768 bytes, values
     /// at most 2³¹ − 2 bytes.
-    pub(crate) fn put(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
         self.guard(|w| {
             let Some(b) = &mut w.bucket else {
                 return Err(invalid(format!(
@@ -484,7 +484,7 @@ impl<W: Write + Seek> Writer<W> {
 
     /// Ends the current bucket: writes its remaining pages (or makes it inline) and adds its
     /// entry to the root bucket.
-    pub(crate) fn end_bucket(&mut self) -> io::Result<()> {
+    pub fn end_bucket(&mut self) -> io::Result<()> {
         self.guard(|w| {
             let Some(b) = w.bucket.take() else {
                 return Err(invalid(
@@ -508,7 +508,7 @@ impl<W: Write + Seek> Writer<W> {
 
     /// Writes the root bucket's pages and both meta pages; returns the output (positioned at its
     /// end, flushed) and `meta.pgid`: the file is `pgid × page size` bytes.
-    pub(crate) fn finish(mut self) -> io::Result<(W, u64)> {
+    pub fn finish(mut self) -> io::Result<(W, u64)> {
         self.guard(|w| match &w.bucket {
             Some(b) => Err(invalid(format!(
                 "cannot finish: bucket {} is still open",

@@ -2,7 +2,7 @@
 //! the action to take; as a table, JSON, and gauges in a textfile for node-exporter.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::anyhow;
@@ -429,6 +429,20 @@ fn to_json(report: &Report, restore_from: Option<&str>) -> serde_json::Value {
 /// A metric name save writes: a file holding one is save's, and health must not replace it.
 const SAVE_METRIC: &str = "etcd_backup_last_attempt_timestamp_seconds";
 
+/// Where health writes its gauges when the metrics file is the shared one (environment or config
+/// file), which save writes: `DIR/NAME_health.EXT` beside save's `DIR/NAME.EXT`.
+pub(crate) fn beside_save_metrics(save_file: &Path) -> PathBuf {
+    let stem = save_file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = save_file
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "prom".to_string());
+    save_file.with_file_name(format!("{stem}_health.{ext}"))
+}
+
 fn write_metrics(file: &Path, report: &Report, extra: Option<&str>) -> anyhow::Result<()> {
     if let Ok(old) = std::fs::read_to_string(file) {
         if old.contains(SAVE_METRIC) {
@@ -556,4 +570,21 @@ fn render_metrics(report: &Report) -> String {
         vec![(String::new(), report.quota.0 as f64)],
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_metrics_go_beside_saves() {
+        let p = |s: &str| PathBuf::from(s);
+        assert_eq!(
+            beside_save_metrics(&p(
+                "/var/lib/node_exporter/textfile_collector/etcd_backup.prom"
+            )),
+            p("/var/lib/node_exporter/textfile_collector/etcd_backup_health.prom")
+        );
+        assert_eq!(beside_save_metrics(&p("m/etcd")), p("m/etcd_health.prom"));
+    }
 }

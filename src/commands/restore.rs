@@ -97,6 +97,7 @@ fn node(settings: &Settings, printer: &Printer, args: &RestoreArgs) -> anyhow::R
         bump: bump_flags(args),
         keep_alarms: args.keep_alarms,
         skip_hash_check: args.skip_hash_check,
+        skip_version_check: args.skip_version_check,
         identities: args.identity.identity.clone(),
         manifest: settings.manifest.as_ref(),
         manifest_path: settings.manifest_path.clone(),

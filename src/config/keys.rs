@@ -88,6 +88,11 @@ pub(crate) const REFUSED: &[(&str, &str, &str)] = &[
         "skip-hash-check",
         "it lowers the check for the file at hand; give it to the run that needs it",
     ),
+    (
+        "restore",
+        "skip-version-check",
+        "it lowers the check for the file at hand; give it to the run that needs it",
+    ),
 ];
 
 const PER_RUN: &str = "a per-invocation switch: give it on the command line";

@@ -26,6 +26,33 @@ pub(crate) struct EtcdManifest {
     pub flags: BTreeMap<String, String>,
     /// container mount path → host path, from `volumeMounts` and `hostPath` volumes.
     mounts: Vec<(PathBuf, PathBuf)>,
+    /// The etcd container's `image` (`registry.k8s.io/etcd:3.5.15-0`).
+    pub image: Option<String>,
+}
+
+/// The etcd (or Kubernetes) version in an image reference's tag: `registry.k8s.io/etcd:3.5.15-0`
+/// and `gcr.io/etcd-development/etcd:v3.6.0` give (3, 5, 15) and (3, 6, 0). `None` for a digest
+/// (`…@sha256:…`) or a tag that does not start with a version.
+pub(crate) fn image_version(image: &str) -> Option<(u64, u64, u64)> {
+    if image.contains('@') {
+        return None;
+    }
+    let last = image.rsplit('/').next()?;
+    let (_, tag) = last.split_once(':')?;
+    semver_prefix(tag.strip_prefix('v').unwrap_or(tag))
+}
+
+/// `X.Y.Z` at the start of `s` (anything after Z, such as `-0` or `-rc.1`, is ignored).
+pub(crate) fn semver_prefix(s: &str) -> Option<(u64, u64, u64)> {
+    let mut parts = s.splitn(3, '.');
+    let num = |p: &str| -> Option<u64> {
+        let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    let major = num(parts.next()?)?;
+    let minor = num(parts.next()?)?;
+    let patch = num(parts.next()?)?;
+    Some((major, minor, patch))
 }
 
 impl EtcdManifest {
@@ -46,6 +73,23 @@ impl EtcdManifest {
 
     /// Parses manifest text; `path` is only used in messages.
     pub(crate) fn parse(path: &Path, text: &str) -> Result<EtcdManifest, ManifestError> {
+        Self::parse_pod(path, text, "etcd")
+    }
+
+    /// Reads another static pod of the node the same way: the container named `name` (or whose
+    /// command is `name`), its flags, mounts and image (`kube-apiserver.yaml`).
+    pub(crate) fn load_pod(path: &Path, name: &str) -> Result<Option<EtcdManifest>, ManifestError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse_pod(path, &text, name).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ManifestError {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    fn parse_pod(path: &Path, text: &str, name: &str) -> Result<EtcdManifest, ManifestError> {
         let err = |reason: String| ManifestError {
             path: path.to_path_buf(),
             reason,
@@ -77,25 +121,27 @@ impl EtcdManifest {
                 Some(_) => Err(err(format!("`{field}` is not a list"))),
             }
         };
-        let is_etcd = |c: &&Value| {
-            c.get("name").and_then(Value::as_str) == Some("etcd")
+        let is_it = |c: &&Value| {
+            c.get("name").and_then(Value::as_str) == Some(name)
                 || c.get("command")
                     .and_then(Value::as_sequence)
                     .and_then(|s| s.first())
                     .and_then(Value::as_str)
-                    .is_some_and(|cmd| cmd == "etcd" || cmd.ends_with("/etcd"))
+                    .is_some_and(|cmd| {
+                        cmd == name || cmd.strip_suffix(name).is_some_and(|d| d.ends_with('/'))
+                    })
         };
         let container = containers
             .iter()
-            .find(is_etcd)
-            .ok_or_else(|| err("no container named etcd".to_string()))?;
+            .find(is_it)
+            .ok_or_else(|| err(format!("no container named {name}")))?;
         let mut argv = words(container, "command")?;
         argv.extend(words(container, "args")?);
         let flags = parse_flags(&argv);
         if flags.is_empty() {
-            return Err(err(
-                "the etcd container has no --flags in command/args".to_string()
-            ));
+            return Err(err(format!(
+                "the {name} container has no --flags in command/args"
+            )));
         }
 
         let host_paths: BTreeMap<String, PathBuf> = spec
@@ -120,10 +166,15 @@ impl EtcdManifest {
                 Some((PathBuf::from(at), host_paths.get(name)?.clone()))
             })
             .collect();
+        let image = container
+            .get("image")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         Ok(EtcdManifest {
             path: path.to_path_buf(),
             flags,
             mounts,
+            image,
         })
     }
 
@@ -340,9 +391,32 @@ spec:
     }
 
     #[test]
+    fn image_tags_give_versions() {
+        assert_eq!(
+            image_version("registry.k8s.io/etcd:3.5.15-0"),
+            Some((3, 5, 15))
+        );
+        assert_eq!(
+            image_version("gcr.io/etcd-development/etcd:v3.6.0"),
+            Some((3, 6, 0))
+        );
+        assert_eq!(
+            image_version("registry.local:5000/etcd:3.4.23"),
+            Some((3, 4, 23))
+        );
+        assert_eq!(image_version("registry.local:5000/etcd"), None);
+        assert_eq!(image_version("registry.k8s.io/etcd@sha256:abcd"), None);
+        assert_eq!(image_version("registry.k8s.io/etcd:latest"), None);
+        assert_eq!(semver_prefix("3.6.0-alpha.1"), Some((3, 6, 0)));
+        let m = EtcdManifest::parse(Path::new("etcd.yaml"), KUBEADM).unwrap();
+        assert_eq!(m.image.as_deref(), Some("registry.k8s.io/etcd:3.5.15-0"));
+    }
+
+    #[test]
     fn client_url_falls_back_to_advertised_then_wildcard() {
         let m = |listen: &str, adv: &str| EtcdManifest {
             path: PathBuf::new(),
+            image: None,
             flags: [
                 ("listen-client-urls".to_string(), listen.to_string()),
                 ("advertise-client-urls".to_string(), adv.to_string()),

@@ -132,6 +132,22 @@ fn healthy_cluster_is_reported_as_such(dist: Dist) {
         describe(&out)
     );
     assert_eq!(fs::read(&save_prom).unwrap(), before);
+    // Set once for the node (environment or config file), the file is save's: health's gauges go
+    // beside it, and both keep working.
+    let out = nodes[0]
+        .backup_cmd()
+        .arg("health")
+        .env("ETCD_BACKUP_METRICS_FILE", &save_prom)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(fs::read(&save_prom).unwrap(), before);
+    let beside = fs::read_to_string(root.path().join("etcd_backup_health.prom")).unwrap();
+    checkers::promtool_check_metrics(&beside).unwrap();
+    assert!(
+        beside.contains("etcd_backup_health_verdict{verdict=\"healthy\"} 1"),
+        "{beside}"
+    );
 }
 
 #[test]

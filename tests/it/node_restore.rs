@@ -753,6 +753,82 @@ fn wait_healthy_insists_on_the_ids_this_restore_wrote() {
     let err = stderr(&out);
     assert!(err.contains("not the restored data"), "{err}");
     assert!(err.contains(&format!("{real:x}")), "{err}");
+    // This run's --start-timeout, not the one journaled by the first run (5m).
+    assert!(err.contains("within 10s"), "{err}");
     assert!(err.contains("rolled back"), "{err}");
     assert_original(&node);
+}
+
+/// A snapshot of a newer etcd minor (3.6+ writes `meta/storageVersion`; no 3.6 binary runs here,
+/// so the file is one of ours) is refused before anything stops, naming both versions.
+#[test]
+fn a_snapshot_of_a_newer_etcd_is_refused_before_anything_stops() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (node, snap, _) = node_with_backup(tmp.path(), &v35());
+    let newer = tmp.path().join("etcd-snapshot-from-3.7.db");
+    common::snapshot_with_meta(&snap, &newer, b"storageVersion", b"3.7.0");
+    let calls = node.systemctl_log();
+    let out = restore(&node, &[newer.to_str().unwrap(), "--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(err.contains("etcd 3.7 data"), "{err}");
+    assert!(err.contains("runs etcd 3.5.1"), "{err}");
+    assert!(err.contains("--skip-version-check"), "{err}");
+    assert_eq!(node.systemctl_log(), calls);
+    assert!(siblings(&node, "restore").is_empty());
+    assert_eq!(node.get("/after").as_deref(), Some("1"));
+    // The same minor as the node's etcd passes this check (the dry run goes on to its plan).
+    let same = tmp.path().join("etcd-snapshot-from-3.5.db");
+    common::snapshot_with_meta(&snap, &same, b"storageVersion", b"3.5.0");
+    let out = restore(&node, &[same.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+}
+
+/// `save --with-pki` records the Kubernetes and etcd versions with the DR bundle; a node restore
+/// under another Kubernetes version says so before it changes anything.
+#[test]
+fn the_bundle_records_versions_and_a_restore_under_another_kubernetes_warns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = Node::start(tmp.path(), &v35(), "cp1");
+    node.put("/before", "1");
+    let kube = node.manifests_dir.parent().unwrap().to_path_buf();
+    let out = node
+        .backup_cmd()
+        .args(["save", "--with-pki", "--kubernetes-dir"])
+        .arg(&kube)
+        .arg("--kubelet-dir")
+        .arg(tmp.path().join("var/lib/kubelet"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let snap = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim_end());
+    let sidecar: Value =
+        serde_json::from_slice(&fs::read(format!("{}.json", snap.display())).unwrap()).unwrap();
+    let bundle = &sidecar["pki_bundle"];
+    assert_eq!(bundle["kubernetes_version"], "v1.28.0", "{sidecar}");
+    assert_eq!(
+        bundle["etcd_image"], "registry.k8s.io/etcd:3.5.1-0",
+        "{sidecar}"
+    );
+    // The same version: no word about it.
+    let out = restore(&node, &[snap.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        !stderr(&out).contains("Kubernetes v1.28.0"),
+        "{}",
+        describe(&out)
+    );
+    // The node was rolled back to an older Kubernetes since.
+    let api = node.manifests_dir.join("kube-apiserver.yaml");
+    let text = fs::read_to_string(&api).unwrap();
+    fs::write(&api, text.replace("v1.28.0", "v1.27.3")).unwrap();
+    let out = restore(&node, &[snap.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(err.contains("taken under Kubernetes v1.28.0"), "{err}");
+    assert!(err.contains("runs v1.27.3"), "{err}");
+    assert!(
+        err.contains("an older kube-apiserver may not read"),
+        "{err}"
+    );
 }

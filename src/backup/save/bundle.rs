@@ -59,6 +59,9 @@ pub(super) fn write_bundle(
     for s in &summary.skipped {
         printer.detail(format!("bundle: skipped {s}"));
     }
+    for w in &summary.warnings {
+        printer.warn(format!("DR bundle: {w}"));
+    }
     printer.phase(format!(
         "DR bundle: {} files, {} (stored {})",
         summary.files.len(),
@@ -72,6 +75,9 @@ pub(super) fn write_bundle(
             file_size: size,
             sha256: hex::encode(sha),
             entries: summary.files.len(),
+            kubernetes_version: summary.facts.kubernetes_version,
+            etcd_image: summary.facts.etcd_image,
+            encryption_config: summary.facts.encryption_config.map(|(_, archive)| archive),
         },
     })
 }

@@ -30,7 +30,7 @@ pub(super) fn stream(
     check_key: Option<&age::x25519::Identity>,
     printer: &Printer,
 ) -> anyhow::Result<Streamed> {
-    let bar = printer.progress("snapshot");
+    let mut progress = printer.progress("snapshot");
     let spool = Spool::new(
         part.file()
             .try_clone()
@@ -44,12 +44,7 @@ pub(super) fn stream(
         part_path.display(),
         spool.is_direct()
     ));
-    let mut on_progress = |got: u64, total: u64| {
-        if bar.length() != Some(total) {
-            bar.set_length(total);
-        }
-        bar.set_position(got);
-    };
+    let mut on_progress = |got: u64, total: u64| progress.set(got, total);
     let sink_err = |e: std::io::Error| stream_error(EtcdError::Sink(e), part_path);
     let streamed = if layers.is_plain() {
         let mut spool = spool;
@@ -80,7 +75,7 @@ pub(super) fn stream(
             stored: Some((len, sha)),
         }
     };
-    bar.finish_and_clear();
+    progress.finish();
     Ok(streamed)
 }
 

@@ -80,6 +80,8 @@ pub(crate) struct Options<'a> {
     pub bump: BumpFlags,
     pub keep_alarms: bool,
     pub skip_hash_check: bool,
+    /// Restore a snapshot of a newer etcd minor version than the manifest's image.
+    pub skip_version_check: bool,
     /// age identity files for an encrypted snapshot.
     pub identities: Vec<PathBuf>,
     /// This node's kubeadm etcd manifest, if one was read, and where it was looked for.
@@ -118,13 +120,18 @@ pub(crate) fn run(opts: &Options<'_>, printer: &Printer) -> anyhow::Result<ExitS
     let Some(snapshot) = &opts.snapshot else {
         return Err(anyhow!("no snapshot file given")).hint("name the snapshot to restore");
     };
+    let named = (opts.open_snapshot)(snapshot)?;
+    let recorded = named.sidecar().ok().flatten().and_then(|s| s.pki_bundle);
     let input = data_restore::Input::resolve(
-        (opts.open_snapshot)(snapshot)?,
+        named,
         &opts.identities,
         &crate::fsutil::parent_dir(&data_dir),
         printer,
     )?;
     let plan = plan(opts, manifest, &input.path, &data_dir, printer)?;
+    if let Some(then) = recorded.and_then(|b| b.kubernetes_version) {
+        plan::warn_kubernetes_skew(&then, &opts.manifests_dir, printer);
+    }
     print_plan(&plan, &jpath, printer);
     if opts.dry_run {
         printer.result("dry run: nothing was changed");
@@ -163,6 +170,9 @@ fn reopen(opts: &Options<'_>, jpath: &Path, printer: &Printer) -> anyhow::Result
         ))
         .hint("nothing to do");
     }
+    // The waits are this run's: an operator resuming after a slow start asks for a longer one.
+    j.plan.stop_timeout_secs = opts.stop_timeout.as_secs().max(1);
+    j.plan.start_timeout_secs = opts.start_timeout.as_secs().max(1);
     if opts.rollback {
         finish_rollback(&mut j, printer)
     } else {

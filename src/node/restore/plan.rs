@@ -139,7 +139,14 @@ pub(super) fn plan(
     data_dir: &Path,
     printer: &Printer,
 ) -> anyhow::Result<Plan> {
-    let (sha256, revision) = verified(snapshot, opts.skip_hash_check, printer)?;
+    let (sha256, revision, storage) = verified(snapshot, opts.skip_hash_check, printer)?;
+    check_versions(
+        snapshot,
+        storage.as_deref(),
+        manifest,
+        opts.skip_version_check,
+        printer,
+    )?;
     let (inside_mount, meta) = live_data(data_dir)?;
     let node_name = opts
         .cluster
@@ -215,13 +222,13 @@ pub(super) fn plan(
     .with_ids()
 }
 
-/// The snapshot verified in full: its SHA-256, and the revision etcd starts from (the newest
-/// key or compaction mark).
+/// The snapshot verified in full: its SHA-256, the revision etcd starts from (the newest key or
+/// compaction mark), and its storage version (`meta/storageVersion`, etcd 3.6+).
 fn verified(
     snapshot: &Path,
     skip_hash_check: bool,
     printer: &Printer,
-) -> anyhow::Result<([u8; 32], i64)> {
+) -> anyhow::Result<([u8; 32], i64, Option<String>)> {
     printer.phase(format!("verifying {}", snapshot.display()));
     let verdict = verify::verify_file(snapshot, verify::Content::Sha256, skip_hash_check, true)?;
     if !verdict.ok() {
@@ -238,7 +245,94 @@ fn verified(
         .as_ref()
         .map_or(0, |s| s.revision)
         .max(crate::datadir::db::compacted(&Db::open(snapshot)?)?);
-    Ok((verdict.sha256, revision))
+    let storage = verdict.status.as_ref().and_then(|s| s.version.clone());
+    Ok((verdict.sha256, revision, storage))
+}
+
+/// Warns when the Kubernetes version the backup's DR bundle recorded (`then`, the kube-apiserver
+/// image's tag) is not the one this node's kube-apiserver manifest runs now.
+pub(super) fn warn_kubernetes_skew(then: &str, manifests_dir: &Path, printer: &Printer) {
+    let path = manifests_dir.join("kube-apiserver.yaml");
+    let now = match EtcdManifest::load_pod(&path, "kube-apiserver") {
+        Ok(Some(pod)) => pod.image.and_then(|i| {
+            let last = i.rsplit('/').next()?.to_string();
+            last.split_once(':').map(|(_, tag)| tag.to_string())
+        }),
+        _ => None,
+    };
+    let Some(now) = now.filter(|now| now != then) else {
+        return;
+    };
+    let older = crate::node::manifest::semver_prefix(now.trim_start_matches('v'))
+        < crate::node::manifest::semver_prefix(then.trim_start_matches('v'));
+    printer.warn(format!(
+        "this backup was taken under Kubernetes {then} (its DR bundle records it) and {} runs \
+         {now}{}",
+        path.display(),
+        if older {
+            ": an older kube-apiserver may not read what a newer one stored; restore under \
+             the version the backup was taken with"
+        } else {
+            ": the restored objects keep the storage versions the older one wrote (the newer \
+             kube-apiserver reads them)"
+        }
+    ));
+}
+
+/// Refuses, before anything stops, a snapshot whose storage version (etcd 3.6+ writes
+/// `meta/storageVersion`) is a newer minor than the etcd of this node's manifest: etcd 3.6+
+/// validates it at start (`schema.Validate`) and will not run on it, and a 3.5 or older etcd
+/// does not know the 3.6 schema (etcd downgrades data only through `etcdctl downgrade`). Files
+/// without a storage version (3.4, 3.5) start under any etcd 3.4+ once restored.
+fn check_versions(
+    snapshot: &Path,
+    storage: Option<&str>,
+    manifest: &EtcdManifest,
+    skip: bool,
+    printer: &Printer,
+) -> anyhow::Result<()> {
+    let Some(raw) = storage else {
+        return Ok(());
+    };
+    let Some((sm, sn, _)) = crate::node::manifest::semver_prefix(raw) else {
+        printer.warn(format!(
+            "{} has a storage version etcd-backup cannot read ({raw:?}); not checked against \
+             the manifest's etcd",
+            snapshot.display()
+        ));
+        return Ok(());
+    };
+    let image = manifest.image.as_deref().unwrap_or("(none)");
+    let Some((tm, tn, tp)) = manifest
+        .image
+        .as_deref()
+        .and_then(crate::node::manifest::image_version)
+    else {
+        printer.warn(format!(
+            "cannot tell which etcd {} runs (image {image}); {} needs etcd {sm}.{sn} or newer",
+            manifest.path.display(),
+            snapshot.display()
+        ));
+        return Ok(());
+    };
+    if (tm, tn) >= (sm, sn) {
+        return Ok(());
+    }
+    let what = format!(
+        "{} holds etcd {sm}.{sn} data (storage version {raw}) and {} runs etcd {tm}.{tn}.{tp} \
+         ({image}): etcd does not start on data of a newer minor version",
+        snapshot.display(),
+        manifest.path.display()
+    );
+    if skip {
+        printer.warn(format!("{what}; restoring anyway (--skip-version-check)"));
+        return Ok(());
+    }
+    Err(anyhow!("{what}")).hint(format!(
+        "nothing was changed. Set the manifest's image to etcd {sm}.{sn} or newer first (as \
+         `kubeadm upgrade` would), or restore a backup taken before the upgrade to {sm}.{sn}; \
+         --skip-version-check restores anyway"
+    ))
 }
 
 /// Whether the data dir is a mount point, and the metadata of what the swap replaces (the dir,

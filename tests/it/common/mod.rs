@@ -753,3 +753,54 @@ pub fn send_signal(pid: u32, sig: &str) {
         .unwrap();
     assert!(status.success(), "kill -{sig} {pid}");
 }
+
+/// Copies the snapshot `from` (bbolt data + SHA-256 trailer) to `to` with `meta/<key>` set to
+/// `value`, through our own bbolt writer, and a new trailer: how the tests make files of etcd
+/// versions no binary here writes (3.6+ `meta/storageVersion`).
+pub fn snapshot_with_meta(from: &Path, to: &Path, key: &[u8], value: &[u8]) {
+    use etcd_backup::bbolt::{write::Writer, Db};
+    use sha2::{Digest, Sha256};
+    use std::collections::BTreeMap;
+    let bytes = fs::read(from).unwrap();
+    let db = Db::from_bytes(&bytes[..bytes.len() - 32], from).unwrap();
+    // Top-level buckets in order, each with its sequence and items (etcd has no nested ones).
+    type Items = BTreeMap<Vec<u8>, Vec<u8>>;
+    let mut buckets: Vec<(Vec<u8>, u64, Items)> = Vec::new();
+    let problems = db
+        .walk(&mut |e| match (e.depth, e.is_bucket) {
+            (0, true) => {
+                let seq = u64::from_le_bytes(e.value[8..16].try_into().unwrap());
+                buckets.push((e.key.to_vec(), seq, BTreeMap::new()));
+            }
+            (1, false) => {
+                let (_, _, items) = buckets.last_mut().unwrap();
+                items.insert(e.key.to_vec(), e.value.to_vec());
+            }
+            other => panic!("{}: unexpected entry {other:?}", from.display()),
+        })
+        .unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    let out = fs::File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(to)
+        .unwrap();
+    let mut w = Writer::new(out, db.meta().page_size).unwrap();
+    for (name, seq, mut items) in buckets {
+        if name == b"meta" {
+            items.insert(key.to_vec(), value.to_vec());
+        }
+        w.begin_bucket(&name, seq).unwrap();
+        for (k, v) in &items {
+            w.put(k, v).unwrap();
+        }
+        w.end_bucket().unwrap();
+    }
+    let (_, pages) = w.finish().unwrap();
+    let mut data = fs::read(to).unwrap();
+    data.truncate((pages * u64::from(db.meta().page_size)) as usize);
+    let sum = Sha256::digest(&data);
+    data.extend_from_slice(&sum);
+    fs::write(to, data).unwrap();
+}

@@ -93,6 +93,13 @@ pub(crate) struct Hinted {
     inner: anyhow::Error,
 }
 
+impl Hinted {
+    /// The error the hint is attached to.
+    pub(crate) fn inner(&self) -> &anyhow::Error {
+        &self.inner
+    }
+}
+
 impl fmt::Display for Hinted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.inner, f)

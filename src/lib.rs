@@ -94,6 +94,12 @@ pub fn run() -> ExitStatus {
             Command::Save(args) => commands::save::run(&settings, &printer, args, &mut report),
             Command::Status(args) => commands::status::run(&settings, &printer, args),
             Command::Verify(args) => commands::verify::run(&settings, &printer, args),
+            Command::Drill(args) => commands::drill::run(
+                &settings,
+                &printer,
+                args,
+                cli.global.metrics_file.as_deref(),
+            ),
             Command::Prune(args) => commands::prune::run(&settings, &printer, args),
             Command::Restore(args) => commands::restore::run(&settings, &printer, args),
             Command::Delete(args) => commands::delete::run(&settings, &printer, args),

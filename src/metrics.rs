@@ -631,6 +631,25 @@ impl Metrics {
     }
 }
 
+/// The gauges of `etcd-backup drill`, for a textfile of their own: when the last drill ran,
+/// whether it passed, and how long it took.
+pub(crate) fn drill_text(record: &crate::backup::catalog::DrillRecord) -> String {
+    format!(
+        "# HELP etcd_backup_last_drill_timestamp_seconds When the last restore drill ran.\n\
+         # TYPE etcd_backup_last_drill_timestamp_seconds gauge\n\
+         etcd_backup_last_drill_timestamp_seconds {}\n\
+         # HELP etcd_backup_last_drill_success 1 when the last restore drill passed, else 0.\n\
+         # TYPE etcd_backup_last_drill_success gauge\n\
+         etcd_backup_last_drill_success {}\n\
+         # HELP etcd_backup_last_drill_duration_seconds How long the last restore drill took.\n\
+         # TYPE etcd_backup_last_drill_duration_seconds gauge\n\
+         etcd_backup_last_drill_duration_seconds {:.3}\n",
+        record.drilled_at.timestamp(),
+        u8::from(record.passed),
+        record.duration_seconds
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -281,6 +281,7 @@ fn remote_url(command: &Command) -> Option<String> {
         Command::Save(a) => a.remote.remote.clone(),
         Command::Status(a) => a.remote.remote.clone(),
         Command::Verify(a) => a.remote.remote.clone(),
+        Command::Drill(a) => a.remote.remote.clone(),
         Command::Prune(a) => a.remote.remote.clone(),
         _ => None,
     }
@@ -291,6 +292,7 @@ fn remote_conn(command: &Command) -> Option<&RemoteConnArgs> {
         Command::Save(a) => Some(&a.remote.conn),
         Command::Status(a) => Some(&a.remote.conn),
         Command::Verify(a) => Some(&a.remote.conn),
+        Command::Drill(a) => Some(&a.remote.conn),
         Command::Prune(a) => Some(&a.remote.conn),
         Command::Restore(a) => Some(&a.remote),
         Command::Inspect(a) => Some(&a.remote),
@@ -304,6 +306,7 @@ fn identity_args(command: &Command) -> Option<&IdentityArgs> {
     match command {
         Command::Status(a) => Some(&a.identity),
         Command::Verify(a) => Some(&a.identity),
+        Command::Drill(a) => Some(&a.identity),
         Command::Prune(a) => Some(&a.identity),
         Command::Restore(a) => Some(&a.identity),
         Command::Inspect(a) => Some(&a.identity),

@@ -25,6 +25,9 @@ _etcd__backup() {
             etcd__backup,diff)
                 cmd="etcd__backup__subcmd__diff"
                 ;;
+            etcd__backup,drill)
+                cmd="etcd__backup__subcmd__drill"
+                ;;
             etcd__backup,export)
                 cmd="etcd__backup__subcmd__export"
                 ;;
@@ -69,6 +72,9 @@ _etcd__backup() {
                 ;;
             etcd__backup__subcmd__help,diff)
                 cmd="etcd__backup__subcmd__help__subcmd__diff"
+                ;;
+            etcd__backup__subcmd__help,drill)
+                cmd="etcd__backup__subcmd__help__subcmd__drill"
                 ;;
             etcd__backup__subcmd__help,export)
                 cmd="etcd__backup__subcmd__help__subcmd__export"
@@ -122,7 +128,7 @@ _etcd__backup() {
 
     case "${cmd}" in
         etcd__backup)
-            opts="-w -q -v -h -V --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --log-format --metrics-file --config --no-config --show-settings --help --version save status ls list verify prune restore delete health inspect export diff member completions help"
+            opts="-w -q -v -h -V --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --log-format --metrics-file --config --no-config --show-settings --help --version save status ls list verify prune restore drill delete health inspect export diff member completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -393,6 +399,100 @@ _etcd__backup() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        etcd__backup__subcmd__drill)
+            opts="-i -w -q -v -h --latest --etcd-binary --drill-timeout --identity --remote --remote-endpoint --remote-region --remote-timeout --remote-retries --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --log-format --metrics-file --config --no-config --show-settings --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --etcd-binary)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --drill-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote-endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote-region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote-retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoints)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cacert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --backup-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --manifest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --write-out)
+                    COMPREPLY=($(compgen -W "table json simple fields" -- "${cur}"))
+                    return 0
+                    ;;
+                -w)
+                    COMPREPLY=($(compgen -W "table json simple fields" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         etcd__backup__subcmd__export)
             opts="-i -w -q -v -h --prefix --revision --identity --remote-endpoint --remote-region --remote-timeout --remote-retries --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --log-format --metrics-file --config --no-config --show-settings --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -586,7 +686,7 @@ _etcd__backup() {
             return 0
             ;;
         etcd__backup__subcmd__help)
-            opts="save status verify prune restore delete health inspect export diff member completions help"
+            opts="save status verify prune restore drill delete health inspect export diff member completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -628,6 +728,20 @@ _etcd__backup() {
             return 0
             ;;
         etcd__backup__subcmd__help__subcmd__diff)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        etcd__backup__subcmd__help__subcmd__drill)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

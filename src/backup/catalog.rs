@@ -191,6 +191,47 @@ pub struct Sidecar {
     /// is cleared when the file passes again. While set, the backup is not verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_verification: Option<FailedVerification>,
+    /// etcd's `HashKV` of the snapshot at its revision, computed from the file, and the members
+    /// whose own `HashKV` at that revision agreed (docs/formats.md §4.3). Absent in sidecars
+    /// written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash_kv: Option<HashKvRecord>,
+    /// The last `drill` of this backup: when, and what it found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<DrillRecord>,
+}
+
+/// The `hash_kv` of a sidecar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HashKvRecord {
+    pub revision: i64,
+    /// -1 when nothing was compacted (etcd's answer then).
+    pub compact_revision: i64,
+    pub hash: u32,
+    /// Keys alive at `revision`, counted in the same pass (absent in older sidecars).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<u64>,
+    /// The voting members (`name (id)`) whose `HashKV` at `revision` equalled `hash`.
+    #[serde(default)]
+    pub members: Vec<String>,
+    /// Why some or all members did not confirm the hash (`--skip-hash-check`, unreachable, the
+    /// revision compacted since), when that happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The `drill` of a sidecar: the last restore rehearsal of this backup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrillRecord {
+    pub drilled_at: DateTime<Utc>,
+    pub passed: bool,
+    /// What failed; empty when it passed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+    /// The etcd binary started on the restored dir (its `--version` line), when one was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcd: Option<String>,
+    pub duration_seconds: f64,
 }
 
 /// A failed verification, as the sidecar records it.

@@ -5,7 +5,9 @@
 //!    sha256(db)) is present and matches; the data before it is exactly the bbolt high-water mark.
 //! 2. The full bbolt check (`bbolt::Db::walk`), as `tx.Check()` does.
 //! 3. etcd schema sanity: revision keys, `KeyValue` values that agree with them, a consistent index.
-//! 4. The sidecar `<file>.json`, when present, agrees on size, SHA-256 and revision.
+//! 4. The sidecar `<file>.json`, when present, agrees on size, SHA-256 and revision, and on
+//!    etcd's `HashKV` of the key space (computed in the walk of 2 and 3): a changed value is
+//!    caught even in a raw db without a trailer, or with a trailer recomputed after the change.
 //!
 //! The hash pass and the bbolt walk read the file on two threads at once.
 
@@ -18,6 +20,7 @@ use crate::backup::catalog::Sidecar;
 use crate::backup::layers::{self, LayerError, Layers, Tally};
 use crate::backup::spill::Scratch;
 use crate::bbolt::{BboltError, Db};
+use crate::etcd::hashkv::HashKv;
 use crate::etcd::schema::{self, Report, Status};
 
 /// How the bytes of the file are checked.
@@ -37,6 +40,8 @@ pub(crate) struct Verdict {
     pub path: PathBuf,
     pub problems: Vec<String>,
     pub status: Option<Status>,
+    /// etcd's `HashKV` of the file at its revision, when the walk could compute it.
+    pub hash_kv: Option<HashKv>,
     pub file_size: u64,
     /// SHA-256 of the whole file (`Content::Sha256` only; zero otherwise).
     pub sha256: [u8; 32],
@@ -221,6 +226,7 @@ pub(crate) fn verify_file(
     Ok(Verdict {
         path: path.to_path_buf(),
         problems,
+        hash_kv: report.as_ref().and_then(|r| r.hash_kv),
         status: report.map(|r| r.status),
         file_size: hashes.file_size,
         sha256: hashes.file,
@@ -305,8 +311,39 @@ fn check_sidecar(
                 sc.revision, r.status.revision
             ));
         }
+        if let Some(p) = sc
+            .hash_kv
+            .as_ref()
+            .and_then(|rec| hash_kv_problem(rec, r.hash_kv))
+        {
+            problems.push(p);
+        }
     }
     Some(sc)
+}
+
+/// The sidecar's `hash_kv` against the one computed from the file: `Some(problem)` when they
+/// differ.
+pub(crate) fn hash_kv_problem(
+    recorded: &crate::backup::catalog::HashKvRecord,
+    found: Option<HashKv>,
+) -> Option<String> {
+    let Some(h) = found else {
+        return Some("the file's HashKV could not be computed (its meta bucket)".to_string());
+    };
+    if (h.revision, h.compact_revision) != (recorded.revision, recorded.compact_revision) {
+        return Some(format!(
+            "sidecar's HashKV is at revision {} compacted at {}, the file is at {} compacted at {}",
+            recorded.revision, recorded.compact_revision, h.revision, h.compact_revision
+        ));
+    }
+    (h.hash != recorded.hash).then(|| {
+        format!(
+            "HashKV mismatch: sidecar says {:08x} at revision {}, the file's key space hashes to \
+             {:08x}: its data changed after the save",
+            recorded.hash, recorded.revision, h.hash
+        )
+    })
 }
 
 /// Hashes a snapshot stream as it passes: SHA-256 of everything, and of everything but the last
@@ -555,6 +592,7 @@ pub(crate) fn verify_stored(
                 path: name.to_path_buf(),
                 problems,
                 status: None,
+                hash_kv: None,
                 file_size: 0,
                 sha256: [0; 32],
                 db_sha256: None,
@@ -590,6 +628,7 @@ pub(crate) fn verify_stored(
     Ok(Verdict {
         path: name.to_path_buf(),
         problems,
+        hash_kv: report.as_ref().and_then(|r| r.hash_kv),
         status: report.map(|r| r.status),
         file_size: stored_size,
         sha256: stored_sha256,
@@ -644,6 +683,7 @@ fn verify_encrypted_bytes(
         path: name.to_path_buf(),
         problems,
         status: None,
+        hash_kv: None,
         file_size: size,
         sha256: sha,
         db_sha256: None,

@@ -3,6 +3,7 @@
 pub mod completions;
 pub(crate) mod delete;
 pub(crate) mod diff;
+pub(crate) mod drill;
 pub(crate) mod export;
 pub(crate) mod health;
 pub(crate) mod inspect;

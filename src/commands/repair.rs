@@ -429,6 +429,8 @@ fn restore_here(
         bump: BumpFlags::default(),
         keep_alarms: false,
         skip_hash_check: false,
+        // An automated restore never overrides the version check.
+        skip_version_check: false,
         identities: Vec::new(),
         manifest: settings.manifest.as_ref(),
         manifest_path: settings.manifest_path.clone(),
@@ -436,6 +438,8 @@ fn restore_here(
         tls: settings.tls_files(),
         open_snapshot: &open,
         confirm: &confirm,
+        // Without a leader the live etcd cannot be read consistently: no preview of what reverts.
+        preview: &|_| {},
     };
     // stdout carries health's report: the restore's plan and result lines are logged instead.
     let logged = printer.clone().results_to_stderr();

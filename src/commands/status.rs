@@ -333,6 +333,7 @@ fn print_json(printer: &Printer, rows: &[Row], sum: &Summary<'_>) {
                     .and_then(|s| s.failed_verification.as_ref())
                     .map_or(&[][..], |f| &f.problems[..]),
                 "good": r.good(),
+                "drill": r.sidecar.as_ref().and_then(|s| s.drill.as_ref()),
                 "problem": r.sidecar_problem,
                 "suspect": r.suspect,
             })
@@ -348,8 +349,19 @@ fn print_json(printer: &Printer, rows: &[Row], sum: &Summary<'_>) {
         "max_age_seconds": sum.max_age.map(|d| d.as_secs()),
         "max_age_exceeded": sum.too_old,
         "suspect_backups": sum.suspects,
+        "last_drill": last_drill(rows).map(|(r, d)| serde_json::json!({
+            "file": r.backup.name, "drilled_at": d.drilled_at, "passed": d.passed,
+            "problems": d.problems,
+        })),
         "verdicts_from": "sidecars",
     }));
+}
+
+/// The backup drilled last, and that drill (`etcd-backup drill` records it in the sidecar).
+fn last_drill(rows: &[Row]) -> Option<(&Row, &crate::backup::catalog::DrillRecord)> {
+    rows.iter()
+        .filter_map(|r| Some((r, r.sidecar.as_ref()?.drill.as_ref()?)))
+        .max_by_key(|(_, d)| d.drilled_at)
 }
 
 /// The VERIFIED column: what the sidecar records, or why it cannot be used.
@@ -409,6 +421,18 @@ fn print_table(printer: &Printer, rows: &[Row], now: chrono::DateTime<Utc>) {
 
 /// The suspect backups, then the totals line.
 fn print_totals(printer: &Printer, rows: &[Row], sum: &Summary<'_>) {
+    if let Some((r, d)) = last_drill(rows) {
+        printer.data(format!(
+            "last drill: {} {}, {} ago{}",
+            if d.passed { "passed" } else { "FAILED" },
+            r.backup.name,
+            age(sum.now - d.drilled_at),
+            d.problems
+                .first()
+                .map(|p| format!(": {p}"))
+                .unwrap_or_default()
+        ));
+    }
     for r in rows.iter().filter(|r| r.suspect.is_some()) {
         printer.data(format!(
             "SUSPECT {}: {}",

@@ -33,6 +33,7 @@ const HEADER: &str = "\
 
 /// Examples for keys without a default (the values are checked like any other).
 const EXAMPLES: &[(&str, &str, &str)] = &[
+    ("drill", "etcd-binary", "\"/usr/local/bin/etcd\""),
     ("", "endpoints", "[\"https://127.0.0.1:2379\"]"),
     ("", "cacert", "\"/etc/kubernetes/pki/etcd/ca.crt\""),
     ("", "cert", "\"/etc/kubernetes/pki/etcd/server.crt\""),

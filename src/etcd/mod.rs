@@ -6,6 +6,7 @@
 //! [`schema`] is etcd's on-disk schema, read from a backend (bbolt) file with no etcd running:
 //! the numbers `etcdutl snapshot status` prints and the schema checks `verify` makes.
 
+pub mod hashkv;
 pub(crate) mod probe;
 pub mod schema;
 pub(crate) mod stream;
@@ -564,6 +565,18 @@ impl Session {
             hash: r.hash(),
             current_revision: r.header().map_or(0, |h| h.revision()),
         })
+    }
+
+    /// How many keys the member holds (`get --prefix "" --count-only`).
+    pub(crate) fn count_keys(&mut self) -> Result<i64, EtcdError> {
+        let mut client = self.client.clone();
+        let options = etcd_client::GetOptions::new()
+            .with_all_keys()
+            .with_count_only();
+        let r = self.unary("count keys", async move {
+            client.get(vec![0u8], Some(options)).await
+        })?;
+        Ok(r.count())
     }
 
     /// `member list`: (name, sorted peer URLs) of every member.

@@ -56,6 +56,9 @@ pub struct Report {
     pub damaged_meta: Option<String>,
     pub page_size: u32,
     pub file_len: u64,
+    /// etcd's `HashKV` at the file's revision (`hashkv.rs`), computed in the same walk; `None`
+    /// when the `meta` bucket could not be read.
+    pub hash_kv: Option<super::hashkv::HashKv>,
 }
 
 /// Most schema problems reported per file.
@@ -101,7 +104,14 @@ pub fn inspect_db<S: ReadAt + ?Sized>(db: &Db<S>, schema: bool) -> Result<Report
         Err(e @ BboltError::Io { .. }) => return Err(e),
         Err(_) => None,
     };
+    // The compacted revision lives in `meta`, which the walk meets after `key`.
+    let compact = match super::hashkv::compact_revision(db) {
+        Ok(c) => Some(c),
+        Err(e @ BboltError::Io { .. }) => return Err(e),
+        Err(_) => None,
+    };
     let mut walk = Walk {
+        hasher: compact.map(|c| super::hashkv::KvHasher::new(c, None)),
         v36: version.is_some(),
         schema,
         crc: 0,
@@ -135,11 +145,14 @@ pub fn inspect_db<S: ReadAt + ?Sized>(db: &Db<S>, schema: bool) -> Result<Report
         damaged_meta: db.damaged_meta().map(str::to_string),
         page_size: meta.page_size,
         file_len: db.file_len(),
+        hash_kv: walk.hasher.map(super::hashkv::KvHasher::finish),
     })
 }
 
 /// What the walk of [`inspect_db`] has learnt so far.
 struct Walk {
+    /// etcd's `HashKV` of the `key` bucket, fed as the walk passes it.
+    hasher: Option<super::hashkv::KvHasher>,
     /// The file has `meta/storageVersion` (etcd 3.6+).
     v36: bool,
     /// Collect schema problems.
@@ -205,6 +218,9 @@ impl Walk {
 
     /// An entry of the `key` bucket: the revision, live keys (3.6) and schema checks.
     fn key_entry(&mut self, e: &Entry<'_>) {
+        if let Some(h) = self.hasher.as_mut() {
+            h.feed(e.key, e.value);
+        }
         let rev = parse_revision(e.key);
         if let Some((main, _, _)) = rev {
             self.revision = main;

@@ -15,6 +15,7 @@ mod checkers;
 mod common;
 mod completions;
 mod config;
+mod drill;
 mod etcdctl_habits;
 mod generated;
 mod health;

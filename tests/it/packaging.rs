@@ -24,7 +24,16 @@ const SERVICE: &str = "packaging/systemd/etcd-backup.service";
 const TIMER: &str = "packaging/systemd/etcd-backup.timer";
 const HEALTH_SERVICE: &str = "packaging/systemd/etcd-backup-health.service";
 const HEALTH_TIMER: &str = "packaging/systemd/etcd-backup-health.timer";
-const UNITS: [&str; 4] = [SERVICE, TIMER, HEALTH_SERVICE, HEALTH_TIMER];
+const DRILL_SERVICE: &str = "packaging/systemd/etcd-backup-drill.service";
+const DRILL_TIMER: &str = "packaging/systemd/etcd-backup-drill.timer";
+const UNITS: [&str; 6] = [
+    SERVICE,
+    TIMER,
+    HEALTH_SERVICE,
+    HEALTH_TIMER,
+    DRILL_SERVICE,
+    DRILL_TIMER,
+];
 const CRON: &str = "packaging/cron/etcd-backup";
 const CRONJOB: &str = "packaging/kubernetes/cronjob.yaml";
 
@@ -832,4 +841,59 @@ fn promtool_rejects_bad_metrics() {
         let err = checkers::promtool_check_metrics(bad).unwrap_err();
         assert!(err.contains(expected), "{bad:?}: {err}");
     }
+}
+
+#[test]
+fn drill_units_run_drill_latest_weekly_not_enabled() {
+    let unit = read(DRILL_SERVICE);
+    let one = |section: &str, key: &str| -> String {
+        let v = setting(&unit, section, key);
+        assert_eq!(v.len(), 1, "{key}= in [{section}]: {v:?}");
+        v[0].clone()
+    };
+    assert_eq!(one("Service", "Type"), "oneshot");
+    let exec_start = one("Service", "ExecStart");
+    let argv: Vec<&str> = exec_start.split(' ').collect();
+    let cli = Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+    match cli.command {
+        Sub::Drill(d) => assert!(d.latest, "{argv:?}: no --latest"),
+        other => panic!("{argv:?}: not drill: {other:?}"),
+    }
+    assert_eq!(one("Service", "StateDirectory"), "etcd-backups");
+    assert_eq!(one("Service", "CapabilityBoundingSet"), "");
+    assert_eq!(one("Service", "UMask"), "0077");
+    assert_eq!(one("Service", "ProtectSystem"), "strict");
+    // Started by its timer only, and the timer is not enabled by the package.
+    assert!(unit_settings(&unit, "Install").is_empty());
+
+    let timer = read(DRILL_TIMER);
+    let spec = setting(&timer, "Timer", "OnCalendar");
+    assert_eq!(spec.len(), 1, "{spec:?}");
+    let out = Command::new("systemd-analyze")
+        .args(["calendar", "--iterations=3", &spec[0]])
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    let report = describe("systemd-analyze calendar", &out);
+    assert!(out.status.success() && out.stderr.is_empty(), "{report}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let times: Vec<chrono::NaiveDateTime> = stdout
+        .lines()
+        .filter(|l| l.contains("Next elapse:") || l.contains("Iter. #"))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let at = format!("{} {}", f[f.len() - 3], f[f.len() - 2]);
+            chrono::NaiveDateTime::parse_from_str(&at, "%Y-%m-%d %H:%M:%S")
+                .unwrap_or_else(|e| panic!("{at}: {e}\n{report}"))
+        })
+        .collect();
+    assert_eq!(times.len(), 3, "{report}");
+    for w in times.windows(2) {
+        assert_eq!(w[1] - w[0], chrono::Duration::days(7), "{report}");
+    }
+    let packaged = fs::read_to_string(project_root().join("Cargo.toml")).unwrap();
+    assert!(
+        packaged.contains("unit-name = \"etcd-backup-drill\", enable = false"),
+        "the drill units are not in the .deb, or enabled by it"
+    );
 }

@@ -19,6 +19,8 @@ pub(super) struct Checked {
     pub file_size: u64,
     pub file_sha256: [u8; 32],
     pub status: crate::etcd::schema::Status,
+    /// etcd's `HashKV` of the file at its revision, from the same walk.
+    pub hash_kv: crate::etcd::hashkv::HashKv,
 }
 
 /// Runs the checks of `verify` on the temp file before it gets its name: the bytes on disk are
@@ -49,14 +51,15 @@ pub(super) fn check_part(
     let Found {
         mut problems,
         status,
+        hash_kv,
         file_size,
         file_sha256,
     } = found;
-    let status = match status {
-        Some(s) if problems.is_empty() => s,
+    let (status, hash_kv) = match (status, hash_kv) {
+        (Some(s), Some(h)) if problems.is_empty() => (s, h),
         _ => {
             if problems.is_empty() {
-                problems.push("no status".to_string());
+                problems.push("no status or HashKV".to_string());
             }
             let list = problems
                 .iter()
@@ -75,6 +78,7 @@ pub(super) fn check_part(
         file_size,
         file_sha256,
         status,
+        hash_kv,
     })
 }
 
@@ -82,6 +86,7 @@ pub(super) fn check_part(
 struct Found {
     problems: Vec<String>,
     status: Option<crate::etcd::schema::Status>,
+    hash_kv: Option<crate::etcd::hashkv::HashKv>,
     file_size: u64,
     file_sha256: [u8; 32],
 }
@@ -108,6 +113,7 @@ fn check_plain(part_path: &Path, received: &crate::etcd::Received) -> anyhow::Re
     Ok(Found {
         problems,
         status: v.status,
+        hash_kv: v.hash_kv,
         file_size: v.file_size,
         file_sha256: received.file_sha256,
     })
@@ -142,6 +148,7 @@ fn check_layered(
     Ok(Found {
         problems,
         status: v.status,
+        hash_kv: v.hash_kv,
         file_size: written,
         file_sha256: written_sha,
     })

@@ -69,6 +69,8 @@ pub(super) struct Job<'a> {
     pub started: Instant,
     pub started_at: DateTime<Utc>,
     pub bound: Deadline,
+    /// `--skip-hash-check`: the file's `HashKV` is recorded, not compared with the members'.
+    pub skip_hash_check: bool,
 }
 
 /// What this run wrote before the commit and must remove if it does not get there.
@@ -113,6 +115,11 @@ impl Writing {
     ) -> anyhow::Result<Sidecar> {
         let bound = &job.bound;
         let (streamed, checked) = self.stream_and_check(job, member, part_path, printer)?;
+        failpoint("save-hashkv", bound, printer);
+        let proof = super::proof::prove(job, member, checked.hash_kv, printer)?;
+        bound
+            .check()
+            .map_err(|e| stopped(e, "comparing the snapshot's HashKV"))?;
         if let (Some(n), Some(p)) = (&job.paths.bundle_name, &job.paths.bundle) {
             failpoint("save-bundle", bound, printer);
             self.bundle = Some(write_bundle(
@@ -127,7 +134,14 @@ impl Writing {
                 .check()
                 .map_err(|e| stopped(e, "writing the DR bundle"))?;
         }
-        let sidecar = sidecar(job, member, &streamed, &checked, self.bundle.as_ref());
+        let sidecar = sidecar(
+            job,
+            member,
+            &streamed,
+            &checked,
+            &proof,
+            self.bundle.as_ref(),
+        );
         failpoint("save-commit", bound, printer);
         // The last point where a signal or --timeout still means "nothing saved".
         bound
@@ -206,6 +220,7 @@ fn sidecar(
     member: &Member,
     streamed: &Streamed,
     checked: &Checked,
+    proof: &crate::backup::catalog::HashKvRecord,
     bundle: Option<&WrittenBundle>,
 ) -> Sidecar {
     let (layers, status) = (job.prep.layers, &member.status);
@@ -244,5 +259,7 @@ fn sidecar(
         snapshot_sha256: (!layers.is_plain()).then(|| hex::encode(received.file_sha256)),
         pki_bundle: bundle.map(|b| b.record.clone()),
         failed_verification: None,
+        hash_kv: Some(proof.clone()),
+        drill: None,
     }
 }

@@ -11,8 +11,10 @@
 //!    (`name.rs`);
 //! 3. stream into `<name>.part` (0600, exclusive), SHA-256 checked against etcd's digest
 //!    (`stream.rs`);
-//! 4. fsync, size check and the checks of `verify` (`check.rs`), the DR bundle (`bundle.rs`),
-//!    sidecar `<name>.json` written atomically;
+//! 4. fsync, size check and the checks of `verify` (`check.rs`), whose walk also computes
+//!    etcd's `HashKV` of the file; that hash confirmed by the members' own `HashKV` at the
+//!    snapshot's revision (`proof.rs`); the DR bundle (`bundle.rs`), sidecar `<name>.json`
+//!    written atomically;
 //! 5. rename `<name>.part` → `<name>` without replacing anything, fsync the directory
 //!    (`commit.rs`);
 //! 6. upload (`upload.rs`) and `--prune` (`after_commit.rs`).
@@ -32,6 +34,7 @@ mod name;
 pub(crate) mod one_off;
 mod preflight;
 mod prepare;
+mod proof;
 mod stop;
 mod stream;
 mod temp_file;
@@ -187,6 +190,7 @@ pub(crate) fn save(
         started,
         started_at,
         bound,
+        skip_hash_check: args.skip_hash_check,
     };
     let sidecar = commit::write_and_commit(&job, &mut member, printer)?;
     drop(prep.check_key);

@@ -6,13 +6,14 @@ use super::*;
 use proptest::prelude::*;
 use std::path::PathBuf;
 
-const FIXTURES: [&str; 6] = [
+const FIXTURES: [&str; 7] = [
     "core.v1.Pod",
     "core.v1.Secret",
     "core.v1.ConfigMap",
     "core.v1.Service",
     "apps.v1.Deployment",
     "coordination.k8s.io.v1.Lease",
+    "apiextensions.k8s.io.v1.CustomResourceDefinition",
 ];
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -206,6 +207,35 @@ fn times_and_durations_as_go_writes_them() {
     ] {
         assert_eq!(go_duration(ns), go, "{ns}");
     }
+}
+
+/// Every kind of upstream's round-trip fixtures, not only the ones committed here:
+/// `K8S_TESTDATA=<kubernetes/api checkout>/testdata/HEAD cargo test --lib -- --ignored every_kind`.
+#[test]
+#[ignore = "needs a checkout of kubernetes/api (K8S_TESTDATA)"]
+fn every_kind_of_upstreams_fixtures() {
+    let dir = PathBuf::from(std::env::var_os("K8S_TESTDATA").expect("K8S_TESTDATA"));
+    let Ok(schema) = schema() else { panic!() };
+    let (mut decoded, mut not_objects, mut failed) = (0, 0, Vec::new());
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "pb") {
+            continue;
+        }
+        let want: Value = serde_json::from_slice(&std::fs::read(path.with_extension("json")).unwrap()).unwrap();
+        // Options, Status, WatchEvent, AdmissionReview…: no ObjectMeta, never stored in etcd.
+        let (v, k) = (want["apiVersion"].as_str(), want["kind"].as_str());
+        if schema.message_of(v.unwrap_or(""), k.unwrap_or("")).is_none() {
+            not_objects += 1;
+            continue;
+        }
+        match decode(&std::fs::read(&path).unwrap()) {
+            Decoded::Object { object, notes, .. } if object == want && notes.is_empty() => decoded += 1,
+            other => failed.push((path.file_name().unwrap().to_owned(), other.to_json())),
+        }
+    }
+    eprintln!("{decoded} equal to Go's JSON; {not_objects} not object kinds");
+    assert!(failed.is_empty(), "{} differ: {:#?}", failed.len(), failed.iter().map(|f| &f.0).collect::<Vec<_>>());
 }
 
 fn damaged(value: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {

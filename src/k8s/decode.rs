@@ -31,9 +31,11 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use base64::Engine as _;
-use prost_reflect::{DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor};
-use prost_reflect::Value as Pv;
 use prost_reflect::ReflectMessage as _;
+use prost_reflect::Value as Pv;
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor,
+};
 use serde_json::{Map, Value};
 
 /// The prefix of a protobuf value (k8s.io/apimachinery `runtime/serializer/protobuf`).
@@ -269,7 +271,9 @@ impl Schema {
             reason,
         };
         let Some(unknown_desc) = self.pool.get_message_by_name(UNKNOWN) else {
-            return invalid(format!("the built-in schema lacks {UNKNOWN}; a broken build"));
+            return invalid(format!(
+                "the built-in schema lacks {UNKNOWN}; a broken build"
+            ));
         };
         let unknown = match DynamicMessage::decode(unknown_desc, bytes) {
             Ok(m) => m,
@@ -283,14 +287,20 @@ impl Schema {
         };
         let encoding = string_field(&unknown, "contentEncoding");
         if !encoding.is_empty() {
-            return invalid(format!("protobuf envelope with content encoding {encoding:?}"));
+            return invalid(format!(
+                "protobuf envelope with content encoding {encoding:?}"
+            ));
         }
         let raw = bytes_field(&unknown, "raw");
         let mut out = Map::new();
         out.insert("kind".into(), kind.clone().into());
         out.insert("apiVersion".into(), api_version.clone().into());
         let Some(desc) = self.message_of(&api_version, &kind) else {
-            return self.partial(out, raw, format!("{api_version} {kind} is not in the built-in schema"));
+            return self.partial(
+                out,
+                raw,
+                format!("{api_version} {kind} is not in the built-in schema"),
+            );
         };
         let msg = match DynamicMessage::decode(desc.clone(), &raw[..]) {
             Ok(m) => m,
@@ -342,10 +352,14 @@ impl Schema {
         let package = match group {
             "" => "k8s.io.api.core".to_string(),
             "internal.apiserver.k8s.io" => "k8s.io.api.apiserverinternal".to_string(),
-            "apiextensions.k8s.io" => "k8s.io.apiextensions_apiserver.pkg.apis.apiextensions".into(),
+            "apiextensions.k8s.io" => {
+                "k8s.io.apiextensions_apiserver.pkg.apis.apiextensions".into()
+            }
             g => format!("k8s.io.api.{}", g.split('.').next().unwrap_or(g)),
         };
-        let desc = self.pool.get_message_by_name(&format!("{package}.{version}.{kind}"))?;
+        let desc = self
+            .pool
+            .get_message_by_name(&format!("{package}.{version}.{kind}"))?;
         // Only top-level objects: a nested type of the same name (a `Condition`) is no kind.
         let meta = desc.get_field_by_name("metadata")?;
         matches!(meta.kind(), Kind::Message(m) if m.full_name() == format!("{META}.ObjectMeta"))
@@ -353,7 +367,12 @@ impl Schema {
     }
 
     /// Writes `msg`'s fields into `out` as Go's `encoding/json` writes its struct.
-    fn write_fields(&self, msg: &DynamicMessage, out: &mut Map<String, Value>, notes: &mut Vec<String>) {
+    fn write_fields(
+        &self,
+        msg: &DynamicMessage,
+        out: &mut Map<String, Value>,
+        notes: &mut Vec<String>,
+    ) {
         let desc = msg.descriptor();
         let layout = self.go.get(desc.full_name());
         let mut seen = Vec::new();
@@ -433,15 +452,15 @@ impl Schema {
         let full = desc.full_name();
         let (package, name) = full.rsplit_once('.').unwrap_or(("", full));
         match (package, name) {
-            (META, "Time") | (META, "MicroTime") => {
-                time_json(m, name == "MicroTime")
-            }
+            (META, "Time") | (META, "MicroTime") => time_json(m, name == "MicroTime"),
             (META, "Duration") => go_duration(int_field(m, "duration")).into(),
             (META, "FieldsV1") => raw_json(&bytes_field(m, "Raw"), full, notes),
             ("k8s.io.apimachinery.pkg.runtime", "RawExtension") => {
                 raw_json(&bytes_field(m, "raw"), full, notes)
             }
-            ("k8s.io.apimachinery.pkg.api.resource", "Quantity") => string_field(m, "string").into(),
+            ("k8s.io.apimachinery.pkg.api.resource", "Quantity") => {
+                string_field(m, "string").into()
+            }
             ("k8s.io.apimachinery.pkg.util.intstr", "IntOrString") => {
                 if int_field(m, "type") == 1 {
                     string_field(m, "strVal").into()
@@ -460,7 +479,8 @@ impl Schema {
     fn apiextensions(&self, m: &DynamicMessage, name: &str, notes: &mut Vec<String>) -> Value {
         let mut field = |n: &str| {
             let fd = m.descriptor().get_field_by_name(n)?;
-            m.has_field(&fd).then(|| self.value(&fd, &m.get_field(&fd), notes))
+            m.has_field(&fd)
+                .then(|| self.value(&fd, &m.get_field(&fd), notes))
         };
         let non_empty = |v: &Value| v.as_array().is_some_and(|a| !a.is_empty());
         match name {
@@ -593,7 +613,10 @@ fn raw_json(raw: &[u8], what: &str, notes: &mut Vec<String>) -> Value {
         return Value::Null;
     }
     serde_json::from_slice(raw).unwrap_or_else(|e| {
-        note(notes, format!("{what} does not hold JSON ({e}); shown as base64"));
+        note(
+            notes,
+            format!("{what} does not hold JSON ({e}); shown as base64"),
+        );
         base64_std(raw).into()
     })
 }

@@ -17,7 +17,9 @@ const FIXTURES: [&str; 7] = [
 ];
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/k8s").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/k8s")
+        .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -50,7 +52,11 @@ fn protobuf_fixtures_decode_to_go_json_in_go_order() {
                 let skip = line.unwrap_or(0).saturating_sub(3);
                 s.lines().skip(skip).take(8).map(str::to_string).collect()
             };
-            panic!("{name} differs at line {line:?}:\n{:#?}\nwant:\n{:#?}", context(&got), context(&want));
+            panic!(
+                "{name} differs at line {line:?}:\n{:#?}\nwant:\n{:#?}",
+                context(&got),
+                context(&want)
+            );
         }
     }
 }
@@ -78,8 +84,16 @@ fn json_values_are_the_object_as_stored() {
 #[test]
 fn encrypted_values_name_provider_and_key_and_are_never_decoded() {
     for (value, provider, key) in [
-        (&b"k8s:enc:aescbc:v1:key1:\x8a\x00\x13garbage"[..], "aescbc", "key1"),
-        (b"k8s:enc:aesgcm:v1:2026-rotation:\x00", "aesgcm", "2026-rotation"),
+        (
+            &b"k8s:enc:aescbc:v1:key1:\x8a\x00\x13garbage"[..],
+            "aescbc",
+            "key1",
+        ),
+        (
+            b"k8s:enc:aesgcm:v1:2026-rotation:\x00",
+            "aesgcm",
+            "2026-rotation",
+        ),
         (b"k8s:enc:secretbox:v1:sb:", "secretbox", "sb"),
         (b"k8s:enc:kms:v2:vault-kms:\x0a\x05", "kms", "vault-kms"),
     ] {
@@ -108,7 +122,9 @@ fn other_values_are_not_kubernetes_objects() {
 #[test]
 fn a_type_the_schema_does_not_know_shows_its_metadata() {
     let pod = fixture("core.v1.Pod.pb");
-    let Ok(Schema { pool, .. }) = schema() else { panic!() };
+    let Ok(Schema { pool, .. }) = schema() else {
+        panic!()
+    };
     let unknown_desc = pool.get_message_by_name(UNKNOWN).unwrap();
     let mut envelope = DynamicMessage::decode(unknown_desc, &pod[4..]).unwrap();
     let raw = bytes_field(&envelope, "raw");
@@ -128,7 +144,10 @@ fn a_type_the_schema_does_not_know_shows_its_metadata() {
     else {
         panic!("{decoded:?}");
     };
-    assert_eq!(reason, "apiregistration.k8s.io/v1 APIService is not in the built-in schema");
+    assert_eq!(
+        reason,
+        "apiregistration.k8s.io/v1 APIService is not in the built-in schema"
+    );
     assert_eq!(got_raw, &raw);
     assert_eq!(object["metadata"], go_json("core.v1.Pod")["metadata"]);
     assert_eq!(object["kind"], "APIService");
@@ -142,11 +161,16 @@ fn a_type_the_schema_does_not_know_shows_its_metadata() {
 /// What the partial decode relies on: `metadata` is field 1 of every object type in the schema.
 #[test]
 fn object_meta_is_field_1_of_every_kind() {
-    let Ok(Schema { pool, .. }) = schema() else { panic!() };
+    let Ok(Schema { pool, .. }) = schema() else {
+        panic!()
+    };
     let mut kinds = 0;
     for desc in pool.all_messages() {
-        let Some(meta) = desc.get_field_by_name("metadata") else { continue };
-        if matches!(meta.kind(), Kind::Message(m) if m.full_name() == format!("{META}.ObjectMeta")) {
+        let Some(meta) = desc.get_field_by_name("metadata") else {
+            continue;
+        };
+        if matches!(meta.kind(), Kind::Message(m) if m.full_name() == format!("{META}.ObjectMeta"))
+        {
             assert_eq!(meta.number(), 1, "{}", desc.full_name());
             kinds += 1;
         }
@@ -159,7 +183,10 @@ fn kinds_map_to_their_messages() {
     let Ok(s) = schema() else { panic!() };
     let name = |v, k| s.message_of(v, k).map(|d| d.full_name().to_string());
     assert_eq!(name("v1", "Pod").as_deref(), Some("k8s.io.api.core.v1.Pod"));
-    assert_eq!(name("apps/v1", "Deployment").as_deref(), Some("k8s.io.api.apps.v1.Deployment"));
+    assert_eq!(
+        name("apps/v1", "Deployment").as_deref(),
+        Some("k8s.io.api.apps.v1.Deployment")
+    );
     assert_eq!(
         name("rbac.authorization.k8s.io/v1", "ClusterRole").as_deref(),
         Some("k8s.io.api.rbac.v1.ClusterRole")
@@ -183,15 +210,25 @@ fn times_and_durations_as_go_writes_them() {
     let Ok(s) = schema() else { panic!() };
     let time = |micro: bool, fields: &[(&str, Pv)]| {
         let name = if micro { "MicroTime" } else { "Time" };
-        let mut m = DynamicMessage::new(s.pool.get_message_by_name(&format!("{META}.{name}")).unwrap());
+        let mut m = DynamicMessage::new(
+            s.pool
+                .get_message_by_name(&format!("{META}.{name}"))
+                .unwrap(),
+        );
         for (f, v) in fields {
             m.set_field_by_name(f, v.clone());
         }
         time_json(&m, micro)
     };
     assert_eq!(time(false, &[]), Value::Null);
-    assert_eq!(time(false, &[("seconds", Pv::I64(0))]), "1970-01-01T00:00:00Z");
-    let t = [("seconds", Pv::I64(1_795_000_000)), ("nanos", Pv::I32(123_456_789))];
+    assert_eq!(
+        time(false, &[("seconds", Pv::I64(0))]),
+        "1970-01-01T00:00:00Z"
+    );
+    let t = [
+        ("seconds", Pv::I64(1_795_000_000)),
+        ("nanos", Pv::I32(123_456_789)),
+    ];
     assert_eq!(time(false, &t), "2026-11-18T11:06:40Z");
     assert_eq!(time(true, &t), "2026-11-18T11:06:40.123456Z");
     for (ns, go) in [
@@ -222,20 +259,31 @@ fn every_kind_of_upstreams_fixtures() {
         if path.extension().is_none_or(|e| e != "pb") {
             continue;
         }
-        let want: Value = serde_json::from_slice(&std::fs::read(path.with_extension("json")).unwrap()).unwrap();
+        let want: Value =
+            serde_json::from_slice(&std::fs::read(path.with_extension("json")).unwrap()).unwrap();
         // Options, Status, WatchEvent, AdmissionReview…: no ObjectMeta, never stored in etcd.
         let (v, k) = (want["apiVersion"].as_str(), want["kind"].as_str());
-        if schema.message_of(v.unwrap_or(""), k.unwrap_or("")).is_none() {
+        if schema
+            .message_of(v.unwrap_or(""), k.unwrap_or(""))
+            .is_none()
+        {
             not_objects += 1;
             continue;
         }
         match decode(&std::fs::read(&path).unwrap()) {
-            Decoded::Object { object, notes, .. } if object == want && notes.is_empty() => decoded += 1,
+            Decoded::Object { object, notes, .. } if object == want && notes.is_empty() => {
+                decoded += 1
+            }
             other => failed.push((path.file_name().unwrap().to_owned(), other.to_json())),
         }
     }
     eprintln!("{decoded} equal to Go's JSON; {not_objects} not object kinds");
-    assert!(failed.is_empty(), "{} differ: {:#?}", failed.len(), failed.iter().map(|f| &f.0).collect::<Vec<_>>());
+    assert!(
+        failed.is_empty(),
+        "{} differ: {:#?}",
+        failed.len(),
+        failed.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
 }
 
 fn damaged(value: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {

@@ -50,7 +50,7 @@ const UNKNOWN: &str = "k8s.io.apimachinery.pkg.runtime.Unknown";
 
 /// What a value of the Kubernetes key space holds.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Decoded {
+pub enum Decoded {
     /// The whole object, as `kubectl get -o json` shows it.
     Object {
         object: Value,
@@ -79,13 +79,13 @@ pub(crate) enum Decoded {
 
 /// How the API server wrote a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Source {
+pub enum Source {
     Json,
     Protobuf,
 }
 
 impl Source {
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Source::Json => "json",
             Source::Protobuf => "protobuf",
@@ -95,7 +95,7 @@ impl Source {
 
 impl Decoded {
     /// The decoded object, when there is one (whole or metadata only).
-    pub(crate) fn object(&self) -> Option<&Value> {
+    pub fn object(&self) -> Option<&Value> {
         match self {
             Decoded::Object { object, .. } | Decoded::Partial { object, .. } => Some(object),
             _ => None,
@@ -112,7 +112,7 @@ impl Decoded {
     /// {"invalid": "<why>", "encoding": "json"}
     /// {"other": true}
     /// ```
-    pub(crate) fn to_json(&self) -> Value {
+    pub fn to_json(&self) -> Value {
         let mut out = Map::new();
         match self {
             Decoded::Object {
@@ -155,7 +155,7 @@ impl Decoded {
 }
 
 /// Decodes one value of the Kubernetes key space. Never panics, whatever the bytes.
-pub(crate) fn decode(value: &[u8]) -> Decoded {
+pub fn decode(value: &[u8]) -> Decoded {
     if let Some(rest) = value.strip_prefix(ENCRYPTED_PREFIX) {
         return encrypted(rest);
     }

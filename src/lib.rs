@@ -15,7 +15,7 @@ pub(crate) mod diagnostics;
 pub mod etcd;
 pub(crate) mod etcdctl;
 pub mod fsutil;
-pub(crate) mod k8s;
+pub mod k8s;
 pub(crate) mod keyspace;
 pub(crate) mod metrics;
 pub(crate) mod node;

@@ -183,7 +183,12 @@ macro_rules! examples_export {
         "  Every key as etcdctl get -w json prints it, one JSON object per line:
     etcd-backup export etcd-snapshot-2026-11-21_04-00-00.db > keys.jsonl
   The secrets of one namespace, as of an older revision kept in the file:
-    etcd-backup export snap.db --prefix /registry/secrets/prod/ --revision 48000"
+    etcd-backup export snap.db --prefix /registry/secrets/prod/ --revision 48000
+  The objects as kubectl get -o json shows them:
+    etcd-backup export snap.db --decode --resource deployments.apps | jq .decoded.object
+  One namespace back through the API server (never by writing etcd):
+    etcd-backup export snap.db --manifests /root/prod --namespace prod
+    kubectl apply -R -f /root/prod"
     };
 }
 
@@ -625,6 +630,28 @@ pub struct ExportArgs {
     /// The state as of this revision (after the compacted one), as `etcdctl get --rev R`
     #[arg(long, value_name = "R")]
     pub revision: Option<i64>,
+
+    /// Add the Kubernetes object to each line ("decoded": kubectl's JSON; encrypted values
+    /// named by provider and key, never decoded)
+    #[arg(long)]
+    pub decode: bool,
+
+    /// Write kind/namespace/name.yaml files ready for `kubectl apply` into DIR (new or empty),
+    /// server-set fields and status stripped, instead of lines on stdout
+    #[arg(long, value_name = "DIR")]
+    pub manifests: Option<PathBuf>,
+
+    /// Only objects in this namespace (and the Namespace itself)
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// Only objects of this resource: pods, deployments.apps, or the kind
+    #[arg(long, value_name = "RESOURCE")]
+    pub resource: Option<String>,
+
+    /// Only objects of this name
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
 
     #[command(flatten)]
     pub identity: IdentityArgs,

@@ -494,7 +494,7 @@ _etcd__backup() {
             return 0
             ;;
         etcd__backup__subcmd__export)
-            opts="-i -w -q -v -h --prefix --revision --identity --remote-endpoint --remote-region --remote-timeout --remote-retries --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --log-format --metrics-file --config --no-config --show-settings --help"
+            opts="-i -w -q -v -h --prefix --revision --decode --manifests --namespace --resource --name --identity --remote-endpoint --remote-region --remote-timeout --remote-retries --endpoints --cacert --cert --key --backup-dir --manifest --no-manifest --write-out --quiet --verbose --log-format --metrics-file --config --no-config --show-settings --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -505,6 +505,22 @@ _etcd__backup() {
                     return 0
                     ;;
                 --revision)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --manifests)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --resource)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -413,6 +413,10 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -l show
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l prefix -d 'Only keys that start with this (as `etcdctl get P --prefix`)' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l revision -d 'The state as of this revision (after the compacted one), as `etcdctl get --rev R`' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l manifests -d 'Write kind/namespace/name.yaml files ready for `kubectl apply` into DIR (new or empty), server-set fields and status stripped, instead of lines on stdout' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l namespace -d 'Only objects in this namespace (and the Namespace itself)' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l resource -d 'Only objects of this resource: pods, deployments.apps, or the kind' -r
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l name -d 'Only objects of this name' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -s i -l identity -d 'age identity file (AGE-SECRET-KEY-1…, as age-keygen writes it, mode 0600) to decrypt encrypted backups; repeatable' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l remote-endpoint -d 'Endpoint of the store (S3-compatible, GCS or Azure)' -r
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l remote-region -d 'Region [default: AWS_REGION, the profile\'s, else us-east-1]' -r
@@ -432,6 +436,7 @@ complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l log-f
 json\t'One JSON object per line: ts (RFC 3339, UTC), level (error, warn, info, debug), msg, and hint, causes and target where they apply'"
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l metrics-file -d 'Write metrics of every save run here, for node-exporter\'s textfile collector' -r -F
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l config -d 'Read settings from this TOML file (it must exist) [default: /etc/etcd-backup/config.toml, when it exists]' -r -F
+complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l decode -d 'Add the Kubernetes object to each line ("decoded": kubectl\'s JSON; encrypted values named by provider and key, never decoded)'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -l no-manifest -d 'Do not read the kubeadm manifest, even where it exists'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -s q -l quiet -d 'Only print errors on stderr'
 complete -c etcd-backup -n "__fish_etcd_backup_using_subcommand export" -s v -l verbose -d 'More detail on stderr (-vv for debug logs; RUST_LOG overrides)'

@@ -32,7 +32,9 @@ pub(crate) enum Change {
     Removed,
     /// The value differs.
     Changed,
-    /// The same value, other revision fields or lease (a rewrite of the same bytes).
+    /// Only metadata: the same value with other revision fields or lease (a rewrite of the same
+    /// bytes), or a Kubernetes object whose `metadata` alone differs (labels, annotations,
+    /// resourceVersion, managedFields; not its spec, data or status).
     Metadata,
 }
 
@@ -49,11 +51,31 @@ impl Change {
 /// Compares two versions of one key.
 pub(crate) fn compare(a: &Rec, b: &Rec) -> Option<Change> {
     if a.value != b.value {
-        Some(Change::Changed)
+        Some(match only_metadata_differs(&a.value, &b.value) {
+            true => Change::Metadata,
+            false => Change::Changed,
+        })
     } else if (a.create, a.main, a.version, a.lease) != (b.create, b.main, b.version, b.lease) {
         Some(Change::Metadata)
     } else {
         None
+    }
+}
+
+/// Whether two values are the same Kubernetes object but for its `metadata` (both decoded whole;
+/// an encrypted or undecodable value is never "only metadata").
+fn only_metadata_differs(a: &[u8], b: &[u8]) -> bool {
+    use crate::k8s::decode::{decode, Decoded};
+    let without_metadata = |v: &[u8]| match decode(v) {
+        Decoded::Object { mut object, .. } => {
+            object.as_object_mut()?.remove("metadata");
+            Some(object)
+        }
+        _ => None,
+    };
+    match (without_metadata(a), without_metadata(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => false,
     }
 }
 
@@ -564,6 +586,30 @@ mod tests {
         );
         m.insert("secrets".to_string(), c(0, 2, 0));
         assert!(summary_sentence(&m).contains(", bring back 2 secrets deleted since, and revert"));
+    }
+
+    #[test]
+    fn a_change_of_metadata_alone_is_told_apart() {
+        let rec = |value: &str, main| Rec {
+            key: b"/registry/configmaps/a/b".to_vec(),
+            value: value.as_bytes().to_vec(),
+            main,
+            create: 1,
+            version: 1,
+            ..Rec::default()
+        };
+        let v1 = r#"{"kind":"ConfigMap","metadata":{"name":"b","resourceVersion":"1"},"data":{"x":"1"}}"#;
+        let v2 =
+            r#"{"kind":"ConfigMap","metadata":{"name":"b","labels":{"l":"1"}},"data":{"x":"1"}}"#;
+        let v3 = r#"{"kind":"ConfigMap","metadata":{"name":"b"},"data":{"x":"2"}}"#;
+        assert_eq!(compare(&rec(v1, 2), &rec(v2, 3)), Some(Change::Metadata));
+        assert_eq!(compare(&rec(v1, 2), &rec(v3, 3)), Some(Change::Changed));
+        assert_eq!(compare(&rec(v1, 2), &rec(v1, 3)), Some(Change::Metadata));
+        assert_eq!(compare(&rec(v1, 2), &rec(v1, 2)), None);
+        // Encrypted: nobody can tell, so it is a change.
+        let e1 = "k8s:enc:aescbc:v1:key1:aaaa";
+        let e2 = "k8s:enc:aescbc:v1:key1:bbbb";
+        assert_eq!(compare(&rec(e1, 2), &rec(e2, 3)), Some(Change::Changed));
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! `etcd-backup export BACKUP`: the keys as `etcdctl get "" --prefix -w json` prints its `kvs`,
 //! one JSON object per line, in key order (docs/formats.md §10.3).
 
+use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::Path;
+
+use anyhow::anyhow;
 
 use base64::Engine;
 
@@ -9,6 +13,9 @@ use crate::backup::named::Named;
 use crate::backup::set::scratch_dir;
 use crate::cli::ExportArgs;
 use crate::diagnostics::{ExitStatus, HintExt};
+use crate::k8s::decode::{self, Decoded};
+use crate::k8s::key;
+use crate::k8s::manifest::{self, Filter, ObjectRef};
 use crate::keyspace::{self, Ask, Backup, Rec};
 use crate::output::Printer;
 use crate::settings::Settings;
@@ -43,11 +50,21 @@ pub(crate) fn run(
             n => format!(" and through {n} runs in scratch files"),
         }
     ));
+    let filter = Filter {
+        namespace: args.namespace.clone(),
+        resource: args.resource.clone(),
+        name: args.name.clone(),
+    };
+    let filtered = filter != Filter::default();
+    if let Some(dir) = &args.manifests {
+        check_manifests_dir(dir)?;
+    }
     // Data on stdout, buffered: one flush per 64 KiB, not per line.
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut line = String::new();
     let mut written = 0u64;
+    let mut files = Manifests::default();
     for rec in sorted {
         let rec = rec
             .map_err(anyhow::Error::from)
@@ -55,8 +72,23 @@ pub(crate) fn run(
         if rec.tomb {
             continue;
         }
+        let decoded = (args.decode || filtered || args.manifests.is_some())
+            .then(|| decode::decode(&rec.value));
+        if filtered && !matches(&filter, &rec.key, decoded.as_ref()) {
+            continue;
+        }
+        if let Some(dir) = &args.manifests {
+            files.add(dir, &rec.key, decoded.as_ref())?;
+            continue;
+        }
         line.clear();
         kv_json(&rec, &mut line);
+        if let (true, Some(d)) = (args.decode, &decoded) {
+            line.pop();
+            line.push_str(",\"decoded\":");
+            line.push_str(&d.to_json().to_string());
+            line.push('}');
+        }
         line.push('\n');
         if let Err(e) = out.write_all(line.as_bytes()) {
             return stdout_closed(e);
@@ -66,8 +98,131 @@ pub(crate) fn run(
     if let Err(e) = out.flush() {
         return stdout_closed(e);
     }
-    printer.detail(format!("{written} keys exported"));
+    if let Some(dir) = &args.manifests {
+        files.report(dir, printer);
+    } else {
+        printer.detail(format!("{written} keys exported"));
+    }
     Ok(ExitStatus::Success)
+}
+
+/// Whether the key's object passes `--namespace`/`--resource`/`--name`: only Kubernetes objects
+/// can (group and resource from the key path, kind, namespace and name from the object, or the
+/// key path when the value is encrypted or damaged).
+fn matches(filter: &Filter, key: &[u8], decoded: Option<&Decoded>) -> bool {
+    let Some(k) = key::parse(key) else {
+        return false;
+    };
+    let object = decoded.and_then(Decoded::object);
+    let field = |path: &[&str]| -> Option<&str> {
+        let mut v = object?;
+        for p in path {
+            v = v.get(p)?;
+        }
+        v.as_str()
+    };
+    let reference = ObjectRef {
+        group: k.group_shown(),
+        resource: k.resource,
+        kind: field(&["kind"]).unwrap_or(""),
+        namespace: field(&["metadata", "namespace"])
+            .filter(|n| !n.is_empty())
+            .or(k.namespace),
+        name: field(&["metadata", "name"]).unwrap_or(k.name),
+    };
+    filter.matches(&reference)
+}
+
+/// `--manifests DIR` must be new or empty: files of an earlier export are never mixed in or
+/// replaced.
+fn check_manifests_dir(dir: &Path) -> anyhow::Result<()> {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(anyhow!("--manifests {} is not empty", dir.display())).hint(
+                    "name a new directory (it is created 0700): files of an earlier export are \
+                     never replaced or mixed in",
+                );
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(anyhow::Error::from(e).context(format!("cannot read {}", dir.display())))
+            .hint("name a new directory for --manifests"),
+    }
+}
+
+/// What `--manifests` wrote and left out.
+#[derive(Debug, Default)]
+struct Manifests {
+    written: u64,
+    /// Encrypted at rest, per provider and key name: only the API server can decrypt them.
+    encrypted: BTreeMap<String, u64>,
+    /// Not a whole object: metadata only (a type the schema does not know), damaged, not
+    /// Kubernetes, or not a manifest (no name).
+    skipped: Vec<String>,
+}
+
+impl Manifests {
+    fn add(&mut self, dir: &Path, key: &[u8], decoded: Option<&Decoded>) -> anyhow::Result<()> {
+        let shown = String::from_utf8_lossy(key);
+        let object = match decoded {
+            Some(Decoded::Object { object, .. }) => object,
+            Some(Decoded::Encrypted { provider, key }) => {
+                *self
+                    .encrypted
+                    .entry(format!("{provider}:{key}"))
+                    .or_default() += 1;
+                return Ok(());
+            }
+            Some(Decoded::Partial { reason, .. }) => {
+                self.skipped
+                    .push(format!("{shown} (only its metadata can be read: {reason})"));
+                return Ok(());
+            }
+            Some(Decoded::Invalid { reason, .. }) => {
+                self.skipped.push(format!("{shown} (damaged: {reason})"));
+                return Ok(());
+            }
+            Some(Decoded::Other) | None => return Ok(()),
+        };
+        let m = match manifest::manifest(object) {
+            Ok(m) => m,
+            Err(e) => {
+                self.skipped.push(format!("{shown} ({e})"));
+                return Ok(());
+            }
+        };
+        manifest::write(dir, &m, false)
+            .map_err(anyhow::Error::from)
+            .hint("check free space and that DIR is writable")?;
+        self.written += 1;
+        Ok(())
+    }
+
+    fn report(&self, dir: &Path, printer: &Printer) {
+        for s in &self.skipped {
+            printer.detail(format!("not written: {s}"));
+        }
+        if !self.skipped.is_empty() {
+            printer.warn(format!(
+                "{} objects were not written (-v lists them): not whole objects",
+                self.skipped.len()
+            ));
+        }
+        for (which, n) in &self.encrypted {
+            printer.warn(format!(
+                "{n} objects are encrypted at rest ({which}) and were not written: only the API \
+                 server holding that key can read them (kubectl get them from a cluster restored \
+                 with the encryption config)"
+            ));
+        }
+        printer.result(format!(
+            "wrote {} manifests under {} (0600 files: they may hold secrets)",
+            self.written,
+            dir.display()
+        ));
+    }
 }
 
 /// A reader that stopped reading (`| head`) ends the export quietly.

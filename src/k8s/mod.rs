@@ -5,6 +5,5 @@
 // `decode` is public for fuzz/fuzz_targets/k8s_value.rs.
 pub mod decode;
 pub(crate) mod key;
-#[cfg_attr(not(test), allow(dead_code))] // until export --manifests calls it
 pub(crate) mod manifest;
 pub(crate) mod value;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use serde_json::Value;
 
+use crate::checkers;
 use crate::common::*;
 
 /// An etcd client on the test's own runtime, for binary values, leases, txns and compaction.
@@ -418,4 +419,155 @@ fn inspect_export_diff_match_etcdctl_on_3_5_1() {
 #[test]
 fn inspect_export_diff_match_etcdctl_on_3_4_23() {
     check_release(v34());
+}
+
+/// `export --decode` adds kubectl's JSON of each object (the upstream round-trip fixtures, written
+/// by the real Go serializer, are the oracle), `--resource` filters, and `--manifests` writes
+/// files that kubernetes-validate accepts, 0600, leaving out what only the API server can read.
+#[test]
+fn export_decodes_objects_and_writes_manifests() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::generate(dir.path(), KeyKind::EcSec1);
+    let etcd = Etcd::start(&v35(), &pki, dir.path());
+    let mut c = Client::connect(&etcd);
+    let fixtures = project_root().join("tests/fixtures/k8s");
+    let fixture = |name: &str| -> (Vec<u8>, Value) {
+        let pb = std::fs::read(fixtures.join(format!("{name}.pb"))).unwrap();
+        let json = std::fs::read(fixtures.join(format!("{name}.json"))).unwrap();
+        (pb, serde_json::from_slice(&json).unwrap())
+    };
+    let (pod_pb, pod_json) = fixture("core.v1.Pod");
+    let (deploy_pb, deploy_json) = fixture("apps.v1.Deployment");
+    c.put("/registry/pods/namespaceValue/nameValue", &pod_pb);
+    c.put("/registry/deployments/namespaceValue/nameValue", &deploy_pb);
+    c.put(
+        "/registry/secrets/shop/sealed",
+        b"k8s:enc:aescbc:v1:key1:\x01\x02\x03",
+    );
+    // Objects as a cluster holds them, stored as JSON (--storage-media-type=application/json).
+    let live: Vec<Value> =
+        serde_json::from_slice(&std::fs::read(fixtures.join("live-objects.json")).unwrap())
+            .unwrap();
+    for o in &live {
+        let kind = o["kind"].as_str().unwrap();
+        let name = o["metadata"]["name"].as_str().unwrap();
+        let key = match (kind, o["metadata"]["namespace"].as_str()) {
+            ("Namespace", _) => format!("/registry/namespaces/{name}"),
+            ("ClusterRole", _) => format!("/registry/clusterroles/{name}"),
+            ("Deployment", Some(ns)) => format!("/registry/deployments/{ns}/{name}"),
+            ("Lease", Some(ns)) => format!("/registry/leases/{ns}/{name}"),
+            (_, Some(ns)) => format!("/registry/{}s/{ns}/{name}", kind.to_lowercase()),
+            (_, None) => panic!("{kind} {name}: no namespace"),
+        };
+        c.put(&key, o.to_string().as_bytes());
+    }
+    let snap = dir.path().join("k8s.db");
+    snapshot(&etcd, &snap);
+
+    let lines = export(&snap, &["--decode"]);
+    let by_key = |k: &str| -> &Value {
+        lines
+            .iter()
+            .find(|l| key_of(l) == k)
+            .unwrap_or_else(|| panic!("{k} not exported"))
+    };
+    let pod = by_key("/registry/pods/namespaceValue/nameValue");
+    assert_eq!(pod["decoded"]["encoding"], "protobuf");
+    assert_eq!(pod["decoded"]["object"], pod_json);
+    // The etcdctl fields are all still there, first.
+    assert!(
+        pod["key"].is_string() && pod["mod_revision"].is_i64(),
+        "{pod}"
+    );
+    let deploy = by_key("/registry/deployments/namespaceValue/nameValue");
+    assert_eq!(deploy["decoded"]["object"], deploy_json);
+    let sealed = by_key("/registry/secrets/shop/sealed");
+    assert_eq!(sealed["decoded"]["encrypted"]["provider"], "aescbc");
+    assert_eq!(sealed["decoded"]["encrypted"]["key"], "key1");
+    assert_eq!(
+        by_key("/registry/configmaps/shop/settings")["decoded"]["encoding"],
+        "json"
+    );
+
+    let only = export(&snap, &["--resource", "deployments.apps"]);
+    let keys: Vec<String> = only.iter().map(key_of).collect();
+    assert_eq!(
+        keys,
+        [
+            "/registry/deployments/namespaceValue/nameValue",
+            "/registry/deployments/shop/api"
+        ]
+    );
+    assert!(
+        only[0].get("decoded").is_none(),
+        "no --decode, no decoded field"
+    );
+
+    let out_dir = dir.path().join("manifests");
+    let out = run(&[
+        "export",
+        snap.to_str().unwrap(),
+        "--manifests",
+        out_dir.to_str().unwrap(),
+        "--namespace",
+        "shop",
+    ]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(err.contains("encrypted at rest (aescbc:key1)"), "{err}");
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut stack = vec![out_dir.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.strip_prefix(&out_dir).unwrap().display().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "configmap/shop/settings.yaml",
+            "deployment.apps/shop/api.yaml",
+            "namespace/_cluster/shop.yaml",
+            "pod/shop/web-0.yaml",
+            "secret/shop/db-credentials.yaml",
+            "service/shop/web.yaml",
+        ],
+        "{}",
+        describe(&out)
+    );
+    use std::os::unix::fs::PermissionsExt;
+    for f in &files {
+        let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", f.display());
+        let text = std::fs::read_to_string(f).unwrap();
+        assert!(
+            !text.contains("resourceVersion") && !text.contains("managedFields"),
+            "{text}"
+        );
+    }
+    let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    checkers::kubernetes_validate(&refs, &["1.28", "latest"]).unwrap();
+    // A second export never mixes into (or replaces) the first one's files.
+    let again = run(&[
+        "export",
+        snap.to_str().unwrap(),
+        "--manifests",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(again.status.code(), Some(2), "{}", describe(&again));
+    assert!(
+        stderr(&again).contains("is not empty"),
+        "{}",
+        describe(&again)
+    );
 }

@@ -391,7 +391,11 @@ fn health_units_run_repair_every_5_minutes_not_enabled_and_hardened() {
         .lines()
         .find(|l| l.contains("unit-name = \"etcd-backup-health\""))
         .unwrap_or_else(|| panic!("no etcd-backup-health entry in Cargo.toml's systemd-units"));
-    for want in ["unit-scripts = \"packaging/systemd/\"", "enable = false", "start = false"] {
+    for want in [
+        "unit-scripts = \"packaging/systemd/\"",
+        "enable = false",
+        "start = false",
+    ] {
         assert!(entry.contains(want), "{want} not in {entry}");
     }
 }

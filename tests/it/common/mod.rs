@@ -30,7 +30,7 @@ pub struct Dist {
     pub etcdutl: Option<PathBuf>,
 }
 
-fn project_root() -> PathBuf {
+pub fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 

@@ -17,6 +17,7 @@
 //!   and prune after its commit.
 
 pub mod catalog;
+pub(crate) mod encryption;
 pub(crate) mod layers;
 pub(crate) mod named;
 pub(crate) mod pki_bundle;

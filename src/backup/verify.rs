@@ -42,6 +42,8 @@ pub(crate) struct Verdict {
     pub status: Option<Status>,
     /// etcd's `HashKV` of the file at its revision, when the walk could compute it.
     pub hash_kv: Option<HashKv>,
+    /// Values encrypted at rest, per `provider:version:key name` (`Report::encrypted`).
+    pub encrypted: std::collections::BTreeMap<String, u64>,
     pub file_size: u64,
     /// SHA-256 of the whole file (`Content::Sha256` only; zero otherwise).
     pub sha256: [u8; 32],
@@ -227,6 +229,10 @@ pub(crate) fn verify_file(
         path: path.to_path_buf(),
         problems,
         hash_kv: report.as_ref().and_then(|r| r.hash_kv),
+        encrypted: report
+            .as_ref()
+            .map(|r| r.encrypted.clone())
+            .unwrap_or_default(),
         status: report.map(|r| r.status),
         file_size: hashes.file_size,
         sha256: hashes.file,
@@ -593,6 +599,7 @@ pub(crate) fn verify_stored(
                 problems,
                 status: None,
                 hash_kv: None,
+                encrypted: Default::default(),
                 file_size: 0,
                 sha256: [0; 32],
                 db_sha256: None,
@@ -629,6 +636,10 @@ pub(crate) fn verify_stored(
         path: name.to_path_buf(),
         problems,
         hash_kv: report.as_ref().and_then(|r| r.hash_kv),
+        encrypted: report
+            .as_ref()
+            .map(|r| r.encrypted.clone())
+            .unwrap_or_default(),
         status: report.map(|r| r.status),
         file_size: stored_size,
         sha256: stored_sha256,
@@ -684,6 +695,7 @@ fn verify_encrypted_bytes(
         problems,
         status: None,
         hash_kv: None,
+        encrypted: Default::default(),
         file_size: size,
         sha256: sha,
         db_sha256: None,

@@ -41,7 +41,17 @@ pub(crate) fn run(
                 if v.decrypted || !v.ok() {
                     record_verdict(target, &v, printer);
                 }
+                let encryption = match target {
+                    Named::Local(path) => crate::backup::encryption::check(
+                        path,
+                        &v.encrypted,
+                        v.sidecar.as_ref().and_then(|s| s.pki_bundle.as_ref()),
+                        &identities,
+                    ),
+                    Named::Remote { .. } => None,
+                };
                 report(printer, &v, &mut tally.json_files);
+                report_encryption(printer, encryption.as_ref(), &mut tally.json_files);
             }
             Err(e @ SpillError::Keys(_)) => {
                 return Err(anyhow::Error::from(e)).hint(
@@ -187,6 +197,26 @@ fn report(printer: &Printer, v: &Verdict, json_files: &mut Vec<serde_json::Value
         for p in &v.problems {
             printer.data(format!("      {p}"));
         }
+    }
+}
+
+/// The keys the values were encrypted at rest with, against the bundled encryption config:
+/// warnings (the file itself is fine), and `encryption` in the file's JSON entry.
+fn report_encryption(
+    printer: &Printer,
+    f: Option<&crate::backup::encryption::Finding>,
+    json_files: &mut [serde_json::Value],
+) {
+    let Some(f) = f else { return };
+    if printer.format == OutputFormat::Json {
+        if let Some(entry) = json_files.last_mut() {
+            entry["encryption"] = serde_json::json!({
+                "keys": f.used, "bundle": f.bundle, "missing_from_bundle": f.missing,
+            });
+        }
+    }
+    for w in &f.warnings {
+        printer.warn(w);
     }
 }
 

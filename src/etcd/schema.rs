@@ -9,7 +9,7 @@
 //!   `meta/storageVersion`) counts live user keys: puts add `KeyValue.key`, tombstones remove it;
 //! - `totalSize`: high-water mark × page size; `version` (3.6): `meta/storageVersion`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use crate::bbolt::{BboltError, Db, Entry, ReadAt};
@@ -59,6 +59,9 @@ pub struct Report {
     /// etcd's `HashKV` at the file's revision (`hashkv.rs`), computed in the same walk; `None`
     /// when the `meta` bucket could not be read.
     pub hash_kv: Option<super::hashkv::HashKv>,
+    /// Values encrypted at rest by the kube-apiserver, per `provider:version:key name` (every
+    /// version kept; only counted when schema checks were asked for).
+    pub encrypted: BTreeMap<String, u64>,
 }
 
 /// Most schema problems reported per file.
@@ -123,6 +126,7 @@ pub fn inspect_db<S: ReadAt + ?Sized>(db: &Db<S>, schema: bool) -> Result<Report
         saw_key_bucket: false,
         consistent_index: None,
         decode_errors: 0,
+        encrypted: BTreeMap::new(),
     };
     let corruption = db.walk(&mut |e: Entry<'_>| walk.visit(&e))?;
     walk.finish();
@@ -146,6 +150,7 @@ pub fn inspect_db<S: ReadAt + ?Sized>(db: &Db<S>, schema: bool) -> Result<Report
         page_size: meta.page_size,
         file_len: db.file_len(),
         hash_kv: walk.hasher.map(super::hashkv::KvHasher::finish),
+        encrypted: walk.encrypted,
     })
 }
 
@@ -168,6 +173,8 @@ struct Walk {
     saw_key_bucket: bool,
     consistent_index: Option<u64>,
     decode_errors: u64,
+    /// See [`Report::encrypted`].
+    encrypted: BTreeMap<String, u64>,
 }
 
 /// Records a schema problem, up to [`MAX_SCHEMA_PROBLEMS`].
@@ -240,6 +247,19 @@ impl Walk {
                     self.live.insert(kv.key.clone());
                 }
                 (Err(_), _) => self.decode_errors += 1,
+            }
+        }
+        if let Ok(kv) = &kv {
+            if let crate::k8s::value::Storage::Encrypted {
+                provider,
+                version,
+                key_name,
+            } = crate::k8s::value::classify(&kv.value)
+            {
+                *self
+                    .encrypted
+                    .entry(format!("{provider}:{version}:{key_name}"))
+                    .or_default() += 1;
             }
         }
         if self.schema {

@@ -838,3 +838,76 @@ fn the_bundle_records_versions_and_a_restore_under_another_kubernetes_warns() {
         "{err}"
     );
 }
+
+/// `verify` lists the keys values were encrypted at rest with and flags one that the DR bundle's
+/// encryption config does not hold: found now, not after a restore.
+#[test]
+fn verify_flags_an_encryption_key_the_bundle_lacks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = Node::start(tmp.path(), &v35(), "cp1");
+    let kube = node.manifests_dir.parent().unwrap().to_path_buf();
+    let enc = kube.join("enc/config.yaml");
+    fs::create_dir_all(enc.parent().unwrap()).unwrap();
+    fs::write(
+        &enc,
+        "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n\
+         - resources: [secrets]\n  providers:\n  - aescbc:\n      keys:\n      - name: key1\n\
+         \x20       secret: dGhpcyBpcyBwYXNzd29yZAo=\n  - identity: {}\n",
+    )
+    .unwrap();
+    let api = node.manifests_dir.join("kube-apiserver.yaml");
+    let text = fs::read_to_string(&api).unwrap();
+    let flag = format!(
+        "    - --etcd-servers=https://127.0.0.1:2379\n    - --encryption-provider-config={}\n",
+        enc.display()
+    );
+    fs::write(
+        &api,
+        text.replace("    - --etcd-servers=https://127.0.0.1:2379\n", &flag),
+    )
+    .unwrap();
+    node.put(
+        "/registry/secrets/shop/a",
+        "k8s:enc:aescbc:v1:key1:ciphertext",
+    );
+    node.put(
+        "/registry/secrets/shop/b",
+        "k8s:enc:aescbc:v1:key9:ciphertext",
+    );
+    let out = node
+        .backup_cmd()
+        .args(["save", "--with-pki", "--kubernetes-dir"])
+        .arg(&kube)
+        .arg("--kubelet-dir")
+        .arg(tmp.path().join("var/lib/kubelet"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let snap = String::from_utf8(out.stdout)
+        .unwrap()
+        .trim_end()
+        .to_string();
+    let out = node.backup_cmd().args(["verify", &snap]).output().unwrap();
+    // The file is sound: exit 0, with the warning.
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("encrypted with aescbc:key9 but the encryption config"),
+        "{err}"
+    );
+    assert!(!err.contains("aescbc:key1 but"), "{err}");
+    let out = node
+        .backup_cmd()
+        .args(["verify", &snap, "-w", "json"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let e = &v["files"][0]["encryption"];
+    assert_eq!(e["bundle"], "checked", "{v}");
+    assert_eq!(
+        e["missing_from_bundle"],
+        serde_json::json!(["aescbc:key9"]),
+        "{v}"
+    );
+    assert_eq!(e["keys"]["aescbc:key1"], 1, "{v}");
+}

@@ -136,24 +136,6 @@ fn list(failures: &[(String, String)]) -> String {
         .collect()
 }
 
-/// An error on one line, for a report.
-fn text(e: EtcdError) -> String {
-    let full = format!("{:#}", anyhow::Error::new(e));
-    // The transport repeats itself ("tcp connect error: tcp connect error: …").
-    let mut parts: Vec<&str> = Vec::new();
-    for p in full.split(": ") {
-        if parts.last() != Some(&p) {
-            parts.push(p);
-        }
-    }
-    parts.join(": ")
-}
-
-/// A signal or the run's deadline ends the whole check; any other error is one member's.
-fn stops(e: &EtcdError) -> bool {
-    matches!(e, EtcdError::Interrupted(_) | EtcdError::Deadline { .. })
-}
-
 /// Asks the endpoints for the member list (when none answers, the peer listeners at `peers`,
 /// the manifest's `--initial-cluster`), then every member for its status and its `HashKV`.
 /// `quota` is the backend quota the node runs etcd with, when known (the manifest's
@@ -225,8 +207,8 @@ fn member_list(
             Ok((cluster_id, members, alarms)) => {
                 return Ok((ep.clone(), members, cluster_id, alarms))
             }
-            Err(e) if stops(&e) => return Err(e.into()),
-            Err(e) => failures.push((ep.clone(), text(e))),
+            Err(e) if e.ends_run() => return Err(e.into()),
+            Err(e) => failures.push((ep.clone(), e.one_line())),
         }
     }
     for peer in peers {
@@ -258,8 +240,8 @@ fn ask_status(info: MemberInfo, connector: &Connector) -> Result<Member, EtcdErr
     };
     let status = match connector.session(&endpoint).and_then(|mut s| s.status()) {
         Ok(st) => Ok(st),
-        Err(e) if stops(&e) => return Err(e),
-        Err(e) => Err(text(e)),
+        Err(e) if e.ends_run() => return Err(e),
+        Err(e) => Err(e.one_line()),
     };
     Ok(Member {
         info,
@@ -301,8 +283,8 @@ fn hash_members(members: &mut [Member], connector: &Connector) -> Result<Option<
         m.hash = Some(
             match connector.session(ep).and_then(|mut s| s.hash_kv(revision)) {
                 Ok(h) => Ok(h),
-                Err(e) if stops(&e) => return Err(e),
-                Err(e) => Err(text(e)),
+                Err(e) if e.ends_run() => return Err(e),
+                Err(e) => Err(e.one_line()),
             },
         );
     }

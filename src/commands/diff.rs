@@ -8,14 +8,12 @@ use std::time::Instant;
 use anyhow::anyhow;
 use serde_json::json;
 
-use crate::backup::named::Named;
-use crate::backup::set::scratch_dir;
 use crate::cli::{DiffArgs, OutputFormat};
 use crate::cluster::Connector;
 use crate::diagnostics::{with_hint, ExitStatus, HintExt};
 use crate::etcd::{self, ConnectConfig, Session, TlsFiles};
 use crate::k8s::key;
-use crate::keyspace::{self, Ask, Backup, Rec};
+use crate::keyspace::{self, Ask, Rec};
 use crate::output::Printer;
 use crate::settings::Settings;
 
@@ -134,9 +132,7 @@ fn backup_side(
     spec: &std::path::Path,
     prefix: &[u8],
 ) -> anyhow::Result<(String, i64, impl Iterator<Item = anyhow::Result<Rec>>)> {
-    let identities = settings.identities()?;
-    let named = Named::open(spec, &settings.remote_options)?;
-    let backup = Backup::open(&named, &identities, &scratch_dir(&settings.backup_dir))?;
+    let backup = super::open_backup(settings, spec)?;
     let ask = Ask {
         revision: None,
         prefix: prefix.to_vec(),

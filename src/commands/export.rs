@@ -9,14 +9,12 @@ use anyhow::anyhow;
 
 use base64::Engine;
 
-use crate::backup::named::Named;
-use crate::backup::set::scratch_dir;
 use crate::cli::ExportArgs;
 use crate::diagnostics::{ExitStatus, HintExt};
 use crate::k8s::decode::{self, Decoded};
 use crate::k8s::key;
 use crate::k8s::manifest::{self, Filter, ObjectRef};
-use crate::keyspace::{self, Ask, Backup, Rec};
+use crate::keyspace::{self, Ask, Rec};
 use crate::output::Printer;
 use crate::settings::Settings;
 
@@ -25,9 +23,7 @@ pub(crate) fn run(
     printer: &Printer,
     args: &ExportArgs,
 ) -> anyhow::Result<ExitStatus> {
-    let identities = settings.identities()?;
-    let named = Named::open(&args.backup, &settings.remote_options)?;
-    let backup = Backup::open(&named, &identities, &scratch_dir(&settings.backup_dir))?;
+    let backup = super::open_backup(settings, &args.backup)?;
     let ask = Ask {
         revision: args.revision,
         prefix: args.prefix.as_bytes().to_vec(),

@@ -6,12 +6,10 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 
 use serde_json::json;
 
-use crate::backup::named::Named;
-use crate::backup::set::scratch_dir;
 use crate::cli::{InspectArgs, OutputFormat};
 use crate::diagnostics::{ExitStatus, HintExt};
 use crate::k8s::{key, value};
-use crate::keyspace::{self, Ask, Backup};
+use crate::keyspace::{self, Ask};
 use crate::output::{human_bytes, Printer};
 use crate::settings::Settings;
 
@@ -85,9 +83,7 @@ pub(crate) fn run(
     printer: &Printer,
     args: &InspectArgs,
 ) -> anyhow::Result<ExitStatus> {
-    let identities = settings.identities()?;
-    let named = Named::open(&args.backup, &settings.remote_options)?;
-    let backup = Backup::open(&named, &identities, &scratch_dir(&settings.backup_dir))?;
+    let backup = super::open_backup(settings, &args.backup)?;
     let ask = Ask {
         revision: args.revision,
         ..Ask::default()

@@ -37,3 +37,15 @@ fn create_backup_dir(dir: &Path) -> anyhow::Result<()> {
         with_hint(e, hint)
     })
 }
+
+/// A backup named on the command line (a path or an object URL), opened for reading its key
+/// space: `inspect`, `export`, `diff`.
+pub(crate) fn open_backup(
+    settings: &crate::settings::Settings,
+    spec: &std::path::Path,
+) -> anyhow::Result<crate::keyspace::Backup> {
+    let identities = settings.identities()?;
+    let named = crate::backup::named::Named::open(spec, &settings.remote_options)?;
+    let scratch = crate::backup::set::scratch_dir(&settings.backup_dir);
+    crate::keyspace::Backup::open(&named, &identities, &scratch)
+}

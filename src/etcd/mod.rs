@@ -122,6 +122,26 @@ pub enum EtcdError {
     Runtime(#[source] std::io::Error),
 }
 
+impl EtcdError {
+    /// The error on one line, for a report of several members, without the transport's
+    /// repetitions ("tcp connect error: tcp connect error: …").
+    pub(crate) fn one_line(self) -> String {
+        let full = format!("{:#}", anyhow::Error::new(self));
+        let mut parts: Vec<&str> = Vec::new();
+        for p in full.split(": ") {
+            if parts.last() != Some(&p) {
+                parts.push(p);
+            }
+        }
+        parts.join(": ")
+    }
+
+    /// A signal or the run's deadline: it ends the whole run, not one member's answer.
+    pub(crate) fn ends_run(&self) -> bool {
+        matches!(self, EtcdError::Interrupted(_) | EtcdError::Deadline { .. })
+    }
+}
+
 /// An etcd-client error, shown without the library's Debug text: a gRPC status reads
 /// `CODE: message`, and what broke underneath (the transport's errors) is its source.
 #[derive(Debug)]

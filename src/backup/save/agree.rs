@@ -24,7 +24,7 @@ use super::stop::stopped;
 use crate::cluster::health::{self, Agreement};
 use crate::cluster::Connector;
 use crate::diagnostics::with_hint;
-use crate::etcd::{EtcdError, MemberInfo};
+use crate::etcd::MemberInfo;
 use crate::output::Printer;
 
 const PHASE: &str = "comparing the members' data";
@@ -39,7 +39,7 @@ pub(super) fn agree(
 ) -> anyhow::Result<Member> {
     let infos = match member.session.member_list() {
         Ok(infos) => infos,
-        Err(e) if stops(&e) => return Err(stopped(e, PHASE)),
+        Err(e) if e.ends_run() => return Err(stopped(e, PHASE)),
         Err(e) => {
             return Err(connect_error(e)).context(format!(
                 "cannot list the members through {} to compare their data",
@@ -118,11 +118,6 @@ pub(super) fn agree(
         }
         Decision::Refuse(e) => Err(e),
     }
-}
-
-/// A signal or the run's deadline ends the save; any other error is one member's.
-fn stops(e: &EtcdError) -> bool {
-    matches!(e, EtcdError::Interrupted(_) | EtcdError::Deadline { .. })
 }
 
 /// Puts the endpoint a member answered at in `--endpoints` first among its client URLs, so it

@@ -24,7 +24,7 @@ use crate::backup::catalog::HashKvRecord;
 use crate::cluster::Connector;
 use crate::diagnostics::HintExt;
 use crate::etcd::hashkv::HashKv;
-use crate::etcd::{EtcdError, KvHash};
+use crate::etcd::KvHash;
 use crate::output::Printer;
 
 const PHASE: &str = "comparing the snapshot's HashKV with the members'";
@@ -94,7 +94,7 @@ fn ask(
     printer: &Printer,
 ) -> anyhow::Result<Vec<Answer>> {
     let infos = member.session.member_list().map_err(|e| {
-        if stops(&e) {
+        if e.ends_run() {
             stopped(e, PHASE)
         } else {
             anyhow::Error::from(e).context(format!(
@@ -131,8 +131,8 @@ fn ask(
             continue;
         };
         let hash = match hash {
-            Err(e) if stops(&e) => return Err(stopped(e, PHASE)),
-            Err(e) => Err(text(e)),
+            Err(e) if e.ends_run() => return Err(stopped(e, PHASE)),
+            Err(e) => Err(e.one_line()),
             Ok(h) => Ok(h),
         };
         let who = format!("member {name} ({:x}) at {endpoint}", info.id);
@@ -155,23 +155,6 @@ fn ask(
         });
     }
     Ok(answers)
-}
-
-/// An error as one line, without the transport's repetitions.
-fn text(e: EtcdError) -> String {
-    let full = format!("{:#}", anyhow::Error::new(e));
-    let mut parts: Vec<&str> = Vec::new();
-    for p in full.split(": ") {
-        if parts.last() != Some(&p) {
-            parts.push(p);
-        }
-    }
-    parts.join(": ")
-}
-
-/// A signal or the run's deadline ends the save; any other error is one member's.
-fn stops(e: &EtcdError) -> bool {
-    matches!(e, EtcdError::Interrupted(_) | EtcdError::Deadline { .. })
 }
 
 /// The verdict on the members' answers: the members that confirmed `ours` and a note on the

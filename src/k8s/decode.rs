@@ -38,10 +38,6 @@ use prost_reflect::{
 };
 use serde_json::{Map, Value};
 
-/// The prefix of a protobuf value (k8s.io/apimachinery `runtime/serializer/protobuf`).
-pub(crate) const PROTOBUF_MAGIC: &[u8] = b"k8s\0";
-/// The prefix of a value encrypted at rest (k8s.io/apiserver `storage/value/encrypt/...`).
-const ENCRYPTED_PREFIX: &[u8] = b"k8s:enc:";
 /// At most this many notes per value: a damaged value must not make a huge report.
 const MAX_NOTES: usize = 8;
 
@@ -156,10 +152,10 @@ impl Decoded {
 
 /// Decodes one value of the Kubernetes key space. Never panics, whatever the bytes.
 pub fn decode(value: &[u8]) -> Decoded {
-    if let Some(rest) = value.strip_prefix(ENCRYPTED_PREFIX) {
-        return encrypted(rest);
+    if value.starts_with(super::value::ENCRYPTED_PREFIX) {
+        return encrypted(value);
     }
-    if let Some(rest) = value.strip_prefix(PROTOBUF_MAGIC) {
+    if let Some(rest) = value.strip_prefix(super::value::PROTOBUF_MAGIC) {
         return match schema() {
             Ok(schema) => schema.decode_protobuf(rest),
             Err(reason) => Decoded::Invalid {
@@ -186,19 +182,19 @@ pub fn decode(value: &[u8]) -> Decoded {
 
 /// `k8s:enc:<provider>:<version>:<key name>:` (kms: `k8s:enc:kms:v2:<name>:`). Key names never hold
 /// a colon (the API server refuses them), so the first three fields are the header.
-fn encrypted(rest: &[u8]) -> Decoded {
-    let mut parts = rest.splitn(4, |&b| b == b':');
-    let (Some(provider), Some(_version), Some(key), Some(_ciphertext)) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Decoded::Invalid {
+/// An encrypted value's header, read the way `inspect` and `verify` read it (`k8s::value`).
+fn encrypted(value: &[u8]) -> Decoded {
+    match super::value::classify(value) {
+        super::value::Storage::Encrypted {
+            provider, key_name, ..
+        } if provider != "?" => Decoded::Encrypted {
+            provider,
+            key: key_name,
+        },
+        _ => Decoded::Invalid {
             from: Source::Protobuf,
             reason: "k8s:enc: prefix without <provider>:<version>:<key name>:".into(),
-        };
-    };
-    Decoded::Encrypted {
-        provider: String::from_utf8_lossy(provider).into_owned(),
-        key: String::from_utf8_lossy(key).into_owned(),
+        },
     }
 }
 

@@ -3,6 +3,7 @@
 //! `encoding/json` made of the same object (tests/fixtures/k8s/UPSTREAM names the commits).
 
 use super::*;
+use crate::k8s::value::PROTOBUF_MAGIC;
 use proptest::prelude::*;
 use std::path::PathBuf;
 

@@ -196,6 +196,10 @@ pub struct Sidecar {
     /// written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash_kv: Option<HashKvRecord>,
+    /// `meta/storageVersion` of the snapshot (etcd 3.6+ writes it; absent before): a node
+    /// restore refuses it under an older etcd minor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_version: Option<String>,
     /// The last `drill` of this backup: when, and what it found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drill: Option<DrillRecord>,

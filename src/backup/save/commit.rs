@@ -240,6 +240,7 @@ fn sidecar(
         member_id: catalog::id_hex(status.member_id),
         cluster_id: catalog::id_hex(status.cluster_id),
         server_version: status.version.clone(),
+        storage_version: checked.status.version.clone().filter(|v| !v.is_empty()),
         revision: checked.status.revision,
         raft_index: status.raft_index,
         raft_term: status.raft_term,

@@ -762,3 +762,41 @@ fn a_learner_is_refused_3_5_1() {
 fn a_learner_is_refused_3_4_23() {
     a_learner_is_refused(v34());
 }
+
+/// A member whose db is damaged (etcd will not start on it): `health` names it with the rejoin
+/// action, `member rejoin` brings it back, and the damaged dir is kept beside the new one.
+#[test]
+fn a_member_with_a_damaged_db_is_named_and_rejoins() {
+    let root = tempfile::tempdir().unwrap();
+    let nodes = Node::cluster(root.path(), &v35(), &["n1", "n2", "n3"]);
+    nodes[0].put("/before", "1");
+    let aside = nodes[2].stop_etcd();
+    // Zeroes over both meta pages and the root: bbolt refuses the file.
+    let db = nodes[2].data_dir.join("member/snap/db");
+    let mut bytes = fs::read(&db).unwrap();
+    let n = bytes.len().min(4 * 4096);
+    bytes[..n].fill(0);
+    fs::write(&db, &bytes).unwrap();
+    nodes[2].start_etcd(&aside);
+    nodes[0].put("/during", "2");
+    let (code, v) = wait_verdict(&nodes[0], "degraded", Duration::from_secs(60));
+    assert_eq!(code, Some(1), "{v:#}");
+    let n3 = member(&v, "n3");
+    let action = n3["action"].as_str().unwrap_or_default();
+    assert!(
+        action.contains("node n3") && action.contains("member rejoin"),
+        "{v:#}"
+    );
+    let out = rejoin(&nodes[2], &["--yes"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        describe(&out),
+        nodes[2].logs()
+    );
+    assert_rejoined(&nodes, 2);
+    let kept = beside_data_dir(&nodes[2], "before-rejoin");
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(fs::read(kept[0].join("member/snap/db")).unwrap(), bytes);
+}

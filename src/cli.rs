@@ -753,12 +753,13 @@ pub struct RejoinArgs {
           value_parser = parse_duration, help_heading = CONNECTION, hide_short_help = true)]
     pub dial_timeout: Duration,
 
-    /// How long to wait for this node's etcd to let go of its data dir
+    /// How long to wait for this node's etcd to let go of its data dir (also on --resume)
     #[arg(long, value_name = "D", default_value = "2m", value_parser = parse_duration,
           hide_short_help = true)]
     pub stop_timeout: Duration,
 
-    /// How long to wait for the member to catch up, be promoted and agree with the others
+    /// How long to wait for the member to catch up, be promoted and agree with the others (also
+    /// on --resume)
     #[arg(long, value_name = "D", default_value = "10m", value_parser = parse_duration,
           hide_short_help = true)]
     pub start_timeout: Duration,

@@ -179,6 +179,9 @@ fn reopen(
         ))
         .hint("nothing to do");
     }
+    // The waits are this run's (as for `restore --resume`).
+    j.plan.stop_timeout_secs = opts.stop_timeout.as_secs();
+    j.plan.start_timeout_secs = opts.start_timeout.as_secs();
     interrupt::install(printer.log_format == LogFormat::Json)
         .map_err(|e| anyhow!("cannot install the signal handlers: {e}"))?;
     if opts.rollback {

@@ -179,13 +179,36 @@ fn check_release(dist: Dist) {
     // At the compacted revision itself: etcd allows it (ErrCompacted is for R < it).
     let after_compaction = compacted;
     let dump_old = dump(&etcd, Some(after_compaction));
+    check_export(
+        &dist,
+        dir.path(),
+        &snap1,
+        &dump1,
+        &dump_old,
+        before,
+        after_compaction,
+    );
+    check_inspect(&dist, &etcd, &snap1, &dump1, &dump_old, compacted);
+    check_diff(&dist, &etcd, &mut c, dir.path(), &snap1, &dump1);
+}
 
+/// export == etcdctl get "" --prefix -w json: plain, .zst, .zst.age through sealed runs,
+/// --revision and --prefix, and the refused revisions.
+fn check_export(
+    dist: &Dist,
+    dir: &Path,
+    snap1: &Path,
+    dump1: &[Value],
+    dump_old: &[Value],
+    before: i64,
+    after_compaction: i64,
+) {
     // export == etcdctl get "" --prefix -w json, key for key, also through a .zst layer.
-    assert_eq!(export(&snap1, &[]), dump1, "{}", dist.version);
+    assert_eq!(export(snap1, &[]), dump1, "{}", dist.version);
     let zst = PathBuf::from(format!("{}.zst", snap1.display()));
     let z = std::process::Command::new("zstd")
         .args(["-q", "-f"])
-        .arg(&snap1)
+        .arg(snap1)
         .arg("-o")
         .arg(&zst)
         .status()
@@ -193,10 +216,10 @@ fn check_release(dist: Dist) {
     assert!(z.success());
     assert_eq!(export(&zst, &[]), dump1, "{} .zst", dist.version);
     // An encrypted one, with the sort going through sealed runs in the scratch dir.
-    let (age_file, key) = encrypt(dir.path(), &zst);
+    let (age_file, key) = encrypt(dir, &zst);
     let mut cmd = backup_cmd();
     cmd.env("ETCD_BACKUP_SORT_BUDGET", "2048")
-        .env("TMPDIR", dir.path());
+        .env("TMPDIR", dir);
     let out = cmd
         .arg("export")
         .arg(&age_file)
@@ -220,7 +243,7 @@ fn check_release(dist: Dist) {
     // --revision on history kept, and --prefix.
     let rev = after_compaction.to_string();
     assert_eq!(
-        export(&snap1, &["--revision", &rev]),
+        export(snap1, &["--revision", &rev]),
         dump_old,
         "{}",
         dist.version
@@ -230,7 +253,7 @@ fn check_release(dist: Dist) {
         .filter(|kv| key_of(kv).starts_with("/registry/pods/"))
         .cloned()
         .collect();
-    assert_eq!(export(&snap1, &["--prefix", "/registry/pods/"]), pods);
+    assert_eq!(export(snap1, &["--prefix", "/registry/pods/"]), pods);
     // Below the compacted revision: refused as etcd refuses it.
     let out = run(&[
         "export",
@@ -247,7 +270,20 @@ fn check_release(dist: Dist) {
         "{}",
         describe(&out)
     );
+}
 
+/// inspect's counts per resource prefix == etcd's own count, at the head and at an older
+/// revision, and the per-resource figures of the Kubernetes-shaped keys.
+fn check_inspect(
+    dist: &Dist,
+    etcd: &Etcd,
+    snap1: &Path,
+    dump1: &[Value],
+    dump_old: &[Value],
+    compacted: i64,
+) {
+    let after_compaction = compacted;
+    let rev = after_compaction.to_string();
     // inspect: counts per resource prefix == etcdctl --count-only.
     let out = run(&["inspect", snap1.to_str().unwrap(), "-w", "json"]);
     assert!(out.status.success(), "{}", describe(&out));
@@ -305,17 +341,20 @@ fn check_release(dist: Dist) {
     assert_eq!(find("deployments")["group"], "apps");
     assert_eq!(find("pods")["namespaces"], 2);
     assert_eq!(find("pods")["storage"]["protobuf"], 4);
+}
 
+/// diff A B == the diff of two etcdctl dumps; diff A --live the same; the restore sentence.
+fn check_diff(dist: &Dist, etcd: &Etcd, c: &mut Client, dir: &Path, snap1: &Path, dump1: &[Value]) {
     // diff A B == diff of the two etcdctl dumps; diff A --live the same.
     c.put("/registry/pods/ns9/new", b"k8s\0new");
     c.del("/registry/secrets/ns2/s2", false);
     c.put("/registry/pods/ns1/p1", b"k8s\0changed");
     c.put("/registry/pods/ns1/p3", b"k8s\0changed again");
     c.put("/registry/pods/ns1/p3", b"k8s\0changed again"); // same bytes: metadata only
-    let snap2 = dir.path().join("two.db");
-    snapshot(&etcd, &snap2);
-    let dump2 = dump(&etcd, None);
-    let expected = expected_changes(&dump1, &dump2);
+    let snap2 = dir.join("two.db");
+    snapshot(etcd, &snap2);
+    let dump2 = dump(etcd, None);
+    let expected = expected_changes(dump1, &dump2);
     assert_eq!(expected.len(), 4);
     let out = run(&[
         "diff",
@@ -326,7 +365,7 @@ fn check_release(dist: Dist) {
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert_eq!(changes_of(&out.stdout), expected, "{}", dist.version);
-    let mut live = save_cmd(&etcd, dir.path());
+    let mut live = save_cmd(etcd, dir);
     let out = live
         .args(["diff", snap1.to_str().unwrap(), "--live", "-w", "json"])
         .output()
@@ -335,7 +374,7 @@ fn check_release(dist: Dist) {
     assert_eq!(changes_of(&out.stdout), expected, "{} --live", dist.version);
     let out = run(&["diff", snap2.to_str().unwrap(), snap2.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let out = save_cmd(&etcd, dir.path())
+    let out = save_cmd(etcd, dir)
         .args(["diff", snap1.to_str().unwrap(), "--live"])
         .output()
         .unwrap();
@@ -503,7 +542,12 @@ fn export_decodes_objects_and_writes_manifests() {
         "no --decode, no decoded field"
     );
 
-    let out_dir = dir.path().join("manifests");
+    check_manifests(&snap, &dir.path().join("manifests"));
+}
+
+/// `export --manifests DIR --namespace shop` of the objects loaded above: the files, 0600,
+/// server-set fields gone, accepted by kubernetes-validate; a second export into DIR refused.
+fn check_manifests(snap: &Path, out_dir: &Path) {
     let out = run(&[
         "export",
         snap.to_str().unwrap(),
@@ -516,7 +560,7 @@ fn export_decodes_objects_and_writes_manifests() {
     let err = stderr(&out);
     assert!(err.contains("encrypted at rest (aescbc:key1)"), "{err}");
     let mut files: Vec<PathBuf> = Vec::new();
-    let mut stack = vec![out_dir.clone()];
+    let mut stack = vec![out_dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();
@@ -530,7 +574,7 @@ fn export_decodes_objects_and_writes_manifests() {
     files.sort();
     let names: Vec<String> = files
         .iter()
-        .map(|p| p.strip_prefix(&out_dir).unwrap().display().to_string())
+        .map(|p| p.strip_prefix(out_dir).unwrap().display().to_string())
         .collect();
     assert_eq!(
         names,

@@ -385,6 +385,37 @@ fn voting_members(via: &Node) -> Vec<String> {
         .collect()
 }
 
+/// The object each node's `health --repair` said it restores from, in node order.
+fn chosen_backups(nodes: &[Node], outs: &[Output]) -> Vec<String> {
+    let mut chosen = Vec::new();
+    for (n, out) in nodes.iter().zip(outs) {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}\n{}",
+            n.name,
+            describe(out),
+            n.logs()
+        );
+        assert_eq!(json_of(out)["repair"]["action"], "restore");
+        let err = stderr(out);
+        let line = err
+            .lines()
+            .find(|l| l.contains("repair: restoring this node from"))
+            .unwrap_or_else(|| panic!("{}", describe(out)));
+        chosen.push(
+            line.split(" from ")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    chosen
+}
+
 fn quorum_lost_restores_every_node_from_one_backup(dist: Dist) {
     let root = tempfile::tempdir().unwrap();
     let nodes = Node::cluster(root.path(), &dist, &["n1", "n2", "n3"]);
@@ -442,32 +473,7 @@ fn quorum_lost_restores_every_node_from_one_backup(dist: Dist) {
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    let mut chosen = Vec::new();
-    for (n, out) in nodes.iter().zip(&outs) {
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}: {}\n{}",
-            n.name,
-            describe(out),
-            n.logs()
-        );
-        assert_eq!(json_of(out)["repair"]["action"], "restore");
-        let err = stderr(out);
-        let line = err
-            .lines()
-            .find(|l| l.contains("repair: restoring this node from"))
-            .unwrap_or_else(|| panic!("{}", describe(out)));
-        chosen.push(
-            line.split(" from ")
-                .nth(1)
-                .unwrap()
-                .split(' ')
-                .next()
-                .unwrap()
-                .to_string(),
-        );
-    }
+    let chosen = chosen_backups(&nodes, &outs);
     assert!(chosen[0].starts_with(&format!("{url}n2/")), "{chosen:?}");
     assert!(chosen.iter().all(|c| *c == chosen[0]), "{chosen:?}");
 

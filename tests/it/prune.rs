@@ -776,7 +776,13 @@ fn skew_future_named_backups_never_cost_the_backup_just_written() {
         let dir = tmp.path().join(format!("b{i}"));
         fs::create_dir(&dir).unwrap();
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
-        let older = copy_as_taken_at(&seed, &dir, Utc::now() - chrono::Duration::hours(3));
+        // Two backups of one day three days ago: whatever the time of day the test runs (3
+        // hours ago is yesterday between 00:00 and 03:00 UTC, and a daily then keeps it), every
+        // rule set here deletes the earlier one (--keep-daily keeps the later one of that day).
+        let day = (Utc::now() - chrono::Duration::days(3)).date_naive();
+        let at = |h: u32| day.and_hms_opt(h, 0, 0).unwrap().and_utc();
+        let older = copy_as_taken_at(&seed, &dir, at(9));
+        copy_as_taken_at(&seed, &dir, at(10));
         let future = copy_as_taken_at(
             &seed,
             &dir,

@@ -286,11 +286,7 @@ fn rejoin(node: &Node, extra: &[&str]) -> Output {
 }
 
 fn rejoin_journal(node: &Node) -> Value {
-    let p = node
-        .manifests_dir
-        .parent()
-        .unwrap()
-        .join("etcd-backup-rejoin-journal.json");
+    let p = node.rejoin_journal_path();
     serde_json::from_slice(&fs::read(p).unwrap()).unwrap()
 }
 
@@ -340,12 +336,7 @@ fn a_wiped_member_rejoins_and_the_cluster_is_whole_again(dist: Dist) {
         "{}",
         describe(&out)
     );
-    assert!(!nodes[2]
-        .manifests_dir
-        .parent()
-        .unwrap()
-        .join("etcd-backup-rejoin-journal.json")
-        .exists());
+    assert!(!nodes[2].rejoin_journal_path().exists());
     // Without a terminal and without --yes: refused.
     let out = nodes[2]
         .backup_cmd()
@@ -459,12 +450,7 @@ fn rejoin_refuses_what_it_must_not_do() {
         describe(&out)
     );
     assert!(nodes[1].manifest.exists());
-    assert!(!nodes[1]
-        .manifests_dir
-        .parent()
-        .unwrap()
-        .join("etcd-backup-rejoin-journal.json")
-        .exists());
+    assert!(!nodes[1].rejoin_journal_path().exists());
     // On a node without a manifest there is nothing to rejoin.
     let out = nodes[0]
         .backup_cmd()
@@ -527,12 +513,7 @@ fn rejoin_refuses_when_the_peers_disagree_about_the_membership() {
     );
     // Nothing was changed: the manifest in place, no journal, still 3 members.
     assert!(nodes[2].manifest.exists());
-    assert!(!nodes[2]
-        .manifests_dir
-        .parent()
-        .unwrap()
-        .join("etcd-backup-rejoin-journal.json")
-        .exists());
+    assert!(!nodes[2].rejoin_journal_path().exists());
     assert_eq!(ctl_members(&nodes[0]).len(), 3);
 }
 
@@ -588,11 +569,7 @@ fn a_failure_at_any_rejoin_step_rolls_back_and_a_kill_9_resumes() {
     }
     // kill -9 once the member was added, then --resume. (The last run's journal, rolled back,
     // is put away first so that the wait below sees only this run's.)
-    let journal = nodes[2]
-        .manifests_dir
-        .parent()
-        .unwrap()
-        .join("etcd-backup-rejoin-journal.json");
+    let journal = nodes[2].rejoin_journal_path();
     fs::rename(&journal, root.path().join("rolled-back-journal.json")).unwrap();
     let mut child = nodes[2]
         .backup_cmd()
@@ -626,11 +603,7 @@ fn a_failure_at_any_rejoin_step_rolls_back_and_a_kill_9_resumes() {
 }
 
 fn rejoin_journal_done(node: &Node, step: &str) -> bool {
-    let p = node
-        .manifests_dir
-        .parent()
-        .unwrap()
-        .join("etcd-backup-rejoin-journal.json");
+    let p = node.rejoin_journal_path();
     let Ok(bytes) = fs::read(p) else { return false };
     let Ok(v) = serde_json::from_slice::<Value>(&bytes) else {
         return false;
@@ -745,12 +718,7 @@ fn a_learner_is_refused(dist: Dist) {
     assert!(beside_data_dir(&nodes[2], "before-rejoin").is_empty());
     assert_eq!(nodes[2].etcd_pid(), pid);
     assert_eq!(membership(&nodes[0]), members);
-    assert!(!nodes[2]
-        .manifests_dir
-        .parent()
-        .unwrap()
-        .join("etcd-backup-rejoin-journal.json")
-        .exists());
+    assert!(!nodes[2].rejoin_journal_path().exists());
 }
 
 #[test]

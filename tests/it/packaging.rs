@@ -269,31 +269,12 @@ fn timer_fires_every_4_hours() {
     let timer = read(TIMER);
     let spec = setting(&timer, "Timer", "OnCalendar");
     assert_eq!(spec.len(), 1, "{spec:?}");
-    let out = Command::new("systemd-analyze")
-        .args(["calendar", "--iterations=7", &spec[0]])
-        .env("TZ", "UTC")
-        .output()
-        .unwrap();
-    let report = describe("systemd-analyze calendar", &out);
-    assert!(out.status.success() && out.stderr.is_empty(), "{report}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (stdout, report, times) = calendar(&spec[0], 7);
     let normalized = stdout
         .lines()
         .find_map(|l| l.trim().strip_prefix("Normalized form: "))
         .unwrap_or_else(|| panic!("{report}"));
     assert_eq!(normalized, "*-*-* 00/4:00:00");
-    // "Next elapse: Fri 2025-11-21 12:00:00 UTC", then "Iter. #2: …" up to #7.
-    let times: Vec<chrono::NaiveDateTime> = stdout
-        .lines()
-        .filter(|l| l.contains("Next elapse:") || l.contains("Iter. #"))
-        .map(|l| {
-            let fields: Vec<&str> = l.split_whitespace().collect();
-            let n = fields.len();
-            let text = format!("{} {}", fields[n - 3], fields[n - 2]);
-            chrono::NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S")
-                .unwrap_or_else(|e| panic!("{l}: {e}"))
-        })
-        .collect();
     assert_eq!(times.len(), 7, "{report}");
     for pair in times.windows(2) {
         assert_eq!(pair[1] - pair[0], chrono::TimeDelta::hours(4), "{report}");
@@ -359,25 +340,7 @@ fn health_units_run_repair_every_5_minutes_not_enabled_and_hardened() {
     let timer = read(HEALTH_TIMER);
     let spec = setting(&timer, "Timer", "OnCalendar");
     assert_eq!(spec.len(), 1, "{spec:?}");
-    let out = Command::new("systemd-analyze")
-        .args(["calendar", "--iterations=4", &spec[0]])
-        .env("TZ", "UTC")
-        .output()
-        .unwrap();
-    let report = describe("systemd-analyze calendar", &out);
-    assert!(out.status.success() && out.stderr.is_empty(), "{report}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let times: Vec<chrono::NaiveDateTime> = stdout
-        .lines()
-        .filter(|l| l.contains("Next elapse:") || l.contains("Iter. #"))
-        .map(|l| {
-            let fields: Vec<&str> = l.split_whitespace().collect();
-            let n = fields.len();
-            let text = format!("{} {}", fields[n - 3], fields[n - 2]);
-            chrono::NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S")
-                .unwrap_or_else(|e| panic!("{l}: {e}"))
-        })
-        .collect();
+    let (_, report, times) = calendar(&spec[0], 4);
     assert_eq!(times.len(), 4, "{report}");
     for pair in times.windows(2) {
         assert_eq!(pair[1] - pair[0], chrono::TimeDelta::minutes(5), "{report}");
@@ -873,24 +836,7 @@ fn drill_units_run_drill_latest_weekly_not_enabled() {
     let timer = read(DRILL_TIMER);
     let spec = setting(&timer, "Timer", "OnCalendar");
     assert_eq!(spec.len(), 1, "{spec:?}");
-    let out = Command::new("systemd-analyze")
-        .args(["calendar", "--iterations=3", &spec[0]])
-        .env("TZ", "UTC")
-        .output()
-        .unwrap();
-    let report = describe("systemd-analyze calendar", &out);
-    assert!(out.status.success() && out.stderr.is_empty(), "{report}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let times: Vec<chrono::NaiveDateTime> = stdout
-        .lines()
-        .filter(|l| l.contains("Next elapse:") || l.contains("Iter. #"))
-        .map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let at = format!("{} {}", f[f.len() - 3], f[f.len() - 2]);
-            chrono::NaiveDateTime::parse_from_str(&at, "%Y-%m-%d %H:%M:%S")
-                .unwrap_or_else(|e| panic!("{at}: {e}\n{report}"))
-        })
-        .collect();
+    let (_, report, times) = calendar(&spec[0], 3);
     assert_eq!(times.len(), 3, "{report}");
     for w in times.windows(2) {
         assert_eq!(w[1] - w[0], chrono::Duration::days(7), "{report}");
@@ -900,4 +846,30 @@ fn drill_units_run_drill_latest_weekly_not_enabled() {
         packaged.contains("unit-name = \"etcd-backup-drill\", enable = false"),
         "the drill units are not in the .deb, or enabled by it"
     );
+}
+
+/// `systemd-analyze calendar --iterations=N SPEC` in UTC: its stdout, the report for messages,
+/// and the elapse times it lists ("Next elapse: Fri 2025-11-21 12:00:00 UTC", then
+/// "Iter. #2: …").
+fn calendar(spec: &str, iterations: u32) -> (String, String, Vec<chrono::NaiveDateTime>) {
+    let out = Command::new("systemd-analyze")
+        .args(["calendar", &format!("--iterations={iterations}"), spec])
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    let report = describe("systemd-analyze calendar", &out);
+    assert!(out.status.success() && out.stderr.is_empty(), "{report}");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let times = stdout
+        .lines()
+        .filter(|l| l.contains("Next elapse:") || l.contains("Iter. #"))
+        .map(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            let n = fields.len();
+            let text = format!("{} {}", fields[n - 3], fields[n - 2]);
+            chrono::NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S")
+                .unwrap_or_else(|e| panic!("{l}: {e}\n{report}"))
+        })
+        .collect();
+    (stdout, report, times)
 }

@@ -137,12 +137,7 @@ fn a_healthy_cluster_is_left_alone_on_every_node() {
             describe(&out)
         );
     }
-    assert!(!nodes.iter().any(|n| n
-        .manifests_dir
-        .parent()
-        .unwrap()
-        .join("etcd-backup-rejoin-journal.json")
-        .exists()));
+    assert!(!nodes.iter().any(|n| n.rejoin_journal_path().exists()));
 }
 
 #[test]
@@ -358,12 +353,7 @@ fn a_network_partition_is_not_acted_on_from_either_side() {
     assert!(beside_data_dir(n3).is_empty());
     assert!(n3.data_dir.join("member").is_dir());
     for n in &nodes {
-        assert!(!n
-            .manifests_dir
-            .parent()
-            .unwrap()
-            .join("etcd-backup-rejoin-journal.json")
-            .exists());
+        assert!(!n.rejoin_journal_path().exists());
     }
     assert_eq!(v["members"].as_array().unwrap().len(), 3, "{v:#}");
     assert_eq!(nodes[0].get("/k").as_deref(), Some("v"));

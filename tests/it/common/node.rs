@@ -694,6 +694,14 @@ impl Node {
     /// The node loses its data dir, as a lost disk would: etcd stopped, the data dir moved to
     /// `var/lib/lost` (kept for the test to look at), an empty one in its place (the real
     /// kubelet's `DirectoryOrCreate` volume makes one), etcd started again.
+    /// Where `member rejoin` journals, beside the manifests dir.
+    pub fn rejoin_journal_path(&self) -> PathBuf {
+        self.manifests_dir
+            .parent()
+            .unwrap()
+            .join("etcd-backup-rejoin-journal.json")
+    }
+
     pub fn wipe_data_dir(&self) {
         let aside = self.stop_etcd();
         fs::rename(&self.data_dir, self.root.join("var/lib/lost")).unwrap();

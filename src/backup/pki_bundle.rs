@@ -132,9 +132,8 @@ fn node_facts(sources: &Sources, warnings: &mut Vec<String>) -> NodeFacts {
     facts.kubernetes_version = api
         .image
         .as_deref()
-        .and_then(|i| i.rsplit('/').next())
-        .and_then(|last| last.split_once(':'))
-        .map(|(_, tag)| tag.to_string());
+        .and_then(crate::node::manifest::image_tag)
+        .map(str::to_string);
     let Some(host) = api.host_path_flag("encryption-provider-config") else {
         return facts;
     };

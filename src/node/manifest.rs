@@ -37,9 +37,15 @@ pub(crate) fn image_version(image: &str) -> Option<(u64, u64, u64)> {
     if image.contains('@') {
         return None;
     }
-    let last = image.rsplit('/').next()?;
-    let (_, tag) = last.split_once(':')?;
+    let tag = image_tag(image)?;
     semver_prefix(tag.strip_prefix('v').unwrap_or(tag))
+}
+
+/// The tag of an image reference (`v1.28.0` of `registry.k8s.io/kube-apiserver:v1.28.0`; a
+/// registry's port is not a tag).
+pub(crate) fn image_tag(image: &str) -> Option<&str> {
+    let last = image.rsplit('/').next()?;
+    last.split_once(':').map(|(_, tag)| tag)
 }
 
 /// `X.Y.Z` at the start of `s` (anything after Z, such as `-0` or `-rc.1`, is ignored).

@@ -254,10 +254,11 @@ fn verified(
 pub(super) fn warn_kubernetes_skew(then: &str, manifests_dir: &Path, printer: &Printer) {
     let path = manifests_dir.join("kube-apiserver.yaml");
     let now = match EtcdManifest::load_pod(&path, "kube-apiserver") {
-        Ok(Some(pod)) => pod.image.and_then(|i| {
-            let last = i.rsplit('/').next()?.to_string();
-            last.split_once(':').map(|(_, tag)| tag.to_string())
-        }),
+        Ok(Some(pod)) => pod
+            .image
+            .as_deref()
+            .and_then(crate::node::manifest::image_tag)
+            .map(str::to_string),
         _ => None,
     };
     let Some(now) = now.filter(|now| now != then) else {
